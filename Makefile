@@ -1,0 +1,66 @@
+# Vitrina: two set-up commands, `make demo` and `make test`. Both create .venv when needed and are idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.vitrina-runtime
+DEV_STAMP := $(VENV)/.vitrina-dev
+DEMO_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint typecheck pytest system-deps clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+demo: $(RUNTIME_STAMP)  ## Create .venv, install, run the kiosk demo (headless and 10 s where there is no display)
+	$(BIN)/kiosk demo $(DEMO_ARGS)
+
+test: $(DEV_STAMP) system-deps lint typecheck pytest  ## Create .venv, install dev extras, run lint, types and every test
+
+lint: $(DEV_STAMP)  ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)  ## mypy, strict, on every package
+	$(BIN)/mypy
+
+pytest: $(DEV_STAMP) system-deps  ## The whole test suite, integration and slow tests included
+	$(BIN)/pytest
+
+system-deps:  ## Install the Debian packages the tests need (mosquitto) when missing and running as root
+	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing the Debian package 'mosquitto' (the tests start a private broker)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	else \
+		echo "make: the tests need the Mosquitto broker binary (Debian/Ubuntu package 'mosquitto')." >&2; \
+		echo "      Install it with:  sudo apt-get install mosquitto   and run make again." >&2; \
+		exit 1; \
+	fi
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Vitrina needs Python 3.11 or newer, found " + sys.version.split()[0])'
+	@if ! $(PYTHON) -c 'import ensurepip' >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "make: installing the Debian package 'python3-venv'"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+		else \
+			echo "make: Python's venv module is missing (Debian/Ubuntu package 'python3-venv')." >&2; \
+			echo "      Install it with:  sudo apt-get install python3-venv   and run make again." >&2; \
+			exit 1; \
+		fi; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(RUNTIME_STAMP)
+
+clean:  ## Remove .venv and caches (the models and your data stay)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo-out

@@ -1,0 +1,124 @@
+"""The ``kiosk`` command: a thin click layer over the kiosk's library API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from kiosk import __version__
+from kiosk.config import KioskConfig, load_config
+from kiosk.errors import ConfigError
+from kiosk.logging_setup import configure_logging
+
+log = logging.getLogger("kiosk")
+
+EXIT_CONFIG_ERROR = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kiosk")
+def main() -> None:
+    """Vitrina kiosk: the in-store screen that sees, decides, shows and reports.
+
+    \b
+    Examples:
+      kiosk validate-config examples/kiosk.toml
+      kiosk demo --seconds 10 --out demo-out
+    """
+
+
+@main.command("validate-config")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def validate_config(file: Path) -> None:
+    """Check a configuration FILE and print every problem with its dotted key path and a hint.
+
+    Exits 0 when the file is valid, 2 when it is not.
+
+    \b
+    Example:
+      kiosk validate-config examples/kiosk.toml
+    """
+    try:
+        config = load_config(file)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    click.echo(
+        f"{file}: valid (store {config.device.store_id}, device {config.device.device_id}, "
+        f"config hash {config.config_hash()})"
+    )
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file; the embedded defaults when absent.",
+)
+@click.option(
+    "--seconds",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (default: run until closed; 10 when headless).",
+)
+@click.option("--headless", is_flag=True, help="Render off screen even where a display exists.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo-out"),
+    show_default=True,
+    help="Where screenshots and summary.json are written.",
+)
+def demo(config_file: Path | None, seconds: float | None, headless: bool, out_dir: Path) -> None:
+    """Run the kiosk's screen on embedded defaults, and write a screenshot and summary.json.
+
+    Without a display (or with --headless) it renders off screen and stops after --seconds.
+
+    \b
+    Examples:
+      kiosk demo                       # a window, until closed (Escape)
+      kiosk demo --headless --seconds 5 --out /tmp/vitrina-demo
+    """
+    config = _load_or_exit(config_file) if config_file else KioskConfig()
+    configure_logging(config.logging)
+    from kiosk.ui.attract_screen import run_attract
+    from kiosk.ui.display import has_display
+
+    if seconds is None and (headless or not has_display()):
+        seconds = 10.0
+    stats = run_attract(
+        seconds,
+        size=(config.ui.width, config.ui.height),
+        fullscreen=config.ui.fullscreen,
+        headless=headless,
+        fps=config.ui.fps,
+        font_scale=config.ui.font_scale,
+        screenshot=out_dir / "attract.png",
+    )
+    summary = {
+        "screens": ["attract"],
+        "frames": stats.frames,
+        "draws": stats.draws,
+        "seconds": round(stats.seconds, 3),
+        "fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
+        "ui_frame_ms_p50": round(stats.frame_ms_p50, 3),
+        "ui_frame_ms_p99": round(stats.frame_ms_p99, 3),
+        "headless": stats.headless,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info("demo finished: %d frames in %.1f s; wrote %s", stats.frames, stats.seconds, out_dir)
+
+
+def _load_or_exit(path: Path) -> KioskConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG_ERROR)

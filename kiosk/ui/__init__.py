@@ -1,0 +1,1 @@
+"""The shopper's screen: the only place in Vitrina that imports pygame. It renders view models."""

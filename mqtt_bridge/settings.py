@@ -1,0 +1,100 @@
+"""Broker connection settings: the ``[mqtt]`` section of the kiosk's configuration.
+
+Secrets never appear in the configuration file itself: it names an environment variable or a file that
+holds them, and they are read only when the connection is made (:meth:`SecretRef.resolve`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from mqtt_bridge.errors import SecretUnavailableError
+
+
+class SecretRef(BaseModel):
+    """Where a secret lives: an environment variable or a file, never the configuration itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = Field(default=None, description="Name of the environment variable holding the secret.")
+    file: Path | None = Field(
+        default=None, description="Path of a file holding the secret (trailing newline ignored)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' (an environment variable) or 'file' (a path)")
+        return self
+
+    def resolve(self) -> SecretStr:
+        """Read the secret now. Raises :class:`SecretUnavailableError` naming where it looked."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise SecretUnavailableError(
+                    f"environment variable {self.env} is not set; export it before starting, "
+                    'or point the configuration at a file with `file = "/path/to/secret"`'
+                )
+            return SecretStr(value)
+        assert self.file is not None
+        try:
+            return SecretStr(self.file.read_text(encoding="utf-8").rstrip("\r\n"))
+        except OSError as exc:
+            raise SecretUnavailableError(
+                f"cannot read secret file {self.file}: {exc.strerror}; check the path and its permissions"
+            ) from exc
+
+
+class TlsSettings(BaseModel):
+    """TLS towards the broker: the broker verified by a CA, optionally a client certificate (mutual TLS)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ca_file: Path = Field(description="CA certificate (PEM) that signed the broker's certificate.")
+    cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS; set together with key_file."
+    )
+    key_file: Path | None = Field(default=None, description="Private key (PEM) of the client certificate.")
+    key_password: SecretRef | None = Field(
+        default=None, description="Where the client key's passphrase lives, if the key is encrypted."
+    )
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("set both cert_file and key_file for mutual TLS, or neither")
+        return self
+
+
+class BrokerSettings(BaseModel):
+    """How the device reaches its MQTT broker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        default=False, description="Publish telemetry to a broker. Off: events stay in the local store only."
+    )
+    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port (1883 plain, 8883 usually TLS).")
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT protocol version; '5' falls back to '3.1.1' when the broker refuses it.",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="Keep-alive interval in seconds.")
+    topic_prefix: str = Field(
+        default="vitrina/v1", description="Prefix of every topic; the device adds /{store}/{device}/..."
+    )
+    username: str | None = Field(default=None, description="User name, when the broker uses passwords.")
+    password: SecretRef | None = Field(
+        default=None, description="Where the password lives (an environment variable or a file)."
+    )
+    tls: TlsSettings | None = Field(
+        default=None, description="TLS settings; absent means a plain connection."
+    )
+    reconnect_min_s: float = Field(default=1.0, gt=0, description="First reconnect delay, in seconds.")
+    reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest reconnect delay, in seconds.")

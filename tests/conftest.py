@@ -1,0 +1,49 @@
+"""Shared test set-up: SDL's dummy drivers, hypothesis profiles, and a private Mosquitto broker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# UI tests render off screen; set before anything imports pygame.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+from mosquitto_broker import BrokerStartError, MosquittoBroker
+
+# 'ci' is derandomised (a failure reproduces on the next run) and has no deadline (CI machines are noisy).
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A private Mosquitto on free loopback ports (plain and mutual TLS), stopped after the test.
+
+    Fails, never skips, when the binary is missing: these tests are about the real broker.
+    """
+    try:
+        broker = MosquittoBroker(tmp_path / "mosquitto")
+        broker.start()
+    except BrokerStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The project's root folder."""
+    return REPO_ROOT

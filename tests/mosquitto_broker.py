@@ -1,0 +1,251 @@
+"""A private Mosquitto broker for tests: the real binary, on free loopback ports, with a config we write.
+
+It has a plain listener and a TLS listener that requires a client certificate (mutual TLS). The
+certificates (a CA, the broker's, a client's) are generated with ``cryptography`` for each broker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+MISSING_BINARY = (
+    "the Mosquitto broker binary was not found on PATH or in /usr/sbin. These tests need the real broker: "
+    "install the Debian/Ubuntu package 'mosquitto' (sudo apt-get install mosquitto), or run `make test`, "
+    "which installs it when run as root."
+)
+
+
+class BrokerStartError(RuntimeError):
+    """The private broker could not be started."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of a test PKI: a CA, the broker's certificate and key, a client's certificate and key."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def find_mosquitto() -> str:
+    """Path of the mosquitto binary; raises :class:`BrokerStartError` with the install hint when absent."""
+    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise BrokerStartError(MISSING_BINARY)
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_tls_files(folder: Path, host: str = "127.0.0.1") -> TlsFiles:
+    """Generate a CA and broker and client certificates signed by it, valid for a day, into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+
+    def key() -> ec.EllipticCurvePrivateKey:
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def write_key(path: Path, private: ec.EllipticCurvePrivateKey) -> None:
+        path.write_bytes(
+            private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        path.chmod(0o600)
+
+    ca_key = key()
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("Vitrina test CA"))
+        .issuer_name(name("Vitrina test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    def leaf(
+        common: str, usage: x509.ObjectIdentifier, san: x509.GeneralName | None
+    ) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
+        leaf_key = key()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(common))
+            .issuer_name(ca_cert.subject)
+            .public_key(leaf_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+            )
+        )
+        if san is not None:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([san, x509.DNSName("localhost")]), critical=False
+            )
+        cert = builder.sign(ca_key, hashes.SHA256())
+        return cert.public_bytes(serialization.Encoding.PEM), leaf_key
+
+    files = TlsFiles(
+        ca=folder / "ca.pem",
+        server_cert=folder / "server.pem",
+        server_key=folder / "server.key",
+        client_cert=folder / "client.pem",
+        client_key=folder / "client.key",
+    )
+    files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    server_pem, server_key = leaf(
+        "Vitrina test broker", ExtendedKeyUsageOID.SERVER_AUTH, x509.IPAddress(ipaddress.ip_address(host))
+    )
+    files.server_cert.write_bytes(server_pem)
+    write_key(files.server_key, server_key)
+    client_pem, client_key = leaf("demo-store/demo-kiosk", ExtendedKeyUsageOID.CLIENT_AUTH, None)
+    files.client_cert.write_bytes(client_pem)
+    write_key(files.client_key, client_key)
+    return files
+
+
+class MosquittoBroker:
+    """A running private broker. Use :meth:`start` and :meth:`stop`, or the pytest fixture in conftest."""
+
+    def __init__(self, folder: Path, host: str = "127.0.0.1") -> None:
+        self.folder = folder
+        self.host = host
+        self.binary = find_mosquitto()
+        self.port = free_port()
+        self.tls_port = free_port()
+        self.tls = make_tls_files(folder / "pki", host)
+        self.log_file = folder / "mosquitto.log"
+        self.config_file = folder / "mosquitto.conf"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def write_config(self) -> None:
+        """Write the broker's config: a plain listener and a mutual-TLS listener, no persistence."""
+        self.config_file.write_text(
+            "\n".join(
+                [
+                    "per_listener_settings true",
+                    f"user {getpass.getuser()}",  # as root, mosquitto would otherwise switch to 'mosquitto'
+                    "persistence false",
+                    f"log_dest file {self.log_file}",
+                    "log_type all",
+                    "",
+                    f"listener {self.port} {self.host}",
+                    "allow_anonymous true",
+                    "",
+                    f"listener {self.tls_port} {self.host}",
+                    "allow_anonymous true",
+                    f"cafile {self.tls.ca}",
+                    f"certfile {self.tls.server_cert}",
+                    f"keyfile {self.tls.server_key}",
+                    "require_certificate true",
+                    "use_identity_as_username true",
+                    "",
+                ]
+            ),
+            encoding="utf-8",
+        )
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Start the broker and wait until both listeners accept connections."""
+        self.write_config()
+        self._process = subprocess.Popen(
+            [self.binary, "-c", str(self.config_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        pending = {self.port, self.tls_port}
+        while pending:
+            if self._process.poll() is not None:
+                raise BrokerStartError(
+                    f"mosquitto exited with {self._process.returncode}: {self._diagnostics()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BrokerStartError(
+                    f"mosquitto did not listen within {timeout_s} s: {self._diagnostics()}"
+                )
+            for port in list(pending):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(0.2)
+                    if sock.connect_ex((self.host, port)) == 0:
+                        pending.discard(port)
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after 5 s)."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
+
+    @property
+    def running(self) -> bool:
+        """True while the broker process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def _diagnostics(self) -> str:
+        stderr = b""
+        if (
+            self._process is not None
+            and self._process.stderr is not None
+            and self._process.poll() is not None
+        ):
+            stderr = self._process.stderr.read()
+        log_tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+        return (stderr.decode(errors="replace") + log_tail).strip() or "(no output)"

@@ -1,0 +1,90 @@
+"""The harness's private broker is the real Mosquitto; messages round-trip over plain and mutual TLS."""
+
+from __future__ import annotations
+
+import queue
+import ssl
+import uuid
+
+import mosquitto_broker
+import paho.mqtt.client as mqtt
+import pytest
+from mosquitto_broker import BrokerStartError, MosquittoBroker
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+pytestmark = pytest.mark.integration
+
+
+def _client(broker: MosquittoBroker, tls: bool, with_client_cert: bool = True) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+    )
+    if tls:
+        files = broker.tls
+        client.tls_set(
+            ca_certs=str(files.ca),
+            certfile=str(files.client_cert) if with_client_cert else None,
+            keyfile=str(files.client_key) if with_client_cert else None,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    return client
+
+
+def _round_trip(broker: MosquittoBroker, tls: bool) -> bytes:
+    received: queue.Queue[bytes] = queue.Queue()
+    subscribed: queue.Queue[bool] = queue.Queue()
+    client = _client(broker, tls)
+    topic = f"vitrina/test/{uuid.uuid4().hex}"
+
+    def on_connect(c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: Properties | None) -> None:
+        assert not rc.is_failure, rc
+        c.subscribe(topic, qos=1)
+
+    def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object) -> None:
+        subscribed.put(all(not code.is_failure for code in codes))
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = lambda _c, _u, msg: received.put(msg.payload)
+    client.connect(broker.host, broker.tls_port if tls else broker.port)
+    client.loop_start()
+    try:
+        assert subscribed.get(timeout=10)
+        client.publish(topic, b"hello over " + (b"tls" if tls else b"plain"), qos=1).wait_for_publish(10)
+        return received.get(timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_round_trip_plain(mosquitto: MosquittoBroker) -> None:
+    assert _round_trip(mosquitto, tls=False) == b"hello over plain"
+
+
+def test_round_trip_mutual_tls(mosquitto: MosquittoBroker) -> None:
+    assert _round_trip(mosquitto, tls=True) == b"hello over tls"
+
+
+def test_tls_listener_refuses_a_client_without_certificate(mosquitto: MosquittoBroker) -> None:
+    client = _client(mosquitto, tls=True, with_client_cert=False)
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        client.connect(mosquitto.host, mosquitto.tls_port)
+        # TLS 1.3 reports the missing certificate only on the first read after the handshake.
+        for _ in range(50):
+            rc = client.loop(timeout=0.1)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                raise ConnectionError(f"broker closed the connection: {rc}")
+
+
+def test_broker_stops_and_frees_its_port(mosquitto: MosquittoBroker) -> None:
+    assert mosquitto.running
+    mosquitto.stop()
+    assert not mosquitto.running
+
+
+def test_missing_binary_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mosquitto_broker.shutil, "which", lambda *_a, **_k: None)
+    with pytest.raises(BrokerStartError, match="package 'mosquitto'"):
+        mosquitto_broker.find_mosquitto()
