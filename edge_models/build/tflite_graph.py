@@ -1,0 +1,156 @@
+"""Rebuild a float TFLite graph (such as MediaPipe's fp16 BlazeFace) as a TensorFlow function.
+
+The converter can only quantise from a TensorFlow graph, and MediaPipe ships only the ``.tflite``. This
+module reads the flatbuffer with TensorFlow's schema, turns fp16 weights (``DEQUANTIZE`` of a float16
+constant) into float32 constants, and maps each operator to its TensorFlow twin. It covers exactly the
+operators BlazeFace uses; any other operator raises :class:`BuildError` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge_models.build._tf import import_tensorflow
+from edge_models.build.errors import BuildError
+
+# TFLite schema enums (tensorflow/lite/schema/schema.fbs).
+_TENSOR_DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 4: np.int64, 9: np.int8}
+_PADDING = {0: "SAME", 1: "VALID"}
+
+
+def _activation(tf: Any, code: int) -> Callable[[Any], Any]:
+    """The fused activation function of a TFLite operator."""
+    if code == 0:
+        return lambda x: x
+    if code == 1:
+        return tf.nn.relu  # type: ignore[no-any-return]
+    if code == 3:
+        return tf.nn.relu6  # type: ignore[no-any-return]
+    raise BuildError(f"fused activation {code} is not supported by the graph rebuilder")
+
+
+class TFLiteGraph:
+    """A single-subgraph float ``.tflite`` file, callable as TensorFlow operations.
+
+    ``constants`` holds every weight as float32 (fp16 weights widened exactly); :meth:`__call__` applies
+    the operators in file order to a float32 input batch and returns the outputs in file order.
+    """
+
+    def __init__(self, path: Path) -> None:
+        tf = import_tensorflow()
+        from tensorflow.lite.python import schema_py_generated as schema
+        from tensorflow.lite.tools import flatbuffer_utils
+
+        self._tf = tf
+        self.model = flatbuffer_utils.read_model(str(path))
+        if len(self.model.subgraphs) != 1:
+            raise BuildError(f"{path.name} has {len(self.model.subgraphs)} subgraphs; expected one")
+        self.graph = self.model.subgraphs[0]
+        self._op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+        self.constants: dict[int, npt.NDArray[Any]] = {}
+        for index, tensor in enumerate(self.graph.tensors):
+            data = self.model.buffers[tensor.buffer].data if tensor.buffer else None
+            if data is not None and len(data):
+                dtype = _TENSOR_DTYPES.get(tensor.type)
+                if dtype is None:
+                    raise BuildError(f"constant {tensor.name!r} has TFLite type {tensor.type}, not supported")
+                shape = [int(d) for d in tensor.shape]
+                self.constants[index] = np.frombuffer(bytes(data), dtype=dtype).reshape(shape)
+
+    def _tensor_name(self, index: int) -> str:
+        name = self.graph.tensors[index].name
+        return name.decode() if isinstance(name, bytes) else str(name)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of the single input, batch first."""
+        return tuple(int(d) for d in self.graph.tensors[self.graph.inputs[0]].shape)
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the outputs, in file order."""
+        return [self._tensor_name(i) for i in self.graph.outputs]
+
+    def op_name(self, op: Any) -> str:
+        """Builtin name (e.g. ``CONV_2D``) of one operator."""
+        code = self.model.operatorCodes[op.opcodeIndex]
+        return str(self._op_names[max(code.builtinCode, code.deprecatedBuiltinCode)])
+
+    def __call__(self, image: Any) -> list[Any]:
+        """Apply the graph to a float32 batch ``image`` and return the outputs as TensorFlow tensors."""
+        tf = self._tf
+        values: dict[int, Any] = {self.graph.inputs[0]: image}
+
+        def value(index: int) -> Any:
+            if index in values:
+                return values[index]
+            if index in self.constants:
+                return tf.constant(self.constants[index].astype(np.float32)
+                                   if self.constants[index].dtype == np.float16 else self.constants[index])
+            raise BuildError(f"tensor {self._tensor_name(index)!r} is used before it is computed")
+
+        for op in self.graph.operators:
+            name = self.op_name(op)
+            inputs = [int(i) for i in op.inputs]
+            opts = op.builtinOptions
+            if name == "DEQUANTIZE":
+                values[int(op.outputs[0])] = tf.constant(self.constants[inputs[0]].astype(np.float32))
+                continue
+            result = self._apply(name, inputs, opts, value)
+            values[int(op.outputs[0])] = result
+        return [values[int(i)] for i in self.graph.outputs]
+
+    def _apply(self, name: str, inputs: list[int], opts: Any, value: Callable[[int], Any]) -> Any:
+        tf = self._tf
+        if name == "CONV_2D":
+            kernel = tf.transpose(value(inputs[1]), (1, 2, 3, 0))  # OHWI -> HWIO
+            x = tf.nn.conv2d(value(inputs[0]), kernel, strides=(1, opts.strideH, opts.strideW, 1),
+                             padding=_PADDING[opts.padding],
+                             dilations=(1, opts.dilationHFactor, opts.dilationWFactor, 1))
+            return _activation(tf, opts.fusedActivationFunction)(tf.nn.bias_add(x, value(inputs[2])))
+        if name == "DEPTHWISE_CONV_2D":
+            if opts.depthMultiplier not in (0, 1):
+                raise BuildError("depthwise convolution with a depth multiplier is not supported")
+            kernel = value(inputs[1])  # 1HWC -> HWC1
+            kernel = tf.transpose(kernel, (1, 2, 3, 0))
+            x = tf.nn.depthwise_conv2d(value(inputs[0]), kernel, strides=(1, opts.strideH, opts.strideW, 1),
+                                       padding=_PADDING[opts.padding])
+            return _activation(tf, opts.fusedActivationFunction)(tf.nn.bias_add(x, value(inputs[2])))
+        if name == "ADD":
+            return _activation(tf, opts.fusedActivationFunction)(value(inputs[0]) + value(inputs[1]))
+        if name == "RELU":
+            return tf.nn.relu(value(inputs[0]))
+        if name == "MAX_POOL_2D":
+            x = tf.nn.max_pool2d(value(inputs[0]), ksize=(opts.filterHeight, opts.filterWidth),
+                                 strides=(opts.strideH, opts.strideW), padding=_PADDING[opts.padding])
+            return _activation(tf, opts.fusedActivationFunction)(x)
+        if name == "PAD":
+            return tf.pad(value(inputs[0]), self.constants[inputs[1]])
+        if name == "RESIZE_BILINEAR":
+            return tf.raw_ops.ResizeBilinear(images=value(inputs[0]), size=self.constants[inputs[1]],
+                                             align_corners=bool(opts.alignCorners),
+                                             half_pixel_centers=bool(opts.halfPixelCenters))
+        if name == "RESHAPE":
+            shape = self.constants[inputs[1]] if len(inputs) > 1 and inputs[1] in self.constants \
+                else np.asarray(opts.newShape)
+            return tf.reshape(value(inputs[0]), [int(d) for d in shape])
+        if name == "CONCATENATION":
+            x = tf.concat([value(i) for i in inputs], axis=opts.axis)
+            return _activation(tf, opts.fusedActivationFunction)(x)
+        raise BuildError(f"operator {name} is not supported by the graph rebuilder")
+
+    def concrete_function(self) -> Any:
+        """A TensorFlow concrete function of the graph with a fixed float32 input (for the converter)."""
+        tf = self._tf
+        names = self.output_names
+
+        @tf.function(input_signature=[tf.TensorSpec(self.input_shape, tf.float32, name="input")])
+        def graph(image: Any) -> dict[str, Any]:
+            return {n: tf.identity(t, name=n) for n, t in zip(names, self(image), strict=True)}
+
+        return graph.get_concrete_function()
