@@ -41,7 +41,8 @@ class TFLiteGraph:
     the operators in file order to a float32 input batch and returns the outputs in file order.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, output_floors: dict[int, float] | None = None) -> None:
+        """Read ``path``. ``output_floors`` maps an output's position to a floor (see :meth:`floor_output`)."""
         tf = import_tensorflow()
         from tensorflow.lite.python import schema_py_generated as schema
         from tensorflow.lite.tools import flatbuffer_utils
@@ -61,6 +62,9 @@ class TFLiteGraph:
                     raise BuildError(f"constant {tensor.name!r} has TFLite type {tensor.type}, not supported")
                 shape = [int(d) for d in tensor.shape]
                 self.constants[index] = np.frombuffer(bytes(data), dtype=dtype).reshape(shape)
+        self._floors: dict[int, float] = {}
+        for position, floor in (output_floors or {}).items():
+            self.floor_output(position, floor)
 
     def _tensor_name(self, index: int) -> str:
         name = self.graph.tensors[index].name
@@ -75,6 +79,29 @@ class TFLiteGraph:
     def output_names(self) -> list[str]:
         """Names of the outputs, in file order."""
         return [self._tensor_name(i) for i in self.graph.outputs]
+
+    def floor_output(self, position: int, floor: float) -> None:
+        """Clamp output ``position`` from below at ``floor``, where int8 conversion can use it.
+
+        The convolutions that produce the output (through ``RESHAPE`` and ``CONCATENATION``) get
+        ``relu(x - floor) + floor``: the converter fuses the ReLU into the convolution, so the int8
+        range of that tensor starts at ``floor`` instead of at the most negative value calibration met.
+        For BlazeFace score logits a floor of -16 (score 1e-7) changes no decision and makes the int8
+        logit steps several times finer.
+        """
+        producers = {int(o): op for op in self.graph.operators for o in op.outputs}
+        pending = [int(self.graph.outputs[position])]
+        while pending:
+            op = producers[pending.pop()]
+            name = self.op_name(op)
+            if name == "CONV_2D":
+                if op.builtinOptions.fusedActivationFunction != 0:
+                    raise BuildError("cannot floor a convolution that already has an activation")
+                self._floors[int(op.outputs[0])] = floor
+            elif name in {"RESHAPE", "CONCATENATION"}:
+                pending.extend(int(i) for i in op.inputs if int(i) not in self.constants)
+            else:
+                raise BuildError(f"cannot floor an output produced by {name}")
 
     def op_name(self, op: Any) -> str:
         """Builtin name (e.g. ``CONV_2D``) of one operator."""
@@ -102,6 +129,9 @@ class TFLiteGraph:
                 values[int(op.outputs[0])] = tf.constant(self.constants[inputs[0]].astype(np.float32))
                 continue
             result = self._apply(name, inputs, opts, value)
+            floor = self._floors.get(int(op.outputs[0]))
+            if floor is not None:
+                result = tf.nn.relu(result - floor) + floor
             values[int(op.outputs[0])] = result
         return [values[int(i)] for i in self.graph.outputs]
 
@@ -147,10 +177,11 @@ class TFLiteGraph:
     def concrete_function(self) -> Any:
         """A TensorFlow concrete function of the graph with a fixed float32 input (for the converter)."""
         tf = self._tf
-        names = self.output_names
 
+        # A tuple, not a dict: the converter keeps a tuple's order (a dict's keys would be sorted), so
+        # the int8 model's outputs come in the original file's order.
         @tf.function(input_signature=[tf.TensorSpec(self.input_shape, tf.float32, name="input")])
-        def graph(image: Any) -> dict[str, Any]:
-            return {n: tf.identity(t, name=n) for n, t in zip(names, self(image), strict=True)}
+        def graph(image: Any) -> tuple[Any, ...]:
+            return tuple(self(image))
 
         return graph.get_concrete_function()
