@@ -6,6 +6,7 @@ TensorFlow at module level. Call :func:`import_tensorflow` inside the function t
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from typing import Any
@@ -41,7 +42,7 @@ def import_tf_keras() -> Any:
     """Import and return ``tf_keras`` (Keras 2), which reads fer's Keras-2 HDF5 file as it was saved."""
     import_tensorflow()
     try:
-        import tf_keras
+        tf_keras = importlib.import_module("tf_keras")
     except ImportError as exc:
         raise TensorFlowMissingError(
             f"reading the Keras-2 emotion model needs tf_keras ({exc}); install with: {INSTALL_HINT}"

@@ -92,10 +92,15 @@ def decode(
     half_h = raw[:, 3] / spec.input_size / 2
     keep = np.flatnonzero(scores >= threshold)
     candidates = [
-        Detection(float(cx[i] - half_w[i]), float(cy[i] - half_h[i]), float(cx[i] + half_w[i]),
-                  float(cy[i] + half_h[i]), float(scores[i]))
+        Detection(
+            float(cx[i] - half_w[i]),
+            float(cy[i] - half_h[i]),
+            float(cx[i] + half_w[i]),
+            float(cy[i] + half_h[i]),
+            float(scores[i]),
+        )
         for i in keep[np.argsort(-scores[keep], kind="stable")]
-    ]  # fmt: skip
+    ]
     merged: list[Detection] = []
     while candidates:
         top = candidates[0]

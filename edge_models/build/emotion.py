@@ -44,7 +44,9 @@ def contrast_stretch(gray: U8Array) -> U8Array:
 
 def preprocess(crops: U8Array) -> FloatArray:
     """Turn grayscale crops ``[N, H, W]`` (uint8) into the model input ``[N, 64, 64, 1]`` in [-1, 1]."""
-    resized = np.stack([cv2.resize(c, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR) for c in crops])
+    resized = np.stack(
+        [cv2.resize(c, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR) for c in crops]
+    )
     return (resized.astype(np.float32) / 127.5 - 1.0)[..., np.newaxis]
 
 
@@ -67,7 +69,7 @@ def load_publictest(fer_dir: Path) -> tuple[U8Array, npt.NDArray[np.int64]]:
             image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
             if image is None:
                 raise BuildError(f"cannot read {path}")
-            crops.append(image)
+            crops.append(np.asarray(image, dtype=np.uint8))
             labels.append(label)
     if not crops:
         raise BuildError(f"no PublicTest images under {root}; pass --fer-dir DIR")
@@ -127,7 +129,9 @@ class EmotionAgreement:
     top1_agreement_ties_allowed: float
 
 
-def measure(float_model: bytes, int8_model: bytes, crops: U8Array, labels: npt.NDArray[np.int64]) -> EmotionAgreement:
+def measure(
+    float_model: bytes, int8_model: bytes, crops: U8Array, labels: npt.NDArray[np.int64]
+) -> EmotionAgreement:
     """Top-1 accuracy of both models and their top-1 agreement on ``crops``.
 
     ``top1_agreement`` takes the int8 model's first maximal class (``argmax``);
@@ -173,8 +177,10 @@ def build(context: BuildContext) -> list[BuiltModel]:
     figures = measure(float_bytes, int8_bytes, crops, labels)
     logger.info(
         "emotion: PublicTest accuracy float %.1f%%, int8 %.1f%%, top-1 agreement %.1f%%",
-        100 * figures.accuracy_float, 100 * figures.accuracy_int8, 100 * figures.top1_agreement,
-    )  # fmt: skip
+        100 * figures.accuracy_float,
+        100 * figures.accuracy_int8,
+        100 * figures.top1_agreement,
+    )
     preprocessing = (
         "Input: a 64x64 grayscale face crop, value = pixel / 127.5 - 1 (float model); the int8 input "
         "scale is 2/255 with zero point -1, so q = pixel - 128 up to rounding. Output: 7 softmax scores "
@@ -182,16 +188,24 @@ def build(context: BuildContext) -> list[BuiltModel]:
     )
     return [
         BuiltModel(
-            name="emotion_minixception_float", task="emotion", content=float_bytes, precision="float32",
-            source=source, licence=MIT_FER,
+            name="emotion_minixception_float",
+            task="emotion",
+            content=float_bytes,
+            precision="float32",
+            source=source,
+            licence=MIT_FER,
             notes=(
                 f"Float reference. {preprocessing} FER-2013 PublicTest accuracy "
                 f"{100 * figures.accuracy_float:.1f}% ({figures.images} images)."
             ),
         ),
         BuiltModel(
-            name="emotion_minixception_int8", task="emotion", content=int8_bytes, precision="int8",
-            source=source, licence=MIT_FER,
+            name="emotion_minixception_int8",
+            task="emotion",
+            content=int8_bytes,
+            precision="int8",
+            source=source,
+            licence=MIT_FER,
             agreement=Agreement(
                 reference="emotion_minixception_float",
                 images=figures.images,
@@ -208,4 +222,4 @@ def build(context: BuildContext) -> list[BuiltModel]:
                 "on FER-2013 Training crops (a quarter contrast-stretched); measured on PublicTest."
             ),
         ),
-    ]  # fmt: skip
+    ]

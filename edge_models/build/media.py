@@ -92,7 +92,7 @@ def _read_video(path: Path, every: int) -> Iterator[U8Array]:
             if not ok:
                 break
             if index % every == 0:
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                yield np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
             index += 1
     finally:
         capture.release()
@@ -110,7 +110,7 @@ class MediaLibrary:
 
     def __init__(self, cache: WheelCache) -> None:
         self.cache = cache
-        self._opencv_dir: Path | None | bool = False  # False: not looked for yet
+        self._opencv_dir: Path | bool | None = False  # False: not looked for yet
 
     def _opencv_data(self) -> Path | None:
         if self._opencv_dir is not False:
@@ -128,12 +128,16 @@ class MediaLibrary:
         if data.is_dir():
             return data
         if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-            logger.warning("opencv-doc is not installed and apt-get is missing: its example media are skipped")
+            logger.warning(
+                "opencv-doc is not installed and apt-get is missing: its example media are skipped"
+            )
             return None
         debs = target / "debs"
         debs.mkdir(parents=True, exist_ok=True)
         logger.info("downloading Debian opencv-doc (apt-get download) for its example photos and clips")
-        fetched = subprocess.run(["apt-get", "download", "opencv-doc"], cwd=debs, capture_output=True, check=False)
+        fetched = subprocess.run(
+            ["apt-get", "download", "opencv-doc"], cwd=debs, capture_output=True, check=False
+        )
         packages = sorted(debs.glob("opencv-doc_*.deb"))
         if fetched.returncode != 0 or not packages:
             logger.warning("apt-get download opencv-doc failed; its example media are skipped")
@@ -157,10 +161,17 @@ class MediaLibrary:
             if path is None or not path.exists():
                 logger.warning("media %s not found; skipped", source)
                 return
-            images = _read_video(path, every) if path.suffix in {".mp4", ".mov", ".avi"} \
+            images = (
+                _read_video(path, every)
+                if path.suffix in {".mp4", ".mov", ".avi"}
                 else iter([_read_image(path)])
+            )
         for index, image in enumerate(images):
-            rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+            rgb = (
+                image
+                if image.ndim == 3
+                else np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), dtype=np.uint8)
+            )
             if not is_blank(rgb):
                 yield Frame(origin=f"{source}#{index * every}", rgb=rgb)
 

@@ -160,7 +160,8 @@ def write_models(models: Sequence[BuiltModel], cache: WheelCache, out: Path) -> 
         (out / model.licence.file).write_bytes(licence_text)
         built[model.name] = _entry(model, out)
     kept = [e for e in _existing_entries(out) if e.name not in built]
-    ordered = sorted([*kept, *built.values()], key=lambda e: MODEL_NAMES.index(e.name) if e.name in MODEL_NAMES else 99)
+    rank = {name: i for i, name in enumerate(MODEL_NAMES)}
+    ordered = sorted([*kept, *built.values()], key=lambda e: rank.get(e.name, len(rank)))
     manifest = Manifest(models=tuple(ordered))
     text = json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     (out / "manifest.json").write_text(text, encoding="utf-8")
@@ -178,13 +179,14 @@ def run_build(
     if unknown:
         raise BuildError(f"unknown model name(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     cache = WheelCache(options.cache)
-    context = BuildContext(options=options, cache=cache, rng=random.Random(options.seed))
+    # Seeded, not cryptographic: the generator only picks calibration samples reproducibly.
+    context = BuildContext(options=options, cache=cache, rng=random.Random(options.seed))  # noqa: S311
     manifest = Manifest(models=())
     for names, builder in BUILDERS:
         if options.only and not set(names) & set(options.only):
             continue
         # Each family gets its own seeded generator, so --only gives the same result as a full build.
-        context.rng = random.Random(f"{options.seed}:{names[0]}")
+        context.rng = random.Random(f"{options.seed}:{names[0]}")  # noqa: S311
         started = time.monotonic()
         models = [m for m in builder(context) if not options.only or m.name in options.only]
         manifest = write_models(models, cache, options.out)

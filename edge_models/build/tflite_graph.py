@@ -9,6 +9,7 @@ operators BlazeFace uses; any other operator raises :class:`BuildError` naming i
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,87 @@ def _activation(tf: Any, code: int) -> Callable[[Any], Any]:
     raise BuildError(f"fused activation {code} is not supported by the graph rebuilder")
 
 
+@dataclass(frozen=True)
+class _OpArgs:
+    """What an operator handler needs: TensorFlow, the operator's inputs and its builtin options."""
+
+    tf: Any
+    inputs: list[int]
+    opts: Any
+    value: Callable[[int], Any]
+    constants: dict[int, npt.NDArray[Any]]
+
+    def x(self, position: int = 0) -> Any:
+        """The TensorFlow value of input ``position``."""
+        return self.value(self.inputs[position])
+
+    def activate(self, x: Any) -> Any:
+        """Apply the operator's fused activation."""
+        return _activation(self.tf, self.opts.fusedActivationFunction)(x)
+
+
+def _conv_2d(a: _OpArgs) -> Any:
+    kernel = a.tf.transpose(a.x(1), (1, 2, 3, 0))  # TFLite OHWI -> TensorFlow HWIO
+    x = a.tf.nn.conv2d(
+        a.x(0),
+        kernel,
+        strides=(1, a.opts.strideH, a.opts.strideW, 1),
+        padding=_PADDING[a.opts.padding],
+        dilations=(1, a.opts.dilationHFactor, a.opts.dilationWFactor, 1),
+    )
+    return a.activate(a.tf.nn.bias_add(x, a.x(2)))
+
+
+def _depthwise_conv_2d(a: _OpArgs) -> Any:
+    if a.opts.depthMultiplier not in (0, 1):
+        raise BuildError("depthwise convolution with a depth multiplier is not supported")
+    kernel = a.tf.transpose(a.x(1), (1, 2, 3, 0))  # TFLite 1HWC -> TensorFlow HWC1
+    x = a.tf.nn.depthwise_conv2d(
+        a.x(0), kernel, strides=(1, a.opts.strideH, a.opts.strideW, 1), padding=_PADDING[a.opts.padding]
+    )
+    return a.activate(a.tf.nn.bias_add(x, a.x(2)))
+
+
+def _max_pool_2d(a: _OpArgs) -> Any:
+    x = a.tf.nn.max_pool2d(
+        a.x(0),
+        ksize=(a.opts.filterHeight, a.opts.filterWidth),
+        strides=(a.opts.strideH, a.opts.strideW),
+        padding=_PADDING[a.opts.padding],
+    )
+    return a.activate(x)
+
+
+def _resize_bilinear(a: _OpArgs) -> Any:
+    return a.tf.raw_ops.ResizeBilinear(
+        images=a.x(0),
+        size=a.constants[a.inputs[1]],
+        align_corners=bool(a.opts.alignCorners),
+        half_pixel_centers=bool(a.opts.halfPixelCenters),
+    )
+
+
+def _reshape(a: _OpArgs) -> Any:
+    if len(a.inputs) > 1 and a.inputs[1] in a.constants:
+        shape = a.constants[a.inputs[1]]
+    else:
+        shape = np.asarray(a.opts.newShape)
+    return a.tf.reshape(a.x(0), [int(d) for d in shape])
+
+
+_HANDLERS: dict[str, Callable[[_OpArgs], Any]] = {
+    "CONV_2D": _conv_2d,
+    "DEPTHWISE_CONV_2D": _depthwise_conv_2d,
+    "ADD": lambda a: a.activate(a.x(0) + a.x(1)),
+    "RELU": lambda a: a.tf.nn.relu(a.x(0)),
+    "MAX_POOL_2D": _max_pool_2d,
+    "PAD": lambda a: a.tf.pad(a.x(0), a.constants[a.inputs[1]]),
+    "RESIZE_BILINEAR": _resize_bilinear,
+    "RESHAPE": _reshape,
+    "CONCATENATION": lambda a: a.activate(a.tf.concat([a.value(i) for i in a.inputs], axis=a.opts.axis)),
+}
+
+
 class TFLiteGraph:
     """A single-subgraph float ``.tflite`` file, callable as TensorFlow operations.
 
@@ -42,7 +124,7 @@ class TFLiteGraph:
     """
 
     def __init__(self, path: Path, output_floors: dict[int, float] | None = None) -> None:
-        """Read ``path``. ``output_floors`` maps an output's position to a floor (see :meth:`floor_output`)."""
+        """Read ``path``; ``output_floors`` maps output positions to floors (:meth:`floor_output`)."""
         tf = import_tensorflow()
         from tensorflow.lite.python import schema_py_generated as schema
         from tensorflow.lite.tools import flatbuffer_utils
@@ -117,8 +199,11 @@ class TFLiteGraph:
             if index in values:
                 return values[index]
             if index in self.constants:
-                return tf.constant(self.constants[index].astype(np.float32)
-                                   if self.constants[index].dtype == np.float16 else self.constants[index])
+                return tf.constant(
+                    self.constants[index].astype(np.float32)
+                    if self.constants[index].dtype == np.float16
+                    else self.constants[index]
+                )
             raise BuildError(f"tensor {self._tensor_name(index)!r} is used before it is computed")
 
         for op in self.graph.operators:
@@ -136,43 +221,11 @@ class TFLiteGraph:
         return [values[int(i)] for i in self.graph.outputs]
 
     def _apply(self, name: str, inputs: list[int], opts: Any, value: Callable[[int], Any]) -> Any:
-        tf = self._tf
-        if name == "CONV_2D":
-            kernel = tf.transpose(value(inputs[1]), (1, 2, 3, 0))  # OHWI -> HWIO
-            x = tf.nn.conv2d(value(inputs[0]), kernel, strides=(1, opts.strideH, opts.strideW, 1),
-                             padding=_PADDING[opts.padding],
-                             dilations=(1, opts.dilationHFactor, opts.dilationWFactor, 1))
-            return _activation(tf, opts.fusedActivationFunction)(tf.nn.bias_add(x, value(inputs[2])))
-        if name == "DEPTHWISE_CONV_2D":
-            if opts.depthMultiplier not in (0, 1):
-                raise BuildError("depthwise convolution with a depth multiplier is not supported")
-            kernel = value(inputs[1])  # 1HWC -> HWC1
-            kernel = tf.transpose(kernel, (1, 2, 3, 0))
-            x = tf.nn.depthwise_conv2d(value(inputs[0]), kernel, strides=(1, opts.strideH, opts.strideW, 1),
-                                       padding=_PADDING[opts.padding])
-            return _activation(tf, opts.fusedActivationFunction)(tf.nn.bias_add(x, value(inputs[2])))
-        if name == "ADD":
-            return _activation(tf, opts.fusedActivationFunction)(value(inputs[0]) + value(inputs[1]))
-        if name == "RELU":
-            return tf.nn.relu(value(inputs[0]))
-        if name == "MAX_POOL_2D":
-            x = tf.nn.max_pool2d(value(inputs[0]), ksize=(opts.filterHeight, opts.filterWidth),
-                                 strides=(opts.strideH, opts.strideW), padding=_PADDING[opts.padding])
-            return _activation(tf, opts.fusedActivationFunction)(x)
-        if name == "PAD":
-            return tf.pad(value(inputs[0]), self.constants[inputs[1]])
-        if name == "RESIZE_BILINEAR":
-            return tf.raw_ops.ResizeBilinear(images=value(inputs[0]), size=self.constants[inputs[1]],
-                                             align_corners=bool(opts.alignCorners),
-                                             half_pixel_centers=bool(opts.halfPixelCenters))
-        if name == "RESHAPE":
-            shape = self.constants[inputs[1]] if len(inputs) > 1 and inputs[1] in self.constants \
-                else np.asarray(opts.newShape)
-            return tf.reshape(value(inputs[0]), [int(d) for d in shape])
-        if name == "CONCATENATION":
-            x = tf.concat([value(i) for i in inputs], axis=opts.axis)
-            return _activation(tf, opts.fusedActivationFunction)(x)
-        raise BuildError(f"operator {name} is not supported by the graph rebuilder")
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            raise BuildError(f"operator {name} is not supported by the graph rebuilder")
+        args = _OpArgs(tf=self._tf, inputs=inputs, opts=opts, value=value, constants=self.constants)
+        return handler(args)
 
     def concrete_function(self) -> Any:
         """A TensorFlow concrete function of the graph with a fixed float32 input (for the converter)."""
@@ -180,8 +233,8 @@ class TFLiteGraph:
 
         # A tuple, not a dict: the converter keeps a tuple's order (a dict's keys would be sorted), so
         # the int8 model's outputs come in the original file's order.
-        @tf.function(input_signature=[tf.TensorSpec(self.input_shape, tf.float32, name="input")])
         def graph(image: Any) -> tuple[Any, ...]:
             return tuple(self(image))
 
-        return graph.get_concrete_function()
+        signature = [tf.TensorSpec(self.input_shape, tf.float32, name="input")]
+        return tf.function(graph, input_signature=signature).get_concrete_function()
