@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float32]
+from edge_models.build._arrays import FloatArray
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,11 @@ def iou(a: Detection, b: Detection) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def sigmoid_scores(logits: FloatArray) -> FloatArray:
+    """Scores in [0, 1] from score logits: ``sigmoid(clip(logit, -100, 100))``."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0))), dtype=np.float32)
+
+
 def decode(
     regressors: FloatArray,
     logits: FloatArray,
@@ -85,7 +89,7 @@ def decode(
     """Boxes above ``threshold`` from one frame's outputs, merged by weighted non-maximum suppression."""
     anchors = spec.anchors()
     raw = regressors.reshape(-1, 16)
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1), -100.0, 100.0)))
+    scores = sigmoid_scores(logits).reshape(-1)
     cx = raw[:, 0] / spec.input_size + anchors[:, 0]
     cy = raw[:, 1] / spec.input_size + anchors[:, 1]
     half_w = raw[:, 2] / spec.input_size / 2

