@@ -94,6 +94,7 @@ def test_file_contract_matches_manifest(name: str) -> None:
     ):
         assert len(details) == len(specs)
         for detail, spec in zip(details, specs, strict=True):
+            assert detail["name"] == spec.name
             assert tuple(int(d) for d in detail["shape"]) == spec.shape
             assert np.dtype(detail["dtype"]).name == spec.dtype
             scale, zero_point = detail["quantization"]
