@@ -6,7 +6,6 @@ TensorFlow at module level. Call :func:`import_tensorflow` inside the function t
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from typing import Any
@@ -21,8 +20,6 @@ def import_tensorflow() -> Any:
 
     Raises :class:`TensorFlowMissingError` with the install command when TensorFlow is missing.
     """
-    # Keras 2 HDF5 files load with tf_keras; make tf.keras mean tf_keras so the converter accepts it.
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Deterministic kernels where TensorFlow offers them; oneDNN's reordering changes float sums slightly.
     os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
@@ -36,15 +33,3 @@ def import_tensorflow() -> Any:
         ) from exc
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return tf
-
-
-def import_tf_keras() -> Any:
-    """Import and return ``tf_keras`` (Keras 2), which reads fer's Keras-2 HDF5 file as it was saved."""
-    import_tensorflow()
-    try:
-        tf_keras = importlib.import_module("tf_keras")
-    except ImportError as exc:
-        raise TensorFlowMissingError(
-            f"reading the Keras-2 emotion model needs tf_keras ({exc}); install with: {INSTALL_HINT}"
-        ) from exc
-    return tf_keras

