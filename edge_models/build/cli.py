@@ -1,7 +1,7 @@
 """``edge-models build``: the click command that rebuilds Vitrina's models from registry packages.
 
-This module imports neither TensorFlow nor the build steps at import time, so ``edge-models --help``
-works on the kiosk, where TensorFlow is not installed.
+At import time this module loads only the model names (no TensorFlow, numpy or OpenCV), so
+``edge-models --help`` works on the kiosk, where TensorFlow is not installed.
 """
 
 from __future__ import annotations
@@ -13,17 +13,7 @@ from pathlib import Path
 import click
 
 from edge_models.build.errors import BuildError
-
-logger = logging.getLogger(__name__)
-
-_MODEL_NAMES = (
-    "emotion_minixception_float",
-    "emotion_minixception_int8",
-    "face_full_range_float",
-    "face_full_range_int8",
-    "face_short_range_float",
-    "face_short_range_int8",
-)
+from edge_models.build.pipeline import MODEL_NAMES
 
 
 @click.command(name="build")
@@ -42,7 +32,7 @@ _MODEL_NAMES = (
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(_MODEL_NAMES),
+    type=click.Choice(MODEL_NAMES),
     help="Build only this model (repeatable); other manifest entries are kept as they are.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration sampling.")
@@ -67,7 +57,7 @@ def build_command(
         edge-models build --only emotion_minixception_int8 --cache /tmp/vitrina-build
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Imported here: the pipeline pulls in numpy/cv2, and TensorFlow only once a conversion starts.
+    # TensorFlow is imported only here, when a build really starts (so --help works without it).
     from edge_models.build._tf import import_tensorflow
     from edge_models.build.pipeline import BuildOptions, BuiltModel, run_build
 

