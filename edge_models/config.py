@@ -9,7 +9,7 @@ DEFAULT_EMOTION_MODEL = "emotion_minixception_int8"
 
 #: Abstain below this valence confidence; chosen on FER-2013 PublicTest so that the answers kept are right
 #: about 80 % of the time (docs/benchmarks.md, `edge-models eval emotion --target-accuracy 0.8`).
-DEFAULT_ABSTAIN_THRESHOLD = 0.75
+DEFAULT_ABSTAIN_THRESHOLD = 0.63
 
 
 class PresenceSettings(BaseModel):

@@ -7,20 +7,28 @@ import numpy.typing as npt
 
 from edge_models.errors import ModelInputError
 
+#: Fraction of a quantisation step within which a value counts as a tie (see :func:`quantize`).
+TIE_TOLERANCE = 1e-4
+
 _INT_RANGES: dict[str, tuple[int, int]] = {"int8": (-128, 127), "uint8": (0, 255)}
 
 
 def quantize(
     values: npt.ArrayLike, scale: float, zero_point: int, dtype: npt.DTypeLike = np.int8
 ) -> npt.NDArray[np.integer]:
-    """Map real values to integers: ``clip(round(values / scale) + zero_point)`` in the dtype's range."""
+    """Map real values to integers: ``clip(round(values / scale) + zero_point)`` in the dtype's range.
+
+    Ties round up, with a tolerance of ``TIE_TOLERANCE`` steps so that float noise on an exact tie does
+    not send neighbouring ties different ways: with the emotion and BlazeFace int8 inputs (scale 2/255,
+    zero point -1) every pixel value falls on a tie, and this maps pixel ``p`` to ``p - 128`` for all 256.
+    """
     kind = np.dtype(dtype).name
     if kind not in _INT_RANGES:
         raise ModelInputError(f"can only quantise to int8 or uint8, not {kind}")
     if scale <= 0:
         raise ModelInputError(f"quantisation scale must be positive, got {scale}")
     lo, hi = _INT_RANGES[kind]
-    q = np.round(np.asarray(values, dtype=np.float64) / scale) + zero_point
+    q = np.floor(np.asarray(values, dtype=np.float64) / scale + 0.5 + TIE_TOLERANCE) + zero_point
     return np.clip(q, lo, hi).astype(dtype)
 
 
