@@ -29,7 +29,8 @@ def quantize(
         raise ModelInputError(f"quantisation scale must be positive, got {scale}")
     lo, hi = _INT_RANGES[kind]
     q = np.floor(np.asarray(values, dtype=np.float64) / scale + 0.5 + TIE_TOLERANCE) + zero_point
-    return np.clip(q, lo, hi).astype(dtype)
+    out: npt.NDArray[np.integer] = np.clip(q, lo, hi).astype(dtype)
+    return out
 
 
 def dequantize(values: npt.ArrayLike, scale: float, zero_point: int) -> npt.NDArray[np.float32]:
