@@ -24,7 +24,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
         not MANIFEST_PATH.is_file(),
-        reason=f"no model manifest at {MANIFEST_PATH}: run `edge-models build` (the models ship with releases)",
+        reason=f"no model manifest at {MANIFEST_PATH}: run `edge-models build` (releases ship the models)",
     ),
 ]
 
