@@ -13,7 +13,7 @@ from edge_models.config import DEFAULT_ABSTAIN_THRESHOLD, DEFAULT_EMOTION_MODEL,
 from edge_models.errors import ModelVerificationError
 from edge_models.manifest import Manifest
 from edge_models.postprocess import emotion_scores, normalise_probabilities
-from edge_models.preprocess import resize_square, to_gray
+from edge_models.preprocess import apply_lut, resize_square, to_gray
 from edge_models.quantization import pixel_lut
 from edge_models.runtime import LoadedModel, open_model
 from edge_models.values import FER_CLASSES, EmotionScores
@@ -93,7 +93,7 @@ class EmotionClassifier:
     def prepare(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.generic]:
         """The model input tensor for a face crop: gray, 64 x 64, [-1, 1], quantised when int8."""
         gray = resize_square(to_gray(crop), self.input_size)
-        return self._lut[gray].reshape(self._input_shape)
+        return apply_lut(np.ascontiguousarray(gray), self._lut).reshape(self._input_shape)
 
     def probabilities(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """The 7 class probabilities, in :data:`FER_CLASSES` order (the model ends in a softmax)."""

@@ -81,13 +81,31 @@ def letterbox(image: U8Image, size: int, pad_value: int = 0) -> tuple[U8Image, L
     lb = letterbox_transform(w, h, size)
     new_w = round(w * lb.scale_x)
     new_h = round(h * lb.scale_y)
-    interpolation = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    resized = shrink(image, new_w, new_h)
     out = np.full((size, size, *image.shape[2:]), pad_value, dtype=np.uint8)
     out[lb.pad_y : lb.pad_y + new_h, lb.pad_x : lb.pad_x + new_w] = resized.reshape(
         new_h, new_w, *image.shape[2:]
     )
     return out, lb
+
+
+def shrink(image: U8Image, width: int, height: int) -> U8Image:
+    """Resize to ``width`` x ``height`` with little aliasing, fast.
+
+    OpenCV's area interpolation is slow for non-integer ratios (about 1 ms for 640x480 to 192x144 on a
+    2-core x86-64), so a shrink by more than 2 goes bilinear to twice the target first, then area by
+    exactly 2 (0.25 ms, the same detections on the sample clips). Enlarging is bilinear.
+    """
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    if width >= w or height >= h:
+        return np.asarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+    if w > 2 * width and h > 2 * height:
+        image = np.asarray(
+            cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR), np.uint8
+        )
+    return np.asarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
 def check_image(image: npt.NDArray[np.generic], channels: tuple[int, ...] = (1, 3, 4)) -> None:
@@ -119,16 +137,19 @@ def to_gray(image: U8Image) -> U8Image:
 
 def resize_square(image: U8Image, size: int) -> U8Image:
     """Resize to ``size`` x ``size`` (no aspect ratio kept: face crops are near square already)."""
-    h, w = image.shape[:2]
-    if (h, w) == (size, size):
-        return image
-    interpolation = cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR
-    return np.asarray(cv2.resize(image, (size, size), interpolation=interpolation), dtype=np.uint8)
+    return shrink(image, size, size)
 
 
 def apply_lut(image: U8Image, lut: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-    """Map every uint8 pixel through a 256-entry table (see :func:`edge_models.quantization.pixel_lut`)."""
-    return lut[image]
+    """Map every uint8 pixel through a 256-entry table (see :func:`edge_models.quantization.pixel_lut`).
+
+    8-bit tables go through ``cv2.LUT`` (about 4x faster than numpy indexing), others through indexing.
+    """
+    if lut.dtype.itemsize == 1 and image.flags.c_contiguous:
+        out: npt.NDArray[np.generic] = cv2.LUT(image, lut.view(np.uint8)).view(lut.dtype)
+        return out
+    indexed: npt.NDArray[np.generic] = lut[image]
+    return indexed
 
 
 def eye_line_angle_deg(right_eye: Point, left_eye: Point) -> float:

@@ -16,7 +16,7 @@ from edge_models.errors import ModelVerificationError
 from edge_models.geometry import DEFAULT_FACE_WIDTH_M, estimate_distance_m, estimate_yaw_deg
 from edge_models.manifest import Manifest, ModelEntry
 from edge_models.postprocess import REGRESSOR_WIDTH, Detection, decode_boxes, sigmoid_scores, weighted_nms
-from edge_models.preprocess import Letterbox, check_image, letterbox
+from edge_models.preprocess import Letterbox, apply_lut, check_image, letterbox
 from edge_models.quantization import pixel_lut
 from edge_models.runtime import LoadedModel, open_model
 from edge_models.values import Face, Point
@@ -153,8 +153,8 @@ class PresenceDetector:
         """The model input tensor for a BGR frame (letterboxed, RGB, scaled to [-1, 1], quantised)."""
         check_image(frame, channels=(3,))
         square, lb = letterbox(frame, self.input_size)
-        rgb = cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
-        return self._lut[rgb].reshape(self._input_shape), lb
+        rgb = np.asarray(cv2.cvtColor(square, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        return apply_lut(rgb, self._lut).reshape(self._input_shape), lb
 
     def detect_raw(self, frame: npt.NDArray[np.uint8]) -> tuple[list[Detection], Letterbox]:
         """Detections in the model's input square, best first, and the letterbox that maps them back."""
