@@ -104,11 +104,13 @@ def _small_astronaut(astronaut: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(("model", "reference"), _int8_with_reference("presence"))
 def test_int8_detector_agrees_with_float(model: str, reference: str, astronaut: np.ndarray) -> None:
+    # The 40 px face is beyond the short-range model's reach: there both must agree on none.
     frames = [astronaut, _bgr(skdata.camera()[..., None].repeat(3, 2)), _small_astronaut(astronaut)]
     with PresenceDetector(model) as q, PresenceDetector(reference) as f:
-        for frame in frames:
+        for i, frame in enumerate(frames):
             faces_q, faces_f = q.detect(frame), f.detect(frame)
-            assert len(faces_q) == len(faces_f) >= 1
+            assert len(faces_q) == len(faces_f)
+            assert len(faces_f) >= (0 if i == 2 and "short" in model else 1)
             matches = match_faces(faces_q, faces_f)
             assert len(matches) == len(faces_f)
             assert all(iou > 0.8 for _, _, iou in matches)
