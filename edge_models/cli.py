@@ -96,6 +96,12 @@ def _manifest(path: Path | None) -> tuple[Manifest, Path]:
     return load_manifest(manifest_path), manifest_path.parent
 
 
+def _reference_name(entry: ModelEntry, option: str | None) -> str | None:
+    """The float model to compare with: the option, else the manifest's agreement reference; 'none': none."""
+    name = option if option is not None else (entry.agreement.reference if entry.agreement else None)
+    return None if name in ("none", entry.name) else name
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
@@ -212,6 +218,12 @@ def eval_group() -> None:
 )
 @click.option("--model", default=DEFAULT_EMOTION_MODEL, show_default=True, help="Emotion model name.")
 @click.option(
+    "--reference",
+    default=None,
+    help="Float model to compare with [default: the reference named in the model's manifest agreement; "
+    "'none' to skip].",
+)
+@click.option(
     "--threads", default=1, show_default=True, type=click.IntRange(1, 8), help="Interpreter threads."
 )
 @click.option(
@@ -230,6 +242,7 @@ def eval_emotion(
     *,
     data: Path,
     model: str,
+    reference: str | None,
     threads: int,
     limit: int | None,
     target_accuracy: float,
@@ -243,15 +256,31 @@ def eval_emotion(
         edge-models eval emotion --data ../shared/data/fer2013/publictest --model emotion_minixception_int8
         edge-models eval emotion --data ../shared/data/fer2013/train.npz --limit 2000 --json
     """
-
     manifest, models_dir = _manifest(manifest_path)
     try:
         dataset = load_emotion_dataset(data, limit)
+        ref_name = _reference_name(manifest.get(model), reference)
         with (
             EmotionClassifier(model, threads, manifest=manifest, models_dir=models_dir) as classifier,
             _progress(len(dataset), f"classifying {len(dataset)} faces") as bar,
         ):
-            report = evaluate_emotion(classifier, dataset.images, dataset.labels, target_accuracy, bar.update)
+            ref = (
+                EmotionClassifier(ref_name, threads, manifest=manifest, models_dir=models_dir)
+                if ref_name
+                else None
+            )
+            try:
+                report = evaluate_emotion(
+                    classifier,
+                    dataset.images,
+                    dataset.labels,
+                    target_accuracy=target_accuracy,
+                    progress=bar.update,
+                    reference=ref,
+                )
+            finally:
+                if ref is not None:
+                    ref.close()
     except EdgeModelsError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -267,6 +296,11 @@ def eval_emotion(
         f"valence accuracy {report.valence_accuracy:.4f}; abstain below {report.abstain_threshold:.3f} keeps "
         f"{report.coverage:.1%} of answers at {report.kept_valence_accuracy:.4f} valence accuracy"
     )
+    if report.reference is not None:
+        click.echo(
+            f"vs {report.reference}: its accuracy {report.reference_accuracy:.4f}, "
+            f"top-1 agreement {report.top1_agreement:.4f}"
+        )
 
 
 @eval_group.command("presence")
@@ -315,12 +349,7 @@ def eval_presence(
         raise click.UsageError("give exactly one of --video FILE or --images DIR")
     manifest, models_dir = _manifest(manifest_path)
     try:
-        entry = manifest.get(model)
-        ref_name = (
-            reference if reference is not None else (entry.agreement.reference if entry.agreement else None)
-        )
-        if ref_name in ("none", model):
-            ref_name = None
+        ref_name = _reference_name(manifest.get(model), reference)
         if video is not None:
             total = video_frame_count(video)
             total = min(total, max_frames) if max_frames else total

@@ -51,6 +51,11 @@ class EmotionReport:
     kept_valence_accuracy: float
     coverage: float
     mean_ms: float
+    reference: str | None = None
+    """Float model the predictions were compared with, if any."""
+    reference_accuracy: float | None = None
+    top1_agreement: float | None = None
+    """Share of images where this model's top class equals the reference's."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``--json`` output)."""
@@ -61,18 +66,24 @@ def evaluate_emotion(
     classifier: EmotionClassifier,
     images: Sequence[npt.NDArray[np.uint8]],
     labels: npt.NDArray[np.int64],
+    *,
     target_accuracy: float = 0.8,
     progress: Progress | None = None,
+    reference: EmotionClassifier | None = None,
 ) -> EmotionReport:
     """Run the classifier on every image; report accuracy, recall, confusion, valence accuracy, the abstain
     threshold that reaches ``target_accuracy`` valence accuracy on the answers kept, and mean ms per crop
-    (pre-processing and inference)."""
+    (pre-processing and inference). With a ``reference`` (float) classifier, also its accuracy and the
+    top-1 agreement of the two."""
     probs = np.empty((len(images), len(FER_CLASSES)), dtype=np.float32)
+    ref_preds = np.zeros(len(images), dtype=np.int64)
     elapsed = 0.0
     for i, img in enumerate(images):
         start = time.perf_counter()
         probs[i] = classifier.probabilities(img)
         elapsed += time.perf_counter() - start
+        if reference is not None:
+            ref_preds[i] = int(reference.probabilities(img).argmax())
         if progress is not None:
             progress(1)
     preds = probs.argmax(axis=1)
@@ -95,6 +106,11 @@ def evaluate_emotion(
         kept_valence_accuracy=kept_acc,
         coverage=coverage,
         mean_ms=1000.0 * elapsed / max(1, len(images)),
+        reference=reference.model.entry.name if reference is not None else None,
+        reference_accuracy=float((ref_preds == labels).mean())
+        if reference is not None and len(images)
+        else None,
+        top1_agreement=float((ref_preds == preds).mean()) if reference is not None and len(images) else None,
     )
 
 
