@@ -1,13 +1,16 @@
 """The real int8 and float models from the manifest, on real images (skimage's NASA astronaut photo)."""
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from skimage import data as skdata
 
 from edge_models.anchors import SHORT_RANGE
+from edge_models.cli import main
 from edge_models.datasets import load_emotion_dataset
 from edge_models.emotion import EmotionClassifier
 from edge_models.errors import ModelInputError, ModelVerificationError
@@ -173,3 +176,33 @@ def test_damaged_real_model_is_refused_naming_the_file(
     (tmp_path / entry.file).write_bytes(content)
     with pytest.raises(ModelVerificationError, match=entry.file.replace(".", r"\.")):
         open_model(entry.name, manifest=manifest, models_dir=tmp_path)
+
+
+def test_cli_eval_emotion_prints_one_json_object(tmp_path: Path, astronaut: np.ndarray) -> None:
+    crop = cv2.cvtColor(_astronaut_crop(astronaut), cv2.COLOR_BGR2GRAY)
+    x = np.stack([cv2.resize(crop, (48, 48))] * 7)
+    np.savez(tmp_path / "faces.npz", x=x, y=np.arange(7))
+    result = CliRunner().invoke(main, ["eval", "emotion", "--data", str(tmp_path / "faces.npz"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 7
+    assert report["accuracy"] == pytest.approx(1 / 7)  # all seven are the same smiling face: "happy"
+    assert report["per_class_recall"]["happy"] == 1.0 and report["per_class_recall"]["sad"] == 0.0
+    assert np.array(report["confusion"])[:, 3].sum() == 7
+    assert report["mean_ms"] > 0 and report["top1_agreement"] == 1.0
+
+
+def test_cli_bench_reports_every_model_and_the_pipeline(tmp_path: Path, astronaut: np.ndarray) -> None:
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 10, (640, 480))
+    assert writer.isOpened()
+    for _ in range(5):
+        writer.write(_small_astronaut(astronaut))
+    writer.release()
+    result = CliRunner().invoke(main, ["bench", "--runs", "10", "--clip", str(clip), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    names = {m.name for m in load_manifest(MANIFEST_PATH).models}
+    assert {(m["model"], m["threads"]) for m in report["models"]} == {(n, t) for n in names for t in (1, 2)}
+    assert [p["threads"] for p in report["pipeline"]] == [1, 2]
+    assert all(p["frames"] == 5 and p["faces"] == 5 and p["fps"] > 0 for p in report["pipeline"])
