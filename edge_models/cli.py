@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -260,27 +261,26 @@ def eval_emotion(
     try:
         dataset = load_emotion_dataset(data, limit)
         ref_name = _reference_name(manifest.get(model), reference)
-        with (
-            EmotionClassifier(model, threads, manifest=manifest, models_dir=models_dir) as classifier,
-            _progress(len(dataset), f"classifying {len(dataset)} faces") as bar,
-        ):
+        with ExitStack() as stack:
+            classifier = stack.enter_context(
+                EmotionClassifier(model, threads, manifest=manifest, models_dir=models_dir)
+            )
             ref = (
-                EmotionClassifier(ref_name, threads, manifest=manifest, models_dir=models_dir)
+                stack.enter_context(
+                    EmotionClassifier(ref_name, threads, manifest=manifest, models_dir=models_dir)
+                )
                 if ref_name
                 else None
             )
-            try:
-                report = evaluate_emotion(
-                    classifier,
-                    dataset.images,
-                    dataset.labels,
-                    target_accuracy=target_accuracy,
-                    progress=bar.update,
-                    reference=ref,
-                )
-            finally:
-                if ref is not None:
-                    ref.close()
+            bar = stack.enter_context(_progress(len(dataset), f"classifying {len(dataset)} faces"))
+            report = evaluate_emotion(
+                classifier,
+                dataset.images,
+                dataset.labels,
+                target_accuracy=target_accuracy,
+                progress=bar.update,
+                reference=ref,
+            )
     except EdgeModelsError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -359,20 +359,21 @@ def eval_presence(
             files = image_files(images)[:max_frames]
             total = len(files)
             frames = (read_image(f) for f in files)
-        with PresenceDetector(
-            model, threads, score_threshold=threshold, manifest=manifest, models_dir=models_dir
-        ) as detector:
+        with ExitStack() as stack:
+            detector = stack.enter_context(
+                PresenceDetector(
+                    model, threads, score_threshold=threshold, manifest=manifest, models_dir=models_dir
+                )
+            )
             ref = (
-                PresenceDetector(ref_name, threads, manifest=manifest, models_dir=models_dir)
+                stack.enter_context(
+                    PresenceDetector(ref_name, threads, manifest=manifest, models_dir=models_dir)
+                )
                 if ref_name
                 else None
             )
-            try:
-                with _progress(total, f"detecting on {total} frames") as bar:
-                    report = compare_presence(detector, ref, frames, bar.update)
-            finally:
-                if ref is not None:
-                    ref.close()
+            bar = stack.enter_context(_progress(total, f"detecting on {total} frames"))
+            report = compare_presence(detector, ref, frames, bar.update)
     except EdgeModelsError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
