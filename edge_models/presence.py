@@ -36,7 +36,8 @@ def detection_to_face(
     det: Detection, lb: Letterbox, hfov_deg: float, face_width_m: float = DEFAULT_FACE_WIDTH_M
 ) -> Face:
     """Map a detection from the model square to frame pixels and add the distance and yaw estimates."""
-    box = lb.box_to_source(det.box).clip(lb.src_width, lb.src_height)
+    full_box = lb.box_to_source(det.box)
+    box = full_box.clip(lb.src_width, lb.src_height)
     pts = lb.to_source([[p.x, p.y] for p in det.keypoints]).tolist()
     kp = tuple(Point(x, y) for x, y in pts)
     keypoints = (kp[0], kp[1], kp[2], kp[3], kp[4], kp[5])
@@ -44,7 +45,8 @@ def detection_to_face(
         box=box,
         score=det.score,
         keypoints=keypoints,
-        distance_m=estimate_distance_m(box.width, lb.src_width, hfov_deg, face_width_m),
+        # The unclipped width: a face half out of the frame is not farther away.
+        distance_m=estimate_distance_m(full_box.width, lb.src_width, hfov_deg, face_width_m),
         yaw_deg=estimate_yaw_deg(keypoints[2], keypoints[4], keypoints[5]),
     )
 

@@ -6,6 +6,9 @@ import pytest
 
 from edge_models.errors import ModelInputError
 from edge_models.geometry import estimate_distance_m, estimate_yaw_deg, focal_length_px
+from edge_models.postprocess import Detection
+from edge_models.preprocess import letterbox_transform
+from edge_models.presence import detection_to_face
 from edge_models.values import Box, Face, Point
 
 
@@ -34,3 +37,16 @@ def test_face_frontalness_is_cos_yaw() -> None:
     kp = (Point(0, 0),) * 6
     face = Face(Box(0, 0, 10, 10), 0.9, kp, distance_m=1.0, yaw_deg=60.0)  # type: ignore[arg-type]
     assert face.frontalness == pytest.approx(0.5)
+
+
+def test_detection_maps_back_to_frame_pixels_with_estimates() -> None:
+    lb = letterbox_transform(640, 480, 192)  # scale 0.3, 24 px bars top and bottom
+    kps = (Point(60, 54), Point(84, 54), Point(72, 66), Point(72, 78), Point(48, 60), Point(96, 60))
+    det = Detection(Box(-12, 24, 36, 72), 0.9, kps)  # runs off the frame's left edge
+    face = detection_to_face(det, lb, hfov_deg=90.0, face_width_m=0.16)
+    box = face.box
+    assert (box.xmin, box.ymin, box.xmax, box.ymax) == pytest.approx((0, 0, 120, 160), abs=1e-3)  # clipped
+    assert (face.keypoints[0].x, face.keypoints[0].y) == pytest.approx((200, 100), abs=1e-3)
+    assert face.yaw_deg == pytest.approx(0, abs=1e-3)
+    # Distance from the unclipped width (160 px): 0.16 m * 320 px / 160 px.
+    assert face.distance_m == pytest.approx(0.32)
