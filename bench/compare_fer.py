@@ -3,8 +3,8 @@
     python bench/compare_fer.py [--json] [--clip FILE] [--frames N]
 
 Ours: BlazeFace full range int8 + mini-Xception int8 on LiteRT, one thread (detect, crop, classify every
-face). Peer: `fer`'s ``FER(mtcnn=False)`` (OpenCV Haar cascade + its own emotion model on TensorFlow),
-``detect_emotions`` per frame. fer and TensorFlow never enter Vitrina's environment: the peer runs in
+face). Peer: `fer`'s ``FER(mtcnn=False)`` with its other defaults (OpenCV Haar cascade, then its own
+quantised emotion model through ``tf.lite.Interpreter``), ``detect_emotions`` per frame. fer and TensorFlow never enter Vitrina's environment: the peer runs in
 its own virtual environment (made once, cached in ~/.cache/vitrina/fer-peer-venv) in a subprocess that
 reads the very same frames from a temporary .npy file. Only inference is timed on both sides (frames are
 decoded beforehand, models loaded and warmed up on the first frame).
@@ -34,8 +34,16 @@ from edge_models.sample_media import WOLFGANG_CLIP, cache_dir, sample_file
 
 FER_VERSION = "fer==25.10.3"
 # fer's declared requirements pull torch (facenet-pytorch) and opencv-contrib; these are what it really
-# imports with mtcnn=False. OpenCV 5 dropped CascadeClassifier, which fer's face detector needs.
-PEER_PACKAGES = ("tensorflow-cpu", "pandas", "pillow", "setuptools", "opencv-python-headless<5")
+# imports with mtcnn=False. OpenCV 5 dropped CascadeClassifier, which fer's face detector needs; fer imports
+# pkg_resources, which setuptools 81 removed. TensorFlow pinned to the version measured in
+# docs/benchmarks.md.
+PEER_PACKAGES = (
+    "tensorflow-cpu==2.21.0",
+    "pandas",
+    "pillow",
+    "setuptools<81",
+    "opencv-python-headless<5",
+)
 
 PEER_SCRIPT = r"""
 import json, sys, time
