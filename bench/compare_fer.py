@@ -4,9 +4,10 @@
 
 Ours: BlazeFace full range int8 + mini-Xception int8 on LiteRT, one thread (detect, crop, classify every
 face). Peer: `fer`'s ``FER(mtcnn=False)`` with its other defaults (OpenCV Haar cascade, then its own
-quantised emotion model through ``tf.lite.Interpreter``), ``detect_emotions`` per frame. fer and TensorFlow never enter Vitrina's environment: the peer runs in
-its own virtual environment (made once, cached in ~/.cache/vitrina/fer-peer-venv) in a subprocess that
-reads the very same frames from a temporary .npy file. Only inference is timed on both sides (frames are
+quantised emotion model through ``tf.lite.Interpreter``), ``detect_emotions`` per frame. fer and
+TensorFlow never enter Vitrina's environment: the peer runs in its own virtual environment (made once,
+cached in ~/.cache/vitrina/fer-peer-venv) in a subprocess that reads the very same frames from a
+temporary .npy file. Only inference is timed on both sides (frames are
 decoded beforehand, models loaded and warmed up on the first frame).
 """
 
