@@ -83,8 +83,9 @@ def find_interpreter(modules: Sequence[str] = INTERPRETER_MODULES) -> Interprete
     for name in modules:
         try:
             module = importlib.import_module(name)
-        except ImportError as exc:
-            failures.append(f"{name}: {exc}")
+        except (ImportError, AttributeError, RuntimeError) as exc:
+            # tflite-runtime 2.14 built against numpy 1 fails on numpy 2 with "_ARRAY_API not found".
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
             continue
         return InterpreterBackend(module=name, create=_factory_for(name, module))
     raise InterpreterUnavailableError(

@@ -1,6 +1,7 @@
 """Interpreter discovery and model verification, with a fake interpreter (no real model needed)."""
 
 import hashlib
+import importlib
 import sys
 import types
 from pathlib import Path
@@ -203,3 +204,17 @@ def test_no_interpreter_gives_install_instructions(monkeypatch: pytest.MonkeyPat
     assert "ai_edge_litert.interpreter" in message and "tflite_runtime.interpreter" in message
     assert "pip install ai-edge-litert" in message
     assert "pip install 'vitrina[tflite]'" in message
+
+
+def test_a_tflite_runtime_built_for_numpy_1_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    _block(monkeypatch, "ai_edge_litert", "ai_edge_litert.interpreter")
+    real_import = importlib.import_module
+
+    def fake_import(name: str) -> types.ModuleType:
+        if name == "tflite_runtime.interpreter":
+            raise AttributeError("_ARRAY_API not found")
+        return real_import(name)
+
+    monkeypatch.setattr(importlib, "import_module", fake_import)
+    with pytest.raises(InterpreterUnavailableError, match="AttributeError: _ARRAY_API not found"):
+        find_interpreter()
