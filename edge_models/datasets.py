@@ -18,7 +18,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
 @dataclass(frozen=True, slots=True)
 class EmotionDataset:
-    """Labelled face crops: gray uint8 images (any size) and their class index in :data:`FER_CLASSES`."""
+    """Labelled face crops: gray uint8 images (any size; colour files are read as gray) and their class
+    index in :data:`FER_CLASSES`."""
 
     images: tuple[npt.NDArray[np.uint8], ...]
     labels: npt.NDArray[np.int64]
@@ -56,7 +57,7 @@ def load_emotion_dataset(path: Path, limit: int | None = None) -> EmotionDataset
             continue
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         for file in files[:limit]:
-            img = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+            img = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
             if img is None:
                 raise DatasetError(f"cannot read image {file}")
             images.append(np.asarray(img, dtype=np.uint8))
