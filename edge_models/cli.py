@@ -484,3 +484,7 @@ def _asdict(value: Any) -> Any:
 
     result = asdict(value)
     return json.loads(json.dumps(result, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+
+
+if __name__ == "__main__":
+    main()
