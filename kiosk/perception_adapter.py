@@ -1,0 +1,103 @@
+"""The one place that knows the vision models' objects: maps ``edge_models`` answers onto kiosk types.
+
+Written against ``edge_models.values`` (``Face``: box, score, distance_m, yaw_deg; ``EmotionScores``:
+valence, confidence, abstain) and ``edge_models.pipeline`` (``FaceAnalysis(face, emotion)``,
+``analyse_frame``). It matches them structurally and imports ``edge_models`` only when a real detector
+is opened, so the kiosk's core and tests never need the models.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from kiosk.perception import VALENCES, Box, Detection, Frame, ValenceReading
+
+
+class _BoxLike(Protocol):
+    @property
+    def xmin(self) -> float: ...
+    @property
+    def ymin(self) -> float: ...
+    @property
+    def xmax(self) -> float: ...
+    @property
+    def ymax(self) -> float: ...
+
+
+class FaceLike(Protocol):
+    """``edge_models.values.Face``, structurally."""
+
+    @property
+    def box(self) -> _BoxLike: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def distance_m(self) -> float: ...
+    @property
+    def yaw_deg(self) -> float: ...
+
+
+class EmotionLike(Protocol):
+    """``edge_models.values.EmotionScores``, structurally."""
+
+    @property
+    def valence(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def abstain(self) -> bool: ...
+
+
+class FaceAnalysisLike(Protocol):
+    """``edge_models.pipeline.FaceAnalysis``, structurally."""
+
+    @property
+    def face(self) -> FaceLike: ...
+    @property
+    def emotion(self) -> EmotionLike | None: ...
+
+
+def to_detection(analysis: FaceAnalysisLike) -> Detection:
+    """One model answer as a kiosk :class:`Detection`."""
+    face, emotion = analysis.face, analysis.emotion
+    reading = None
+    if emotion is not None:
+        valence = next((v for v in VALENCES if v == emotion.valence), None)
+        if valence is not None:
+            reading = ValenceReading(valence, float(emotion.confidence), bool(emotion.abstain))
+    box = face.box
+    return Detection(
+        box=Box(float(box.xmin), float(box.ymin), float(box.xmax), float(box.ymax)),
+        score=float(face.score),
+        distance_m=float(face.distance_m),
+        yaw_deg=float(face.yaw_deg),
+        reading=reading,
+    )
+
+
+class ModelDetector:
+    """A :class:`kiosk.perception.Detector` over a function that runs the models on a frame."""
+
+    def __init__(self, analyse: Callable[[Frame], Sequence[FaceAnalysisLike]]) -> None:
+        self._analyse = analyse
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        """Run the models and convert their answers."""
+        return [to_detection(a) for a in self._analyse(frame)]
+
+
+def open_model_detector(presence_model: str | None = None, emotion_model: str | None = None) -> ModelDetector:
+    """Open the real models (``edge_models``), imported only now. Raises ImportError when absent."""
+    presence = importlib.import_module("edge_models.presence")
+    emotion = importlib.import_module("edge_models.emotion")
+    pipeline = importlib.import_module("edge_models.pipeline")
+    detector = presence.PresenceDetector(presence_model) if presence_model else presence.PresenceDetector()
+    classifier = emotion.EmotionClassifier(emotion_model) if emotion_model else emotion.EmotionClassifier()
+
+    def analyse(frame: Frame) -> Sequence[FaceAnalysisLike]:
+        result: Sequence[FaceAnalysisLike] = pipeline.analyse_frame(detector, classifier, frame)
+        return result
+
+    return ModelDetector(analyse)
