@@ -122,3 +122,53 @@ def _load_or_exit(path: Path) -> KioskConfig:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG_ERROR)
+
+
+@main.group()
+def events() -> None:
+    """Read the kiosk's local event store.
+
+    \b
+    Example:
+      kiosk events tail --follow --db var/events.sqlite
+    """
+
+
+@events.command("tail")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The event store; default: events.sqlite in storage.data_dir of --config (or of the defaults).",
+)
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("-n", "--lines", "count", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing new events as they are stored (Ctrl-C stops)."
+)
+def events_tail(db_path: Path | None, config_file: Path | None, count: int, follow: bool) -> None:
+    """Print the last events, one JSON object a line, oldest first.
+
+    \b
+    Example:
+      kiosk events tail -n 50
+      kiosk events tail --follow --db var/events.sqlite | jq .type
+    """
+    from kiosk.store import DB_NAME, StoreError, open_existing, tail
+
+    if db_path is None:
+        config = _load_or_exit(config_file) if config_file else KioskConfig()
+        db_path = config.storage.data_dir / DB_NAME
+    try:
+        db = open_existing(db_path)
+    except StoreError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    try:
+        for row in tail(db, count, follow=follow):
+            click.echo(row["json"])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        db.close()
