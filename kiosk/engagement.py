@@ -151,6 +151,7 @@ class Context:
     visit_id: str | None = None
     offer_id: str | None = None
     help: bool = False
+    staff_called: bool = False
     last_face_t: float = 0.0
     camera_ok: bool = True
     history: list[tuple[float, State]] = field(default_factory=list)
@@ -244,7 +245,8 @@ def _feedback(c: Context, i: Input) -> list[Effect]:
 
 
 def _call_staff(c: Context, _i: Input) -> list[Effect]:
-    return [CallStaff("shopper_request", c.visit_id), ShowScreen("staff_coming")]
+    c.staff_called = True
+    return [CallStaff("shopper_request", c.visit_id)]
 
 
 def _valid_score(c: Context, k: EngagementConfig, i: Input) -> bool:
@@ -294,7 +296,7 @@ ON_ENTER: dict[State, Callable[[Context], list[Effect]]] = {
     "offer": lambda c: [ShowScreen("help" if c.help else "offer", c.offer_id)],
     "interaction": lambda c: [ShowScreen("details", c.offer_id)],
     "feedback": lambda c: [ShowScreen("feedback", c.offer_id)],
-    "thanks": lambda c: [ShowScreen("thanks")],
+    "thanks": lambda c: [ShowScreen("staff_coming" if c.staff_called else "thanks")],
     "maintenance": lambda c: [ShowScreen("maintenance")],
 }
 
@@ -341,6 +343,6 @@ class EngagementMachine:
         ctx.history.append((t, target))
         ctx.state, ctx.entered_at = target, t
         if target in ("attract", "cooldown", "maintenance"):
-            ctx.visit_id, ctx.offer_id, ctx.help = None, None, False
+            ctx.visit_id, ctx.offer_id, ctx.help, ctx.staff_called = None, None, False, False
         out.extend(ON_ENTER[target](ctx))
         return out
