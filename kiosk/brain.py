@@ -82,6 +82,7 @@ class KioskBrain:
         self.calls = StaffCalls(clock, config.device)
         self.stats = BrainStats()
         self.screen: ShowScreen = ShowScreen("attract")
+        self.stats.screens["attract"] += 1
         self.camera_ok = False  # until the first frame
         self._choice: Choice | None = None
         self._primary: Track | None = None
