@@ -188,7 +188,12 @@ class KioskApp:
         self._stopped_at: float | None = None
 
     def _camera_ok(self) -> bool:
-        return self.camera.health.delivering(self.clock.monotonic(), self.config.camera.frame_timeout_s)
+        # A finite source that ended is not a failure: the run stops and the brain finishes in order, after
+        # the snapshots still queued (flushing here would end visits before their last frames).
+        health = self.camera.health
+        return health.finished or health.delivering(
+            self.clock.monotonic(), self.config.camera.frame_timeout_s
+        )
 
     def _health_event(self) -> Health:
         elapsed = max(1e-9, self.clock.monotonic() - self._started_at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from kiosk.app import KioskApp
 from kiosk.camera import CameraError
 from kiosk.config import CameraConfig, KioskConfig, RuntimeConfig, StorageConfig
 from kiosk.perception import Box, Detection, Frame, ValenceReading
-from kiosk.store import DB_NAME, open_db, read_events
+from kiosk.store import DB_NAME, StoreError, open_existing, read_events
 
 CLIPS = Path.home() / ".cache" / "vitrina" / "clips"
 
@@ -100,11 +101,18 @@ def _wait_for(condition: Callable[[], bool], what: str, limit_s: float = 30.0) -
 
 
 def _stored(tmp_path: Path) -> list[dict[str, object]]:
-    db = open_db(tmp_path / "var" / DB_NAME)
+    db = open_existing(tmp_path / "var" / DB_NAME)  # a reader: never migrates, never writes
     try:
         return [row for _, row in read_events(db, limit=100_000)]
     finally:
         db.close()
+
+
+def _stored_while_running(tmp_path: Path) -> int:
+    try:
+        return len(_stored(tmp_path))
+    except (StoreError, sqlite3.OperationalError):  # not created, or being created, yet
+        return 0
 
 
 def test_run_to_the_end_of_a_source_stores_every_event(tmp_path: Path) -> None:
@@ -177,7 +185,7 @@ def test_kiosk_run_stops_on_sigterm_without_losing_events(tmp_path: Path) -> Non
         text=True,
     )  # fmt: skip
     try:
-        _wait_for(lambda: (tmp_path / "var" / DB_NAME).exists() and len(_stored(tmp_path)) >= 3, "events")
+        _wait_for(lambda: _stored_while_running(tmp_path) >= 3, "events")
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=60)
     finally:

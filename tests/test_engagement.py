@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk.config import EngagementConfig
 from kiosk.engagement import (
@@ -13,6 +17,7 @@ from kiosk.engagement import (
     CameraChanged,
     ChooseOffer,
     EngagementMachine,
+    Input,
     MaintenanceSwitch,
     OfferEnded,
     OfferReady,
@@ -157,3 +162,47 @@ def test_table_is_well_formed() -> None:
     assert targets - {None} <= ALL
     reachable = {"attract"} | targets
     assert reachable == ALL, f"unreachable: {ALL - reachable}"
+
+
+def _inputs() -> st.SearchStrategy[list[tuple[float, Input]]]:
+    primary = st.builds(
+        Primary,
+        visit_id=st.sampled_from(["a", "b"]),
+        distance_m=st.one_of(st.none(), st.floats(0.2, 6.0)),
+        area_growth=st.floats(0.5, 2.0),
+        attention_s=st.floats(0.0, 5.0),
+        valence=st.sampled_from([None, "negative", "neutral", "positive"]),
+    )
+    actions = st.sampled_from(["tap", "call_staff", "done", "dismiss", "feedback"])
+    event: st.SearchStrategy[Input] = st.one_of(
+        st.builds(Seen, t=st.just(0.0), faces=st.integers(1, 3), primary=primary),
+        st.builds(Seen, t=st.just(0.0), faces=st.just(0), primary=st.none()),
+        st.builds(Touch, t=st.just(0.0), action=actions, score=st.one_of(st.none(), st.integers(0, 10))),
+        st.builds(Tick, t=st.just(0.0)),
+        st.builds(CameraChanged, t=st.just(0.0), ok=st.booleans()),
+        st.builds(OfferReady, t=st.just(0.0), offer_id=st.sampled_from([None, "x"]), help=st.booleans()),
+        st.builds(MaintenanceSwitch, t=st.just(0.0), on=st.booleans()),
+    )
+    return st.lists(st.tuples(st.floats(0.0, 20.0), event), max_size=60)
+
+
+@given(_inputs())
+def test_any_input_sequence_keeps_the_machine_consistent(steps: list[tuple[float, Input]]) -> None:
+    m = EngagementMachine(CFG)
+    t = 0.0
+    shown: str | None = None
+    for dt, template in steps:
+        t += dt
+        effects = m.step(dataclasses.replace(template, t=t))
+        assert m.state in ALL
+        for effect in effects:
+            if isinstance(effect, Record) and effect.kind == "offer_shown":
+                assert shown is None, "an offer shown while another is still on screen"
+                shown = effect.offer_id
+            if isinstance(effect, OfferEnded):
+                assert effect.offer_id == shown
+                shown = None
+        if m.state not in ("offer", "interaction"):
+            assert shown is None, f"offer left on the books in {m.state}"
+        if m.state in ("attract", "cooldown", "maintenance"):
+            assert m.ctx.visit_id is None and m.ctx.offer_id is None
