@@ -10,8 +10,9 @@ it accepted. Nothing accepted is lost on SIGTERM or SIGINT.
 
 Thread boundaries and their drop policies: camera -> perception, :class:`~kiosk.camera.LatestFrames`
 (two frames, newest wins, drops counted as ``dropped_frames``); perception -> brain, a
-:class:`~kiosk.queues.DropOldestQueue` of snapshots (newest wins, counted); touches -> brain, a
-:class:`queue.Queue` (never dropped: shoppers' actions); brain -> store, :class:`~kiosk.store.EventWriter`.
+:class:`~kiosk.queues.DropOldestQueue` of snapshots (newest wins, counted); touches, redemptions, staff
+acknowledgements and the maintenance switch -> brain, an unbounded :class:`queue.Queue` (never dropped: they
+are people's actions, at human rates); brain -> store, :class:`~kiosk.store.EventWriter`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.brain import KioskBrain
+from kiosk.brain import External, KioskBrain
 from kiosk.camera import CaptureWorker, FrameSource, LatestFrames, make_source
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
-from kiosk.engagement import Touch
 from kiosk.events import Health
 from kiosk.offers import Catalogue, OfferEngine
 from kiosk.perception import Detection, Detector, Frame, Snapshot
@@ -94,13 +94,13 @@ class BrainWorker:
         config: KioskConfig,
         *,
         snapshots: DropOldestQueue[Snapshot],
-        touches: queue.Queue[Touch],
+        inbox: queue.Queue[External],
         camera_ok: Callable[[], bool],
         health: Callable[[], Health],
     ) -> None:
         self.brain = brain
         self._snapshots = snapshots
-        self._touches = touches
+        self._inbox = inbox
         self._camera_ok = camera_ok
         self._health = health
         self._tick_s = 1.0 / config.runtime.tick_hz
@@ -117,7 +117,7 @@ class BrainWorker:
             with self.lock:
                 if snapshot is not None:
                     self.brain.on_snapshot(snapshot)
-                self._take_touches()
+                self._take_inbox()
                 now = clock.monotonic()
                 if now >= next_tick:
                     next_tick = now + self._tick_s
@@ -129,16 +129,16 @@ class BrainWorker:
         with self.lock:
             while (snapshot := self._snapshots.get(0)) is not None:
                 self.brain.on_snapshot(snapshot)
-            self._take_touches()
+            self._take_inbox()
             self.brain.finish(clock.monotonic())
 
-    def _take_touches(self) -> None:
+    def _take_inbox(self) -> None:
         while True:
             try:
-                touch = self._touches.get_nowait()
+                command = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            self.brain.on_touch(touch)
+            self.brain.on_external(command)
 
 
 class KioskApp:
@@ -161,7 +161,7 @@ class KioskApp:
         self.writer = EventWriter(config.storage, self.clock)
         self.frames: LatestFrames = LatestFrames(2)
         self.snapshots: DropOldestQueue[Snapshot] = DropOldestQueue(SNAPSHOT_QUEUE)
-        self.touches: queue.Queue[Touch] = queue.Queue()
+        self.inbox: queue.Queue[External] = queue.Queue()
         self.engine = OfferEngine(catalogue, config.offers, rng) if catalogue is not None else None
         self.bandit_path = config.offers.state_file or config.storage.data_dir / BANDIT_FILE
         self.brain = KioskBrain(config, self.clock, rng, self.writer.submit, self.engine)
@@ -177,7 +177,7 @@ class KioskApp:
             self.brain,
             config,
             snapshots=self.snapshots,
-            touches=self.touches,
+            inbox=self.inbox,
             camera_ok=self._camera_ok,
             health=self._health_event,
         )
@@ -212,9 +212,9 @@ class KioskApp:
             },
         )
 
-    def touch(self, touch: Touch) -> None:
-        """A touch from the screen (any thread)."""
-        self.touches.put(touch)
+    def send(self, command: External) -> None:
+        """A touch, redemption, staff acknowledgement or maintenance switch (from any thread)."""
+        self.inbox.put(command)
 
     def start(self) -> None:
         """Load the bandit state and start the workers, consumers first."""

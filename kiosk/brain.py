@@ -24,6 +24,7 @@ from kiosk.engagement import (
     Effect,
     EngagementMachine,
     Input,
+    MaintenanceSwitch,
     OfferEnded,
     OfferReady,
     Primary,
@@ -33,7 +34,7 @@ from kiosk.engagement import (
     Tick,
     Touch,
 )
-from kiosk.events import Event, Feedback, OfferShown, OfferTapped, VisitEnded, VisitStarted
+from kiosk.events import Event, Feedback, OfferRedeemed, OfferShown, OfferTapped, VisitEnded, VisitStarted
 from kiosk.events import ValenceMix as EventValenceMix
 from kiosk.offers import Choice, OfferContext, OfferEngine
 from kiosk.perception import Snapshot
@@ -42,6 +43,24 @@ from kiosk.tracker import Track, Tracker
 from kiosk.visit_refs import VisitRefs
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """A till redeemed a code shown on the screen."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The back office acknowledged a staff call."""
+
+    call_id: str
+
+
+#: Inputs from outside the kiosk's own loop: the screen, the till, the back office, an operator.
+External = Touch | MaintenanceSwitch | Redemption | Acknowledgement
 
 
 @dataclass
@@ -145,6 +164,37 @@ class KioskBrain:
     def on_touch(self, touch: Touch) -> None:
         """A touch on the screen."""
         self._step(touch)
+
+    def on_external(self, command: External) -> None:
+        """A touch, a redemption, a staff acknowledgement or the maintenance switch, from outside."""
+        match command:
+            case Touch() | MaintenanceSwitch():
+                self._step(command)
+            case Redemption():
+                offer_id = self.engine.redeemed(command.code) if self.engine is not None else None
+                if offer_id is None:
+                    log.warning("redemption of an unknown or used code ignored")
+                    return
+                self.emit(
+                    OfferRedeemed(
+                        ts=self.clock.now(),
+                        store_id=self._store,
+                        device_id=self._device,
+                        offer_id=offer_id,
+                        code=command.code,
+                    )
+                )
+            case Acknowledgement():
+                ack = self.calls.acknowledge(command.call_id)
+                if ack is None:
+                    log.warning("acknowledgement of an unknown or closed staff call ignored")
+                    return
+                self.emit(ack)
+
+    @property
+    def redemption_code(self) -> str | None:
+        """The code the details screen shows after a tap (None before any tap)."""
+        return self.engine.last_code() if self.engine is not None else None
 
     def on_camera(self, ok: bool, t: float) -> None:
         """The camera went down or came back. Down: every visit in view ends (nobody is seen any more)."""

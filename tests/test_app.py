@@ -24,6 +24,7 @@ import pytest
 from kiosk.app import KioskApp
 from kiosk.camera import CameraError
 from kiosk.config import CameraConfig, KioskConfig, RuntimeConfig, StorageConfig
+from kiosk.engagement import Touch
 from kiosk.perception import Box, Detection, Frame, ValenceReading
 from kiosk.store import DB_NAME, StoreError, open_existing, read_events
 
@@ -139,9 +140,11 @@ def test_camera_pulled_mid_run_and_returned(tmp_path: Path) -> None:
     runner.start()
     try:
         _wait_for(lambda: app.brain.stats.visits == 1 and app.brain.camera_ok, "the first visit")
+        app.send(Touch(app.clock.monotonic(), "call_staff"))  # the inbox from the screen thread
+        _wait_for(lambda: app.brain.stats.staff_calls == 1, "the shopper's staff call")
         camera.present = False
         _wait_for(lambda: not app.brain.camera_ok, "the kiosk to see the camera down")
-        assert app.brain.machine.state in ("attract", "maintenance")
+        assert app.brain.machine.state not in ("approach", "engaged")  # nobody is watched any more
         assert app.supervisor.alive("brain") and app.supervisor.alive("camera")
         camera.present = True
         _wait_for(lambda: app.brain.stats.visits == 2, "a visit after the camera came back")
@@ -151,6 +154,7 @@ def test_camera_pulled_mid_run_and_returned(tmp_path: Path) -> None:
     assert result["camera_reconnects"] >= 1 and result["camera_failures"] >= 1  # type: ignore[operator]
     rows = _stored(tmp_path)
     assert [r["type"] for r in rows].count("visit_ended") == 2
+    assert [r["type"] for r in rows].count("staff_call") == 1
     assert len(rows) == result["events_recorded"]
 
 

@@ -9,11 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.brain import KioskBrain
+from kiosk.brain import Acknowledgement, KioskBrain, Redemption
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, PrivacyConfig, StaffConfig
-from kiosk.engagement import Touch
-from kiosk.events import Event, Feedback, OfferShown, OfferTapped, StaffCall, VisitEnded, VisitStarted
+from kiosk.engagement import MaintenanceSwitch, Touch
+from kiosk.events import (
+    Event,
+    Feedback,
+    OfferRedeemed,
+    OfferShown,
+    OfferTapped,
+    StaffCall,
+    StaffCallAcknowledged,
+    VisitEnded,
+    VisitStarted,
+)
 from kiosk.offers import OfferEngine, load_catalogue
 from kiosk.perception import Box, Detection, Snapshot, Valence, ValenceReading
 
@@ -121,3 +131,23 @@ def test_camera_down_ends_visits_and_drops_the_approach(rig: Rig) -> None:
     rig.frames(0.5, [_face(distance=1.5)])
     assert len(rig.of(VisitStarted)) == 2, "a new visit, never the old one resumed"
     assert rig.of(VisitStarted)[0].visit_ref != rig.of(VisitStarted)[1].visit_ref
+
+
+def test_redemption_acknowledgement_and_maintenance_from_outside(rig: Rig) -> None:
+    rig.frames(3.0, [_face()])
+    rig.touch("tap")
+    code = rig.brain.redemption_code
+    assert code is not None
+    rig.brain.on_external(Redemption(code))
+    rig.brain.on_external(Redemption(code))  # a code redeems once
+    (redeemed,) = rig.of(OfferRedeemed)
+    assert redeemed.offer_id == "coffee-morning" and redeemed.code == code
+    rig.touch("call_staff")
+    (call,) = rig.of(StaffCall)
+    rig.clock.advance(30)
+    rig.brain.on_external(Acknowledgement(call.call_id))
+    rig.brain.on_external(Acknowledgement("unknown"))
+    (ack,) = rig.of(StaffCallAcknowledged)
+    assert ack.call_id == call.call_id and ack.response_s == pytest.approx(30)
+    rig.brain.on_external(MaintenanceSwitch(rig.clock.monotonic(), on=True))
+    assert rig.brain.screen.screen == "maintenance"
