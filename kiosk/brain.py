@@ -1,8 +1,8 @@
 """The kiosk's brain: tracker, audience meter, engagement machine, offers and staff calls, wired together.
 
 :class:`KioskBrain` is single-threaded and deterministic (clock and random passed in): it takes snapshots,
-ticks, touches and camera changes, and hands every event it makes to ``emit``. :mod:`kiosk.app` runs it
-in a worker thread.
+ticks, camera changes and outside inputs (:data:`External`), and hands every event it makes to ``emit``.
+:mod:`kiosk.app` runs it in a worker thread.
 """
 
 from __future__ import annotations
@@ -161,10 +161,6 @@ class KioskBrain:
         """Time passes."""
         self._step(Tick(t))
 
-    def on_touch(self, touch: Touch) -> None:
-        """A touch on the screen."""
-        self._step(touch)
-
     def on_external(self, command: External) -> None:
         """A touch, a redemption, a staff acknowledgement or the maintenance switch, from outside."""
         match command:
@@ -253,7 +249,7 @@ class KioskBrain:
                         ts=self.clock.now(),
                         store_id=self._store,
                         device_id=self._device,
-                        kind="csat" if (effect.score or 0) <= 5 else "nps",
+                        kind="csat",
                         score=effect.score or 0,
                         offer_id=effect.offer_id,
                         visit_ref=self._ref(effect),

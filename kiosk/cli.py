@@ -13,6 +13,7 @@ from kiosk import __version__
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError
 from kiosk.logging_setup import configure_logging
+from kiosk.perception import Detector
 
 log = logging.getLogger("kiosk")
 
@@ -221,18 +222,10 @@ def run(
     import signal
     import threading
 
-    from kiosk.app import KioskApp, NoDetector
+    from kiosk.app import KioskApp
     from kiosk.offers import load_catalogue
-    from kiosk.perception import Detector
 
-    config = _load_or_exit(config_file) if config_file else KioskConfig()
-    camera_update: dict[str, object] = {}
-    if source is not None:
-        camera_update["source"] = source
-    if loop is not None:
-        camera_update["loop"] = loop
-    if camera_update:
-        config = config.model_copy(update={"camera": config.camera.model_copy(update=camera_update)})
+    config = _run_config(config_file, source, loop)
     configure_logging(config.logging)
     if not headless:
         log.warning("the screen renderer is not wired into 'kiosk run' yet: running headless")
@@ -241,20 +234,7 @@ def run(
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG_ERROR)
-    chosen: Detector
-    if detector == "none":
-        chosen = NoDetector()
-    else:
-        from kiosk.perception_adapter import open_model_detector
-
-        try:
-            chosen = open_model_detector()
-        except (ImportError, AttributeError, OSError) as exc:
-            click.echo(
-                f"cannot open the vision models ({exc}); install them (edge-models) or use --detector none",
-                err=True,
-            )
-            sys.exit(EXIT_CONFIG_ERROR)
+    chosen = _open_detector(detector)
     app = KioskApp(config, chosen, catalogue=catalogue)
     stop = threading.Event()
 
@@ -268,6 +248,9 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        close = getattr(chosen, "close", None)
+        if callable(close):
+            close()
     if summary_file is not None:
         summary_file.parent.mkdir(parents=True, exist_ok=True)
         summary_file.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -283,3 +266,32 @@ def run(
     if summary["fatal"]:
         click.echo(f"kiosk stopped: {summary['fatal']}", err=True)
         sys.exit(1)
+
+
+def _run_config(config_file: Path | None, source: str | None, loop: bool | None) -> KioskConfig:
+    config = _load_or_exit(config_file) if config_file else KioskConfig()
+    camera_update: dict[str, object] = {}
+    if source is not None:
+        camera_update["source"] = source
+    if loop is not None:
+        camera_update["loop"] = loop
+    if camera_update:
+        config = config.model_copy(update={"camera": config.camera.model_copy(update=camera_update)})
+    return config
+
+
+def _open_detector(name: str) -> Detector:
+    from kiosk.app import NoDetector
+
+    if name == "none":
+        return NoDetector()
+    from kiosk.perception_adapter import open_model_detector
+
+    try:
+        return open_model_detector()
+    except Exception as exc:  # any failure to load the models (missing package, file, interpreter)
+        click.echo(
+            f"cannot open the vision models ({exc}); install them (edge-models) or use --detector none",
+            err=True,
+        )
+        sys.exit(EXIT_CONFIG_ERROR)

@@ -250,7 +250,8 @@ def _call_staff(c: Context, _i: Input) -> list[Effect]:
 
 
 def _valid_score(c: Context, k: EngagementConfig, i: Input) -> bool:
-    return _touch("feedback")(c, k, i) and isinstance(i, Touch) and i.score is not None and 0 <= i.score <= 10
+    """The feedback screen asks one CSAT question: 1 to 5."""
+    return _touch("feedback")(c, k, i) and isinstance(i, Touch) and i.score is not None and 1 <= i.score <= 5
 
 
 TRANSITIONS: tuple[Transition, ...] = (

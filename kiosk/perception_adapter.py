@@ -80,8 +80,11 @@ def to_detection(analysis: FaceAnalysisLike) -> Detection:
 class ModelDetector:
     """A :class:`kiosk.perception.Detector` over a function that runs the models on a frame."""
 
-    def __init__(self, analyse: Callable[[Frame], Sequence[FaceAnalysisLike]]) -> None:
+    def __init__(
+        self, analyse: Callable[[Frame], Sequence[FaceAnalysisLike]], close: Callable[[], None] = lambda: None
+    ) -> None:
         self._analyse = analyse
+        self.close = close
 
     def detect(self, frame: Frame) -> list[Detection]:
         """Run the models and convert their answers."""
@@ -100,4 +103,8 @@ def open_model_detector(presence_model: str | None = None, emotion_model: str | 
         result: Sequence[FaceAnalysisLike] = pipeline.analyse_frame(detector, classifier, frame)
         return result
 
-    return ModelDetector(analyse)
+    def close() -> None:
+        classifier.close()
+        detector.close()
+
+    return ModelDetector(analyse, close)

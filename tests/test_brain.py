@@ -52,7 +52,7 @@ class Rig:
             self.clock.advance(DT)
 
     def touch(self, action: str, score: int | None = None) -> None:
-        self.brain.on_touch(Touch(self.clock.monotonic(), action, score))  # type: ignore[arg-type]
+        self.brain.on_external(Touch(self.clock.monotonic(), action, score))  # type: ignore[arg-type]
 
     def of(self, kind: type) -> list:  # type: ignore[type-arg]
         return [e for e in self.events if isinstance(e, kind)]
@@ -86,7 +86,7 @@ def test_happy_visit_produces_joined_events_without_the_visit_id(rig: Rig) -> No
     refs = {started.visit_ref, ended.visit_ref, shown.visit_ref, tapped.visit_ref, feedback.visit_ref}
     assert len(refs) == 1
     assert ended.watcher and ended.dwell_s > 3 and ended.valence.positive_s > 2
-    assert feedback.score == 5 and feedback.offer_id == "coffee-morning"
+    assert (feedback.kind, feedback.score, feedback.offer_id) == ("csat", 5, "coffee-morning")
     stored = "".join(e.model_dump_json() for e in rig.events)
     assert rig.visit_ids and not any(vid in stored for vid in rig.visit_ids), "an ephemeral id leaked"
     assert rig.brain.tracker.tracks == () and rig.brain.refs._refs == {}

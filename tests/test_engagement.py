@@ -154,6 +154,7 @@ def test_invalid_feedback_score_is_ignored() -> None:
     m.step(Touch(1.5, "tap"))
     m.step(Touch(2.0, "done"))
     assert m.step(Touch(2.5, "feedback", score=None)) == []
+    assert m.step(Touch(2.6, "feedback", score=9)) == []  # CSAT is 1-5
     assert m.state == "feedback"
 
 
