@@ -143,8 +143,22 @@ def events() -> None:
     default=None,
     help="The event store; default: events.sqlite in storage.data_dir of --config (or of the defaults).",
 )
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None)
-@click.option("-n", "--lines", "count", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file; the embedded defaults when absent.",
+)
+@click.option(
+    "-n",
+    "--lines",
+    "count",
+    type=click.IntRange(1, 100_000),
+    default=20,
+    show_default=True,
+    help="How many of the latest events to print first.",
+)
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing new events as they are stored (Ctrl-C stops)."
 )
@@ -176,7 +190,13 @@ def events_tail(db_path: Path | None, config_file: Path | None, count: int, foll
 
 
 @main.command()
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file; the embedded defaults when absent.",
+)
 @click.option(
     "--headless", is_flag=True, help="No screen: run camera, perception, decisions and the store only."
 )

@@ -14,12 +14,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from kiosk.app import KioskApp
 from kiosk.camera import CameraError
@@ -93,14 +93,6 @@ def _config(tmp_path: Path, **runtime: float) -> KioskConfig:
     )
 
 
-def _wait_for(condition: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)
-
-
 def _stored(tmp_path: Path) -> list[dict[str, object]]:
     db = open_existing(tmp_path / "var" / DB_NAME)  # a reader: never migrates, never writes
     try:
@@ -139,15 +131,15 @@ def test_camera_pulled_mid_run_and_returned(tmp_path: Path) -> None:
     runner = threading.Thread(target=lambda: result.update(app.run(None, stop)))
     runner.start()
     try:
-        _wait_for(lambda: app.brain.stats.visits == 1 and app.brain.camera_ok, "the first visit")
+        wait_for(lambda: app.brain.stats.visits == 1 and app.brain.camera_ok, "the first visit")
         app.send(Touch(app.clock.monotonic(), "call_staff"))  # the inbox from the screen thread
-        _wait_for(lambda: app.brain.stats.staff_calls == 1, "the shopper's staff call")
+        wait_for(lambda: app.brain.stats.staff_calls == 1, "the shopper's staff call")
         camera.present = False
-        _wait_for(lambda: not app.brain.camera_ok, "the kiosk to see the camera down")
+        wait_for(lambda: not app.brain.camera_ok, "the kiosk to see the camera down")
         assert app.brain.machine.state not in ("approach", "engaged")  # nobody is watched any more
         assert app.supervisor.alive("brain") and app.supervisor.alive("camera")
         camera.present = True
-        _wait_for(lambda: app.brain.stats.visits == 2, "a visit after the camera came back")
+        wait_for(lambda: app.brain.stats.visits == 2, "a visit after the camera came back")
     finally:
         stop.set()
         runner.join(60)
@@ -189,7 +181,7 @@ def test_kiosk_run_stops_on_sigterm_without_losing_events(tmp_path: Path) -> Non
         text=True,
     )  # fmt: skip
     try:
-        _wait_for(lambda: _stored_while_running(tmp_path) >= 3, "events")
+        wait_for(lambda: _stored_while_running(tmp_path) >= 3, "events")
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=60)
     finally:
