@@ -11,7 +11,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from kiosk.audience import AudienceMeter, OfferExposure, VisitMetrics
@@ -21,6 +21,7 @@ from kiosk.engagement import (
     CallStaff,
     CameraChanged,
     ChooseOffer,
+    Consent,
     Effect,
     EngagementMachine,
     Input,
@@ -34,7 +35,16 @@ from kiosk.engagement import (
     Tick,
     Touch,
 )
-from kiosk.events import Event, Feedback, OfferRedeemed, OfferShown, OfferTapped, VisitEnded, VisitStarted
+from kiosk.events import (
+    ConsentChanged,
+    Event,
+    Feedback,
+    OfferRedeemed,
+    OfferShown,
+    OfferTapped,
+    VisitEnded,
+    VisitStarted,
+)
 from kiosk.events import ValenceMix as EventValenceMix
 from kiosk.offers import Choice, OfferContext, OfferEngine
 from kiosk.perception import Snapshot
@@ -91,7 +101,10 @@ class KioskBrain:
         self.emit = emit
         self.engine = engine
         self.tz = ZoneInfo(config.device.timezone)
-        self.tracker = Tracker(config.tracker, rng)
+        self.tracker = Tracker(config.tracker, rng, self._reads_valence)
+        self._choices: dict[
+            str, bool
+        ] = {}  # visit id -> consented (True) or declined (False), this visit only
         self.refs = VisitRefs(clock, rng, self.tz)
         self._store = config.device.store_id
         self._device = config.device.device_id
@@ -111,11 +124,6 @@ class KioskBrain:
     def on_snapshot(self, snapshot: Snapshot) -> None:
         """One frame's detections."""
         self.stats.snapshots += 1
-        if self.config.privacy.mode != "notice":
-            # presence_only: never read expressions; opt_in: not before a consent flow exists (none yet).
-            snapshot = replace(
-                snapshot, detections=tuple(replace(d, reading=None) for d in snapshot.detections)
-            )
         update = self.tracker.update(snapshot)
         for track in update.started:
             self.stats.visits += 1
@@ -156,6 +164,15 @@ class KioskBrain:
             else None,
         )
         self._step(seen)
+
+    def _reads_valence(self, visit_id: str) -> bool:
+        """Privacy: whether this visit's expression may be read at all."""
+        mode = self.config.privacy.mode
+        if mode == "presence_only":
+            return False
+        if mode == "opt_in":
+            return self._choices.get(visit_id) is True
+        return self._choices.get(visit_id) is not False  # notice: read unless this shopper declined
 
     def on_tick(self, t: float) -> None:
         """Time passes."""
@@ -258,6 +275,8 @@ class KioskBrain:
             case CallStaff():
                 self.stats.staff_calls += 1
                 self.emit(self.calls.raise_call(effect.reason))
+            case Consent():
+                self._consent(effect)
             case OfferEnded():
                 exposure = self.meter.end_offer(t)
                 if exposure is not None:
@@ -299,6 +318,22 @@ class KioskBrain:
             )
         )
 
+    def _consent(self, effect: Consent) -> None:
+        visit_id = effect.visit_id or (self._primary.visit_id if self._primary else None)
+        if visit_id is None:
+            return
+        self._choices[visit_id] = effect.opted_in
+        self.emit(
+            ConsentChanged(
+                ts=self.clock.now(),
+                store_id=self._store,
+                device_id=self._device,
+                visit_ref=self.refs.ref(visit_id),
+                state="opted_in" if effect.opted_in else "opted_out",
+                mode=self.config.privacy.mode,
+            )
+        )
+
     def _end_visits(self, ended: list[VisitMetrics]) -> None:
         for metrics in ended:
             self.emit(
@@ -315,6 +350,7 @@ class KioskBrain:
                 )
             )
             self.refs.release(metrics.visit_id)
+            self._choices.pop(metrics.visit_id, None)
             self.staff_watch.forget(metrics.visit_id)
 
     def _ref(self, effect: Record) -> str | None:

@@ -254,7 +254,7 @@ def run(
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG_ERROR)
-    chosen = _open_detector(detector)
+    chosen = _open_detector(detector, read_expression=config.privacy.mode != "presence_only")
     app = KioskApp(config, chosen, catalogue=catalogue)
     stop = threading.Event()
 
@@ -300,7 +300,7 @@ def _run_config(config_file: Path | None, source: str | None, loop: bool | None)
     return config
 
 
-def _open_detector(name: str) -> Detector:
+def _open_detector(name: str, *, read_expression: bool) -> Detector:
     from kiosk.app import NoDetector
 
     if name == "none":
@@ -308,7 +308,7 @@ def _open_detector(name: str) -> Detector:
     from kiosk.perception_adapter import open_model_detector
 
     try:
-        return open_model_detector()
+        return open_model_detector(read_expression)
     except Exception as exc:  # any failure to load the models (missing package, file, interpreter)
         click.echo(
             f"cannot open the vision models ({exc}); install them (edge-models) or use --detector none",

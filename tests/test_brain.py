@@ -14,6 +14,7 @@ from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, PrivacyConfig, StaffConfig
 from kiosk.engagement import MaintenanceSwitch, Touch
 from kiosk.events import (
+    ConsentChanged,
     Event,
     Feedback,
     OfferRedeemed,
@@ -151,3 +152,28 @@ def test_redemption_acknowledgement_and_maintenance_from_outside(rig: Rig) -> No
     assert ack.call_id == call.call_id and ack.response_s == pytest.approx(30)
     rig.brain.on_external(MaintenanceSwitch(rig.clock.monotonic(), on=True))
     assert rig.brain.screen.screen == "maintenance"
+
+
+def test_opt_in_reads_expression_only_after_consent_for_that_visit(repo_root: Path) -> None:
+    rig = Rig(repo_root, KioskConfig(privacy=PrivacyConfig(mode="opt_in")))
+    rig.frames(1.0, [_face("positive")])
+    assert rig.brain.tracker.tracks[0].smoother.readings == 0
+    rig.touch("consent")
+    rig.frames(2.0, [_face("positive")])
+    (consent,) = rig.of(ConsentChanged)
+    assert consent.state == "opted_in" and consent.mode == "opt_in"
+    rig.frames(2.0, [])
+    (ended,) = rig.of(VisitEnded)
+    assert ended.visit_ref == consent.visit_ref and ended.valence.positive_s > 0
+    rig.frames(2.0, [_face("positive")])  # a new visit: consent does not carry over
+    assert rig.brain.tracker.tracks[0].smoother.readings == 0
+
+
+def test_notice_mode_stops_reading_when_the_shopper_declines(rig: Rig) -> None:
+    rig.frames(1.0, [_face("positive")])
+    read = rig.brain.tracker.tracks[0].smoother.readings
+    assert read > 0
+    rig.touch("decline")
+    rig.frames(1.0, [_face("positive")])
+    assert rig.brain.tracker.tracks[0].smoother.readings == read
+    assert rig.of(ConsentChanged)[0].state == "opted_out"

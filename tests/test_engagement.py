@@ -16,6 +16,7 @@ from kiosk.engagement import (
     CallStaff,
     CameraChanged,
     ChooseOffer,
+    Consent,
     EngagementMachine,
     Input,
     MaintenanceSwitch,
@@ -161,7 +162,7 @@ def test_invalid_feedback_score_is_ignored() -> None:
 def test_table_is_well_formed() -> None:
     targets = {row.target for row in TRANSITIONS} | {target for _, target in TIMEOUTS.values()}
     assert targets - {None} <= ALL
-    reachable = {"attract"} | targets
+    reachable = {"attract"} | (targets - {None})
     assert reachable == ALL, f"unreachable: {ALL - reachable}"
 
 
@@ -174,7 +175,7 @@ def _inputs() -> st.SearchStrategy[list[tuple[float, Input]]]:
         attention_s=st.floats(0.0, 5.0),
         valence=st.sampled_from([None, "negative", "neutral", "positive"]),
     )
-    actions = st.sampled_from(["tap", "call_staff", "done", "dismiss", "feedback"])
+    actions = st.sampled_from(["tap", "call_staff", "done", "dismiss", "feedback", "consent", "decline"])
     event: st.SearchStrategy[Input] = st.one_of(
         st.builds(Seen, t=st.just(0.0), faces=st.integers(1, 3), primary=primary),
         st.builds(Seen, t=st.just(0.0), faces=st.just(0), primary=st.none()),
@@ -207,3 +208,11 @@ def test_any_input_sequence_keeps_the_machine_consistent(steps: list[tuple[float
             assert shown is None, f"offer left on the books in {m.state}"
         if m.state in ("attract", "cooldown", "maintenance"):
             assert m.ctx.visit_id is None and m.ctx.offer_id is None
+
+
+def test_consent_buttons_emit_consent_without_changing_state() -> None:
+    m = EngagementMachine(CFG)
+    m.step(_seen(0.0))
+    assert m.step(Touch(0.5, "consent")) == [Consent("v1", True)]
+    assert m.step(Touch(0.6, "decline")) == [Consent("v1", False)]
+    assert m.state == "approach"
