@@ -254,6 +254,9 @@ def run(
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG_ERROR)
+    if catalogue is not None and config.offers.catalogue is not None:
+        for missing in catalogue.missing_images(config.offers.catalogue.parent):
+            log.warning("offer image missing: %s (the offer shows without its picture)", missing)
     chosen = _open_detector(detector, read_expression=config.privacy.mode != "presence_only")
     app = KioskApp(config, chosen, catalogue=catalogue)
     stop = threading.Event()
