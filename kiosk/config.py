@@ -14,9 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticUndefined
 
+from edge_models.config import EmotionSettings, PresenceSettings
 from kiosk.errors import ConfigError, ConfigIssue
 from mqtt_bridge.settings import BrokerSettings
 
@@ -66,6 +67,15 @@ class CameraConfig(_Section):
     height: int = Field(default=480, ge=120, le=2160, description="Requested frame height in pixels.")
     fps: int = Field(default=30, ge=1, le=120, description="Requested frames per second.")
     loop: bool = Field(default=False, description="Start a video file again when it ends (demos).")
+    frame_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="No frame for this long: the camera counts as down."
+    )
+    reconnect_initial_s: float = Field(
+        default=0.5, gt=0, le=60, description="First wait before reopening a failed camera; doubles each try."
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait between reopening attempts."
+    )
 
 
 PrivacyMode = Literal["presence_only", "notice", "opt_in"]
@@ -94,6 +104,19 @@ class StorageConfig(_Section):
     retention_days: int = Field(
         default=30, ge=1, le=3650, description="Local events older than this are purged."
     )
+    queue_size: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        description="Events waiting for the writer thread. When full, low and normal events are dropped "
+        "(and counted); alerts wait, then spill to a file the writer takes in.",
+    )
+    alert_wait_s: float = Field(
+        default=2.0, ge=0, le=60, description="How long an alert waits for room before it spills to disk."
+    )
+    purge_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often the writer purges events older than retention_days."
+    )
 
 
 class UiConfig(_Section):
@@ -107,6 +130,172 @@ class UiConfig(_Section):
     fps: int = Field(default=60, ge=10, le=240, description="Frame-rate target of the render loop.")
 
 
+class TrackerConfig(_Section):
+    """Following faces between frames, and smoothing their valence readings."""
+
+    iou_match: float = Field(
+        default=0.3, gt=0, le=1, description="Least box overlap (IoU) for a face to continue a track."
+    )
+    max_centre_jump: float = Field(
+        default=0.75,
+        gt=0,
+        le=5,
+        description="Without overlap, the farthest a face's centre may move (in box widths) and still match.",
+    )
+    min_hits: int = Field(
+        default=2, ge=1, le=30, description="Frames a face must be seen before its visit starts."
+    )
+    lost_after_s: float = Field(
+        default=1.0, gt=0, le=30, description="A face unseen for this long has left: its visit ends."
+    )
+    min_confidence: float = Field(
+        default=0.6, ge=0, le=1, description="Valence readings below this confidence are ignored (abstain)."
+    )
+    valence_half_life_s: float = Field(
+        default=1.5, gt=0, le=60, description="Half-life of a valence reading's weight in the smoothing."
+    )
+    valence_min_evidence: float = Field(
+        default=1.5, gt=0, le=100, description="Confidence-weighted readings needed before a valence is set."
+    )
+    valence_enter_share: float = Field(
+        default=0.6, gt=0.34, le=1, description="Share of the evidence a valence needs to become current."
+    )
+    valence_exit_share: float = Field(
+        default=0.4, ge=0, lt=1, description="The current valence is kept until its share falls below this."
+    )
+    valence_stale_s: float = Field(
+        default=3.0, gt=0, le=60, description="Without a valid reading for this long the valence is unknown."
+    )
+
+    @model_validator(mode="after")
+    def _exit_below_enter(self) -> TrackerConfig:
+        if self.valence_exit_share >= self.valence_enter_share:
+            raise ValueError("valence_exit_share must be below valence_enter_share (hysteresis)")
+        return self
+
+
+class AudienceConfig(_Section):
+    """Audience metrics (docs/metrics.md): what counts as attention, a watcher and a glance."""
+
+    attention_yaw_deg: float = Field(
+        default=30.0,
+        gt=0,
+        le=90,
+        description="A face counts as attentive (frontal) while |yaw| is within this.",
+    )
+    watcher_s: float = Field(
+        default=1.0, ge=0, le=60, description="Attention at or above this makes the visit a watcher."
+    )
+    glance_max_s: float = Field(
+        default=2.0, gt=0, le=60, description="Attention above zero and under this makes the visit a glance."
+    )
+    max_gap_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="Longest gap between two sightings counted as continuous time (missed frames).",
+    )
+
+
+class EngagementConfig(_Section):
+    """The screen's engagement state machine: thresholds and timeouts."""
+
+    approach_distance_m: float = Field(
+        default=2.0, gt=0, le=20, description="A face this close (or closer) is approaching."
+    )
+    approach_growth: float = Field(
+        default=1.25, gt=1, le=10, description="A face whose box grew by this factor is approaching."
+    )
+    approach_window_s: float = Field(
+        default=1.0, gt=0, le=10, description="The window over which the box growth is measured."
+    )
+    engaged_attention_s: float = Field(
+        default=1.5, gt=0, le=60, description="Attention time of the nearest face that makes it engaged."
+    )
+    approach_timeout_s: float = Field(
+        default=8.0, gt=0, le=600, description="Back to attract when approach does not become engagement."
+    )
+    offer_timeout_s: float = Field(
+        default=15.0, gt=0, le=600, description="An untouched offer stays this long."
+    )
+    interaction_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Idle seconds after a touch before the screen moves on."
+    )
+    feedback_timeout_s: float = Field(
+        default=12.0, gt=0, le=600, description="How long the feedback question waits for an answer."
+    )
+    thanks_s: float = Field(default=4.0, gt=0, le=60, description="How long the thank-you screen shows.")
+    cooldown_s: float = Field(
+        default=5.0, ge=0, le=600, description="Quiet time after a session before a new approach is taken."
+    )
+    lost_grace_s: float = Field(
+        default=2.0, gt=0, le=60, description="Seconds without a face before an approach or offer is dropped."
+    )
+
+
+class OffersConfig(_Section):
+    """The offer catalogue and the bandit that chooses among eligible offers."""
+
+    catalogue: Path | None = Field(
+        default=None,
+        description="Catalogue file (TOML or JSON; see examples/catalogue.toml). Absent: attract only.",
+    )
+    state_file: Path | None = Field(
+        default=None, description="Bandit state (JSON); absent: bandit.json in storage.data_dir."
+    )
+    explore_floor: float = Field(
+        default=0.05,
+        ge=0,
+        le=0.5,
+        description="Chance of a uniformly random eligible offer instead of the Thompson draw.",
+    )
+    max_evidence: float = Field(
+        default=500.0,
+        ge=10,
+        description="Cap on each posterior's pseudo-counts: older evidence is scaled down so the bandit "
+        "keeps adapting and exploration never stops.",
+    )
+    redemption_weight: float = Field(
+        default=3.0, ge=0, le=100, description="A redemption counts as this many successes."
+    )
+    long_dwell_s: float = Field(
+        default=5.0, gt=0, le=600, description="Dwell at or above this is the 'long' context bucket."
+    )
+
+
+class StaffConfig(_Section):
+    """Calling a person: for a frustrated shopper or one who asks."""
+
+    enabled: bool = Field(default=True, description="Raise staff calls at all.")
+    negative_enter_s: float = Field(
+        default=6.0, gt=0, le=600, description="Seconds of sustained negative valence that raise a call."
+    )
+    negative_exit_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=600,
+        description="Seconds of non-negative valence that reset the count (hysteresis).",
+    )
+    repeat_after_s: float = Field(
+        default=300.0, ge=0, description="No second call for the same visit within this many seconds."
+    )
+
+
+class RuntimeConfig(_Section):
+    """Worker threads and their supervisor."""
+
+    tick_hz: float = Field(
+        default=10.0, gt=0, le=100, description="Timer ticks a second for the state machine."
+    )
+    restart_limit: int = Field(
+        default=5, ge=0, le=100, description="Most restarts of one crashed worker within restart_window_s."
+    )
+    restart_window_s: float = Field(
+        default=60.0, gt=0, description="The window for restart_limit; past it the kiosk stops with an error."
+    )
+    health_interval_s: float = Field(default=30.0, gt=0, description="Seconds between health events.")
+
+
 class KioskConfig(_Section):
     """The root of the kiosk's configuration. Every section and field has a sane default."""
 
@@ -117,6 +306,22 @@ class KioskConfig(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Local event store.")
     ui: UiConfig = Field(default_factory=UiConfig, description="The shopper's screen.")
     mqtt: BrokerSettings = Field(default_factory=BrokerSettings, description="Telemetry broker connection.")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Face tracking and smoothing.")
+    audience: AudienceConfig = Field(
+        default_factory=AudienceConfig, description="Audience metric thresholds."
+    )
+    engagement: EngagementConfig = Field(
+        default_factory=EngagementConfig, description="Engagement state machine."
+    )
+    offers: OffersConfig = Field(default_factory=OffersConfig, description="Offer catalogue and bandit.")
+    staff: StaffConfig = Field(default_factory=StaffConfig, description="Staff escalation.")
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Workers and supervisor.")
+    presence: PresenceSettings = Field(
+        default_factory=PresenceSettings, description="Face detection model and thresholds."
+    )
+    emotion: EmotionSettings = Field(
+        default_factory=EmotionSettings, description="Expression (valence) model, rate and abstention."
+    )
 
     def config_hash(self) -> str:
         """A short, stable hash of the effective configuration (secrets are references, never values)."""

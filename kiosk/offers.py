@@ -1,0 +1,336 @@
+"""Offers: a validated catalogue, rules that filter it, and a contextual Thompson-sampling bandit.
+
+Rules first: validity dates, dayparts and each offer's targeting (valence, dwell, crowd size, time of day)
+decide what is *eligible*. The bandit then chooses among the eligible ones with a Beta posterior per
+(offer, context bucket), learning from taps and redemptions. Exploration is bounded: a floor
+(``explore_floor``) keeps trying every eligible offer now and then, and a cap on each posterior's evidence
+(``max_evidence``) keeps it from freezing. The bandit's state is a small JSON file, written atomically.
+
+Policies that are not the bandit's to learn:
+
+* A shopper read as frustrated (negative valence) is never upsold: only ``kind = "help"`` entries (help and
+  the offer of a person) are shown.
+* An ``age_restricted`` offer is never targeted by appearance: it may not have valence targeting, and its
+  context bucket leaves valence out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from kiosk.config import OffersConfig
+from kiosk.errors import ConfigError, ConfigIssue, KioskError
+from kiosk.perception import Valence
+
+log = logging.getLogger(__name__)
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+#: Unredeemed codes remembered (in memory); older ones can no longer reward the bandit.
+MAX_OPEN_CODES = 10_000
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeRange(_Model):
+    """A local time-of-day range; ``end`` before ``start`` wraps past midnight."""
+
+    start: time = Field(description="First minute of the range (local time).")
+    end: time = Field(description="End of the range, exclusive (local time).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            start, sep, end = value.partition("-")
+            if not sep:
+                raise ValueError("write a time range as 'HH:MM-HH:MM'")
+            return {"start": start.strip(), "end": end.strip()}
+        return value
+
+    def contains(self, moment: time) -> bool:
+        """Whether ``moment`` falls in the range."""
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+class Texts(_Model):
+    """One text in both languages the kiosk speaks."""
+
+    ru: str = Field(min_length=1, description="Russian text.")
+    en: str = Field(min_length=1, description="English text.")
+
+
+class Targeting(_Model):
+    """Who an offer is for. Every criterion left out matches everyone."""
+
+    valence: tuple[Valence, ...] | None = Field(
+        default=None, description="Smoothed valences it may be shown to; absent: any (including unknown)."
+    )
+    min_dwell_s: float = Field(default=0.0, ge=0, description="Least dwell so far, in seconds.")
+    max_dwell_s: float | None = Field(default=None, ge=0, description="Most dwell so far, in seconds.")
+    min_crowd: int = Field(default=1, ge=1, description="Least faces in view.")
+    max_crowd: int | None = Field(default=None, ge=1, description="Most faces in view.")
+    hours: tuple[TimeRange, ...] = Field(default=(), description="Times of day it may run; empty: any.")
+
+
+class Offer(_Model):
+    """One catalogue entry."""
+
+    id: str = Field(pattern=SLUG, description="Stable id, sent in events.")
+    kind: Literal["offer", "help"] = Field(
+        default="offer", description="'help': shown to a frustrated shopper instead of any upsell."
+    )
+    title: Texts = Field(description="Headline.")
+    body: Texts = Field(description="Text under the headline.")
+    image: Path = Field(description="Picture, relative to the catalogue file.")
+    valid_from: date = Field(description="First day it may be shown.")
+    valid_to: date = Field(description="Last day it may be shown.")
+    dayparts: tuple[str, ...] = Field(default=(), description="Daypart names it runs in; empty: all day.")
+    targeting: Targeting = Field(default_factory=Targeting, description="Who it is for.")
+    age_restricted: bool = Field(
+        default=False, description="Alcohol, tobacco and the like: never targeted by appearance."
+    )
+
+    @model_validator(mode="after")
+    def _checks(self) -> Offer:
+        if self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        if self.age_restricted and self.targeting.valence is not None:
+            raise ValueError("an age-restricted offer may not be targeted by appearance (valence)")
+        return self
+
+
+class Catalogue(_Model):
+    """The offer catalogue: dayparts and offers."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of the catalogue format.")
+    dayparts: dict[str, TimeRange] = Field(
+        default_factory=dict, description="Named local time ranges offers refer to."
+    )
+    offers: tuple[Offer, ...] = Field(description="The offers, ids unique.")
+
+    @field_validator("offers")
+    @classmethod
+    def _unique(cls, offers: tuple[Offer, ...]) -> tuple[Offer, ...]:
+        seen: set[str] = set()
+        for offer in offers:
+            if offer.id in seen:
+                raise ValueError(f"offer id {offer.id!r} appears twice")
+            seen.add(offer.id)
+        return offers
+
+    @model_validator(mode="after")
+    def _dayparts_known(self) -> Catalogue:
+        for offer in self.offers:
+            unknown = set(offer.dayparts) - set(self.dayparts)
+            if unknown:
+                raise ValueError(f"offer {offer.id!r} names unknown dayparts {sorted(unknown)}")
+        return self
+
+    def daypart(self, moment: time) -> str:
+        """The first daypart containing ``moment``, or 'other'."""
+        return next((name for name, rng in self.dayparts.items() if rng.contains(moment)), "other")
+
+    def missing_images(self, base: Path) -> list[Path]:
+        """Images missing under ``base``; checked apart from validation, which never reads a file."""
+        return [base / o.image for o in self.offers if not (base / o.image).is_file()]
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Load a TOML or JSON catalogue; :class:`ConfigError` lists every problem with its key path."""
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(path), [ConfigIssue("(file)", str(exc), "check the path and syntax")]) from exc
+    try:
+        return Catalogue.model_validate(data)
+    except ValidationError as exc:
+        issues = [ConfigIssue(".".join(str(p) for p in e["loc"]) or "(root)", e["msg"]) for e in exc.errors()]
+        raise ConfigError(str(path), issues) from exc
+
+
+@dataclass(frozen=True)
+class OfferContext:
+    """What the rules and the bandit may know about the moment: never who, only how (and when)."""
+
+    now_local: datetime
+    valence: Valence | None
+    dwell_s: float
+    crowd_size: int
+
+
+def eligible(
+    catalogue: Catalogue, ctx: OfferContext, kind: Literal["offer", "help"] = "offer"
+) -> list[Offer]:
+    """The offers of ``kind`` the rules allow now, in catalogue order."""
+    today, moment = ctx.now_local.date(), ctx.now_local.time()
+    out = []
+    for offer in catalogue.offers:
+        tg = offer.targeting
+        if offer.kind != kind or not offer.valid_from <= today <= offer.valid_to:
+            continue
+        if offer.dayparts and not any(catalogue.dayparts[d].contains(moment) for d in offer.dayparts):
+            continue
+        if tg.hours and not any(r.contains(moment) for r in tg.hours):
+            continue
+        if tg.valence is not None and ctx.valence not in tg.valence:
+            continue
+        if ctx.dwell_s < tg.min_dwell_s or (tg.max_dwell_s is not None and ctx.dwell_s > tg.max_dwell_s):
+            continue
+        if ctx.crowd_size < tg.min_crowd or (tg.max_crowd is not None and ctx.crowd_size > tg.max_crowd):
+            continue
+        out.append(offer)
+    return out
+
+
+def context_bucket(catalogue: Catalogue, offer: Offer, ctx: OfferContext, long_dwell_s: float) -> str:
+    """The bandit's context: valence, dwell band, crowd band, daypart. Age-restricted: no valence."""
+    valence = "any" if offer.age_restricted else (ctx.valence or "unknown")
+    dwell = "long" if ctx.dwell_s >= long_dwell_s else "short"
+    crowd = "solo" if ctx.crowd_size <= 1 else "group"
+    return f"{valence}/{dwell}/{crowd}/{catalogue.daypart(ctx.now_local.time())}"
+
+
+class BanditStateError(KioskError):
+    """The bandit's state file cannot be written."""
+
+
+class ThompsonBandit:
+    """Beta(alpha, beta) per (offer, bucket), starting at Beta(1, 1); state in memory, saved as JSON."""
+
+    def __init__(self, rng: random.Random, explore_floor: float = 0.05, max_evidence: float = 500.0) -> None:
+        self._rng = rng
+        self.explore_floor = explore_floor
+        self.max_evidence = max_evidence
+        self.arms: dict[str, list[float]] = {}
+
+    @staticmethod
+    def key(offer_id: str, bucket: str) -> str:
+        """The arm's key in the state."""
+        return f"{offer_id}|{bucket}"
+
+    def posterior(self, offer_id: str, bucket: str) -> tuple[float, float]:
+        """``(alpha, beta)`` of one arm."""
+        alpha, beta = self.arms.get(self.key(offer_id, bucket), (1.0, 1.0))
+        return alpha, beta
+
+    def choose(self, candidates: Sequence[tuple[str, str]]) -> tuple[int, bool]:
+        """Index of the chosen ``(offer_id, bucket)``, and whether it was a floor exploration."""
+        if not candidates:
+            raise ValueError("nothing to choose from")
+        if len(candidates) > 1 and self._rng.random() < self.explore_floor:
+            return self._rng.randrange(len(candidates)), True
+        draws = [self._rng.betavariate(*self.posterior(o, b)) for o, b in candidates]
+        return max(range(len(candidates)), key=draws.__getitem__), False
+
+    def update(self, offer_id: str, bucket: str, successes: float, failures: float) -> None:
+        """Add evidence to an arm, scaling old evidence down past ``max_evidence``."""
+        alpha, beta = self.posterior(offer_id, bucket)
+        alpha, beta = alpha + successes, beta + failures
+        evidence = alpha + beta - 2.0
+        if evidence > self.max_evidence:
+            scale = self.max_evidence / evidence
+            alpha, beta = 1.0 + (alpha - 1.0) * scale, 1.0 + (beta - 1.0) * scale
+        self.arms[self.key(offer_id, bucket)] = [alpha, beta]
+
+    def save(self, path: Path) -> None:
+        """Write the state atomically (temporary file, then rename)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        try:
+            tmp.write_text(json.dumps({"version": 1, "arms": self.arms}, sort_keys=True), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            raise BanditStateError(f"cannot write the bandit state {path}: {exc}; check the folder") from exc
+
+    def load(self, path: Path) -> None:
+        """Read the state; a missing file is a fresh start, a damaged one is logged and set aside."""
+        if not path.exists():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            arms = {str(k): [float(v[0]), float(v[1])] for k, v in data["arms"].items()}
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            log.warning("bandit state %s is unreadable (%s); starting afresh", path, exc)
+            return
+        self.arms = arms
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The engine's answer: which offer, why, and the bandit arm it will learn on."""
+
+    offer_id: str | None
+    reason: Literal["rules", "bandit", "help"]
+    help: bool
+    bucket: str = ""
+    explored: bool = False
+
+
+class OfferEngine:
+    """Rules, then the bandit; remembers the shown offer until its outcome (tap or not) is known."""
+
+    def __init__(self, catalogue: Catalogue, config: OffersConfig, rng: random.Random) -> None:
+        self.catalogue = catalogue
+        self.config = config
+        self._rng = rng
+        self.bandit = ThompsonBandit(rng, config.explore_floor, config.max_evidence)
+        self._pending: Choice | None = None
+        self._codes: dict[str, tuple[str, str]] = {}
+
+    def choose(self, ctx: OfferContext) -> Choice:
+        """Choose what to show. A frustrated shopper gets help, never an upsell."""
+        self.settle(tapped=False)
+        if ctx.valence == "negative":
+            helps = eligible(self.catalogue, ctx, kind="help")
+            return Choice(helps[0].id if helps else None, "help", help=True)
+        offers = eligible(self.catalogue, ctx)
+        if not offers:
+            return Choice(None, "rules", help=False)
+        candidates = [
+            (o.id, context_bucket(self.catalogue, o, ctx, self.config.long_dwell_s)) for o in offers
+        ]
+        reason: Literal["rules", "bandit"] = "rules" if len(candidates) == 1 else "bandit"
+        index, explored = self.bandit.choose(candidates) if reason == "bandit" else (0, False)
+        offer_id, bucket = candidates[index]
+        choice = Choice(offer_id, reason, help=False, bucket=bucket, explored=explored)
+        self._pending = choice
+        return choice
+
+    def settle(self, tapped: bool) -> None:
+        """The shown offer's outcome: a tap is a success, leaving without one a failure. Idempotent."""
+        choice, self._pending = self._pending, None
+        if choice is None or choice.offer_id is None:
+            return
+        self.bandit.update(choice.offer_id, choice.bucket, 1.0 if tapped else 0.0, 0.0 if tapped else 1.0)
+        if tapped:
+            code = "".join(self._rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
+            self._codes[code] = (choice.offer_id, choice.bucket)
+            while len(self._codes) > MAX_OPEN_CODES:  # the oldest unredeemed codes expire
+                del self._codes[next(iter(self._codes))]
+
+    def last_code(self) -> str | None:
+        """The redemption code issued by the latest tap."""
+        return next(reversed(self._codes), None)
+
+    def redeemed(self, code: str) -> str | None:
+        """A till redeemed ``code``: reward its arm; returns the offer id, None for an unknown code."""
+        found = self._codes.pop(code, None)
+        if found is None:
+            return None
+        self.bandit.update(found[0], found[1], self.config.redemption_weight, 0.0)
+        return found[0]
