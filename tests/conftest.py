@@ -26,14 +26,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    """A private Mosquitto on free loopback ports (plain and mutual TLS), stopped after the test.
-
-    Fails, never skips, when the binary is missing: these tests are about the real broker.
-    """
+def _broker(folder: Path, persistence: bool) -> Iterator[MosquittoBroker]:
     try:
-        broker = MosquittoBroker(tmp_path / "mosquitto")
+        broker = MosquittoBroker(folder, persistence=persistence)
         broker.start()
     except BrokerStartError as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -41,6 +36,21 @@ def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A private Mosquitto on free loopback ports (plain, mutual TLS, password), stopped after the test.
+
+    Fails, never skips, when the binary is missing: these tests are about the real broker.
+    """
+    yield from _broker(tmp_path / "mosquitto", persistence=False)
+
+
+@pytest.fixture
+def persistent_mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """Like ``mosquitto``, with persistence: sessions and queued messages survive :meth:`restart`."""
+    yield from _broker(tmp_path / "mosquitto", persistence=True)
 
 
 @pytest.fixture
