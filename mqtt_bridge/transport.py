@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -139,6 +139,22 @@ class PublishHandle:
         return True
 
 
+class Publisher(Protocol):
+    """The seam the outbox publishes through: :class:`MqttTransport`, or a test double."""
+
+    acks: queue.Queue[PublishAck]
+    counters: Counter[str]
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is up."""
+        ...
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> PublishHandle:
+        """Hand a message over; its PUBACK arrives on ``acks`` with the handle's ``mid``."""
+        ...
+
+
 def _put_dropping_oldest(q: queue.Queue[_T], item: _T) -> bool:
     """Put ``item``; when full drop the oldest first. Returns True when something was dropped."""
     dropped = False
@@ -202,6 +218,7 @@ class MqttTransport:
         self._connected = False
         self._refused: ConnectionChange | None = None
         self._stop = threading.Event()
+        self._ended = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = self._build_client()
 
@@ -259,6 +276,7 @@ class MqttTransport:
                 self._state_lock.notify_all()
             self.counters["refused"] += 1
             self._emit(change)
+            self._ended.set()
             return
         for topic, qos in self._subscriptions.items():
             client.subscribe(topic, qos)
@@ -282,6 +300,7 @@ class MqttTransport:
         with self._state_lock:
             was_connected, self._connected = self._connected, False
             self._state_lock.notify_all()
+        self._ended.set()
         if was_connected:
             code, name = _code(reason_code)
             self._emit(ConnectionChange("lost", code, name))
@@ -330,9 +349,13 @@ class MqttTransport:
         return props
 
     def _run(self) -> None:
+        """Supervise the connection: connect, let paho's own thread run the connection (so that a
+        publish from any thread is written by that thread, which TLS needs), and when it ends wait a
+        jittered delay and connect again."""
         attempt = 0
         s = self.settings
         while not self._stop.is_set():
+            self._ended.clear()
             try:
                 self._client.connect(
                     s.host,
@@ -345,9 +368,12 @@ class MqttTransport:
                 self.counters["connect_failures"] += 1
                 self._emit(ConnectionChange("failed", int(MQTTErrorCode.MQTT_ERR_NO_CONN), str(exc)))
             else:
-                rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-                while not self._stop.is_set() and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    rc = self._client.loop(timeout=0.05)
+                self._client.loop_start()
+                while not self._stop.is_set() and not self._ended.wait(0.1):
+                    pass
+                if self._stop.is_set():
+                    break
+                self._client.loop_stop()
                 with self._state_lock:
                     self._connected = False
                     refused = self._refused
@@ -367,11 +393,9 @@ class MqttTransport:
             delay = backoff_delay(attempt, s.reconnect_min_s, s.reconnect_max_s, self._rng)
             attempt += 1
             self._stop.wait(delay)
-        try:
-            self._client.disconnect()
-            self._client.loop(timeout=0.05)
-        except (OSError, ssl.SSLError):
-            pass
+        self._client.disconnect()
+        self._ended.wait(2.0)
+        self._client.loop_stop()
 
     # -- the API ----------------------------------------------------------------------------------------
 
