@@ -15,6 +15,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from mosquitto_broker import BrokerStartError, MosquittoBroker
+from payload_audit import PayloadAudit
 
 # 'ci' is derandomised (a failure reproduces on the next run) and has no deadline (CI machines are noisy).
 settings.register_profile(
@@ -32,10 +33,15 @@ def _broker(folder: Path, persistence: bool) -> Iterator[MosquittoBroker]:
         broker.start()
     except BrokerStartError as exc:
         pytest.fail(str(exc), pytrace=False)
+    audit = PayloadAudit(broker)
+    audit.start()
     try:
         yield broker
     finally:
+        audit.stop()
         broker.stop()
+    # Every payload a device published during the test: no key outside the anonymisation allowlist.
+    assert audit.problems == [], f"payloads with keys outside the allowlist: {audit.problems[:20]}"
 
 
 @pytest.fixture
