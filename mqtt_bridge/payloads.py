@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 #: Largest payload Vitrina publishes or accepts (bytes); the ingest and the bridge refuse larger ones.
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
@@ -109,8 +109,10 @@ class CommandEnvelope(_Wire):
         pattern=r"^[a-z0-9][a-z0-9_-]*$",
         description="Command name (topic level).",
     )
-    issued_at: datetime = Field(description="When the back office issued it (UTC).")
-    expires_at: datetime = Field(description="After this instant the device refuses it (UTC).")
+    issued_at: AwareDatetime = Field(description="When the back office issued it (with a time zone).")
+    expires_at: AwareDatetime = Field(
+        description="After this instant the device refuses it (with a time zone)."
+    )
     nonce: str = Field(
         min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Random, used once."
     )

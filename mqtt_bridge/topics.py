@@ -114,6 +114,11 @@ class DeviceTopics:
         return f"{self.command(name)}/result"
 
     @property
+    def command_result_filter(self) -> str:
+        """Subscription filter for every command result of this device: ``cmd/+/result``."""
+        return f"{self.base}/cmd/+/result"
+
+    @property
     def command_filter(self) -> str:
         """Subscription filter for every command to this device: ``cmd/+``."""
         return f"{self.base}/cmd/+"
