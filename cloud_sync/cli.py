@@ -87,7 +87,10 @@ def broker_settings_from_url(
     "--db", "db_url", required=True, help="Store: sqlite:///path/backoffice.sqlite or postgresql://..."
 )
 @click.option(
-    "--group", default=IngestSettings().share_group, show_default=True, help="Shared subscription group."
+    "--group",
+    default=IngestSettings().share_group,
+    show_default=True,
+    help="Shared subscription group; '' for a plain subscription (one consumer).",
 )
 @click.option("--prefix", default=BrokerSettings().topic_prefix, show_default=True, help="Topic prefix.")
 @click.option(
@@ -112,7 +115,7 @@ def ingest(
         store = open_store(db_url)
     except CloudSyncError as exc:
         raise click.ClickException(str(exc)) from exc
-    consumer = Ingest(settings, IngestSettings(share_group=group, db_url=db_url), store)
+    consumer = Ingest(settings, IngestSettings(share_group=group or None, db_url=db_url), store)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     consumer.start()

@@ -39,7 +39,7 @@ from kiosk.events import EVENT_ADAPTER, Event
 from mqtt_bridge.errors import TopicError
 from mqtt_bridge.payloads import MAX_PAYLOAD_BYTES, BirthPayload, EventBatch, MetricsPayload, StatusPayload
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceKind, ParsedTopic, parse_topic, shared_filter
+from mqtt_bridge.topics import DeviceKind, ParsedTopic, fleet_filter, parse_topic, shared_filter
 from mqtt_bridge.transport import InboundMessage, MqttTransport, drain_queue
 
 logger = logging.getLogger(__name__)
@@ -351,12 +351,15 @@ class Ingest:
         self.transport = MqttTransport(
             broker,
             client_id=client_id or f"ingest-{uuid.uuid4().hex[:12]}",
-            subscriptions=[(shared_filter(settings.share_group, self.prefix, k), 1) for k in kinds],
+            subscriptions=[(self._filter(settings.share_group, k), 1) for k in kinds],
             inbound_queue_size=settings.queue_size,
             manual_ack=True,
             clean_start=False,
             session_expiry_s=settings.session_expiry_s,
         )
+
+    def _filter(self, group: str | None, kind: DeviceKind) -> str:
+        return shared_filter(group, self.prefix, kind) if group else fleet_filter(self.prefix, kind)
 
     def start(self) -> None:
         """Connect (in the background)."""

@@ -273,6 +273,10 @@ class OutboxPublisher:
         """Batches published and not yet acknowledged."""
         return len(self._inflight)
 
+    def inflight_seqs(self) -> frozenset[int]:
+        """Outbox rows in a batch published and not yet acknowledged."""
+        return frozenset(self._inflight_seqs)
+
     def step(self, wait_s: float = 0.0) -> int:
         """Take in PUBACKs (waiting up to ``wait_s`` for one), resend timed-out batches, publish what the
         window allows. Returns how many batches it moved on (0: nothing to publish, or no room)."""

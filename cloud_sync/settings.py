@@ -70,9 +70,11 @@ class IngestSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    share_group: str = Field(
+    share_group: str | None = Field(
         default="vitrina-ingest",
-        description="MQTT 5 shared subscription group; consumers in it split the load.",
+        description="MQTT 5 shared subscription group; consumers in it split the load. None: a plain "
+        "subscription (one consumer), for brokers that lose shared-subscription queues on restart "
+        "(Mosquitto 2.0.11 with persistence, see docs/mqtt.md).",
     )
     db_url: str = Field(
         default="sqlite:///var/backoffice.sqlite",

@@ -393,8 +393,9 @@ class MqttTransport:
             delay = backoff_delay(attempt, s.reconnect_min_s, s.reconnect_max_s, self._rng)
             attempt += 1
             self._stop.wait(delay)
-        self._client.disconnect()
-        self._ended.wait(2.0)
+        if self.connected:
+            self._client.disconnect()  # a clean DISCONNECT: the broker drops the last will
+            self._ended.wait(2.0)
         self._client.loop_stop()
 
     # -- the API ----------------------------------------------------------------------------------------

@@ -44,8 +44,15 @@ def make_device(
 
 
 class IngestThread:
-    def __init__(self, broker: MosquittoBroker, store: Store, client_id: str = "ingest-1") -> None:
-        self.ingest = Ingest(broker_settings(broker), IngestSettings(), store, client_id=client_id)
+    def __init__(
+        self,
+        broker: MosquittoBroker,
+        store: Store,
+        client_id: str = "ingest-1",
+        share_group: str | None = "vitrina-ingest",
+    ) -> None:
+        settings = IngestSettings(share_group=share_group)
+        self.ingest = Ingest(broker_settings(broker), settings, store, client_id=client_id)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.ingest.run, args=(self.stop_event,), daemon=True)
 
