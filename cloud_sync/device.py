@@ -10,7 +10,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from cloud_sync.anonymise import Anonymiser
@@ -18,9 +18,10 @@ from cloud_sync.outbox import Outbox, OutboxPublisher
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from kiosk.events import Event
 from mqtt_bridge.device import device_transport, stopped_message
+from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.payloads import BirthPayload
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceTopics
+from mqtt_bridge.topics import QOS, DeviceTopics
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class DeviceSync:
         *,
         rng: random.Random | None = None,
         max_inflight: int = 100,
+        metrics_interval_s: float = 60.0,
+        gauges: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         rng = rng or random.SystemRandom()
         self.topics = topics
@@ -47,14 +50,35 @@ class DeviceSync:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at = time.monotonic()
+        self.metrics_interval_s = metrics_interval_s
+        self._gauges = gauges or dict
 
     def start(self) -> None:
         """Connect and start publishing the outbox in a thread."""
         self.transport.start()
-        self._thread = threading.Thread(
-            target=self.publisher.run, args=(self._stop,), name="outbox", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self._thread.start()
+
+    def _run(self, idle_s: float = 0.02) -> None:
+        next_metrics = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                if not self.publisher.step(wait_s=idle_s) and not self.publisher.inflight:
+                    self._stop.wait(idle_s)
+                if time.monotonic() >= next_metrics and self.transport.connected:
+                    next_metrics = time.monotonic() + self.metrics_interval_s
+                    self.publish_metrics()
+        except Exception:
+            logger.exception("the outbox publisher crashed")
+            raise
+
+    def publish_metrics(self) -> None:
+        """Publish the ``metrics`` payload now (QoS 0: a lost sample is replaced by the next one)."""
+        payload = self.publisher.metrics(self.started_at, self._gauges())
+        try:
+            self.transport.publish(self.topics.metrics, payload.model_dump_json().encode(), QOS["metrics"])
+        except MqttBridgeError:
+            logger.info("metrics not published: not connected")
 
     def add(self, events: Iterable[Event]) -> int:
         """Commit events to the outbox (anonymised); they are published from there."""

@@ -244,7 +244,7 @@ class _Inflight:
 
 
 class OutboxPublisher:
-    """Publishes the outbox through a transport; run :meth:`run` in a thread, or call :meth:`step`.
+    """Publishes the outbox through a transport: call :meth:`step` in a loop (``DeviceSync`` runs it).
 
     ``clock`` is monotonic seconds (for resend timeouts); ``new_batch_id`` names each batch.
     """
@@ -288,16 +288,6 @@ class OutboxPublisher:
                 break
             published += 1
         return published
-
-    def run(self, stop: threading.Event, idle_s: float = 0.02) -> None:
-        """Publish until ``stop`` is set."""
-        try:
-            while not stop.is_set():
-                if not self.step(wait_s=idle_s) and not self._inflight:
-                    stop.wait(idle_s)
-        except Exception:
-            logger.exception("the outbox publisher crashed")
-            raise
 
     def _take_acks(self, acks: Iterable[PublishAck]) -> None:
         done: list[int] = []

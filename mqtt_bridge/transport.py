@@ -349,6 +349,13 @@ class MqttTransport:
         return props
 
     def _run(self) -> None:
+        try:
+            self._supervise()
+        except Exception:
+            logger.exception("the MQTT connection supervisor crashed")
+            raise
+
+    def _supervise(self) -> None:
         """Supervise the connection: connect, let paho's own thread run the connection (so that a
         publish from any thread is written by that thread, which TLS needs), and when it ends wait a
         jittered delay and connect again."""
@@ -357,13 +364,16 @@ class MqttTransport:
         while not self._stop.is_set():
             self._ended.clear()
             try:
-                self._client.connect(
-                    s.host,
-                    s.port,
-                    s.keepalive_s,
-                    clean_start=self._clean_start,
-                    properties=self._connect_properties(),
-                )
+                if self.protocol == "5":
+                    self._client.connect(
+                        s.host,
+                        s.port,
+                        s.keepalive_s,
+                        clean_start=self._clean_start,
+                        properties=self._connect_properties(),
+                    )
+                else:  # 3.1.1 takes clean_session when the client is built
+                    self._client.connect(s.host, s.port, s.keepalive_s)
             except (OSError, ssl.SSLError) as exc:
                 self.counters["connect_failures"] += 1
                 self._emit(ConnectionChange("failed", int(MQTTErrorCode.MQTT_ERR_NO_CONN), str(exc)))

@@ -122,6 +122,10 @@ def test_device_to_store_end_to_end(mosquitto: MosquittoBroker, tmp_path: Path) 
         wait_for(device.drained, what="the resend")
         wait_for(lambda: store.counters().get("duplicates", 0) >= 50, what="the duplicates to be counted")
         assert sorted(store.event_ids()) == sorted(e.event_id for e in events)
+        device.publish_metrics()
+        wait_for(
+            lambda: store.db.execute("SELECT count(*) FROM metrics").fetchone()[0] >= 1, what="metrics stored"
+        )
         status = store.db.execute("SELECT status, birth FROM devices").fetchall()
         assert status[0][0] == "online" and json.loads(status[0][1])["software_version"] == "0.1.0"
     finally:

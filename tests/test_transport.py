@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -194,3 +195,60 @@ def test_connection_change_is_plain_data() -> None:
     change = ConnectionChange("refused", 135, "Not authorized")
     assert change.state == "refused" and not change.session_present
     assert Will("t", b"x").retain
+
+
+class _Mqtt311OnlyBroker:
+    """A fake broker that refuses MQTT 5 (CONNACK 0x84) and accepts 3.1.1: enough to test the fallback."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.port = self.server.getsockname()[1]
+        self.levels: list[int] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conns = []
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            data = conn.recv(1024)
+            # Fixed header (1 byte + 1-byte remaining length here), then "\x00\x04MQTT", then the level.
+            level = data[2 + 6]
+            self.levels.append(level)
+            if level == 5:
+                conn.sendall(bytes([0x20, 0x03, 0x00, 0x84, 0x00]))
+                conn.close()
+            else:
+                conn.sendall(bytes([0x20, 0x02, 0x00, 0x00]))
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_falls_back_to_mqtt_311_when_the_broker_refuses_5() -> None:
+    fake = _Mqtt311OnlyBroker()
+    settings = BrokerSettings(
+        enabled=True, host="127.0.0.1", port=fake.port, reconnect_min_s=0.05, reconnect_max_s=0.1
+    )
+    transport = MqttTransport(settings, client_id="fallback")
+    transport.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not transport.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert transport.connected
+        assert transport.protocol == "3.1.1"
+        assert fake.levels[:2] == [5, 4]
+        states = [c.state for c in drain_queue(transport.changes)]
+        assert states == ["refused", "connected"]
+    finally:
+        transport.stop(timeout_s=1)
+        fake.close()
