@@ -74,6 +74,14 @@ class Counter:
             time.sleep(0.05)
         time.sleep(0.5)  # late duplicates
 
+    def report(self, sent: int, elapsed: float) -> dict[str, float]:
+        return {
+            "seconds": elapsed,
+            "events_per_s": sent / elapsed,
+            "lost": sent - len(self.ids),
+            "duplicates": self.received - len(self.ids),
+        }
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
@@ -102,8 +110,9 @@ def run_outbox(broker: BrokerSettings, folder: Path, n: int, batch_size: int) ->
     birth = BirthPayload(software_version="bench", config_hash="0" * 64, ts=datetime.now(UTC))
     outbox = OutboxSettings(path=folder / "outbox.sqlite", batch_size=batch_size, max_rows=10 * n)
     device = DeviceSync(broker, topics, birth, outbox, AnonymisationSettings())
+    backlog = events(n, "o")
     for start in range(0, n, 10_000):
-        device.add(events(n, "o")[start : start + 10_000])
+        device.add(backlog[start : start + 10_000])
     t0 = time.perf_counter()
     device.start()
     while not device.drained():
@@ -112,12 +121,7 @@ def run_outbox(broker: BrokerSettings, folder: Path, n: int, batch_size: int) ->
     counter.wait_for(n, 60)
     device.stop()
     counter.stop()
-    return {
-        "seconds": elapsed,
-        "events_per_s": n / elapsed,
-        "lost": n - len(counter.ids),
-        "duplicates": counter.received - len(counter.ids),
-    }
+    return counter.report(n, elapsed)
 
 
 def run_bare(broker: BrokerSettings, n: int) -> dict[str, float]:
@@ -146,12 +150,7 @@ def run_bare(broker: BrokerSettings, n: int) -> dict[str, float]:
     client.loop_stop()
     counter.wait_for(n, 60)
     counter.stop()
-    return {
-        "seconds": elapsed,
-        "events_per_s": n / elapsed,
-        "lost": n - len(counter.ids),
-        "duplicates": counter.received - len(counter.ids),
-    }
+    return counter.report(n, elapsed)
 
 
 def main() -> int:
