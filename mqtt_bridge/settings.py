@@ -71,35 +71,6 @@ class TlsSettings(BaseModel):
         return self
 
 
-class BrokerSettings(BaseModel):
-    """How the device reaches its MQTT broker."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(
-        default=False, description="Publish telemetry to a broker. Off: events stay in the local store only."
-    )
-    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker port (1883 plain, 8883 usually TLS).")
-    protocol: Literal["5", "3.1.1"] = Field(
-        default="5",
-        description="MQTT protocol version; '5' falls back to '3.1.1' when the broker refuses it.",
-    )
-    keepalive_s: int = Field(default=30, ge=5, le=3600, description="Keep-alive interval in seconds.")
-    topic_prefix: str = Field(
-        default="vitrina/v1", description="Prefix of every topic; the device adds /{store}/{device}/..."
-    )
-    username: str | None = Field(default=None, description="User name, when the broker uses passwords.")
-    password: SecretRef | None = Field(
-        default=None, description="Where the password lives (an environment variable or a file)."
-    )
-    tls: TlsSettings | None = Field(
-        default=None, description="TLS settings; absent means a plain connection."
-    )
-    reconnect_min_s: float = Field(default=1.0, gt=0, description="First reconnect delay, in seconds.")
-    reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest reconnect delay, in seconds.")
-
-
 class CommandSettings(BaseModel):
     """Inbound commands from the back office: the ``[mqtt.commands]`` section."""
 
@@ -128,4 +99,37 @@ class CommandSettings(BaseModel):
     )
     nonce_cache_size: int = Field(
         default=10_000, ge=100, description="Nonces remembered to refuse replays (oldest forgotten first)."
+    )
+
+
+class BrokerSettings(BaseModel):
+    """How the device reaches its MQTT broker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        default=False, description="Publish telemetry to a broker. Off: events stay in the local store only."
+    )
+    host: str = Field(default="127.0.0.1", description="Broker host name or address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port (1883 plain, 8883 usually TLS).")
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        description="MQTT protocol version; '5' falls back to '3.1.1' when the broker refuses it.",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="Keep-alive interval in seconds.")
+    topic_prefix: str = Field(
+        default="vitrina/v1", description="Prefix of every topic; the device adds /{store}/{device}/..."
+    )
+    username: str | None = Field(default=None, description="User name, when the broker uses passwords.")
+    password: SecretRef | None = Field(
+        default=None, description="Where the password lives (an environment variable or a file)."
+    )
+    tls: TlsSettings | None = Field(
+        default=None, description="TLS settings; absent means a plain connection."
+    )
+    reconnect_min_s: float = Field(default=1.0, gt=0, description="First reconnect delay, in seconds.")
+    reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest reconnect delay, in seconds.")
+    commands: CommandSettings = Field(
+        default_factory=CommandSettings,
+        description="Inbound commands from the back office ([mqtt.commands]): keys, signing, limits.",
     )
