@@ -135,10 +135,8 @@ def test_device_to_store_end_to_end(mosquitto: MosquittoBroker, tmp_path: Path) 
 
 
 @pytest.mark.integration
-def test_two_consumers_in_one_group_split_the_load(
-    mosquitto: MosquittoBroker, tmp_path: Path, pg_url: str
-) -> None:
-    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+def test_two_consumers_in_one_group_split_the_load(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    stores = [SqliteStore(tmp_path / "shared.sqlite"), SqliteStore(tmp_path / "shared.sqlite")]
     consumers = [IngestThread(mosquitto, s, client_id=f"ingest-{i}").start() for i, s in enumerate(stores)]
     device = make_device(mosquitto, tmp_path, batch_size=5)
     device.start()
