@@ -12,6 +12,8 @@ anything, a command that is:
 - replayed: its nonce was seen before with another command id.
 
 A command id already applied is answered ``duplicate`` and not applied again (QoS 1 redelivery, a retry).
+Nonces and applied ids live in a :class:`CommandLedger`: on disk (:class:`SqliteLedger`, ``ledger_path``) so
+they survive a restart, or in memory.
 :meth:`CommandProcessor.handle` never raises: whatever the bytes, the answer is a
 :class:`~mqtt_bridge.payloads.CommandResult`.
 """
@@ -22,13 +24,18 @@ import base64
 import binascii
 import json
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.payloads import CommandEnvelope, CommandResult
@@ -87,35 +94,114 @@ def public_key_text(key: Ed25519PrivateKey) -> str:
     return b64url_encode(raw)
 
 
-class NonceCache:
-    """Nonces seen, with the command id they came with; the oldest are forgotten beyond ``size``.
+class CommandLedger(Protocol):
+    """What the processor remembers: nonces seen (with their command) and commands applied."""
 
-    In memory: a restart forgets them, so expiry (``max_lifetime_s``) bounds how long a replay could work.
-    """
+    def command_for(self, nonce: str) -> str | None:
+        """The command id first seen with ``nonce``, or None."""
+        ...
+
+    def remember(self, nonce: str, command_id: str, expires_at: datetime) -> None:
+        """Remember ``nonce`` for ``command_id`` (at least until ``expires_at``)."""
+        ...
+
+    def was_applied(self, command_id: str) -> bool:
+        """True when ``command_id`` was applied before."""
+        ...
+
+    def mark_applied(self, command_id: str) -> None:
+        """Record that ``command_id`` was applied."""
+        ...
+
+
+class MemoryLedger:
+    """In memory, the oldest forgotten beyond ``size``. A restart forgets everything, so only expiry
+    (``max_lifetime_s``) bounds how long a replay could work: use :class:`SqliteLedger` on a device."""
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._seen: OrderedDict[str, str] = OrderedDict()
+        self._applied: OrderedDict[str, None] = OrderedDict()
 
     def command_for(self, nonce: str) -> str | None:
-        """The command id first seen with ``nonce``, or None."""
         return self._seen.get(nonce)
 
-    def remember(self, nonce: str, command_id: str) -> None:
-        """Remember ``nonce`` (forgetting the oldest beyond the size)."""
+    def remember(self, nonce: str, command_id: str, expires_at: datetime) -> None:
         self._seen[nonce] = command_id
         while len(self._seen) > self._size:
             self._seen.popitem(last=False)
 
+    def was_applied(self, command_id: str) -> bool:
+        return command_id in self._applied
+
+    def mark_applied(self, command_id: str) -> None:
+        self._applied[command_id] = None
+        while len(self._applied) > self._size:
+            self._applied.popitem(last=False)
+
+
+ledger_migrations = Migrations("mqtt_bridge.commands")
+
+
+@ledger_migrations(name="0001_command_ledger")
+def _create_ledger(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE command_ledger (
+            nonce TEXT PRIMARY KEY, command_id TEXT NOT NULL, expires_at TEXT NOT NULL,
+            applied INTEGER NOT NULL DEFAULT 0)"""
+    )
+    db.execute("CREATE INDEX command_ledger_command ON command_ledger (command_id)")
+    db.execute("CREATE INDEX command_ledger_expiry ON command_ledger (expires_at)")
+
+
+class SqliteLedger:
+    """On disk (SQLite, WAL), so nonces and applied commands survive a restart. Entries are pruned once
+    their command has expired: an expired command is refused anyway."""
+
+    def __init__(self, path: Path, clock: Callable[[], datetime]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self.db = Database(sqlite3.connect(str(path), check_same_thread=False))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        ledger_migrations.apply(self.db)
+
+    def command_for(self, nonce: str) -> str | None:
+        row = self.db.execute("SELECT command_id FROM command_ledger WHERE nonce = ?", [nonce]).fetchone()
+        return None if row is None else str(row[0])
+
+    def remember(self, nonce: str, command_id: str, expires_at: datetime) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "DELETE FROM command_ledger WHERE expires_at < ?", [self._clock().astimezone(UTC).isoformat()]
+            )
+            self.db.execute(
+                "INSERT OR IGNORE INTO command_ledger (nonce, command_id, expires_at) VALUES (?, ?, ?)",
+                [nonce, command_id, expires_at.astimezone(UTC).isoformat()],
+            )
+
+    def was_applied(self, command_id: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM command_ledger WHERE command_id = ? AND applied = 1", [command_id]
+        ).fetchone()
+        return row is not None
+
+    def mark_applied(self, command_id: str) -> None:
+        self.db.execute("UPDATE command_ledger SET applied = 1 WHERE command_id = ?", [command_id])
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
 
 class CommandProcessor:
-    """Decides on each command; holds the nonces seen and the results of the commands applied."""
+    """Decides on each command; a :class:`CommandLedger` remembers nonces and the commands applied."""
 
     def __init__(
         self,
         settings: CommandSettings,
         handlers: Mapping[str, Handler],
         clock: Callable[[], datetime],
+        ledger: CommandLedger | None = None,
     ) -> None:
         self.settings = settings
         self.handlers = dict(handlers)
@@ -129,8 +215,13 @@ class CommandProcessor:
                     f"[mqtt.commands] public_keys has an entry that is not a raw Ed25519 key in base64url "
                     f"({text[:12]}...); export it with `public_key_text`"
                 ) from exc
-        self._nonces = NonceCache(settings.nonce_cache_size)
-        self._applied: OrderedDict[str, CommandResult] = OrderedDict()
+        if ledger is None:
+            ledger = (
+                SqliteLedger(settings.ledger_path, clock)
+                if settings.ledger_path is not None
+                else MemoryLedger(settings.nonce_cache_size)
+            )
+        self.ledger: CommandLedger = ledger
 
     def handle(self, name: str, payload: bytes) -> CommandResult:
         """Decide on a command that arrived on ``cmd/<name>``. Never raises."""
@@ -156,22 +247,19 @@ class CommandProcessor:
             envelope = self._parse(name, payload)
             cid = envelope.command_id
             self._check(envelope)
-            if cid in self._applied:
+            if self.ledger.was_applied(cid):
                 return self._result(name, cid, "duplicate", "already applied; nothing was changed")
-            if self._nonces.command_for(envelope.nonce) is not None:
+            if self.ledger.command_for(envelope.nonce) is not None:
                 raise _RefusedError("replayed nonce", cid)
-            self._nonces.remember(envelope.nonce, cid)
+            self.ledger.remember(envelope.nonce, cid, envelope.expires_at)
             try:
                 note = self.handlers[name](envelope)
             except CommandRefusedError as exc:
                 raise _RefusedError(str(exc), cid) from exc
         except _RefusedError as refused:
             return self._result(name, refused.command_id, "refused", refused.reason[:200])
-        result = self._result(name, cid, "applied", note[:200])
-        self._applied[cid] = result
-        while len(self._applied) > self.settings.nonce_cache_size:
-            self._applied.popitem(last=False)
-        return result
+        self.ledger.mark_applied(cid)
+        return self._result(name, cid, "applied", note[:200])
 
     def _parse(self, name: str, payload: bytes) -> CommandEnvelope:
         limit = self.settings.max_payload_bytes

@@ -100,6 +100,11 @@ class CommandSettings(BaseModel):
     nonce_cache_size: int = Field(
         default=10_000, ge=100, description="Nonces remembered to refuse replays (oldest forgotten first)."
     )
+    ledger_path: Path | None = Field(
+        default=None,
+        description="SQLite file remembering nonces and applied commands across restarts (e.g. "
+        "'var/commands.sqlite'); absent: in memory, nonce_cache_size entries, forgotten on restart.",
+    )
 
 
 class BrokerSettings(BaseModel):

@@ -219,3 +219,22 @@ def test_commands_over_the_broker(mosquitto: MosquittoBroker, tmp_path: Path) ->
     finally:
         device.stop()
         back_office.stop()
+
+
+def test_the_sqlite_ledger_survives_a_restart(tmp_path: Path) -> None:
+    settings = CommandSettings(public_keys=[public_key_text(KEY)], ledger_path=tmp_path / "ledger.sqlite")
+    applied = Applied()
+    first = CommandProcessor(settings, {"purge": applied}, clock=lambda: NOW)
+    assert _send(first, sign(_envelope(cid="c1"), KEY)).status == "applied"
+    first.ledger.close()
+    again = CommandProcessor(settings, {"purge": applied}, clock=lambda: NOW)
+    assert _send(again, sign(_envelope(cid="c1", nonce="z" * 16), KEY)).status == "duplicate"
+    assert _send(again, sign(_envelope(cid="c2"), KEY)).reason == "replayed nonce"
+    assert applied.calls == ["c1"]
+    later = CommandProcessor(settings, {"purge": applied}, clock=lambda: NOW + timedelta(hours=1))
+    later_cmd = _envelope(
+        cid="c3", nonce="q" * 16, issued_at=NOW + timedelta(hours=1), expires_at=NOW + timedelta(hours=2)
+    )
+    assert _send(later, sign(later_cmd, KEY)).status == "applied"
+    rows = later.ledger.db.execute("SELECT nonce FROM command_ledger").fetchall()
+    assert rows == [("q" * 16,)], "nonces of expired commands are pruned"
