@@ -1,4 +1,5 @@
-"""The device side of cloud sync, composed: transport (status, birth, last will), outbox, publisher thread.
+"""The device side of cloud sync, composed: transport (status, birth, last will), outbox, publisher thread,
+and, given a :class:`~mqtt_bridge.commands.CommandProcessor`, the commands on ``cmd/+``.
 
 The kiosk's composition root builds one :class:`DeviceSync`, calls :meth:`DeviceSync.start`, hands committed
 events to :meth:`DeviceSync.add` and calls :meth:`DeviceSync.stop` on the way out (status ``stopped``).
@@ -17,6 +18,7 @@ from cloud_sync.anonymise import Anonymiser
 from cloud_sync.outbox import Outbox, OutboxPublisher
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from kiosk.events import Event
+from mqtt_bridge.commands import CommandBridge, CommandProcessor
 from mqtt_bridge.device import device_transport, stopped_message
 from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.payloads import BirthPayload
@@ -41,12 +43,14 @@ class DeviceSync:
         max_inflight: int = 100,
         metrics_interval_s: float = 60.0,
         gauges: Callable[[], dict[str, float]] | None = None,
+        commands: CommandProcessor | None = None,
     ) -> None:
         rng = rng or random.SystemRandom()
         self.topics = topics
         self.transport = device_transport(broker, topics, birth, rng=rng, max_inflight=max_inflight)
         self.outbox = Outbox(outbox, Anonymiser(anonymisation, lambda: datetime.now(UTC), rng))
         self.publisher = OutboxPublisher(self.outbox, self.transport, topics)
+        self.commands = CommandBridge(self.transport, topics, commands) if commands is not None else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at = time.monotonic()
@@ -63,7 +67,10 @@ class DeviceSync:
         next_metrics = time.monotonic()
         try:
             while not self._stop.is_set():
-                if not self.publisher.step(wait_s=idle_s) and not self.publisher.inflight:
+                busy = self.publisher.step(wait_s=idle_s)
+                if self.commands is not None:
+                    busy += self.commands.step(wait_s=0.0)
+                if not busy and not self.publisher.inflight:
                     self._stop.wait(idle_s)
                 if time.monotonic() >= next_metrics and self.transport.connected:
                     next_metrics = time.monotonic() + self.metrics_interval_s

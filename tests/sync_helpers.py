@@ -13,6 +13,7 @@ from mosquitto_broker import MosquittoBroker
 from cloud_sync.device import DeviceSync
 from cloud_sync.ingest import Ingest, Store
 from cloud_sync.settings import AnonymisationSettings, IngestSettings, OutboxSettings
+from mqtt_bridge.commands import CommandProcessor
 from mqtt_bridge.payloads import BirthPayload
 from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.topics import DeviceTopics
@@ -25,7 +26,12 @@ def broker_settings(broker: MosquittoBroker) -> BrokerSettings:
 
 
 def make_device(
-    broker: MosquittoBroker, folder: Path, store: str = "s1", device: str = "d1", **outbox: object
+    broker: MosquittoBroker,
+    folder: Path,
+    store: str = "s1",
+    device: str = "d1",
+    commands: CommandProcessor | None = None,
+    **outbox: object,
 ) -> DeviceSync:
     birth = BirthPayload(
         software_version="0.1.0",
@@ -40,6 +46,7 @@ def make_device(
         birth,
         OutboxSettings.model_validate({"path": folder / f"{store}-{device}.sqlite", **outbox}),
         AnonymisationSettings(),
+        commands=commands,
     )
 
 

@@ -67,3 +67,47 @@ def test_keygen_then_signed_purge_is_applied_and_unsigned_refused(
         stop.set()
         server.join(5)
         device.stop()
+
+
+@pytest.mark.integration
+def test_device_sync_answers_commands(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    from sync_helpers import make_device
+
+    runner = CliRunner()
+    key = tmp_path / "bo.pem"
+    public = runner.invoke(main, ["keygen", "--out", str(key)]).output.strip()
+    applied: list[str] = []
+
+    def configure(envelope: CommandEnvelope) -> str:
+        applied.append(envelope.command_id)
+        return "configured"
+
+    processor = CommandProcessor(
+        CommandSettings(public_keys=[public]), {"configure": configure}, lambda: datetime.now(UTC)
+    )
+    device = make_device(mosquitto, tmp_path, commands=processor)
+    device.start()
+    try:
+        device.transport.wait_connected(10)
+        result = runner.invoke(
+            main,
+            [
+                "send-command",
+                "--broker",
+                f"mqtt://{mosquitto.host}:{mosquitto.port}",
+                "--key",
+                str(key),
+                "--store",
+                "s1",
+                "--device",
+                "d1",
+                "--name",
+                "configure",
+                "--wait",
+                "10",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["status"] == "applied" and len(applied) == 1
+    finally:
+        device.stop()
