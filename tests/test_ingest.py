@@ -174,3 +174,23 @@ def test_unknown_store_url_is_explained() -> None:
 
     with pytest.raises(CloudSyncError, match="sqlite:///path"):
         open_store("mysql://x")
+
+
+@pytest.mark.integration
+def test_device_to_postgres_end_to_end(mosquitto: MosquittoBroker, tmp_path: Path, pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    ingest = IngestThread(mosquitto, store).start()
+    device = make_device(mosquitto, tmp_path)
+    device.start()
+    try:
+        events = [make_event(i) for i in range(120)] + [make_event(900, "alert")]
+        device.add(events)
+        wait_for(lambda: len(store.event_ids()) == 121, what="all events in PostgreSQL")
+        device.outbox.add(events[:20])  # sent again: stored once
+        wait_for(device.drained, what="the resend")
+        wait_for(lambda: store.counters().get("duplicates", 0) >= 20, what="the duplicates to be counted")
+        assert sorted(store.event_ids()) == sorted(e.event_id for e in events)
+    finally:
+        device.stop()
+        ingest.stop()
+        store.close()
