@@ -71,6 +71,42 @@ class TlsSettings(BaseModel):
         return self
 
 
+class CommandSettings(BaseModel):
+    """Inbound commands from the back office: the ``[mqtt.commands]`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="Subscribe to cmd/+ and act on valid commands.")
+    public_keys: list[str] = Field(
+        default_factory=list,
+        description="The back office's Ed25519 public keys (raw 32 bytes, base64url); a signed command must "
+        "verify under one of them. Empty: every command that needs a signature is refused.",
+    )
+    signed_commands: list[str] = Field(
+        default_factory=lambda: ["catalogue", "configure", "purge"],
+        description="Commands that must carry a valid signature, a nonce and an expiry.",
+    )
+    max_payload_bytes: int = Field(
+        default=64 * 1024, ge=256, le=1024 * 1024, description="Larger commands are refused unread."
+    )
+    max_clock_skew_s: float = Field(
+        default=120.0, ge=0, description="Tolerance for a command issued slightly in the future (clock skew)."
+    )
+    max_lifetime_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="Refuse commands whose expiry is further than this after issue.",
+    )
+    nonce_cache_size: int = Field(
+        default=10_000, ge=100, description="Nonces remembered to refuse replays (oldest forgotten first)."
+    )
+    ledger_path: Path | None = Field(
+        default=None,
+        description="SQLite file remembering nonces and applied commands across restarts (e.g. "
+        "'var/commands.sqlite'); absent: in memory, nonce_cache_size entries, forgotten on restart.",
+    )
+
+
 class BrokerSettings(BaseModel):
     """How the device reaches its MQTT broker."""
 
@@ -98,3 +134,7 @@ class BrokerSettings(BaseModel):
     )
     reconnect_min_s: float = Field(default=1.0, gt=0, description="First reconnect delay, in seconds.")
     reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest reconnect delay, in seconds.")
+    commands: CommandSettings = Field(
+        default_factory=CommandSettings,
+        description="Inbound commands from the back office ([mqtt.commands]): keys, signing, limits.",
+    )

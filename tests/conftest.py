@@ -15,6 +15,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from mosquitto_broker import BrokerStartError, MosquittoBroker
+from payload_audit import PayloadAudit
 
 # 'ci' is derandomised (a failure reproduces on the next run) and has no deadline (CI machines are noisy).
 settings.register_profile(
@@ -26,21 +27,36 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    """A private Mosquitto on free loopback ports (plain and mutual TLS), stopped after the test.
-
-    Fails, never skips, when the binary is missing: these tests are about the real broker.
-    """
+def _broker(folder: Path, persistence: bool) -> Iterator[MosquittoBroker]:
     try:
-        broker = MosquittoBroker(tmp_path / "mosquitto")
+        broker = MosquittoBroker(folder, persistence=persistence)
         broker.start()
     except BrokerStartError as exc:
         pytest.fail(str(exc), pytrace=False)
+    audit = PayloadAudit(broker)
+    audit.start()
     try:
         yield broker
     finally:
+        audit.stop()
         broker.stop()
+    # Every payload a device published during the test: no key outside the anonymisation allowlist.
+    assert audit.problems == [], f"payloads with keys outside the allowlist: {audit.problems[:20]}"
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A private Mosquitto on free loopback ports (plain, mutual TLS, password), stopped after the test.
+
+    Fails, never skips, when the binary is missing: these tests are about the real broker.
+    """
+    yield from _broker(tmp_path / "mosquitto", persistence=False)
+
+
+@pytest.fixture
+def persistent_mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """Like ``mosquitto``, with persistence: sessions and queued messages survive :meth:`restart`."""
+    yield from _broker(tmp_path / "mosquitto", persistence=True)
 
 
 @pytest.fixture

@@ -154,25 +154,43 @@ def make_tls_files(folder: Path, host: str = "127.0.0.1") -> TlsFiles:
 class MosquittoBroker:
     """A running private broker. Use :meth:`start` and :meth:`stop`, or the pytest fixture in conftest."""
 
-    def __init__(self, folder: Path, host: str = "127.0.0.1") -> None:
+    #: Credentials accepted on :attr:`auth_port` (a listener that refuses anonymous clients).
+    username = "vitrina-test"
+    password = "correct horse battery staple"
+
+    def __init__(self, folder: Path, host: str = "127.0.0.1", persistence: bool = False) -> None:
         self.folder = folder
         self.host = host
+        self.persistence = persistence
         self.binary = find_mosquitto()
         self.port = free_port()
         self.tls_port = free_port()
+        self.auth_port = free_port()
+        self.password_file = folder / "passwords"
         self.tls = make_tls_files(folder / "pki", host)
         self.log_file = folder / "mosquitto.log"
         self.config_file = folder / "mosquitto.conf"
         self._process: subprocess.Popen[bytes] | None = None
 
     def write_config(self) -> None:
-        """Write the broker's config: a plain listener and a mutual-TLS listener, no persistence."""
+        """Write the broker's config: a plain listener, a mutual-TLS listener and a password listener.
+
+        With ``persistence`` the broker saves sessions and queued messages on a clean stop (SIGTERM) and
+        reloads them on start, as a production broker would.
+        """
+        self._write_password_file()
+        persistence = (
+            ["persistence true", f"persistence_location {self.folder}/", "autosave_interval 1"]
+            if self.persistence
+            else ["persistence false"]
+        )
         self.config_file.write_text(
             "\n".join(
                 [
                     "per_listener_settings true",
                     f"user {getpass.getuser()}",  # as root, mosquitto would otherwise switch to 'mosquitto'
-                    "persistence false",
+                    *persistence,
+                    "max_queued_messages 100000",
                     f"log_dest file {self.log_file}",
                     "log_type all",
                     "",
@@ -187,10 +205,36 @@ class MosquittoBroker:
                     "require_certificate true",
                     "use_identity_as_username true",
                     "",
+                    f"listener {self.auth_port} {self.host}",
+                    "allow_anonymous false",
+                    f"password_file {self.password_file}",
+                    "",
                 ]
             ),
             encoding="utf-8",
         )
+
+    def _write_password_file(self) -> None:
+        if self.password_file.exists():
+            return
+        tool = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path="/usr/bin:/usr/sbin")
+        if not tool:
+            raise BrokerStartError(
+                "mosquitto_passwd was not found; it comes with the Debian package 'mosquitto'"
+            )
+        self.password_file.write_text("", encoding="utf-8")
+        subprocess.run(
+            [tool, "-b", str(self.password_file), self.username, self.password],
+            check=True,
+            capture_output=True,
+        )
+        self.password_file.chmod(0o600)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the broker, stay down ``down_s`` seconds, start it again on the same ports."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the broker and wait until both listeners accept connections."""
@@ -202,7 +246,7 @@ class MosquittoBroker:
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
-        pending = {self.port, self.tls_port}
+        pending = {self.port, self.tls_port, self.auth_port}
         while pending:
             if self._process.poll() is not None:
                 raise BrokerStartError(

@@ -1,0 +1,193 @@
+"""Anonymisation by allowlist, before anything leaves the device.
+
+Only fields named in :data:`EVENT_ALLOWLIST` for an event's ``type`` are kept: no image, crop, embedding or
+stable person identifier can leave, even if a later event model grows one, because a field nobody listed
+is dropped. ``visit_ref`` is re-hashed under a salt that rotates daily and lives only in memory
+(:class:`DailySalt`), or unlinked; timestamps are floored to a bucket; distances rounded; aggregate counts
+below k suppressed.
+
+Everything here is a pure function except :class:`DailySalt`, which holds the salt and takes its clock
+and random generator from the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Final
+
+from pydantic import JsonValue
+
+from cloud_sync.settings import AnonymisationSettings
+from kiosk.events import Event
+
+_COMMON: Final = frozenset({"schema_version", "event_id", "ts", "store_id", "device_id", "type"})
+
+#: The fields of each event type that may leave the device. Anything else is dropped.
+EVENT_ALLOWLIST: Final[dict[str, frozenset[str]]] = {
+    "visit_started": _COMMON | {"visit_ref", "distance_m", "crowd_size"},
+    "visit_ended": _COMMON | {"visit_ref", "dwell_s", "attention_s", "watcher", "glance", "valence"},
+    "offer_shown": _COMMON | {"offer_id", "visit_ref", "reason", "language", "valence"},
+    "offer_tapped": _COMMON | {"offer_id", "visit_ref"},
+    "offer_redeemed": _COMMON | {"offer_id", "code"},
+    "feedback": _COMMON | {"kind", "score", "offer_id", "visit_ref", "valence"},
+    "staff_call": _COMMON | {"call_id", "reason", "zone"},
+    "staff_call_acknowledged": _COMMON | {"call_id", "response_s"},
+    "consent_changed": _COMMON | {"visit_ref", "state", "mode"},
+    "health": _COMMON | {"fps", "inference_ms", "dropped_frames", "camera_ok", "queue_depths"},
+}
+
+#: Keys allowed inside nested objects of events (the valence mix).
+NESTED_ALLOWLIST: Final[dict[str, frozenset[str]]] = {
+    "valence": frozenset({"negative_s", "neutral_s", "positive_s"}),
+}
+
+#: Fields whose value is a map of names to numbers (its keys are data, not fields).
+MAP_FIELDS: Final = frozenset({"queue_depths", "models", "dropped", "values"})
+
+#: Every key that may appear in a payload the device publishes (wire envelopes and events).
+PAYLOAD_KEYS: Final = frozenset().union(
+    *EVENT_ALLOWLIST.values(),
+    *NESTED_ALLOWLIST.values(),
+    {
+        "schema_version",
+        "state",
+        "ts",
+        "software_version",
+        "models",
+        "capabilities",
+        "config_hash",
+        "protocol",
+        "batch_id",
+        "store_id",
+        "device_id",
+        "events",
+        "uptime_s",
+        "outbox_depth",
+        "outbox_bytes",
+        "dropped",
+        "values",
+        "command",
+        "command_id",
+        "status",
+        "reason",
+    },
+)
+
+#: Keys that must never appear anywhere in a payload, whatever the allowlist says.
+FORBIDDEN_KEYS: Final = frozenset(
+    {"image", "frame", "crop", "face", "embedding", "landmarks", "visit_id", "track_id", "person_id", "bbox"}
+)
+
+
+def coarsen_ts(ts: datetime, bucket_s: int) -> datetime:
+    """Floor ``ts`` to a multiple of ``bucket_s`` seconds since the epoch, in UTC."""
+    epoch = math.floor(ts.astimezone(UTC).timestamp())
+    return datetime.fromtimestamp(epoch - epoch % bucket_s, UTC)
+
+
+def rehash(value: str, salt: bytes) -> str:
+    """Keyed hash (HMAC-SHA256, 128 bits, hex) of ``value`` under ``salt``."""
+    return hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def round_to_step(value: float, step: float) -> float:
+    """``value`` rounded to the nearest multiple of ``step``."""
+    return round(round(value / step) * step, 6)
+
+
+def suppress_small_counts(counts: Mapping[str, int], k: int) -> dict[str, int | None]:
+    """Counts below ``k`` (but above zero) become ``None``: a group that small could single a person out."""
+    return {name: (None if 0 < count < k else count) for name, count in counts.items()}
+
+
+def keys_outside_allowlist(payload: JsonValue, path: str = "") -> list[str]:
+    """Every key path in ``payload`` that is not in :data:`PAYLOAD_KEYS` (or is forbidden), recursively.
+
+    Keys inside :data:`MAP_FIELDS` are names (queue names, model names) and are not checked, but their
+    values must be scalars.
+    """
+    found: list[str] = []
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            where = f"{path}.{key}" if path else key
+            if key not in PAYLOAD_KEYS or key in FORBIDDEN_KEYS:
+                found.append(where)
+            elif key in MAP_FIELDS and isinstance(value, dict):
+                found.extend(f"{where}.{k}" for k, v in value.items() if isinstance(v, dict | list))
+            else:
+                found.extend(keys_outside_allowlist(value, where))
+    elif isinstance(payload, list):
+        for item in payload:
+            found.extend(keys_outside_allowlist(item, f"{path}[]"))
+    return found
+
+
+def anonymise_event(
+    event: Event, settings: AnonymisationSettings, salt: bytes, rng: random.Random
+) -> dict[str, JsonValue]:
+    """The event as it may leave the device: allowlisted fields only, ``visit_ref`` re-hashed or unlinked,
+    ``ts`` floored to the bucket, distances rounded. Pure, given ``salt`` and ``rng``."""
+    allowed = EVENT_ALLOWLIST[event.type]
+    data = event.model_dump(mode="json")
+    out: dict[str, JsonValue] = {}
+    for key, value in data.items():
+        if key not in allowed or key in FORBIDDEN_KEYS:
+            continue
+        if key in NESTED_ALLOWLIST and isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if k in NESTED_ALLOWLIST[key]}
+        else:
+            out[key] = value
+    out["ts"] = coarsen_ts(event.ts, settings.ts_bucket_s).isoformat().replace("+00:00", "Z")
+    ref = out.get("visit_ref")
+    if isinstance(ref, str):
+        if settings.visit_ref == "rehash":
+            out["visit_ref"] = rehash(ref, salt)
+        elif type(event).model_fields["visit_ref"].is_required():
+            out["visit_ref"] = rng.randbytes(16).hex()
+        else:
+            del out["visit_ref"]
+    distance = out.get("distance_m")
+    if isinstance(distance, float | int) and not isinstance(distance, bool):
+        out["distance_m"] = round_to_step(float(distance), settings.distance_step_m)
+    return out
+
+
+class DailySalt:
+    """A salt that lives in memory only and changes when the UTC day changes.
+
+    ``clock`` returns the current time; ``rng`` draws each new salt. The previous day's salt is forgotten.
+    """
+
+    def __init__(self, clock: Callable[[], datetime], rng: random.Random) -> None:
+        self._clock = clock
+        self._rng = rng
+        self._day: date | None = None
+        self._salt = b""
+
+    def current(self) -> bytes:
+        """Today's salt (a new one on the first call of each UTC day)."""
+        today = self._clock().astimezone(UTC).date()
+        if today != self._day:
+            self._day = today
+            self._salt = self._rng.randbytes(32)
+        return self._salt
+
+
+class Anonymiser:
+    """Anonymises events with a :class:`DailySalt`; what the outbox calls before it stores an event."""
+
+    def __init__(
+        self, settings: AnonymisationSettings, clock: Callable[[], datetime], rng: random.Random
+    ) -> None:
+        self.settings = settings
+        self._salt = DailySalt(clock, rng)
+        self._rng = rng
+
+    def __call__(self, event: Event) -> dict[str, JsonValue]:
+        """The anonymised form of ``event``."""
+        return anonymise_event(event, self.settings, self._salt.current(), self._rng)

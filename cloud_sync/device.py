@@ -1,0 +1,104 @@
+"""The device side of cloud sync, composed: transport (status, birth, last will), outbox, publisher thread,
+and, given a :class:`~mqtt_bridge.commands.CommandProcessor`, the commands on ``cmd/+``.
+
+The kiosk's composition root builds one :class:`DeviceSync`, calls :meth:`DeviceSync.start`, hands committed
+events to :meth:`DeviceSync.add` and calls :meth:`DeviceSync.stop` on the way out (status ``stopped``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from cloud_sync.anonymise import Anonymiser
+from cloud_sync.outbox import Outbox, OutboxPublisher
+from cloud_sync.settings import AnonymisationSettings, OutboxSettings
+from kiosk.events import Event
+from mqtt_bridge.commands import CommandBridge, CommandProcessor
+from mqtt_bridge.device import device_transport, stopped_message
+from mqtt_bridge.errors import MqttBridgeError
+from mqtt_bridge.payloads import BirthPayload
+from mqtt_bridge.settings import BrokerSettings
+from mqtt_bridge.topics import QOS, DeviceTopics
+
+logger = logging.getLogger(__name__)
+
+
+class DeviceSync:
+    """Outbox + publisher + transport for one device. Thread-safe :meth:`add`."""
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        topics: DeviceTopics,
+        birth: BirthPayload,
+        outbox: OutboxSettings,
+        anonymisation: AnonymisationSettings,
+        *,
+        rng: random.Random | None = None,
+        max_inflight: int = 100,
+        metrics_interval_s: float = 60.0,
+        gauges: Callable[[], dict[str, float]] | None = None,
+        commands: CommandProcessor | None = None,
+    ) -> None:
+        rng = rng or random.SystemRandom()
+        self.topics = topics
+        self.transport = device_transport(broker, topics, birth, rng=rng, max_inflight=max_inflight)
+        self.outbox = Outbox(outbox, Anonymiser(anonymisation, lambda: datetime.now(UTC), rng))
+        self.publisher = OutboxPublisher(self.outbox, self.transport, topics)
+        self.commands = CommandBridge(self.transport, topics, commands) if commands is not None else None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.started_at = time.monotonic()
+        self.metrics_interval_s = metrics_interval_s
+        self._gauges = gauges or dict
+
+    def start(self) -> None:
+        """Connect and start publishing the outbox in a thread."""
+        self.transport.start()
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread.start()
+
+    def _run(self, idle_s: float = 0.02) -> None:
+        next_metrics = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                busy = self.publisher.step(wait_s=idle_s)
+                if self.commands is not None:
+                    busy += self.commands.step(wait_s=0.0)
+                if not busy and not self.publisher.inflight:
+                    self._stop.wait(idle_s)
+                if time.monotonic() >= next_metrics and self.transport.connected:
+                    next_metrics = time.monotonic() + self.metrics_interval_s
+                    self.publish_metrics()
+        except Exception:
+            logger.exception("the outbox publisher crashed")
+            raise
+
+    def publish_metrics(self) -> None:
+        """Publish the ``metrics`` payload now (QoS 0: a lost sample is replaced by the next one)."""
+        payload = self.publisher.metrics(self.started_at, self._gauges())
+        try:
+            self.transport.publish(self.topics.metrics, payload.model_dump_json().encode(), QOS["metrics"])
+        except MqttBridgeError:
+            logger.info("metrics not published: not connected")
+
+    def add(self, events: Iterable[Event]) -> int:
+        """Commit events to the outbox (anonymised); they are published from there."""
+        return self.outbox.add(events)
+
+    def drained(self) -> bool:
+        """Nothing waits in the outbox and nothing is in flight."""
+        return self.outbox.stats().depth == 0 and self.publisher.inflight == 0
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop publishing, publish the retained ``stopped`` status, disconnect, close the outbox."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self.transport.stop(final=stopped_message(self.topics), timeout_s=timeout_s)
+        self.outbox.close()

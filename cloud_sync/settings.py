@@ -1,0 +1,88 @@
+"""Settings of :mod:`cloud_sync`: the ``[outbox]``, ``[anonymisation]`` and ``[ingest]`` sections.
+
+Every model forbids unknown keys and describes every field; every field has a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OutboxSettings(BaseModel):
+    """The durable outbox on the device: where it lives, how big it may grow, how it publishes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path = Field(default=Path("var/outbox.sqlite"), description="SQLite file of the outbox (WAL mode).")
+    max_rows: int = Field(
+        default=500_000,
+        ge=100,
+        description="Most events kept; beyond it the oldest low-priority ones go first.",
+    )
+    max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Most payload bytes kept; beyond it the oldest low-priority events are dropped first.",
+    )
+    batch_size: int = Field(default=200, ge=1, le=5000, description="Events in one MQTT message at most.")
+    batch_max_bytes: int = Field(
+        default=128 * 1024, ge=4096, description="Bytes of events in one MQTT message at most."
+    )
+    max_inflight_batches: int = Field(
+        default=64, ge=1, le=1000, description="Batches published and not yet acknowledged (PUBACK) at most."
+    )
+    resend_after_s: float = Field(
+        default=60.0, gt=0, description="A batch without PUBACK after this long is published again."
+    )
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="FULL",
+        description="SQLite synchronous mode: FULL survives a power cut; NORMAL (WAL) survives a "
+        "process crash and is faster.",
+    )
+
+
+class AnonymisationSettings(BaseModel):
+    """What is done to events before they leave the device (allowlist, hashing, coarsening)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    visit_ref: Literal["rehash", "unlink"] = Field(
+        default="rehash",
+        description="'rehash': visit_ref re-hashed with a salt that rotates daily (events of one visit still "
+        "join that day); 'unlink': dropped where optional, a one-off random value where required.",
+    )
+    ts_bucket_s: int = Field(
+        default=60, ge=1, le=86_400, description="Timestamps are floored to a multiple of this many seconds."
+    )
+    k_anonymity: int = Field(
+        default=5, ge=1, description="Aggregate counts below k are suppressed (sent as null)."
+    )
+    distance_step_m: float = Field(
+        default=0.5, gt=0, description="Distances are rounded to a multiple of this many metres."
+    )
+
+
+class IngestSettings(BaseModel):
+    """The back office's ingest: which broker topics it reads and where it stores them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    share_group: str | None = Field(
+        default="vitrina-ingest",
+        description="MQTT 5 shared subscription group; consumers in it split the load. None: a plain "
+        "subscription (one consumer), for brokers that lose shared-subscription queues on restart "
+        "(Mosquitto 2.0.11 with persistence, see docs/mqtt.md).",
+    )
+    db_url: str = Field(
+        default="sqlite:///var/backoffice.sqlite",
+        description="Store: 'sqlite:///path' (default) or 'postgresql://user@host/db' (a fleet).",
+    )
+    session_expiry_s: int = Field(
+        default=3600, ge=0, description="How long the broker keeps the ingest's queue while it is away."
+    )
+    queue_size: int = Field(
+        default=10_000, ge=10, description="Messages buffered between paho and the store."
+    )

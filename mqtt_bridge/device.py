@@ -1,0 +1,49 @@
+"""A device's connection: the transport with its last will, its ``online`` status and birth certificate."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from mqtt_bridge.payloads import BirthPayload, StatusPayload
+from mqtt_bridge.settings import BrokerSettings
+from mqtt_bridge.topics import QOS, RETAIN, DeviceTopics
+from mqtt_bridge.transport import MqttTransport, Will
+
+
+def status_message(topics: DeviceTopics, state: StatusPayload) -> Will:
+    """The retained status message for ``state``."""
+    return Will(
+        topics.status, state.model_dump_json(exclude_none=True).encode(), QOS["status"], RETAIN["status"]
+    )
+
+
+def device_transport(
+    settings: BrokerSettings,
+    topics: DeviceTopics,
+    birth: BirthPayload,
+    *,
+    subscriptions: Iterable[tuple[str, int]] = (),
+    rng: random.Random | None = None,
+    max_inflight: int = 100,
+) -> MqttTransport:
+    """A transport for one device: last will ``offline``, and ``online`` then the birth on every connect.
+
+    Stop it with ``transport.stop(final=stopped_message(topics))`` so the broker keeps ``stopped``.
+    """
+    birth_message = Will(topics.birth, birth.model_dump_json().encode(), QOS["birth"], RETAIN["birth"])
+    return MqttTransport(
+        settings,
+        client_id=f"{topics.store_id}.{topics.device_id}",
+        will=status_message(topics, StatusPayload(state="offline")),
+        online=[status_message(topics, StatusPayload(state="online", ts=birth.ts)), birth_message],
+        subscriptions=subscriptions,
+        rng=rng,
+        max_inflight=max_inflight,
+    )
+
+
+def stopped_message(topics: DeviceTopics) -> Will:
+    """The retained ``stopped`` status a device publishes on a clean exit."""
+    return status_message(topics, StatusPayload(state="stopped", ts=datetime.now(UTC)))

@@ -1,0 +1,139 @@
+"""Wire models of every JSON payload on Vitrina's topics. Each carries ``schema_version``.
+
+The JSON Schemas in docs/schemas/ are generated from these models (``cloud-sync schemas``) and a test checks
+that the committed files match. A change to a model that is not backwards compatible bumps its
+``schema_version`` (and, for the whole tree, the ``v1`` in the topic prefix).
+
+Events inside a batch are plain JSON objects here: :mod:`mqtt_bridge` knows nothing of Vitrina's event
+schema (``kiosk.events``); the ingest validates each event against it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+#: Largest payload Vitrina publishes or accepts (bytes); the ingest and the bridge refuse larger ones.
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this payload's schema.")
+
+
+class StatusPayload(_Wire):
+    """Retained on ``status``: whether the device is connected."""
+
+    state: Literal["online", "offline", "stopped"] = Field(
+        description="'online' after connecting, 'offline' (the last will: the connection was lost), "
+        "'stopped' (a clean exit)."
+    )
+    ts: datetime | None = Field(
+        default=None, description="When the state was set (UTC); absent in the last will, set at connect."
+    )
+
+
+class BirthPayload(_Wire):
+    """Retained on ``birth``: what the device runs."""
+
+    software_version: str = Field(description="Version of the kiosk software.")
+    models: dict[str, str] = Field(default_factory=dict, description="Model name -> version or sha256.")
+    capabilities: list[str] = Field(
+        default_factory=list, description="What the device can do (e.g. 'expression', 'offers', 'cmd:purge')."
+    )
+    config_hash: str = Field(description="SHA-256 of the effective configuration (secrets excluded).")
+    protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version in use.")
+    ts: datetime = Field(description="When the device connected (UTC).")
+
+
+class EventBatch(_Wire):
+    """On ``events`` and ``alerts``: a batch of anonymised events, oldest first."""
+
+    batch_id: str = Field(description="Unique id of this batch (a redelivered batch keeps its id).")
+    store_id: str = Field(description="Store of the device that sent the batch.")
+    device_id: str = Field(description="Device that sent the batch.")
+    events: list[dict[str, JsonValue]] = Field(
+        min_length=1, description="Anonymised events (kiosk.events schema), each with its event_id."
+    )
+
+
+class MetricsPayload(_Wire):
+    """On ``metrics``: periodic health of the device and its outbox."""
+
+    ts: datetime = Field(description="When the metrics were taken (UTC).")
+    uptime_s: float = Field(ge=0, description="Seconds since the bridge started.")
+    outbox_depth: int = Field(ge=0, description="Events waiting in the outbox.")
+    outbox_bytes: int = Field(ge=0, description="Bytes of payload waiting in the outbox.")
+    dropped: dict[str, int] = Field(
+        default_factory=dict,
+        description="Counts of everything dropped since start, by where (queue or outbox priority).",
+    )
+    values: dict[str, float] = Field(
+        default_factory=dict, description="Other gauges (fps, inference_ms, ...)."
+    )
+
+
+class CommandResult(_Wire):
+    """On ``cmd/<name>/result``: what happened to a command."""
+
+    command: str = Field(description="Name of the command (the <name> of its topic).")
+    command_id: str | None = Field(
+        default=None, description="The command's id, when the command could be parsed far enough to read it."
+    )
+    status: Literal["applied", "duplicate", "refused"] = Field(
+        description="'applied': done now; 'duplicate': done before, nothing changed; 'refused': not done."
+    )
+    reason: str = Field(default="", description="Why it was refused, for a person to read.")
+    ts: datetime = Field(description="When the device decided (UTC).")
+
+
+class CommandEnvelope(_Wire):
+    """On ``cmd/<name>``: a command from the back office.
+
+    ``signature`` is the back office's Ed25519 signature (URL-safe base64, no padding) over
+    :func:`mqtt_bridge.commands.signing_bytes` of the envelope: its canonical JSON without ``signature``.
+    Catalogue, configuration and purge commands must be signed; every command is refused after
+    ``expires_at`` and when its ``nonce`` was seen before.
+    """
+
+    command_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Unique id of the command."
+    )
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Command name (topic level).",
+    )
+    issued_at: AwareDatetime = Field(description="When the back office issued it (with a time zone).")
+    expires_at: AwareDatetime = Field(
+        description="After this instant the device refuses it (with a time zone)."
+    )
+    nonce: str = Field(
+        min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Random, used once."
+    )
+    args: dict[str, JsonValue] = Field(default_factory=dict, description="Arguments of the command.")
+    signature: str | None = Field(
+        default=None, max_length=128, description="Ed25519 signature (base64url) by the back office."
+    )
+
+
+#: Every wire model, by the name of its schema file in docs/schemas/.
+WIRE_MODELS: Final[dict[str, type[BaseModel]]] = {
+    "status": StatusPayload,
+    "birth": BirthPayload,
+    "event_batch": EventBatch,
+    "metrics": MetricsPayload,
+    "command_result": CommandResult,
+    "command": CommandEnvelope,
+}
+
+
+def json_schemas(extra: dict[str, type[BaseModel]] | None = None) -> dict[str, dict[str, Any]]:
+    """JSON Schema of every wire model (plus ``extra``), by file stem."""
+    models = {**WIRE_MODELS, **(extra or {})}
+    return {name: model.model_json_schema(mode="validation") for name, model in sorted(models.items())}

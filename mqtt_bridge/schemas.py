@@ -1,0 +1,39 @@
+"""Write the JSON Schemas of the wire models (:mod:`mqtt_bridge.payloads`) into a folder, or check them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mqtt_bridge.payloads import json_schemas
+
+
+def render_schemas() -> dict[str, str]:
+    """File name -> file text (pretty JSON, sorted keys, trailing newline) of every schema."""
+    return {
+        f"{name}.schema.json": json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for name, schema in json_schemas().items()
+    }
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    """Write every schema into ``folder`` (created if needed); returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_schemas().items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_schemas(folder: Path) -> list[str]:
+    """Names of schema files in ``folder`` that are missing, differ from the models, or are extra."""
+    expected = render_schemas()
+    present = {p.name for p in folder.glob("*.schema.json")} if folder.is_dir() else set()
+    stale = [
+        name
+        for name, text in expected.items()
+        if name not in present or (folder / name).read_text(encoding="utf-8") != text
+    ]
+    return sorted(stale + sorted(present - set(expected)))

@@ -1,0 +1,168 @@
+"""Vitrina's versioned MQTT topic tree. Every topic string in Vitrina is built here, and only here.
+
+``{prefix}/{store}/{device}/...`` with the prefix ``vitrina/v1`` by default (``[mqtt] topic_prefix``):
+
+- ``status``: retained ``online`` on connect, ``offline`` as the last will, ``stopped`` on a clean exit;
+- ``birth``: retained software and model versions, capabilities and configuration hash;
+- ``events``: batches of anonymised events, QoS 1;
+- ``metrics``: periodic health, QoS 0;
+- ``alerts``: staff calls, QoS 1;
+- ``cmd/<name>``: inbound commands; ``cmd/<name>/result``: their outcome.
+
+docs/mqtt.md has the same list as a table; tests/test_topics.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from mqtt_bridge.errors import TopicError
+
+#: Topic kinds a device publishes (the last level of the topic).
+DeviceKind = Literal["status", "birth", "events", "metrics", "alerts"]
+DEVICE_KINDS: Final[tuple[DeviceKind, ...]] = ("status", "birth", "events", "metrics", "alerts")
+
+#: QoS and retain flag of each kind a device publishes.
+QOS: Final[dict[DeviceKind, int]] = {"status": 1, "birth": 1, "events": 1, "metrics": 0, "alerts": 1}
+RETAIN: Final[dict[DeviceKind, bool]] = {
+    "status": True,
+    "birth": True,
+    "events": False,
+    "metrics": False,
+    "alerts": False,
+}
+
+_SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _check_segment(value: str, what: str) -> str:
+    if not _SEGMENT.fullmatch(value):
+        raise TopicError(
+            f"{what} {value!r} is not a valid topic level: use 1-64 characters of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def check_prefix(prefix: str) -> str:
+    """Validate a topic prefix (``vitrina/v1``): levels of letters, digits, '.', '_' or '-'."""
+    levels = prefix.split("/")
+    if not prefix or not all(_PREFIX_SEGMENT.fullmatch(level) for level in levels):
+        raise TopicError(
+            f"topic prefix {prefix!r} is not valid: use '/'-separated levels of letters, digits, '.', '_' "
+            "and '-', with no wildcards (+, #), no leading or trailing '/'"
+        )
+    return prefix
+
+
+@dataclass(frozen=True)
+class DeviceTopics:
+    """The topics of one device: ``{prefix}/{store}/{device}/...``."""
+
+    prefix: str
+    store_id: str
+    device_id: str
+
+    def __post_init__(self) -> None:
+        check_prefix(self.prefix)
+        _check_segment(self.store_id, "store id")
+        _check_segment(self.device_id, "device id")
+
+    @property
+    def base(self) -> str:
+        """``{prefix}/{store}/{device}``."""
+        return f"{self.prefix}/{self.store_id}/{self.device_id}"
+
+    def kind(self, kind: DeviceKind) -> str:
+        """The topic of one kind the device publishes."""
+        return f"{self.base}/{kind}"
+
+    @property
+    def status(self) -> str:
+        """Retained ``online`` / ``offline`` (last will) / ``stopped``."""
+        return self.kind("status")
+
+    @property
+    def birth(self) -> str:
+        """Retained birth certificate: versions, capabilities, configuration hash."""
+        return self.kind("birth")
+
+    @property
+    def events(self) -> str:
+        """Event batches, QoS 1."""
+        return self.kind("events")
+
+    @property
+    def metrics(self) -> str:
+        """Periodic health."""
+        return self.kind("metrics")
+
+    @property
+    def alerts(self) -> str:
+        """Staff calls, QoS 1."""
+        return self.kind("alerts")
+
+    def command(self, name: str) -> str:
+        """Inbound command ``cmd/<name>``."""
+        return f"{self.base}/cmd/{_check_segment(name, 'command name')}"
+
+    def command_result(self, name: str) -> str:
+        """Outcome of a command: ``cmd/<name>/result``."""
+        return f"{self.command(name)}/result"
+
+    @property
+    def command_result_filter(self) -> str:
+        """Subscription filter for every command result of this device: ``cmd/+/result``."""
+        return f"{self.base}/cmd/+/result"
+
+    @property
+    def command_filter(self) -> str:
+        """Subscription filter for every command to this device: ``cmd/+``."""
+        return f"{self.base}/cmd/+"
+
+
+def fleet_filter(prefix: str, kind: DeviceKind) -> str:
+    """Filter for one kind from every device: ``{prefix}/+/+/{kind}``."""
+    return f"{check_prefix(prefix)}/+/+/{kind}"
+
+
+def shared_filter(group: str, prefix: str, kind: DeviceKind) -> str:
+    """MQTT 5 shared subscription ``$share/{group}/{prefix}/+/+/{kind}``: the group splits the load."""
+    return f"$share/{_check_segment(group, 'share group')}/{fleet_filter(prefix, kind)}"
+
+
+@dataclass(frozen=True)
+class ParsedTopic:
+    """A topic of the tree, taken apart."""
+
+    store_id: str
+    device_id: str
+    kind: DeviceKind | Literal["cmd", "cmd_result"]
+    command: str | None = None
+
+
+def parse_topic(prefix: str, topic: str) -> ParsedTopic:
+    """Take a topic of the tree apart; raises :class:`TopicError` for anything else."""
+    head = check_prefix(prefix) + "/"
+    if not topic.startswith(head):
+        raise TopicError(f"topic {topic!r} is not under the prefix {prefix!r}")
+    levels = topic[len(head) :].split("/")
+    if len(levels) < 3:
+        raise TopicError(f"topic {topic!r} has no store/device/kind levels")
+    store, device, rest = (
+        _check_segment(levels[0], "store id"),
+        _check_segment(levels[1], "device id"),
+        levels[2:],
+    )
+    if len(rest) == 1:
+        for kind in DEVICE_KINDS:
+            if rest[0] == kind:
+                return ParsedTopic(store, device, kind)
+    if rest[0] == "cmd" and len(rest) == 2:
+        return ParsedTopic(store, device, "cmd", _check_segment(rest[1], "command name"))
+    if rest[0] == "cmd" and len(rest) == 3 and rest[2] == "result":
+        return ParsedTopic(store, device, "cmd_result", _check_segment(rest[1], "command name"))
+    raise TopicError(f"topic {topic!r} is not one of Vitrina's topics (see docs/mqtt.md)")

@@ -1,0 +1,196 @@
+"""The ingest: validates everything, stores each event once, shares the load, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mosquitto_broker import MosquittoBroker
+from outbox_doubles import make_event
+from sync_helpers import IngestThread, make_device, wait_for
+
+from cloud_sync.ingest import PostgresStore, SqliteStore, Store, open_store, parse_messages
+from mqtt_bridge.payloads import EventBatch
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _batch(events: list[dict[str, object]], store: str = "s1", device: str = "d1") -> bytes:
+    return (
+        EventBatch(batch_id="b1", store_id=store, device_id=device, events=events).model_dump_json().encode()
+    )
+
+
+def _event_json(i: int, kind: str = "normal") -> dict[str, object]:
+    data: dict[str, object] = json.loads(make_event(i, kind).model_dump_json())
+    return data
+
+
+def test_parse_counts_and_skips_everything_invalid() -> None:
+    topic = "vitrina/v1/s1/d1/events"
+    messages = [
+        (topic, _batch([_event_json(1), _event_json(2)])),
+        ("elsewhere/x", b"{}"),
+        (topic, b"not json"),
+        (topic, b'{"schema_version": 1}'),
+        (topic, _batch([{**_event_json(3), "type": "nope"}])),
+        (topic, _batch([{**_event_json(4), "device_id": "d2"}])),
+        (topic, _batch([{**_event_json(5), "embedding": [1, 2]}])),
+        (topic, b"x" * 300_000),
+        ("vitrina/v1/s1/d1/status", b'{"schema_version": 1, "state": "online"}'),
+        ("vitrina/v1/s1/d1/status", b'{"schema_version": 1, "state": "exploded"}'),
+    ]
+    parsed = parse_messages("vitrina/v1", messages)
+    assert [e.event_id for e in parsed.events] == ["e000001", "e000002"]
+    assert [s[2].state for s in parsed.statuses] == ["online"]
+    assert parsed.counters == {
+        "messages": 10,
+        "invalid_topic": 1,
+        "invalid_json": 1,
+        "invalid_events": 1,
+        "invalid_event": 1,
+        "foreign_event": 1,
+        "outside_allowlist": 1,
+        "oversized": 1,
+        "invalid_status": 1,
+    }
+
+
+def _check_idempotent(store: Store) -> None:
+    parsed = parse_messages(
+        "vitrina/v1", [("vitrina/v1/s1/d1/events", _batch([_event_json(i) for i in range(5)]))]
+    )
+    assert store.write(parsed) == 5
+    assert store.write(parsed) == 0
+    assert sorted(store.event_ids()) == [f"e{i:06d}" for i in range(5)]
+    assert store.counters()["duplicates"] == 5
+
+
+def test_sqlite_store_is_idempotent(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/bo.sqlite")
+    assert isinstance(store, SqliteStore)
+    _check_idempotent(store)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    psycopg = pytest.importorskip(
+        "psycopg", reason="psycopg 3 is not installed (pip install 'psycopg[binary]')"
+    )
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432 (database 'test', trust auth): {exc}")
+    schema = f"vitrina_test_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.mark.integration
+def test_postgres_store_is_idempotent(pg_url: str) -> None:
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    try:
+        _check_idempotent(store)
+    finally:
+        store.close()
+    again = PostgresStore(pg_url)  # migrations are recorded: opening twice is fine
+    assert len(again.event_ids()) == 5
+    again.close()
+
+
+@pytest.mark.integration
+def test_device_to_store_end_to_end(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "bo.sqlite")
+    ingest = IngestThread(mosquitto, store).start()
+    device = make_device(mosquitto, tmp_path)
+    device.start()
+    try:
+        events = [make_event(i) for i in range(300)] + [make_event(900, "alert"), make_event(901, "low")]
+        device.add(events)
+        wait_for(lambda: len(store.event_ids()) == 302, what="all events in the store")
+        wait_for(device.drained, what="the outbox to drain")
+        # Published again (as after a crash between PUBACK and delete): still stored once.
+        device.outbox.add(events[:50])
+        wait_for(device.drained, what="the resend")
+        wait_for(lambda: store.counters().get("duplicates", 0) >= 50, what="the duplicates to be counted")
+        assert sorted(store.event_ids()) == sorted(e.event_id for e in events)
+        device.publish_metrics()
+        wait_for(
+            lambda: store.db.execute("SELECT count(*) FROM metrics").fetchone()[0] >= 1, what="metrics stored"
+        )
+        status = store.db.execute("SELECT status, birth FROM devices").fetchall()
+        assert status[0][0] == "online" and json.loads(status[0][1])["software_version"] == "0.1.0"
+    finally:
+        device.stop()
+        ingest.stop()
+    wait_for(lambda: store.db.execute("SELECT status FROM devices").fetchone()[0] == "stopped", 5)
+
+
+@pytest.mark.integration
+def test_two_consumers_in_one_group_split_the_load(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    stores = [SqliteStore(tmp_path / "shared.sqlite"), SqliteStore(tmp_path / "shared.sqlite")]
+    consumers = [IngestThread(mosquitto, s, client_id=f"ingest-{i}").start() for i, s in enumerate(stores)]
+    device = make_device(mosquitto, tmp_path, batch_size=5)
+    device.start()
+    try:
+        device.add(make_event(i) for i in range(400))
+        wait_for(lambda: len(stores[0].event_ids()) == 400, what="all events in the shared store")
+        handled = [c.ingest.handled for c in consumers]
+        assert sum(handled) >= 80 and min(handled) >= 20, handled
+        assert stores[0].counters().get("duplicates", 0) == 0
+    finally:
+        device.stop()
+        for c in consumers:
+            c.stop()
+        for s in stores:
+            s.close()
+
+
+def test_broker_url_parsing(tmp_path: Path) -> None:
+    from click import BadParameter
+
+    from cloud_sync.cli import broker_settings_from_url
+
+    s = broker_settings_from_url("mqtt://ingest@broker.example:1884", password_env="PW")
+    assert (s.host, s.port, s.username, s.tls) == ("broker.example", 1884, "ingest", None)
+    assert s.password is not None and s.password.env == "PW"
+    tls = broker_settings_from_url("mqtts://broker.example", ca_file=tmp_path / "ca.pem")
+    assert tls.port == 8883 and tls.tls is not None
+    for bad in ("http://x", "mqtts://x"):
+        with pytest.raises(BadParameter):
+            broker_settings_from_url(bad)
+
+
+def test_unknown_store_url_is_explained() -> None:
+    from cloud_sync.errors import CloudSyncError
+
+    with pytest.raises(CloudSyncError, match="sqlite:///path"):
+        open_store("mysql://x")
+
+
+@pytest.mark.integration
+def test_device_to_postgres_end_to_end(mosquitto: MosquittoBroker, tmp_path: Path, pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    ingest = IngestThread(mosquitto, store).start()
+    device = make_device(mosquitto, tmp_path)
+    device.start()
+    try:
+        events = [make_event(i) for i in range(120)] + [make_event(900, "alert")]
+        device.add(events)
+        wait_for(lambda: len(store.event_ids()) == 121, what="all events in PostgreSQL")
+        device.outbox.add(events[:20])  # sent again: stored once
+        wait_for(device.drained, what="the resend")
+        wait_for(lambda: store.counters().get("duplicates", 0) >= 20, what="the duplicates to be counted")
+        assert sorted(store.event_ids()) == sorted(e.event_id for e in events)
+    finally:
+        device.stop()
+        ingest.stop()
+        store.close()

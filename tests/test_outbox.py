@@ -1,0 +1,183 @@
+"""The durable outbox: commit before publish, removal only on PUBACK, alerts first, bounded disk."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from outbox_doubles import FakeTransport, make_event
+
+from cloud_sync.anonymise import Anonymiser
+from cloud_sync.outbox import Outbox, OutboxPublisher, migrations
+from cloud_sync.settings import AnonymisationSettings, OutboxSettings
+from kiosk.events import parse_event
+from mqtt_bridge.payloads import EventBatch
+from mqtt_bridge.topics import DeviceTopics
+
+TOPICS = DeviceTopics("vitrina/v1", "s1", "d1")
+
+
+def _outbox(tmp_path: Path, **kwargs: object) -> Outbox:
+    settings = OutboxSettings.model_validate({"path": tmp_path / "outbox.sqlite", **kwargs})
+    anonymiser = Anonymiser(
+        AnonymisationSettings(), lambda: datetime(2026, 1, 1, tzinfo=UTC), random.Random(0)
+    )
+    return Outbox(settings, anonymiser)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _batches(transport: FakeTransport) -> list[tuple[int, str, EventBatch]]:
+    return [(mid, topic, EventBatch.model_validate_json(p)) for mid, topic, p in transport.published]
+
+
+def test_events_are_committed_and_survive_reopening(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path)
+    assert outbox.add(make_event(i) for i in range(10)) == 10
+    assert outbox.add([make_event(3)]) == 0, "an event_id already there is ignored"
+    outbox.close()
+    reopened = _outbox(tmp_path)
+    assert reopened.stats().depth == 10
+    assert [r.event_id for r in reopened.pending("events", 0, 100)] == [f"e{i:06d}" for i in range(10)]
+    mode = reopened.db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert {m.name for m in migrations.applied(reopened.db)} == {
+        "0001_outbox",
+        "0002_outbox_counters",
+    }
+
+
+def test_rows_leave_only_when_their_puback_arrives(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path, batch_size=4)
+    outbox.add(make_event(i) for i in range(10))
+    transport = FakeTransport()
+    publisher = OutboxPublisher(outbox, transport, TOPICS)
+    publisher.step()
+    batches = _batches(transport)
+    assert [len(b.events) for _m, _t, b in batches] == [4, 4, 2]
+    assert all(t == TOPICS.events for _m, t, _b in batches)
+    assert outbox.stats().depth == 10, "nothing is removed before its PUBACK"
+    transport.ack(batches[1][0])
+    publisher.step()
+    assert outbox.stats().depth == 6
+    assert [r.event_id for r in outbox.pending("events", 0, 100)][:4] == [f"e{i:06d}" for i in range(4)]
+    transport.ack(batches[0][0])
+    transport.ack(batches[2][0])
+    publisher.step()
+    assert outbox.stats().depth == 0
+    assert outbox.stats().counters["sent"] == 10
+    # Every published event is the anonymised, schema-valid event.
+    for _m, _t, batch in batches:
+        for event in batch.events:
+            parse_event(json.dumps(event))
+
+
+def test_alerts_jump_the_backlog(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path, batch_size=10, max_inflight_batches=2)
+    outbox.add(make_event(i) for i in range(100))
+    transport = FakeTransport()
+    publisher = OutboxPublisher(outbox, transport, TOPICS)
+    publisher.step()
+    assert len(transport.published) == 2
+    outbox.add([make_event(1000, "alert")])
+    transport.ack_all()
+    publisher.step()
+    third = _batches(transport)[2]
+    assert third[1] == TOPICS.alerts and third[2].events[0]["type"] == "staff_call"
+    assert _batches(transport)[3][2].events[0]["event_id"] == "e000020", "then the backlog, oldest first"
+
+
+def test_nothing_is_published_while_disconnected(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path)
+    outbox.add(make_event(i) for i in range(3))
+    transport = FakeTransport(connected=False)
+    publisher = OutboxPublisher(outbox, transport, TOPICS)
+    assert publisher.step() == 0 and transport.published == []
+    transport.connected = True
+    assert publisher.step() == 1
+
+
+def test_a_batch_without_puback_is_sent_again(tmp_path: Path) -> None:
+    clock = Clock()
+    outbox = _outbox(tmp_path, batch_size=5, resend_after_s=10)
+    outbox.add(make_event(i) for i in range(5))
+    transport = FakeTransport()
+    publisher = OutboxPublisher(outbox, transport, TOPICS, clock=clock)
+    publisher.step()
+    clock.now = 5
+    publisher.step()
+    assert len(transport.published) == 1
+    clock.now = 11
+    publisher.step()
+    assert len(transport.published) == 2
+    assert _batches(transport)[1][2].events == _batches(transport)[0][2].events
+    assert outbox.stats().counters["resent"] == 1
+
+
+def test_a_refused_puback_keeps_the_rows(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path)
+    outbox.add(make_event(i) for i in range(3))
+    transport = FakeTransport()
+    publisher = OutboxPublisher(outbox, transport, TOPICS)
+    publisher.step()
+    transport.ack(1, reason_code=0x87)
+    publisher.step()
+    assert outbox.stats().depth == 3
+    assert outbox.stats().counters["rejected"] == 1
+    assert len(transport.published) == 2, "published again"
+
+
+def test_bounds_drop_oldest_low_then_normal_never_alerts(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path, max_rows=100)
+    outbox.add([make_event(i, "alert") for i in range(20)])
+    outbox.add([make_event(100 + i, "low") for i in range(30)])
+    outbox.add([make_event(200 + i) for i in range(50)])
+    assert outbox.stats().depth == 100
+    outbox.add([make_event(300 + i) for i in range(10)])
+    stats = outbox.stats()
+    assert stats.depth == 100 and stats.dropped == {"low": 10}
+    remaining_low = [r.event_id for r in outbox.pending("events", 0, 1000) if r.event_id.startswith("e0001")]
+    assert remaining_low[0] == "e000110", "the oldest low-priority events went first"
+    outbox.add([make_event(400 + i) for i in range(40)])
+    stats = outbox.stats()
+    assert stats.dropped == {"low": 30, "normal": 20}
+    assert len(outbox.pending("alerts", 0, 1000)) == 20, "alerts are never dropped"
+    outbox.add([make_event(500 + i, "alert") for i in range(200)])
+    assert len(outbox.pending("alerts", 0, 1000)) == 220
+    assert outbox.stats().depth > 100, "alerts alone may exceed the bound"
+
+
+def test_byte_bound(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path, max_bytes=64 * 1024)
+    outbox.add(make_event(i) for i in range(2000))
+    stats = outbox.stats()
+    assert stats.bytes <= 64 * 1024
+    assert stats.dropped["normal"] == 2000 - stats.depth
+    real = outbox.db.execute("SELECT count(*), sum(size) FROM outbox").fetchone()
+    assert (real[0], real[1]) == (stats.depth, stats.bytes)
+
+
+def test_metrics_report_depth_and_drops(tmp_path: Path) -> None:
+    outbox = _outbox(tmp_path, max_rows=100)
+    outbox.add([make_event(i, "low") for i in range(150)])
+    metrics = OutboxPublisher(outbox, FakeTransport(), TOPICS, clock=Clock()).metrics(started_at=0)
+    assert metrics.outbox_depth == 100 and metrics.dropped["outbox_low"] == 50
+
+
+@pytest.mark.parametrize("n", [1, 7])
+def test_batch_byte_limit(tmp_path: Path, n: int) -> None:
+    outbox = _outbox(tmp_path, batch_size=1000, batch_max_bytes=4096)
+    outbox.add(make_event(i) for i in range(100 * n))
+    transport = FakeTransport()
+    OutboxPublisher(outbox, transport, TOPICS).step()
+    assert all(len(p) < 4096 + 200 for _m, _t, p in transport.published)
+    assert sum(len(b.events) for _m, _t, b in _batches(transport)) == 100 * n

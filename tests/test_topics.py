@@ -1,0 +1,77 @@
+"""The topic tree: built in one place, versioned, validated, and documented in docs/mqtt.md."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mqtt_bridge.errors import TopicError
+from mqtt_bridge.topics import DEVICE_KINDS, QOS, RETAIN, DeviceTopics, parse_topic, shared_filter
+
+T = DeviceTopics("vitrina/v1", "store-1", "kiosk_2")
+
+
+def test_every_topic_is_under_the_prefix_store_and_device() -> None:
+    assert T.status == "vitrina/v1/store-1/kiosk_2/status"
+    assert T.birth == "vitrina/v1/store-1/kiosk_2/birth"
+    assert T.events == "vitrina/v1/store-1/kiosk_2/events"
+    assert T.metrics == "vitrina/v1/store-1/kiosk_2/metrics"
+    assert T.alerts == "vitrina/v1/store-1/kiosk_2/alerts"
+    assert T.command("purge") == "vitrina/v1/store-1/kiosk_2/cmd/purge"
+    assert T.command_result("purge") == "vitrina/v1/store-1/kiosk_2/cmd/purge/result"
+    assert T.command_filter == "vitrina/v1/store-1/kiosk_2/cmd/+"
+
+
+def test_the_prefix_is_configurable() -> None:
+    assert DeviceTopics("acme/vitrina/v2", "s", "d").events == "acme/vitrina/v2/s/d/events"
+
+
+def test_shared_subscription_filter() -> None:
+    assert shared_filter("ingest", "vitrina/v1", "events") == "$share/ingest/vitrina/v1/+/+/events"
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "+", "#", "A", "a b", "x" * 65, "-a"])
+def test_invalid_levels_are_refused(bad: str) -> None:
+    with pytest.raises(TopicError):
+        DeviceTopics("vitrina/v1", bad, "d")
+    with pytest.raises(TopicError):
+        T.command(bad)
+
+
+@pytest.mark.parametrize("bad", ["", "/v1", "v1/", "a/+/b", "a/#", "a//b"])
+def test_invalid_prefixes_are_refused(bad: str) -> None:
+    with pytest.raises(TopicError):
+        DeviceTopics(bad, "s", "d")
+
+
+def test_parse_round_trips() -> None:
+    for kind in DEVICE_KINDS:
+        parsed = parse_topic("vitrina/v1", T.kind(kind))
+        assert (parsed.store_id, parsed.device_id, parsed.kind) == ("store-1", "kiosk_2", kind)
+    assert parse_topic("vitrina/v1", T.command("purge")).command == "purge"
+    assert parse_topic("vitrina/v1", T.command_result("purge")).kind == "cmd_result"
+
+
+@given(st.text(max_size=80))
+def test_parse_never_crashes_on_junk(topic: str) -> None:
+    with contextlib.suppress(TopicError):
+        parse_topic("vitrina/v1", topic)
+
+
+def test_docs_table_lists_every_topic_with_its_qos_and_retain(repo_root: Path) -> None:
+    text = (repo_root / "docs" / "mqtt.md").read_text(encoding="utf-8")
+    rows = {
+        m.group(1): (int(m.group(2)), m.group(3) == "yes")
+        for m in re.finditer(
+            r"^\| `vitrina/v1/\{store\}/\{device\}/(\S+)` \| [^|]+ \| (\d) \| (yes|no) \|", text, re.M
+        )
+    }
+    for kind in DEVICE_KINDS:
+        assert rows[kind] == (QOS[kind], RETAIN[kind]), kind
+    assert "cmd/{name}" in rows
+    assert "cmd/{name}/result" in rows
