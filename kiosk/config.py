@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticUndefined
 
+from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from edge_models.config import EmotionSettings, PresenceSettings
 from kiosk.errors import ConfigError, ConfigIssue
 from mqtt_bridge.settings import BrokerSettings
@@ -321,6 +322,12 @@ class KioskConfig(_Section):
     )
     emotion: EmotionSettings = Field(
         default_factory=EmotionSettings, description="Expression (valence) model, rate and abstention."
+    )
+    outbox: OutboxSettings = Field(
+        default_factory=OutboxSettings, description="Durable outbox of telemetry waiting for the broker."
+    )
+    anonymisation: AnonymisationSettings = Field(
+        default_factory=AnonymisationSettings, description="What is done to events before they leave."
     )
 
     def config_hash(self) -> str:
