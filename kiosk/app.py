@@ -21,7 +21,8 @@ import logging
 import queue
 import random
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kiosk.brain import External, KioskBrain
@@ -106,6 +107,7 @@ class BrainWorker:
         self._tick_s = 1.0 / config.runtime.tick_hz
         self._health_s = config.runtime.health_interval_s
         self.lock = threading.Lock()
+        self.decision_latency_s: deque[float] = deque(maxlen=10_000)
 
     def run(self, stop: threading.Event) -> None:
         """Until stopped; then drain what is left and close every visit."""
@@ -116,7 +118,11 @@ class BrainWorker:
             snapshot = self._snapshots.get(max(0.0, min(self._tick_s, next_tick - clock.monotonic())))
             with self.lock:
                 if snapshot is not None:
+                    decided = self.brain.stats.decisions
                     self.brain.on_snapshot(snapshot)
+                    if self.brain.stats.decisions != decided:
+                        # From the frame's capture to the decision it caused: queues, inference, brain.
+                        self.decision_latency_s.append(clock.monotonic() - snapshot.t)
                 self._take_inbox()
                 now = clock.monotonic()
                 if now >= next_tick:
@@ -267,6 +273,8 @@ class KioskApp:
             "peak_crowd": totals.peak_crowd,
             "offers_shown": stats.offers_shown,
             "staff_calls": stats.staff_calls,
+            "decision_latency_ms_p50": _percentile_ms(self.brain_worker.decision_latency_s, 50),
+            "decision_latency_ms_p95": _percentile_ms(self.brain_worker.decision_latency_s, 95),
             "events_recorded": self.writer.written,
             "events_dropped": dict(self.writer.dropped),
             "alerts_spilled": self.writer.spilled,
@@ -281,3 +289,11 @@ class KioskApp:
                 for e in stats.exposures
             ],
         }
+
+
+def _percentile_ms(seconds: Iterable[float], pct: float) -> float | None:
+    """The ``pct`` percentile of durations given in seconds, in milliseconds (None when there are none)."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return None
+    return round(1000 * ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))], 3)

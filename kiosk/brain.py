@@ -85,6 +85,8 @@ class BrainStats:
     visits: int = 0
     offers_shown: int = 0
     staff_calls: int = 0
+    #: Decisions taken: visits started and state-machine effects carried out (for latency measurement).
+    decisions: int = 0
     screens: Counter[str] = field(default_factory=Counter)
     exposures: deque[OfferExposure] = field(default_factory=lambda: deque(maxlen=KEEP))
 
@@ -131,6 +133,7 @@ class KioskBrain:
         update = self.tracker.update(snapshot)
         for track in update.started:
             self.stats.visits += 1
+            self.stats.decisions += 1
             self.emit(
                 VisitStarted(
                     ts=self.clock.now(),
@@ -244,6 +247,7 @@ class KioskBrain:
 
     def _apply(self, effect: Effect) -> list[Effect]:
         t = self.clock.monotonic()
+        self.stats.decisions += 1
         match effect:
             case ShowScreen():
                 self.screen = effect
