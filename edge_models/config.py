@@ -64,8 +64,11 @@ class EmotionSettings(BaseModel):
         default=5.0,
         gt=0.0,
         le=60.0,
-        description="Most emotion classifications per second per tracked face; frames in between reuse the "
-        "last answer.",
+        description="Most frames a second on which expression is read; frames in between carry no reading "
+        "and the kiosk's valence smoothing holds the last one.",
+    )
+    max_faces: int = Field(
+        default=2, ge=1, le=16, description="Most faces classified in a frame: the nearest attentive ones."
     )
     abstain_threshold: float = Field(
         default=DEFAULT_ABSTAIN_THRESHOLD,

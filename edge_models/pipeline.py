@@ -29,12 +29,29 @@ def analyse_frame(
     crop_margin: float = 0.1,
     min_face_px: int = 40,
     min_frontalness: float = 0.5,
+    classify: bool = True,
+    max_classified: int | None = None,
 ) -> list[FaceAnalysis]:
-    """Detect faces, then crop (eye-aligned) and classify each one large and frontal enough."""
+    """Detect faces, then crop (eye-aligned) and classify the ones that matter.
+
+    Those are the faces large (near) and frontal (attentive) enough, nearest first, at most
+    ``max_classified`` of them (None: all). With ``classify`` False no face is classified (a frame between
+    two scheduled readings). Faces come back in the detector's order.
+    """
+    faces = detector.detect(frame)
+    eligible = sorted(
+        (
+            i
+            for i, face in enumerate(faces)
+            if classify and face.box.width >= min_face_px and face.frontalness >= min_frontalness
+        ),
+        key=lambda i: -faces[i].box.width,  # a wider face is a nearer one
+    )
+    chosen = set(eligible if max_classified is None else eligible[:max_classified])
     out: list[FaceAnalysis] = []
-    for face in detector.detect(frame):
+    for i, face in enumerate(faces):
         emotion = None
-        if face.box.width >= min_face_px and face.frontalness >= min_frontalness:
+        if i in chosen:
             crop = crop_aligned(
                 frame,
                 face.box,

@@ -9,6 +9,7 @@ is opened, so the kiosk's core and tests never need the models.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -102,8 +103,28 @@ class _NoEmotion:
         self.emotion: EmotionLike | None = None
 
 
+class RateGate:
+    """Says yes at most ``rate_hz`` times a second, by the injected clock."""
+
+    def __init__(self, rate_hz: float, clock: Callable[[], float]) -> None:
+        self._period = 1.0 / rate_hz
+        self._clock = clock
+        self._next = float("-inf")
+
+    def due(self) -> bool:
+        """True when a period has passed since the last yes (and then starts a new period)."""
+        now = self._clock()
+        if now < self._next:
+            return False
+        self._next = now + self._period
+        return True
+
+
 def open_model_detector(
-    presence: PresenceSettings, emotion: EmotionSettings, read_expression: bool = True
+    presence: PresenceSettings,
+    emotion: EmotionSettings,
+    read_expression: bool = True,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ModelDetector:
     """Open the real models (``edge_models``) as the kiosk's configuration says.
 
@@ -130,6 +151,8 @@ def open_model_detector(
         log.error("emotion model refused, running presence-only: %s", exc)
         return ModelDetector(detect_only, detector.close)
 
+    gate = RateGate(emotion.rate_hz, clock)
+
     def analyse(frame: Frame) -> Sequence[FaceAnalysisLike]:
         return analyse_frame(
             detector,
@@ -138,6 +161,8 @@ def open_model_detector(
             crop_margin=emotion.crop_margin,
             min_face_px=emotion.min_face_px,
             min_frontalness=emotion.min_frontalness,
+            classify=gate.due(),
+            max_classified=emotion.max_faces,
         )
 
     def close() -> None:

@@ -206,3 +206,19 @@ def test_cli_bench_reports_every_model_and_the_pipeline(tmp_path: Path, astronau
     assert {(m["model"], m["threads"]) for m in report["models"]} == {(n, t) for n in names for t in (1, 2)}
     assert [p["threads"] for p in report["pipeline"]] == [1, 2]
     assert all(p["frames"] == 5 and p["faces"] == 5 and p["fps"] > 0 for p in report["pipeline"])
+
+
+def test_pipeline_classifies_only_the_nearest_faces_and_only_when_asked() -> None:
+    from edge_models.sample_media import MULTI_FACE_IMAGE, sample_file
+
+    frame = cv2.imread(str(sample_file(MULTI_FACE_IMAGE)))
+    with PresenceDetector() as detector, EmotionClassifier() as classifier:
+        every = analyse_frame(detector, classifier, frame, min_face_px=8, min_frontalness=0.0)
+        two = analyse_frame(detector, classifier, frame, min_face_px=8, min_frontalness=0.0, max_classified=2)
+        none = analyse_frame(detector, classifier, frame, classify=False)
+    assert len(every) == len(two) == len(none) >= 4
+    assert all(result.emotion is not None for result in every)
+    assert all(result.emotion is None for result in none)
+    classified = [result.face.box.width for result in two if result.emotion is not None]
+    assert len(classified) == 2
+    assert min(classified) >= max(r.face.box.width for r in two if r.emotion is None)

@@ -60,3 +60,15 @@ def test_model_detector_runs_the_function_and_closes() -> None:
     assert len(detector.detect(np.zeros((4, 4, 3), np.uint8))) == 2
     detector.close()
     assert closed == [True]
+
+
+def test_rate_gate_allows_at_most_rate_hz() -> None:
+    from kiosk.perception_adapter import RateGate
+
+    now = [0.0]
+    gate = RateGate(5.0, lambda: now[0])
+    answers = []
+    for step in range(100):  # one second at 100 frames a second
+        now[0] = step / 100
+        answers.append(gate.due())
+    assert sum(answers) == 5 and answers[0]
