@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticUndefined
 
 from kiosk.errors import ConfigError, ConfigIssue
 from mqtt_bridge.settings import BrokerSettings
@@ -388,9 +388,20 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _description(model: type[BaseModel] | None, key: str) -> str | None:
+    """The field's description, its bounds and its default: what a person needs to fix a bad value."""
     if model is None or key not in model.model_fields:
         return None
-    return model.model_fields[key].description
+    field = model.model_fields[key]
+    details = [
+        f"{name} {getattr(rule, name)}" for rule in field.metadata for name in _BOUNDS if hasattr(rule, name)
+    ]
+    if field.default is not PydanticUndefined and not isinstance(field.default, BaseModel):
+        details.append(f"default {field.default!r}")
+    suffix = f" ({', '.join(details)})" if details else ""
+    return f"{field.description}{suffix}"
+
+
+_BOUNDS = ("ge", "gt", "le", "lt", "pattern")
 
 
 def _short(value: object) -> str:

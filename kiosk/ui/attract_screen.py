@@ -62,7 +62,8 @@ def run_attract(
 ) -> RenderStats:
     """Show the attract loop until ``seconds`` pass (None: until the window closes or Escape is pressed)."""
     headless = use_headless_drivers_if_needed(headless)
-    pygame.init()
+    pygame.display.init()  # display and fonts only: the mixer would open a sound card for nothing
+    pygame.font.init()
     try:
         flags = pygame.FULLSCREEN if fullscreen and not headless else 0
         surface = pygame.display.set_mode(size, flags)

@@ -1,25 +1,22 @@
-"""Fonts: a system font that has Cyrillic glyphs where one is installed, pygame's own font otherwise."""
+"""Fonts: DejaVu Sans, shipped with Vitrina (kiosk/ui/fonts, Bitstream Vera licence) for its Cyrillic glyphs.
+
+Shipping the font, rather than finding one on the system, makes every screen render the same on every
+device and in the golden-image tests.
+"""
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pygame
 
-# Families with full Cyrillic coverage, in order of preference (Debian: fonts-dejavu-core, fonts-noto-core).
-_CYRILLIC_FAMILIES = "dejavusans,notosans,liberationsans,freesans"
-
-
-@functools.cache
-def font_path() -> str | None:
-    """Path of a Cyrillic-capable system font, or None when only pygame's default font is available."""
-    return pygame.font.match_font(_CYRILLIC_FAMILIES)
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+REGULAR = FONT_DIR / "DejaVuSans.ttf"
+BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 
 
 @functools.cache
 def font(size: int, bold: bool = False) -> pygame.font.Font:
-    """A font of ``size`` pixels. Cached: creating fonts is slow and the render loop asks every frame."""
-    found = font_path()
-    result = pygame.font.Font(found, size) if found else pygame.font.Font(None, size)
-    result.set_bold(bold)
-    return result
+    """DejaVu Sans at ``size`` pixels. Cached: creating fonts is slow and the render loop asks every frame."""
+    return pygame.font.Font(str(BOLD if bold else REGULAR), size)
