@@ -57,6 +57,7 @@ class Touch:
     t: float
     action: Literal["tap", "call_staff", "done", "dismiss", "feedback"]
     score: int | None = None
+    kind: Literal["csat", "nps"] | None = None  # which question a feedback score answers
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class Record:
     visit_id: str | None
     help: bool = False
     score: int | None = None
+    feedback: Literal["csat", "nps"] | None = None  # which question a feedback score answers
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def _tapped(c: Context, _i: Input) -> list[Effect]:
 
 def _feedback(c: Context, i: Input) -> list[Effect]:
     assert isinstance(i, Touch)
-    return [Record("feedback", c.offer_id, c.visit_id, score=i.score)]
+    return [Record("feedback", c.offer_id, c.visit_id, score=i.score, feedback=i.kind)]
 
 
 def _call_staff(c: Context, _i: Input) -> list[Effect]:

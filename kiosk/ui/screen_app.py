@@ -1,0 +1,192 @@
+"""The shopper's screen: its render loop, in phases.
+
+    events -> actions -> port      (input mapping; touches go to the state machine at once)
+    update(runtime view, now)      (the pure KioskUi builds this frame's ScreenView)
+    draw, only when the view changed or a transition runs
+    flip, then wait for the next frame (60 fps target)
+
+Transitions are a short cross-fade drawn frame by frame: input is read every frame, so they never block it.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pygame
+
+from kiosk.consent import ConsentChange
+from kiosk.engagement import Touch
+from kiosk.ui.display import use_headless_drivers_if_needed
+from kiosk.ui.input import map_event
+from kiosk.ui.renderer import Renderer, Theme
+from kiosk.views.kiosk_ui import KioskUi, Output
+from kiosk.views.layout import Layout, compute_layout
+from kiosk.views.port import KioskPort
+from kiosk.views.screen import ScreenView, UiAction
+
+log = logging.getLogger(__name__)
+
+TRANSITION_S = 0.25
+
+#: Called once a frame before the update with the time, the last view and its layout; returns actions a
+#: scripted shopper performs (the loop turns them into real clicks on their buttons).
+FrameHook = Callable[[float, ScreenView, Layout], list[UiAction]]
+
+
+@dataclass
+class ScreenStats:
+    """What a run of the screen did."""
+
+    frames: int = 0
+    draws: int = 0
+    seconds: float = 0.0
+    frame_ms: list[float] = field(default_factory=list)
+    screens: list[str] = field(default_factory=list)  # every screen reached, in order of first sight
+    screenshots: dict[str, Path] = field(default_factory=dict)
+    headless: bool = True
+
+    def percentile(self, pct: float) -> float:
+        """A percentile of the frame times (update + draw + flip), in ms."""
+        if not self.frame_ms:
+            return 0.0
+        ordered = sorted(self.frame_ms)
+        return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+    @property
+    def frame_ms_p50(self) -> float:
+        """Median frame time in ms."""
+        return statistics.median(self.frame_ms) if self.frame_ms else 0.0
+
+
+class ScreenApp:
+    """Opens the display (full screen, a window, or off screen) and runs the loop."""
+
+    def __init__(
+        self,
+        ui: KioskUi,
+        port: KioskPort,
+        *,
+        size: tuple[int, int] = (1280, 720),
+        fullscreen: bool = False,
+        headless: bool = False,
+        fps: int = 60,
+        font_scale: float = 1.0,
+        theme: Theme | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        hook: FrameHook | None = None,
+        screenshot_dir: Path | None = None,
+    ) -> None:
+        self.ui = ui
+        self.port = port
+        self.size = size
+        self.fullscreen = fullscreen
+        self.headless = headless
+        self.fps = fps
+        self.font_scale = font_scale
+        self.renderer = Renderer(theme, font_scale)
+        self.clock = clock
+        self.hook = hook
+        self.screenshot_dir = screenshot_dir
+        self.stats = ScreenStats()
+
+    def dispatch(self, outputs: list[Output]) -> None:
+        """Hand the UI's outputs to the runtime."""
+        for out in outputs:
+            if isinstance(out, Touch):
+                self.port.touch(out)
+            elif isinstance(out, ConsentChange):
+                self.port.consent_changed(out)
+
+    def run(self, seconds: float | None, stop: Callable[[], bool] = lambda: False) -> ScreenStats:
+        """Run until ``seconds`` pass, ``stop()`` is true, or the window is closed."""
+        headless = use_headless_drivers_if_needed(self.headless)
+        self.stats.headless = headless
+        pygame.display.init()
+        pygame.font.init()
+        try:
+            flags = pygame.FULLSCREEN if self.fullscreen and not headless else 0
+            surface = pygame.display.set_mode(self.size, flags)
+            pygame.display.set_caption("Vitrina")
+            pygame.mouse.set_visible(not self.fullscreen)
+            log.info("screen %dx%d (%s)", *self.size, "headless" if headless else "display")
+            self._loop(surface, seconds, stop)
+        finally:
+            pygame.quit()
+        return self.stats
+
+    def _loop(self, surface: pygame.Surface, seconds: float | None, stop: Callable[[], bool]) -> None:
+        ticker = pygame.time.Clock()
+        width, height = surface.get_size()
+        start = self.clock()
+        self.ui.observe(self.port.runtime_view(), start)
+        view = self.ui.view(start)
+        layout = compute_layout(view, width, height, self.font_scale)
+        drawn: ScreenView | None = None
+        previous: pygame.Surface | None = None
+        transition_at = -1.0
+        while True:
+            now = self.clock()
+            if (seconds is not None and now - start >= seconds) or stop():
+                break
+            # 1. events -> actions -> the runtime
+            if self.hook is not None:
+                for action in self.hook(now, view, layout):
+                    _post_click(layout, action)
+            quit_asked = False
+            for event in pygame.event.get():
+                asked = map_event(event, view, layout)
+                if asked == "quit":
+                    quit_asked = True
+                elif asked is not None:
+                    self.dispatch(self.ui.handle(asked, now))
+            if quit_asked:
+                break
+            # 2. update
+            self.ui.observe(self.port.runtime_view(), now)
+            view = self.ui.view(now)
+            # 3. draw only when something changed
+            if drawn is None or view != drawn or previous is not None:
+                if drawn is not None and view.screen != drawn.screen:
+                    previous, transition_at = surface.copy(), now
+                layout = compute_layout(view, width, height, self.font_scale)
+                self.renderer.draw(surface, view, layout)
+                progress = (now - transition_at) / TRANSITION_S
+                if previous is not None and progress < 1.0:
+                    previous.set_alpha(round(255 * (1.0 - progress)))
+                    surface.blit(previous, (0, 0))
+                elif progress >= 1.0:
+                    previous = None
+                    self._screenshot(surface, view)
+                # 4. flip
+                pygame.display.flip()
+                self.stats.draws += 1
+                drawn = view
+            self.stats.frames += 1
+            self.stats.frame_ms.append((self.clock() - now) * 1000.0)
+            ticker.tick(self.fps)
+        self.stats.seconds = self.clock() - start
+
+    def _screenshot(self, surface: pygame.Surface, view: ScreenView) -> None:
+        if view.screen in self.stats.screens:
+            return
+        self.stats.screens.append(view.screen)
+        if self.screenshot_dir is not None and view.notice is None:
+            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+            path = self.screenshot_dir / f"{view.screen}.png"
+            pygame.image.save(surface, str(path))
+            self.stats.screenshots[view.screen] = path
+
+
+def _post_click(layout: Layout, action: UiAction) -> None:
+    """A left click on the action's button, as the mouse would make it."""
+    try:
+        pos = layout.rect_of(action.key).centre
+    except KeyError:
+        return
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1, touch=False))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=pos, button=1, touch=False))
