@@ -176,7 +176,13 @@ class Renderer:
             pygame.draw.rect(surface, th.panel, rect, border_radius=radius)
             pygame.draw.circle(surface, th.live, (rect.x + dot + round(u), rect.y + rect.h // 2), dot // 1)
             inner = Rect(rect.x + 2 * dot + round(2 * u), rect.y, rect.w - 2 * dot - round(3 * u), rect.h)
-            self._label(surface, button.label + " ⓘ", inner, round(2.8 * u), th.foreground, centred=False)
+            icon = max(6, rect.h // 2)
+            text = Rect(inner.x, inner.y, inner.w - icon - round(u), inner.h)
+            self._label(surface, button.label, text, round(2.8 * u), th.foreground, centred=False)
+            centre = (rect.x + rect.w - icon // 2 - round(u), rect.y + rect.h // 2)
+            pygame.draw.circle(surface, th.foreground, centre, icon // 2, max(1, icon // 10))
+            glyph = font(max(6, round(icon * 0.7)), bold=True).render("i", True, th.foreground)
+            surface.blit(glyph, glyph.get_rect(center=centre))
             return
         primary = button.style in ("primary", "score")
         fill = th.accent if button.style == "primary" else th.panel

@@ -208,7 +208,7 @@ def _code_regions(side: Rect, view: ScreenView, pad: int) -> dict[str, Rect]:
     """The code's box and the QR square share the picture's place."""
     if view.qr is None:
         return {"code": side}
-    if side.w >= side.h:  # portrait screens: side by side
+    if side.w >= 1.6 * side.h:  # a wide place (portrait screens): side by side
         q = min(side.h, side.w // 2)
         return {
             "code": Rect(side.x, side.y, side.w - q - pad, side.h),
