@@ -113,16 +113,18 @@ PERCEPTION_HZ = 15.0
 class ScriptedPerception:
     """The scripted perception feed and shopper (a stand-in for camera + models + a person)."""
 
-    def __init__(self, runtime: LocalRuntime, start: float) -> None:
+    def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        self.start = start
+        self.start: float | None = None  # the script starts on the first frame, once the screen is up
         self._loop = -1
         self._done: set[int] = set()
-        self._next_seen = start
+        self._next_seen = 0.0
         self._camera_ok = True
 
     def __call__(self, now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
         """Once a frame: feed perception to the runtime, and return the shopper's taps due now."""
+        if self.start is None:
+            self.start = self._next_seen = now
         elapsed = now - self.start
         loop, t = int(elapsed // LOOP_S), elapsed % LOOP_S
         if loop != self._loop:
@@ -211,7 +213,7 @@ def run_demo(
         settings=UiSettings(nps_share=0.3, staff_fallback_s=20.0, staff_linger_s=3.0, attract_slide_s=3.0),
         redemption=runtime.redemption,
     )
-    feed = ScriptedPerception(runtime, clock())
+    feed = ScriptedPerception(runtime)
     app = ScreenApp(
         ui,
         runtime,
@@ -244,6 +246,7 @@ def run_demo(
         "ui_frame_ms_p50": round(stats.frame_ms_p50, 3),
         "ui_frame_ms_p99": round(stats.percentile(99), 3),
         "headless": stats.headless,
+        "video_driver": stats.video_driver,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -18,7 +18,7 @@ import pygame
 import pytest
 from ui_support import SCREENS, ui_showing
 
-from kiosk.ui.renderer import Renderer
+from kiosk.ui.renderer import Renderer, release_caches
 from kiosk.views.layout import compute_layout
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -34,6 +34,7 @@ def display() -> Iterator[None]:
     pygame.font.init()
     pygame.display.set_mode((8, 8))
     yield
+    release_caches()
     pygame.quit()
 
 

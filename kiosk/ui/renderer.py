@@ -292,6 +292,13 @@ class Renderer:
         self._button(surface, view.notice.close, layout.rect_of("close"), layout)
 
 
+def release_caches() -> None:
+    """Forget cached fonts and pictures. Call before ``pygame.quit()``: a font kept past it crashes SDL
+    when pygame starts again in the same process."""
+    font.cache_clear()
+    _scaled.cache_clear()
+
+
 def draw_qr(surface: pygame.Surface, rows: tuple[str, ...], box: Rect) -> None:
     """A QR code, dark on white with its quiet zone, as large as fits ``box``."""
     modules = len(rows) + 8  # four modules of quiet zone each side

@@ -23,7 +23,7 @@ from kiosk.consent import ConsentChange
 from kiosk.engagement import Touch
 from kiosk.ui.display import use_headless_drivers_if_needed
 from kiosk.ui.input import map_event
-from kiosk.ui.renderer import Renderer, Theme
+from kiosk.ui.renderer import Renderer, Theme, release_caches
 from kiosk.views.kiosk_ui import KioskUi, Output
 from kiosk.views.layout import Layout, compute_layout
 from kiosk.views.port import KioskPort
@@ -49,6 +49,7 @@ class ScreenStats:
     screens: list[str] = field(default_factory=list)  # every screen reached, in order of first sight
     screenshots: dict[str, Path] = field(default_factory=dict)
     headless: bool = True
+    video_driver: str = ""
 
     def percentile(self, pct: float) -> float:
         """A percentile of the frame times (update + draw + flip), in ms."""
@@ -111,11 +112,13 @@ class ScreenApp:
         try:
             flags = pygame.FULLSCREEN if self.fullscreen and not headless else 0
             surface = pygame.display.set_mode(self.size, flags)
+            self.stats.video_driver = pygame.display.get_driver()
             pygame.display.set_caption("Vitrina")
             pygame.mouse.set_visible(not self.fullscreen)
             log.info("screen %dx%d (%s)", *self.size, "headless" if headless else "display")
             self._loop(surface, seconds, stop)
         finally:
+            release_caches()
             pygame.quit()
         return self.stats
 
