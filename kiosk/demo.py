@@ -97,7 +97,7 @@ BEATS = (
     _tap(2.5, "details", "show_code"),
     _tap(3.3, "details", "done"),
     _tap(3.9, "feedback_csat", "feedback", 5),
-    _tap(3.9, "feedback_nps", "feedback", 9),
+    _tap(4.6, "feedback_nps", "feedback", 9),
     _tap(6.7, "help", "call_staff"),
     _world(7.6, "staff_ack"),
     _tap(8.1, "staff_coming", "close"),
@@ -210,7 +210,7 @@ def run_demo(
         image_base=DEMO_CATALOGUE.parent,
         zone=config.device.zone,
         language=config.ui.language,
-        settings=UiSettings(nps_share=0.3, staff_fallback_s=20.0, staff_linger_s=3.0, attract_slide_s=3.0),
+        settings=UiSettings(nps_share=0.5, staff_fallback_s=20.0, staff_linger_s=3.0, attract_slide_s=3.0),
         redemption=runtime.redemption,
     )
     feed = ScriptedPerception(runtime)

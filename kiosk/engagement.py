@@ -57,7 +57,6 @@ class Touch:
     t: float
     action: Literal["tap", "call_staff", "done", "dismiss", "feedback"]
     score: int | None = None
-    kind: Literal["csat", "nps"] | None = None  # which question a feedback score answers
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,6 @@ class Record:
     visit_id: str | None
     help: bool = False
     score: int | None = None
-    feedback: Literal["csat", "nps"] | None = None  # which question a feedback score answers
 
 
 @dataclass(frozen=True)
@@ -242,7 +240,7 @@ def _tapped(c: Context, _i: Input) -> list[Effect]:
 
 def _feedback(c: Context, i: Input) -> list[Effect]:
     assert isinstance(i, Touch)
-    return [Record("feedback", c.offer_id, c.visit_id, score=i.score, feedback=i.kind)]
+    return [Record("feedback", c.offer_id, c.visit_id, score=i.score)]
 
 
 def _call_staff(c: Context, _i: Input) -> list[Effect]:

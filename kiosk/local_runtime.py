@@ -32,7 +32,7 @@ from kiosk.engagement import (
 )
 from kiosk.offers import Catalogue, OfferContext, OfferEngine
 from kiosk.redemption import Redemption, RedemptionCodes
-from kiosk.views.port import RuntimeView
+from kiosk.views.port import NpsAnswer, RuntimeView
 
 
 @dataclass
@@ -86,6 +86,10 @@ class LocalRuntime:
     def consent_changed(self, change: ConsentChange) -> None:
         """Recorded (a device runtime stores a ConsentChanged event)."""
         self.record.consent.append(change)
+
+    def nps_answered(self, answer: NpsAnswer) -> None:
+        """Recorded (a device runtime stores a Feedback event of kind 'nps')."""
+        self.record.feedback.append(("nps", answer.score))
 
     def redemption(self, offer_id: str) -> Redemption:
         """A fresh code for the offer."""
@@ -142,7 +146,7 @@ class LocalRuntime:
                 if self.engine is not None:
                     self.engine.settle(tapped=True)
             elif effect.kind == "feedback" and effect.score is not None:
-                self.record.feedback.append((effect.feedback or "csat", effect.score))
+                self.record.feedback.append(("csat", effect.score))
         elif isinstance(effect, CallStaff):
             self.record.staff_calls.append(effect.reason)
         return []

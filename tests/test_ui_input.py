@@ -53,6 +53,7 @@ def test_every_button_has_a_keyboard_equivalent() -> None:
     assert map_event(_key(pygame.K_q, pygame.KMOD_CTRL), view, layout) == "quit"
     ui = make_ui(nps_share=1.0)
     ui.observe(RuntimeView("feedback", "croissant-pair", "v"), 1.0)
+    ui.handle(UiAction("feedback", 5), 1.0)
     nps = ui.view(1.0)
     nps_layout = compute_layout(nps, 640, 360)
     assert map_event(_key(pygame.K_0), nps, nps_layout) == UiAction("feedback", 0)

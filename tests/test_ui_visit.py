@@ -7,9 +7,9 @@ from ui_support import FakeClock, make_runtime, make_ui
 
 from kiosk.config import PrivacyMode
 from kiosk.consent import ConsentChange
-from kiosk.engagement import Primary, Seen, Touch
+from kiosk.engagement import Primary, Seen
 from kiosk.perception import Valence
-from kiosk.views.kiosk_ui import KioskUi
+from kiosk.views.kiosk_ui import KioskUi, deliver
 from kiosk.views.layout import compute_layout
 from kiosk.views.port import RuntimeView
 from kiosk.views.screen import UiAction
@@ -39,11 +39,7 @@ class Visit:
         x, y = layout.rect_of(key).centre
         action = layout.hit(x, y, view)
         assert action is not None and action.key == key
-        for out in self.ui.handle(action, self.clock.t):
-            if isinstance(out, Touch):
-                self.runtime.touch(out)
-            else:
-                self.runtime.consent_changed(out)
+        deliver(self.runtime, self.ui.handle(action, self.clock.t))
         self.frame()
 
     def someone(self, attention_s: float, valence: Valence = "neutral") -> None:
@@ -82,18 +78,32 @@ def test_a_whole_visit_with_code_and_csat() -> None:
     assert visit.runtime.record.taps == 1 and visit.runtime.record.offers_shown == [offer_id]
 
 
-def test_nps_on_the_configured_share_at_most_once_a_visit() -> None:
+def test_nps_follows_csat_on_the_configured_share_at_most_once_a_visit() -> None:
     visit = Visit(make_ui(nps_share=1.0))
     visit.someone(0.2)
     visit.someone(2.0)
     visit.tap("tap")
     visit.tap("done")
-    assert visit.frame() == "feedback_nps"
+    assert visit.frame() == "feedback_csat", "the state machine asks CSAT"
+    visit.tap("feedback:4")
+    assert visit.frame() == "feedback_nps", "then this visit is in the NPS share"
     visit.tap("feedback:2")
-    assert visit.runtime.record.feedback == [("nps", 2)], "an NPS 2 is not a CSAT 2"
-    # The same visit reaching feedback again gets CSAT, not a second NPS.
+    assert visit.runtime.record.feedback == [("csat", 4), ("nps", 2)]
+    assert visit.frame() == "thanks"
+    # The same visit reaching feedback again is not asked NPS a second time.
     visit.ui.observe(RuntimeView("feedback", "coffee-to-go", "visit-1"), visit.clock.t + 1)
+    visit.ui.handle(UiAction("feedback", 5), visit.clock.t + 1)
     assert visit.ui.screen_name() == "feedback_csat"
+
+
+def test_an_unanswered_nps_question_goes_away() -> None:
+    ui = make_ui(nps_share=1.0)
+    ui.observe(RuntimeView("feedback", "coffee-to-go", "v"), 1.0)
+    ui.handle(UiAction("feedback", 3), 1.0)
+    ui.observe(RuntimeView("thanks"), 1.1)
+    assert ui.screen_name() == "feedback_nps"
+    ui.observe(RuntimeView("attract"), 14.0)
+    assert ui.screen_name() == "attract"
 
 
 def test_the_share_of_nps_follows_the_injected_random() -> None:
@@ -101,6 +111,7 @@ def test_the_share_of_nps_follows_the_injected_random() -> None:
     for seed in range(200):
         ui = make_ui(nps_share=0.25, seed=seed)
         ui.observe(RuntimeView("feedback", "coffee-to-go", "v"), 1.0)
+        ui.handle(UiAction("feedback", 5), 1.0)
         asked += ui.screen_name() == "feedback_nps"
     assert 30 <= asked <= 70
 

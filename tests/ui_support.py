@@ -95,7 +95,7 @@ def ui_showing(screen: str, language: Language, mode: PrivacyMode = "notice") ->
         "help": RuntimeView("help", "help-desk", "v1"),
         "details": RuntimeView("details", "coffee-to-go", "v1"),
         "feedback_csat": RuntimeView("feedback", "coffee-to-go", "v1"),
-        "feedback_nps": RuntimeView("feedback", "coffee-to-go", "v1"),
+        "feedback_nps": RuntimeView("feedback", "coffee-to-go", "v1"),  # then CSAT answered: NPS
         "thanks": RuntimeView("thanks"),
         "staff_coming": RuntimeView("offer", "croissant-pair", "v1"),
         "maintenance": RuntimeView("maintenance"),
@@ -108,4 +108,7 @@ def ui_showing(screen: str, language: Language, mode: PrivacyMode = "notice") ->
         ui.handle(UiAction("call_staff"), t)
     elif screen == "notice":
         ui.handle(UiAction("notice"), t)
+    elif screen == "feedback_nps":
+        ui.handle(UiAction("feedback", 4), t)
+        ui.observe(RuntimeView("thanks"), t)
     return ui, t + (1.0 if screen not in ("attract", "no_camera") else 2.0)

@@ -19,12 +19,10 @@ from pathlib import Path
 
 import pygame
 
-from kiosk.consent import ConsentChange
-from kiosk.engagement import Touch
 from kiosk.ui.display import use_headless_drivers_if_needed
 from kiosk.ui.input import map_event
 from kiosk.ui.renderer import Renderer, Theme, release_caches
-from kiosk.views.kiosk_ui import KioskUi, Output
+from kiosk.views.kiosk_ui import KioskUi, deliver
 from kiosk.views.layout import Layout, compute_layout
 from kiosk.views.port import KioskPort
 from kiosk.views.screen import ScreenView, UiAction
@@ -95,14 +93,6 @@ class ScreenApp:
         self.screenshot_dir = screenshot_dir
         self.stats = ScreenStats()
 
-    def dispatch(self, outputs: list[Output]) -> None:
-        """Hand the UI's outputs to the runtime."""
-        for out in outputs:
-            if isinstance(out, Touch):
-                self.port.touch(out)
-            elif isinstance(out, ConsentChange):
-                self.port.consent_changed(out)
-
     def run(self, seconds: float | None, stop: Callable[[], bool] = lambda: False) -> ScreenStats:
         """Run until ``seconds`` pass, ``stop()`` is true, or the window is closed."""
         headless = use_headless_drivers_if_needed(self.headless)
@@ -146,7 +136,7 @@ class ScreenApp:
                 if asked == "quit":
                     quit_asked = True
                 elif asked is not None:
-                    self.dispatch(self.ui.handle(asked, now))
+                    deliver(self.port, self.ui.handle(asked, now))
             if quit_asked:
                 break
             # 2. update

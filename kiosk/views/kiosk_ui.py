@@ -3,7 +3,8 @@ shopper's actions into state-machine touches and consent changes. No pygame, no 
 own: every method takes ``now`` (the kiosk's monotonic seconds), and randomness is passed in.
 
 What the screen keeps itself (the state machine does not know it): the language, the open notice, the
-redemption code on display, the consent controls, which feedback question this visit gets, and the
+redemption code on display, the consent controls, the NPS question some visits get after the CSAT one
+(the state machine asks CSAT only; NPS answers go to the runtime as :class:`NpsAnswer`), and the
 staff-coming message, which outlives the session so the shopper sees the acknowledgement or, after a
 timeout, the fallback.
 """
@@ -23,10 +24,10 @@ from kiosk.engagement import Screen, Touch
 from kiosk.i18n import Language, Messages, load_messages
 from kiosk.offers import Catalogue, Offer
 from kiosk.redemption import Redemption, qr_matrix
-from kiosk.views.port import RuntimeView
+from kiosk.views.port import KioskPort, NpsAnswer, RuntimeView
 from kiosk.views.screen import Button, Notice, ScreenName, ScreenView, UiAction
 
-Output = Touch | ConsentChange
+Output = Touch | ConsentChange | NpsAnswer
 FeedbackKind = Literal["csat", "nps"]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -45,6 +46,17 @@ _SCREENS: dict[Screen, ScreenName] = {
 }
 
 
+def deliver(port: KioskPort, outputs: list[Output]) -> None:
+    """Hand the screen's outputs to the runtime: touches, consent changes, NPS answers."""
+    for out in outputs:
+        if isinstance(out, Touch):
+            port.touch(out)
+        elif isinstance(out, ConsentChange):
+            port.consent_changed(out)
+        else:
+            port.nps_answered(out)
+
+
 def format_date(day: date, language: Language) -> str:
     """31.12.2027 in Russian, 31 Dec 2027 in English (no locale needed)."""
     if language == "ru":
@@ -61,7 +73,7 @@ def _q(value: float, steps: int) -> float:
 class UiSettings:
     """What the screen's behaviour depends on beyond the config sections it is given."""
 
-    nps_share: float = 0.2  # share of visits asked NPS (0-10) instead of CSAT (five faces)
+    nps_share: float = 0.2  # share of visits asked NPS (0-10) after the CSAT faces, at most once a visit
     staff_fallback_s: float = 30.0  # no acknowledgement by then: show the fallback message
     staff_linger_s: float = 10.0  # how long the acknowledgement or fallback stays
     attract_slide_s: float = 5.0  # seconds per attract slide
@@ -111,7 +123,7 @@ class KioskUi:
         self.notice_open = False
         self.code: Redemption | None = None
         self._qr: tuple[str, ...] | None = None
-        self.feedback_kind: FeedbackKind | None = None
+        self.nps_since: float | None = None  # the NPS question is up since
         self._nps_asked = False
         self.staff: _Staff | None = None
         self.feedback_given: list[tuple[FeedbackKind, int]] = []
@@ -126,12 +138,12 @@ class KioskUi:
             self._since = now
             if runtime.screen in _SESSION_ENDS and before.screen not in _SESSION_ENDS:
                 self._end_visit(now)
-            if runtime.screen == "feedback":
-                self._choose_feedback()
             if runtime.screen == "staff_coming" and self.staff is None:
                 self.staff = _Staff(now, before.staff_acks)
             if runtime.offer_id != before.offer_id:
                 self.code, self._qr = None, None
+        if self.nps_since is not None and now - self.nps_since >= self.engagement.feedback_timeout_s:
+            self.nps_since = None
         staff = self.staff
         if staff is not None:
             if staff.acked_at is None and runtime.staff_acks > staff.acks_before:
@@ -143,15 +155,12 @@ class KioskUi:
         self.consent.end_visit()
         self.notice_open = False
         self.code, self._qr = None, None
-        self.feedback_kind = None
         self._nps_asked = False
         self._attract_since = now
 
-    def _choose_feedback(self) -> None:
+    def _maybe_ask_nps(self, now: float) -> None:
         if not self._nps_asked and self.rng.random() < self.settings.nps_share:
-            self.feedback_kind, self._nps_asked = "nps", True
-        else:
-            self.feedback_kind = "csat"
+            self.nps_since, self._nps_asked = now, True
 
     def _staff_over(self, staff: _Staff, now: float) -> bool:
         linger = self.settings.staff_linger_s
@@ -205,10 +214,14 @@ class KioskUi:
         return [Touch(now, "call_staff")]
 
     def _on_feedback(self, action: UiAction, now: float) -> list[Output]:
-        kind = self.feedback_kind or "csat"
         assert action.score is not None
-        self.feedback_given.append((kind, action.score))
-        return [Touch(now, "feedback", score=action.score, kind=kind)]
+        if self.nps_since is not None:
+            self.nps_since = None
+            self.feedback_given.append(("nps", action.score))
+            return [NpsAnswer(action.score, self.runtime.offer_id, self.runtime.visit_id, now)]
+        self.feedback_given.append(("csat", action.score))
+        self._maybe_ask_nps(now)
+        return [Touch(now, "feedback", score=action.score)]
 
     def _on_tap(self, _action: UiAction, now: float) -> list[Output]:
         return [Touch(now, "tap")]
@@ -242,8 +255,8 @@ class KioskUi:
         screen = self.runtime.screen
         if screen == "attract":
             return "attract" if self.runtime.camera_ok else "no_camera"
-        if screen == "feedback":
-            return "feedback_nps" if self.feedback_kind == "nps" else "feedback_csat"
+        if self.nps_since is not None:
+            return "feedback_nps"
         if screen == "offer" and self._offer() is None:
             return "welcome"
         return _SCREENS[screen]
@@ -416,7 +429,7 @@ class KioskUi:
             title=t("feedback_nps"),
             main=scores,
             scale_labels=(t("nps_low"), t("nps_high")),
-            progress=self._progress(self.engagement.feedback_timeout_s, now),
+            progress=_q(1.0 - (now - (self.nps_since or now)) / self.engagement.feedback_timeout_s, 100),
         )
 
     def _view_thanks(self, now: float, base: ScreenView) -> ScreenView:

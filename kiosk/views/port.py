@@ -4,7 +4,8 @@ The runtime (the composition root's brain worker, or the demo's scripted stand-i
 :class:`KioskPort`. The screen polls :meth:`KioskPort.runtime_view` once a frame; touches go back as the
 state machine's :class:`~kiosk.engagement.Touch` inputs, consent choices as
 :class:`~kiosk.consent.ConsentChange` (the runtime records a ``ConsentChanged`` event), and redemption codes
-come from the runtime, which knows the device's secret.
+come from the runtime, which knows the device's secret; NPS answers (the state machine asks CSAT only)
+go back as :class:`NpsAnswer`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ class RuntimeView:
     staff_acks: int = 0  # staff calls acknowledged so far (rises when the back office answers)
 
 
+@dataclass(frozen=True)
+class NpsAnswer:
+    """A shopper's answer to the NPS question (0-10), which the screen asks outside the state machine."""
+
+    score: int
+    offer_id: str | None
+    visit_id: str | None
+    t: float
+
+
 class KioskPort(Protocol):
     """The runtime as the screen sees it. Every method is called from the render thread."""
 
@@ -41,6 +52,10 @@ class KioskPort(Protocol):
 
     def consent_changed(self, change: ConsentChange) -> None:
         """Record the shopper's consent choice (a ConsentChanged event)."""
+        ...
+
+    def nps_answered(self, answer: NpsAnswer) -> None:
+        """Record an NPS answer (a Feedback event of kind 'nps')."""
         ...
 
     def redemption(self, offer_id: str) -> Redemption:
