@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from kiosk.clock import Clock
 from kiosk.config import CameraConfig
 from kiosk.errors import KioskError
 from kiosk.perception import Frame
+from kiosk.queues import DropOldestQueue
 
 log = logging.getLogger(__name__)
 
@@ -212,33 +212,8 @@ class CapturedFrame:
     image: Frame
 
 
-class LatestFrames:
-    """A queue of at most ``size`` frames where the newest wins: a full queue drops its oldest (counted)."""
-
-    def __init__(self, size: int = 2) -> None:
-        self._frames: deque[CapturedFrame] = deque()
-        self._size = size
-        self._cond = threading.Condition()
-        self.dropped = 0
-
-    def put(self, frame: CapturedFrame) -> None:
-        """Add a frame, dropping the oldest when full."""
-        with self._cond:
-            if len(self._frames) >= self._size:
-                self._frames.popleft()
-                self.dropped += 1
-            self._frames.append(frame)
-            self._cond.notify()
-
-    def get(self, timeout: float) -> CapturedFrame | None:
-        """The oldest waiting frame, or None after ``timeout`` seconds."""
-        with self._cond:
-            if not self._frames:
-                self._cond.wait(timeout)
-            return self._frames.popleft() if self._frames else None
-
-    def __len__(self) -> int:
-        return len(self._frames)
+#: The camera's hand-over queue: newest wins (see :class:`DropOldestQueue`).
+LatestFrames = DropOldestQueue[CapturedFrame]
 
 
 class Backoff:

@@ -12,6 +12,7 @@ from kiosk import __version__
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError
 from kiosk.logging_setup import configure_logging
+from kiosk.perception import Detector
 
 log = logging.getLogger("kiosk")
 
@@ -142,8 +143,22 @@ def events() -> None:
     default=None,
     help="The event store; default: events.sqlite in storage.data_dir of --config (or of the defaults).",
 )
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None)
-@click.option("-n", "--lines", "count", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file; the embedded defaults when absent.",
+)
+@click.option(
+    "-n",
+    "--lines",
+    "count",
+    type=click.IntRange(1, 100_000),
+    default=20,
+    show_default=True,
+    help="How many of the latest events to print first.",
+)
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing new events as they are stored (Ctrl-C stops)."
 )
@@ -172,3 +187,134 @@ def events_tail(db_path: Path | None, config_file: Path | None, count: int, foll
         pass
     finally:
         db.close()
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file; the embedded defaults when absent.",
+)
+@click.option(
+    "--headless", is_flag=True, help="No screen: run camera, perception, decisions and the store only."
+)
+@click.option(
+    "--source", default=None, help="Camera source, overriding camera.source (a video file, folder, index)."
+)
+@click.option("--loop/--no-loop", default=None, help="Loop a video file or folder (overrides camera.loop).")
+@click.option(
+    "--seconds", type=float, default=None, help="Stop after this many seconds (default: until signalled)."
+)
+@click.option(
+    "--summary",
+    "summary_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the run summary (frames, fps, visits, offers_shown, ...) to this JSON file.",
+)
+@click.option(
+    "--detector",
+    type=click.Choice(["models", "none"]),
+    default="models",
+    show_default=True,
+    help="'models': the on-device vision models (edge_models); 'none': presence off, nobody is ever seen.",
+)
+def run(
+    *,
+    config_file: Path | None,
+    headless: bool,
+    source: str | None,
+    loop: bool | None,
+    seconds: float | None,
+    summary_file: Path | None,
+    detector: str,
+) -> None:
+    """Run the kiosk: camera, perception, engagement, offers, staff calls and the local event store.
+
+    Workers start in order and stop in reverse on SIGTERM or SIGINT, without losing an event.
+
+    \b
+    Example:
+      kiosk run --config examples/kiosk.toml --headless --source clip.mp4 --seconds 20 --summary out.json
+    """
+    import signal
+    import threading
+
+    from kiosk.app import KioskApp
+    from kiosk.offers import load_catalogue
+
+    config = _run_config(config_file, source, loop)
+    configure_logging(config.logging)
+    if not headless:
+        log.warning("the screen renderer is not wired into 'kiosk run' yet: running headless")
+    try:
+        catalogue = load_catalogue(config.offers.catalogue) if config.offers.catalogue else None
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    if catalogue is not None and config.offers.catalogue is not None:
+        for missing in catalogue.missing_images(config.offers.catalogue.parent):
+            log.warning("offer image missing: %s (the offer shows without its picture)", missing)
+    chosen = _open_detector(detector, read_expression=config.privacy.mode != "presence_only")
+    app = KioskApp(config, chosen, catalogue=catalogue)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        summary = app.run(seconds, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        close = getattr(chosen, "close", None)
+        if callable(close):
+            close()
+    if summary_file is not None:
+        summary_file.parent.mkdir(parents=True, exist_ok=True)
+        summary_file.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info(
+        "run finished: %d frames, %.1f fps, %d visits, %d offers, %d staff calls, %d events",
+        summary["frames"],
+        summary["fps"],
+        summary["visits"],
+        summary["offers_shown"],
+        summary["staff_calls"],
+        summary["events_recorded"],
+    )
+    if summary["fatal"]:
+        click.echo(f"kiosk stopped: {summary['fatal']}", err=True)
+        sys.exit(1)
+
+
+def _run_config(config_file: Path | None, source: str | None, loop: bool | None) -> KioskConfig:
+    config = _load_or_exit(config_file) if config_file else KioskConfig()
+    camera_update: dict[str, object] = {}
+    if source is not None:
+        camera_update["source"] = source
+    if loop is not None:
+        camera_update["loop"] = loop
+    if camera_update:
+        config = config.model_copy(update={"camera": config.camera.model_copy(update=camera_update)})
+    return config
+
+
+def _open_detector(name: str, *, read_expression: bool) -> Detector:
+    from kiosk.app import NoDetector
+
+    if name == "none":
+        return NoDetector()
+    from kiosk.perception_adapter import open_model_detector
+
+    try:
+        return open_model_detector(read_expression)
+    except Exception as exc:  # any failure to load the models (missing package, file, interpreter)
+        click.echo(
+            f"cannot open the vision models ({exc}); install them (edge-models) or use --detector none",
+            err=True,
+        )
+        sys.exit(EXIT_CONFIG_ERROR)

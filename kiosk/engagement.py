@@ -55,7 +55,7 @@ class Touch:
     """A touch on the screen: which control."""
 
     t: float
-    action: Literal["tap", "call_staff", "done", "dismiss", "feedback"]
+    action: Literal["tap", "call_staff", "done", "dismiss", "feedback", "consent", "decline"]
     score: int | None = None
 
 
@@ -131,13 +131,21 @@ class CallStaff:
 
 
 @dataclass(frozen=True)
+class Consent:
+    """The shopper agreed (or declined) to have their expression read, for this visit only (opt-in mode)."""
+
+    visit_id: str | None
+    opted_in: bool
+
+
+@dataclass(frozen=True)
 class OfferEnded:
     """The offer left the screen (closes its audience exposure)."""
 
     offer_id: str
 
 
-Effect = ShowScreen | ChooseOffer | Record | CallStaff | OfferEnded
+Effect = ShowScreen | ChooseOffer | Record | CallStaff | OfferEnded | Consent
 
 # ---- the machine --------------------------------------------------------------------------------------
 
@@ -151,6 +159,7 @@ class Context:
     visit_id: str | None = None
     offer_id: str | None = None
     help: bool = False
+    staff_called: bool = False
     last_face_t: float = 0.0
     camera_ok: bool = True
     history: list[tuple[float, State]] = field(default_factory=list)
@@ -244,11 +253,22 @@ def _feedback(c: Context, i: Input) -> list[Effect]:
 
 
 def _call_staff(c: Context, _i: Input) -> list[Effect]:
-    return [CallStaff("shopper_request", c.visit_id), ShowScreen("staff_coming")]
+    c.staff_called = True
+    return [CallStaff("shopper_request", c.visit_id)]
+
+
+def _consent(c: Context, i: Input) -> list[Effect]:
+    assert isinstance(i, Touch)
+    return [Consent(c.visit_id, i.action == "consent")]
+
+
+def _consent_touch(c: Context, k: EngagementConfig, i: Input) -> bool:
+    return isinstance(i, Touch) and i.action in ("consent", "decline")
 
 
 def _valid_score(c: Context, k: EngagementConfig, i: Input) -> bool:
-    return _touch("feedback")(c, k, i) and isinstance(i, Touch) and i.score is not None and 0 <= i.score <= 10
+    """The feedback screen asks one CSAT question: 1 to 5."""
+    return _touch("feedback")(c, k, i) and isinstance(i, Touch) and i.score is not None and 1 <= i.score <= 5
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -258,6 +278,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(WATCHING, CameraChanged, "attract", _camera(False)),
     # The shopper asks for a person from any shopper-facing state.
     Transition(ALL - {"maintenance", "thanks"}, Touch, "thanks", _touch("call_staff"), _call_staff),
+    # The camera notice's consent buttons: no state change.
+    Transition(ALL - {"maintenance"}, Touch, None, _consent_touch, _consent),
     # Watching the audience.
     Transition(frozenset({"attract"}), Seen, "approach", _approaching, _adopt_primary),
     Transition(frozenset({"attract", "approach"}), Touch, "engaged", _touch("tap")),
@@ -294,7 +316,7 @@ ON_ENTER: dict[State, Callable[[Context], list[Effect]]] = {
     "offer": lambda c: [ShowScreen("help" if c.help else "offer", c.offer_id)],
     "interaction": lambda c: [ShowScreen("details", c.offer_id)],
     "feedback": lambda c: [ShowScreen("feedback", c.offer_id)],
-    "thanks": lambda c: [ShowScreen("thanks")],
+    "thanks": lambda c: [ShowScreen("staff_coming" if c.staff_called else "thanks")],
     "maintenance": lambda c: [ShowScreen("maintenance")],
 }
 
@@ -341,6 +363,6 @@ class EngagementMachine:
         ctx.history.append((t, target))
         ctx.state, ctx.entered_at = target, t
         if target in ("attract", "cooldown", "maintenance"):
-            ctx.visit_id, ctx.offer_id, ctx.help = None, None, False
+            ctx.visit_id, ctx.offer_id, ctx.help, ctx.staff_called = None, None, False, False
         out.extend(ON_ENTER[target](ctx))
         return out

@@ -80,24 +80,48 @@ def to_detection(analysis: FaceAnalysisLike) -> Detection:
 class ModelDetector:
     """A :class:`kiosk.perception.Detector` over a function that runs the models on a frame."""
 
-    def __init__(self, analyse: Callable[[Frame], Sequence[FaceAnalysisLike]]) -> None:
+    def __init__(
+        self, analyse: Callable[[Frame], Sequence[FaceAnalysisLike]], close: Callable[[], None] = lambda: None
+    ) -> None:
         self._analyse = analyse
+        self.close = close
 
     def detect(self, frame: Frame) -> list[Detection]:
         """Run the models and convert their answers."""
         return [to_detection(a) for a in self._analyse(frame)]
 
 
-def open_model_detector(presence_model: str | None = None, emotion_model: str | None = None) -> ModelDetector:
-    """Open the real models (``edge_models``), imported only now. Raises ImportError when absent."""
+class _NoEmotion:
+    """A face without an emotion answer (``FaceAnalysisLike`` with ``emotion`` None)."""
+
+    def __init__(self, face: FaceLike) -> None:
+        self.face = face
+        self.emotion: EmotionLike | None = None
+
+
+def open_model_detector(read_expression: bool = True) -> ModelDetector:
+    """Open the real models (``edge_models``), imported only now. Raises ImportError when absent.
+
+    With ``read_expression`` False (privacy mode ``presence_only``) the emotion model is not even loaded.
+    """
     presence = importlib.import_module("edge_models.presence")
+    detector = presence.PresenceDetector()
+    if not read_expression:
+
+        def detect_only(frame: Frame) -> Sequence[FaceAnalysisLike]:
+            return [_NoEmotion(face) for face in detector.detect(frame)]
+
+        return ModelDetector(detect_only, detector.close)
     emotion = importlib.import_module("edge_models.emotion")
     pipeline = importlib.import_module("edge_models.pipeline")
-    detector = presence.PresenceDetector(presence_model) if presence_model else presence.PresenceDetector()
-    classifier = emotion.EmotionClassifier(emotion_model) if emotion_model else emotion.EmotionClassifier()
+    classifier = emotion.EmotionClassifier()
 
     def analyse(frame: Frame) -> Sequence[FaceAnalysisLike]:
         result: Sequence[FaceAnalysisLike] = pipeline.analyse_frame(detector, classifier, frame)
         return result
 
-    return ModelDetector(analyse)
+    def close() -> None:
+        classifier.close()
+        detector.close()
+
+    return ModelDetector(analyse, close)

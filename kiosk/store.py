@@ -86,11 +86,10 @@ def write_events(db: Database, events: Sequence[Event]) -> int:
         }
         for e in events
     ]
-    before = db.execute("select count(*) from events").fetchone()[0]
+    before = db.conn.total_changes
     with db.atomic():
         db.table("events").insert_all(rows, ignore=True)
-    after = db.execute("select count(*) from events").fetchone()[0]
-    return int(after - before)
+    return db.conn.total_changes - before
 
 
 def purge(db: Database, older_than: datetime) -> int:
@@ -206,8 +205,7 @@ class EventWriter:
     def _write(self, db: Database, events: list[Event]) -> None:
         """Write a batch, then whatever was spilled; the spill file is removed only once written."""
         if events:
-            write_events(db, events)
-            self.written += len(events)
+            self.written += write_events(db, events)
         taking = self.spill_path.with_suffix(".taking")  # left over by a crash: taken first
         with self._lock:
             if self.spill_path.exists() and not taking.exists():
@@ -215,8 +213,7 @@ class EventWriter:
         if not taking.exists():
             return
         spilled = [parse_event(line) for line in taking.read_text(encoding="utf-8").splitlines() if line]
-        write_events(db, spilled)
-        self.written += len(spilled)
+        self.written += write_events(db, spilled)
         taking.unlink()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kiosk.config import TrackerConfig
@@ -117,10 +118,16 @@ class TrackerUpdate:
 class Tracker:
     """Greedy IoU matching, then centroid distance for fast movers; tracks end after ``lost_after_s``."""
 
-    def __init__(self, config: TrackerConfig, rng: random.Random) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig,
+        rng: random.Random,
+        reads_valence: Callable[[str], bool] = lambda _visit_id: True,
+    ) -> None:
         self._config = config
         self._rng = rng
         self._tracks: list[Track] = []
+        self._reads_valence = reads_valence
 
     @property
     def tracks(self) -> tuple[Track, ...]:
@@ -202,8 +209,7 @@ class Tracker:
                 self._apply(self._tracks[best[1]], det, t)
         return [det for di, det in enumerate(detections) if di not in used_dets]
 
-    @staticmethod
-    def _apply(track: Track, det: Detection, t: float, new: bool = False) -> None:
+    def _apply(self, track: Track, det: Detection, t: float, new: bool = False) -> None:
         if not new:
             track.hits += 1
         track.box = det.box
@@ -212,7 +218,8 @@ class Tracker:
         track.distance_m = det.distance_m
         track.yaw_deg = det.yaw_deg
         track.areas.append((t, det.box.area))
-        track.smoother.observe(t, det.reading)
+        if self._reads_valence(track.visit_id):  # privacy: presence only, or no consent for this visit
+            track.smoother.observe(t, det.reading)
 
 
 def _centre_distance(a: Box, b: Box) -> float:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from kiosk.camera import (
     Backoff,
@@ -31,14 +31,6 @@ FAST = CameraConfig(reconnect_initial_s=0.01, reconnect_max_s=0.02, frame_timeou
 
 def _image(value: int = 0) -> Frame:
     return np.full((48, 64, 3), value, np.uint8)
-
-
-def _wait_for(condition: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_latest_frames_newest_wins_and_counts_drops() -> None:
@@ -162,14 +154,14 @@ def test_capture_survives_camera_pulled_away_and_reconnects(mode: str) -> None:
     thread = threading.Thread(target=worker.run, args=(stop,))
     thread.start()
     try:
-        _wait_for(lambda: worker.health.frames >= 5, "first frames")
+        wait_for(lambda: worker.health.frames >= 5, "first frames")
         assert worker.health.ok
         cam.present = False
-        _wait_for(lambda: not worker.health.ok and cam.opens >= 3, "the camera to be seen down and retried")
+        wait_for(lambda: not worker.health.ok and cam.opens >= 3, "the camera to be seen down and retried")
         assert worker.health.failures >= 1 and worker.health.last_error
         before = worker.health.frames
         cam.present = True
-        _wait_for(lambda: worker.health.ok and worker.health.frames > before + 5, "the camera to come back")
+        wait_for(lambda: worker.health.ok and worker.health.frames > before + 5, "the camera to come back")
         assert worker.health.reconnects >= 1
         assert frames.dropped > 0  # nobody consumed: the queue kept only the newest two
     finally:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kiosk.config import EngagementConfig
 from kiosk.engagement import (
@@ -12,7 +16,9 @@ from kiosk.engagement import (
     CallStaff,
     CameraChanged,
     ChooseOffer,
+    Consent,
     EngagementMachine,
+    Input,
     MaintenanceSwitch,
     OfferEnded,
     OfferReady,
@@ -149,11 +155,64 @@ def test_invalid_feedback_score_is_ignored() -> None:
     m.step(Touch(1.5, "tap"))
     m.step(Touch(2.0, "done"))
     assert m.step(Touch(2.5, "feedback", score=None)) == []
+    assert m.step(Touch(2.6, "feedback", score=9)) == []  # CSAT is 1-5
     assert m.state == "feedback"
 
 
 def test_table_is_well_formed() -> None:
     targets = {row.target for row in TRANSITIONS} | {target for _, target in TIMEOUTS.values()}
     assert targets - {None} <= ALL
-    reachable = {"attract"} | targets
+    reachable = {"attract"} | (targets - {None})
     assert reachable == ALL, f"unreachable: {ALL - reachable}"
+
+
+def _inputs() -> st.SearchStrategy[list[tuple[float, Input]]]:
+    primary = st.builds(
+        Primary,
+        visit_id=st.sampled_from(["a", "b"]),
+        distance_m=st.one_of(st.none(), st.floats(0.2, 6.0)),
+        area_growth=st.floats(0.5, 2.0),
+        attention_s=st.floats(0.0, 5.0),
+        valence=st.sampled_from([None, "negative", "neutral", "positive"]),
+    )
+    actions = st.sampled_from(["tap", "call_staff", "done", "dismiss", "feedback", "consent", "decline"])
+    event: st.SearchStrategy[Input] = st.one_of(
+        st.builds(Seen, t=st.just(0.0), faces=st.integers(1, 3), primary=primary),
+        st.builds(Seen, t=st.just(0.0), faces=st.just(0), primary=st.none()),
+        st.builds(Touch, t=st.just(0.0), action=actions, score=st.one_of(st.none(), st.integers(0, 10))),
+        st.builds(Tick, t=st.just(0.0)),
+        st.builds(CameraChanged, t=st.just(0.0), ok=st.booleans()),
+        st.builds(OfferReady, t=st.just(0.0), offer_id=st.sampled_from([None, "x"]), help=st.booleans()),
+        st.builds(MaintenanceSwitch, t=st.just(0.0), on=st.booleans()),
+    )
+    return st.lists(st.tuples(st.floats(0.0, 20.0), event), max_size=60)
+
+
+@given(_inputs())
+def test_any_input_sequence_keeps_the_machine_consistent(steps: list[tuple[float, Input]]) -> None:
+    m = EngagementMachine(CFG)
+    t = 0.0
+    shown: str | None = None
+    for dt, template in steps:
+        t += dt
+        effects = m.step(dataclasses.replace(template, t=t))
+        assert m.state in ALL
+        for effect in effects:
+            if isinstance(effect, Record) and effect.kind == "offer_shown":
+                assert shown is None, "an offer shown while another is still on screen"
+                shown = effect.offer_id
+            if isinstance(effect, OfferEnded):
+                assert effect.offer_id == shown
+                shown = None
+        if m.state not in ("offer", "interaction"):
+            assert shown is None, f"offer left on the books in {m.state}"
+        if m.state in ("attract", "cooldown", "maintenance"):
+            assert m.ctx.visit_id is None and m.ctx.offer_id is None
+
+
+def test_consent_buttons_emit_consent_without_changing_state() -> None:
+    m = EngagementMachine(CFG)
+    m.step(_seen(0.0))
+    assert m.step(Touch(0.5, "consent")) == [Consent("v1", True)]
+    assert m.step(Touch(0.6, "decline")) == [Consent("v1", False)]
+    assert m.state == "approach"

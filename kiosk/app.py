@@ -1,0 +1,283 @@
+"""The composition root: builds the kiosk's workers, starts them in order and stops them in reverse.
+
+Data flows camera -> perception -> brain -> event writer. Consumers start first and stop last:
+
+    start: event-writer, brain, perception, camera        stop: camera, perception, brain, event-writer
+
+so each one, when stopped, has already been left nothing new by its producer and drains what it holds:
+the brain processes the snapshots left, ends every open visit and offer; then the writer stores every event
+it accepted. Nothing accepted is lost on SIGTERM or SIGINT.
+
+Thread boundaries and their drop policies: camera -> perception, :class:`~kiosk.camera.LatestFrames`
+(two frames, newest wins, drops counted as ``dropped_frames``); perception -> brain, a
+:class:`~kiosk.queues.DropOldestQueue` of snapshots (newest wins, counted); touches, redemptions, staff
+acknowledgements and the maintenance switch -> brain, an unbounded :class:`queue.Queue` (never dropped: they
+are people's actions, at human rates); brain -> store, :class:`~kiosk.store.EventWriter`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.brain import External, KioskBrain
+from kiosk.camera import CaptureWorker, FrameSource, LatestFrames, make_source
+from kiosk.clock import Clock, SystemClock
+from kiosk.config import KioskConfig
+from kiosk.events import Health
+from kiosk.offers import Catalogue, OfferEngine
+from kiosk.perception import Detection, Detector, Frame, Snapshot
+from kiosk.queues import DropOldestQueue
+from kiosk.store import EventWriter
+from kiosk.workers import Supervisor
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_QUEUE = 32
+BANDIT_FILE = "bandit.json"
+
+
+class NoDetector:
+    """Sees nobody: the kiosk runs camera, screen and store without any model (presence off)."""
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        """No faces."""
+        return []
+
+
+class PerceptionWorker:
+    """Frames in, snapshots out, through the :class:`Detector`."""
+
+    name = "perception"
+
+    def __init__(
+        self, detector: Detector, frames: LatestFrames, out: DropOldestQueue[Snapshot], clock: Clock
+    ) -> None:
+        self._detector = detector
+        self._frames = frames
+        self._out = out
+        self._clock = clock
+        self.processed = 0
+        self.inference_s = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        """Detect on each frame until stopped."""
+        while not stop.is_set():
+            captured = self._frames.get(0.1)
+            if captured is None:
+                continue
+            started = self._clock.monotonic()
+            detections = tuple(self._detector.detect(captured.image))
+            self.inference_s += self._clock.monotonic() - started
+            height, width = captured.image.shape[:2]
+            self._out.put(Snapshot(captured.t, detections, width, height))
+            self.processed += 1
+
+    @property
+    def inference_ms(self) -> float:
+        """Mean detection time so far."""
+        return 1000.0 * self.inference_s / self.processed if self.processed else 0.0
+
+
+class BrainWorker:
+    """Runs the :class:`KioskBrain`: snapshots, touches, timer ticks, camera changes, health events."""
+
+    name = "brain"
+
+    def __init__(
+        self,
+        brain: KioskBrain,
+        config: KioskConfig,
+        *,
+        snapshots: DropOldestQueue[Snapshot],
+        inbox: queue.Queue[External],
+        camera_ok: Callable[[], bool],
+        health: Callable[[], Health],
+    ) -> None:
+        self.brain = brain
+        self._snapshots = snapshots
+        self._inbox = inbox
+        self._camera_ok = camera_ok
+        self._health = health
+        self._tick_s = 1.0 / config.runtime.tick_hz
+        self._health_s = config.runtime.health_interval_s
+        self.lock = threading.Lock()
+
+    def run(self, stop: threading.Event) -> None:
+        """Until stopped; then drain what is left and close every visit."""
+        clock = self.brain.clock
+        next_tick = clock.monotonic()
+        next_health = clock.monotonic() + self._health_s
+        while not stop.is_set():
+            snapshot = self._snapshots.get(max(0.0, min(self._tick_s, next_tick - clock.monotonic())))
+            with self.lock:
+                if snapshot is not None:
+                    self.brain.on_snapshot(snapshot)
+                self._take_inbox()
+                now = clock.monotonic()
+                if now >= next_tick:
+                    next_tick = now + self._tick_s
+                    self.brain.on_camera(self._camera_ok(), now)
+                    self.brain.on_tick(now)
+                if now >= next_health:
+                    next_health = now + self._health_s
+                    self.brain.emit(self._health())
+        with self.lock:
+            while (snapshot := self._snapshots.get(0)) is not None:
+                self.brain.on_snapshot(snapshot)
+            self._take_inbox()
+            self.brain.finish(clock.monotonic())
+
+    def _take_inbox(self) -> None:
+        while True:
+            try:
+                command = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            self.brain.on_external(command)
+
+
+class KioskApp:
+    """Everything the kiosk runs, wired once. ``detector`` is any :class:`Detector`."""
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        detector: Detector,
+        *,
+        catalogue: Catalogue | None = None,
+        source_factory: Callable[[], FrameSource] | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        pace_files: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        rng = rng or random.SystemRandom()
+        self.writer = EventWriter(config.storage, self.clock)
+        self.frames: LatestFrames = LatestFrames(2)
+        self.snapshots: DropOldestQueue[Snapshot] = DropOldestQueue(SNAPSHOT_QUEUE)
+        self.inbox: queue.Queue[External] = queue.Queue()
+        self.engine = OfferEngine(catalogue, config.offers, rng) if catalogue is not None else None
+        self.bandit_path = config.offers.state_file or config.storage.data_dir / BANDIT_FILE
+        self.brain = KioskBrain(config, self.clock, rng, self.writer.submit, self.engine)
+        self.camera = CaptureWorker(
+            source_factory or (lambda: make_source(config.camera)),
+            config.camera,
+            self.clock,
+            self.frames,
+            pace_files=pace_files,
+        )
+        self.perception = PerceptionWorker(detector, self.frames, self.snapshots, self.clock)
+        self.brain_worker = BrainWorker(
+            self.brain,
+            config,
+            snapshots=self.snapshots,
+            inbox=self.inbox,
+            camera_ok=self._camera_ok,
+            health=self._health_event,
+        )
+        self.supervisor = Supervisor(
+            self.clock, config.runtime.restart_limit, config.runtime.restart_window_s
+        )
+        self._started_at = 0.0
+        self._stopped_at: float | None = None
+
+    def _camera_ok(self) -> bool:
+        # A finite source that ended is not a failure: the run stops and the brain finishes in order, after
+        # the snapshots still queued (flushing here would end visits before their last frames).
+        health = self.camera.health
+        return health.finished or health.delivering(
+            self.clock.monotonic(), self.config.camera.frame_timeout_s
+        )
+
+    def _health_event(self) -> Health:
+        elapsed = max(1e-9, self.clock.monotonic() - self._started_at)
+        return Health(
+            ts=self.clock.now(),
+            store_id=self.config.device.store_id,
+            device_id=self.config.device.device_id,
+            fps=round(self.perception.processed / elapsed, 2),
+            inference_ms=round(self.perception.inference_ms, 3),
+            dropped_frames=self.frames.dropped,
+            camera_ok=self._camera_ok(),
+            queue_depths={
+                "frames": len(self.frames),
+                "snapshots": len(self.snapshots),
+                "events": self.writer.depth,
+            },
+        )
+
+    def send(self, command: External) -> None:
+        """A touch, redemption, staff acknowledgement or maintenance switch (from any thread)."""
+        self.inbox.put(command)
+
+    def start(self) -> None:
+        """Load the bandit state and start the workers, consumers first."""
+        if self.engine is not None:
+            self.engine.bandit.load(self.bandit_path)
+        self._started_at = self.clock.monotonic()
+        self.supervisor.start([self.writer, self.brain_worker, self.perception, self.camera])
+
+    def stop(self) -> list[str]:
+        """Stop producers first, drain, save the bandit state. Returns workers that did not stop."""
+        stuck = self.supervisor.stop()
+        if self.engine is not None:
+            self.engine.bandit.save(self.bandit_path)
+        self._stopped_at = self.clock.monotonic()
+        return stuck
+
+    def run(self, seconds: float | None, stop: threading.Event) -> dict[str, Any]:
+        """Start, run until ``seconds`` pass, ``stop`` is set, a finite source ends or a worker is lost for
+        good; then stop and return the summary."""
+        self.start()
+        deadline = None if seconds is None else self.clock.monotonic() + seconds
+        try:
+            while not stop.is_set() and not self.supervisor.fatal.is_set():
+                if deadline is not None and self.clock.monotonic() >= deadline:
+                    break
+                if self.camera.health.finished and not len(self.frames) and not len(self.snapshots):
+                    log.info("camera source ended")
+                    break
+                stop.wait(0.05)
+        finally:
+            self.stop()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        """What the run did: the figures ``kiosk run --summary`` writes."""
+        end = self._stopped_at if self._stopped_at is not None else self.clock.monotonic()
+        elapsed = max(0.0, end - self._started_at)
+        stats, totals = self.brain.stats, self.brain.meter.totals
+        return {
+            "seconds": round(elapsed, 3),
+            "frames": self.camera.health.frames,
+            "frames_processed": self.perception.processed,
+            "fps": round(self.perception.processed / elapsed, 2) if elapsed > 0 else 0.0,
+            "inference_ms": round(self.perception.inference_ms, 3),
+            "dropped_frames": self.frames.dropped,
+            "dropped_snapshots": self.snapshots.dropped,
+            "visits": stats.visits,
+            "watchers": totals.watchers,
+            "glances": totals.glances,
+            "peak_crowd": totals.peak_crowd,
+            "offers_shown": stats.offers_shown,
+            "staff_calls": stats.staff_calls,
+            "events_recorded": self.writer.written,
+            "events_dropped": dict(self.writer.dropped),
+            "alerts_spilled": self.writer.spilled,
+            "camera_failures": self.camera.health.failures,
+            "camera_reconnects": self.camera.health.reconnects,
+            "worker_restarts": dict(self.supervisor.restarts),
+            "fatal": self.supervisor.fatal_reason or None,
+            "screens": dict(stats.screens),
+            "offer_exposures": [
+                {"offer_id": e.offer_id, "seconds": round(e.seconds, 3), "peak_crowd": e.peak_crowd}
+                | e.valence.as_dict()
+                for e in stats.exposures
+            ],
+        }

@@ -1,0 +1,357 @@
+"""The kiosk's brain: tracker, audience meter, engagement machine, offers and staff calls, wired together.
+
+:class:`KioskBrain` is single-threaded and deterministic (clock and random passed in): it takes snapshots,
+ticks, camera changes and outside inputs (:data:`External`), and hands every event it makes to ``emit``.
+:mod:`kiosk.app` runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from kiosk.audience import AudienceMeter, OfferExposure, VisitMetrics
+from kiosk.clock import Clock
+from kiosk.config import KioskConfig
+from kiosk.engagement import (
+    CallStaff,
+    CameraChanged,
+    ChooseOffer,
+    Consent,
+    Effect,
+    EngagementMachine,
+    Input,
+    MaintenanceSwitch,
+    OfferEnded,
+    OfferReady,
+    Primary,
+    Record,
+    Seen,
+    ShowScreen,
+    Tick,
+    Touch,
+)
+from kiosk.events import (
+    ConsentChanged,
+    Event,
+    Feedback,
+    OfferRedeemed,
+    OfferShown,
+    OfferTapped,
+    VisitEnded,
+    VisitStarted,
+)
+from kiosk.events import ValenceMix as EventValenceMix
+from kiosk.offers import Choice, OfferContext, OfferEngine
+from kiosk.perception import Snapshot
+from kiosk.staff import NegativeValenceWatch, StaffCalls
+from kiosk.tracker import Track, Tracker
+from kiosk.visit_refs import VisitRefs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """A till redeemed a code shown on the screen."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The back office acknowledged a staff call."""
+
+    call_id: str
+
+
+#: Inputs from outside the kiosk's own loop: the screen, the till, the back office, an operator.
+External = Touch | MaintenanceSwitch | Redemption | Acknowledgement
+
+
+@dataclass
+class BrainStats:
+    """Counters for the run summary and health."""
+
+    snapshots: int = 0
+    visits: int = 0
+    offers_shown: int = 0
+    staff_calls: int = 0
+    screens: Counter[str] = field(default_factory=Counter)
+    exposures: list[OfferExposure] = field(default_factory=list)
+
+
+class KioskBrain:
+    """Deterministic core: feed it inputs, it emits events and keeps the screen state."""
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        clock: Clock,
+        rng: random.Random,
+        emit: Callable[[Event], object],
+        engine: OfferEngine | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.emit = emit
+        self.engine = engine
+        self.tz = ZoneInfo(config.device.timezone)
+        self.tracker = Tracker(config.tracker, rng, self._reads_valence)
+        self._choices: dict[
+            str, bool
+        ] = {}  # visit id -> consented (True) or declined (False), this visit only
+        self.refs = VisitRefs(clock, rng, self.tz)
+        self._store = config.device.store_id
+        self._device = config.device.device_id
+        self.meter = AudienceMeter(config.audience)
+        self.machine = EngagementMachine(config.engagement, clock.monotonic())
+        self.staff_watch = NegativeValenceWatch(config.staff)
+        self.calls = StaffCalls(clock, config.device)
+        self.stats = BrainStats()
+        self.screen: ShowScreen = ShowScreen("attract")
+        self.stats.screens["attract"] += 1
+        self.camera_ok = False  # until the first frame
+        self._choice: Choice | None = None
+        self._primary: Track | None = None
+
+    # ---- inputs ---------------------------------------------------------------------------------------
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        """One frame's detections."""
+        self.stats.snapshots += 1
+        update = self.tracker.update(snapshot)
+        for track in update.started:
+            self.stats.visits += 1
+            self.emit(
+                VisitStarted(
+                    ts=self.clock.now(),
+                    store_id=self._store,
+                    device_id=self._device,
+                    visit_ref=self.refs.ref(track.visit_id),
+                    distance_m=track.distance_m,
+                    crowd_size=max(1, update.crowd_size),
+                )
+            )
+        self._end_visits(self.meter.observe(update))
+        for track in update.active:
+            if track.seen_now and self.staff_watch.observe(update.t, track.visit_id, track.valence(update.t)):
+                self._run([CallStaff("negative_valence", track.visit_id)])
+        primary = (
+            min(
+                update.active,
+                key=lambda tr: (tr.distance_m if tr.distance_m is not None else 99.0, -tr.box.area),
+            )
+            if update.active
+            else None
+        )
+        self._primary = primary
+        seen = Seen(
+            update.t,
+            update.crowd_size,
+            Primary(
+                primary.visit_id,
+                primary.distance_m,
+                primary.area_growth(update.t, self.config.engagement.approach_window_s),
+                self.meter.attention_s(primary.visit_id),
+                primary.valence(update.t),
+            )
+            if primary
+            else None,
+        )
+        self._step(seen)
+
+    def _reads_valence(self, visit_id: str) -> bool:
+        """Privacy: whether this visit's expression may be read at all."""
+        mode = self.config.privacy.mode
+        if mode == "presence_only":
+            return False
+        if mode == "opt_in":
+            return self._choices.get(visit_id) is True
+        return self._choices.get(visit_id) is not False  # notice: read unless this shopper declined
+
+    def on_tick(self, t: float) -> None:
+        """Time passes."""
+        self._step(Tick(t))
+
+    def on_external(self, command: External) -> None:
+        """A touch, a redemption, a staff acknowledgement or the maintenance switch, from outside."""
+        match command:
+            case Touch() | MaintenanceSwitch():
+                self._step(command)
+            case Redemption():
+                offer_id = self.engine.redeemed(command.code) if self.engine is not None else None
+                if offer_id is None:
+                    log.warning("redemption of an unknown or used code ignored")
+                    return
+                self.emit(
+                    OfferRedeemed(
+                        ts=self.clock.now(),
+                        store_id=self._store,
+                        device_id=self._device,
+                        offer_id=offer_id,
+                        code=command.code,
+                    )
+                )
+            case Acknowledgement():
+                ack = self.calls.acknowledge(command.call_id)
+                if ack is None:
+                    log.warning("acknowledgement of an unknown or closed staff call ignored")
+                    return
+                self.emit(ack)
+
+    @property
+    def redemption_code(self) -> str | None:
+        """The code the details screen shows after a tap (None before any tap)."""
+        return self.engine.last_code() if self.engine is not None else None
+
+    def on_camera(self, ok: bool, t: float) -> None:
+        """The camera went down or came back. Down: every visit in view ends (nobody is seen any more)."""
+        if ok == self.camera_ok:
+            return
+        self.camera_ok = ok
+        if not ok:
+            self._end_visits(self.meter.observe(self.tracker.flush(t)))
+        self._step(CameraChanged(t, ok))
+
+    def finish(self, t: float) -> None:
+        """Shutting down: end every visit and the offer on screen, settle the bandit."""
+        self._end_visits(self.meter.observe(self.tracker.flush(t)))
+        exposure = self.meter.end_offer(t)
+        if exposure is not None:
+            self.stats.exposures.append(exposure)
+        if self.engine is not None:
+            self.engine.settle(tapped=False)
+
+    # ---- effects --------------------------------------------------------------------------------------
+
+    def _step(self, event: Input) -> None:
+        self._run(self.machine.step(event))
+
+    def _run(self, effects: list[Effect]) -> None:
+        pending = list(effects)
+        while pending:
+            effect = pending.pop(0)
+            pending.extend(self._apply(effect))
+
+    def _apply(self, effect: Effect) -> list[Effect]:
+        t = self.clock.monotonic()
+        match effect:
+            case ShowScreen():
+                self.screen = effect
+                self.stats.screens[effect.screen] += 1
+            case ChooseOffer():
+                return self.machine.step(self._choose(effect.visit_id, t))
+            case Record(kind="offer_shown"):
+                self._offer_shown(effect, t)
+            case Record(kind="offer_tapped"):
+                if self.engine is not None:
+                    self.engine.settle(tapped=True)
+                self.emit(
+                    OfferTapped(
+                        ts=self.clock.now(),
+                        store_id=self._store,
+                        device_id=self._device,
+                        offer_id=effect.offer_id or "",
+                        visit_ref=self._ref(effect),
+                    )
+                )
+            case Record(kind="feedback"):
+                self.emit(
+                    Feedback(
+                        ts=self.clock.now(),
+                        store_id=self._store,
+                        device_id=self._device,
+                        kind="csat",
+                        score=effect.score or 0,
+                        offer_id=effect.offer_id,
+                        visit_ref=self._ref(effect),
+                    )
+                )
+            case CallStaff():
+                self.stats.staff_calls += 1
+                self.emit(self.calls.raise_call(effect.reason))
+            case Consent():
+                self._consent(effect)
+            case OfferEnded():
+                exposure = self.meter.end_offer(t)
+                if exposure is not None:
+                    self.stats.exposures.append(exposure)
+                if self.engine is not None:
+                    self.engine.settle(tapped=False)
+        return []
+
+    def _choose(self, visit_id: str | None, t: float) -> OfferReady:
+        if self.engine is None:
+            return OfferReady(t, None)
+        track = next((tr for tr in self.tracker.tracks if tr.visit_id == visit_id), None)
+        ctx = OfferContext(
+            now_local=self.clock.now().astimezone(self.tz).replace(tzinfo=None),
+            valence=track.valence(t) if track else None,
+            dwell_s=track.dwell_s if track else 0.0,
+            crowd_size=max(1, sum(1 for tr in self.tracker.tracks if tr.confirmed)),
+        )
+        self._choice = self.engine.choose(ctx)
+        return OfferReady(t, self._choice.offer_id, self._choice.help)
+
+    def _offer_shown(self, effect: Record, t: float) -> None:
+        choice = self._choice
+        if effect.offer_id is None or choice is None:
+            return
+        self.stats.offers_shown += 1
+        self.meter.start_offer(effect.offer_id, t)
+        track = self._primary
+        self.emit(
+            OfferShown(
+                ts=self.clock.now(),
+                store_id=self._store,
+                device_id=self._device,
+                offer_id=effect.offer_id,
+                visit_ref=self._ref(effect),
+                reason=choice.reason,
+                language=self.config.ui.language,
+                valence=track.valence(t) if track and track.visit_id == effect.visit_id else None,
+            )
+        )
+
+    def _consent(self, effect: Consent) -> None:
+        visit_id = effect.visit_id or (self._primary.visit_id if self._primary else None)
+        if visit_id is None:
+            return
+        self._choices[visit_id] = effect.opted_in
+        self.emit(
+            ConsentChanged(
+                ts=self.clock.now(),
+                store_id=self._store,
+                device_id=self._device,
+                visit_ref=self.refs.ref(visit_id),
+                state="opted_in" if effect.opted_in else "opted_out",
+                mode=self.config.privacy.mode,
+            )
+        )
+
+    def _end_visits(self, ended: list[VisitMetrics]) -> None:
+        for metrics in ended:
+            self.emit(
+                VisitEnded(
+                    ts=self.clock.now(),
+                    store_id=self._store,
+                    device_id=self._device,
+                    visit_ref=self.refs.ref(metrics.visit_id),
+                    dwell_s=metrics.dwell_s,
+                    attention_s=metrics.attention_s,
+                    watcher=metrics.watcher,
+                    glance=metrics.glance,
+                    valence=EventValenceMix(**metrics.valence.as_dict()),
+                )
+            )
+            self.refs.release(metrics.visit_id)
+            self._choices.pop(metrics.visit_id, None)
+            self.staff_watch.forget(metrics.visit_id)
+
+    def _ref(self, effect: Record) -> str | None:
+        return self.refs.ref(effect.visit_id) if effect.visit_id else None
