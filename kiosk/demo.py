@@ -1,12 +1,17 @@
 """``kiosk demo``: the whole shopper's screen on embedded defaults, with a demo catalogue and pictures.
 
-Until the composition root (``kiosk.app``) and the perception models (``edge_models``) are merged, the
-demo drives the screen with the *real* engagement state machine and offer engine (:class:`LocalRuntime`)
-and a **scripted perception feed** (:class:`ScriptedPerception`): two visitors on a loop, one who looks,
-opts out of expression reading, opens an offer, shows its code and answers the feedback question; one who
-is read as frustrated, gets the help screen and calls a consultant, whom the back office acknowledges;
-then the camera drops out and comes back, and an operator switches maintenance on and off. The scripted
-shopper taps real buttons: its actions become mouse clicks on the buttons' rectangles.
+With ``--camera SOURCE`` (a camera index, or a video file played in a loop) it runs the whole kiosk: the
+composition root (:class:`~kiosk.app.KioskApp`: camera, perception with the ``edge_models`` detector,
+brain, event store) with the screen in the main thread, and a :class:`ReactiveShopper` tapping through
+what it shows.
+
+Without it, the demo drives the screen with the *real* engagement state machine and offer engine
+(:class:`LocalRuntime`) and a **scripted perception feed** (:class:`ScriptedPerception`): two visitors on
+a loop, one who looks, opts out of expression reading, opens an offer, shows its code and answers the
+feedback questions; one who is read as frustrated, gets the help screen and calls a consultant, whom the
+back office acknowledges; then the camera drops out and comes back, and an operator switches maintenance
+on and off. The scripted shopper taps real buttons: its actions become mouse clicks on the buttons'
+rectangles.
 
 Headless (no display, or ``--headless``), it runs ``seconds``, saves a screenshot of every screen it
 reached and writes ``summary.json``.
@@ -19,10 +24,11 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from kiosk.config import EngagementConfig, KioskConfig
 from kiosk.consent import ConsentState
@@ -30,7 +36,7 @@ from kiosk.engagement import Primary, Seen
 from kiosk.errors import KioskError
 from kiosk.local_runtime import LocalRuntime
 from kiosk.offers import load_catalogue
-from kiosk.perception import Valence
+from kiosk.perception import Detector, Valence
 from kiosk.redemption import RedemptionCodes
 from kiosk.views.kiosk_ui import KioskUi, UiSettings
 from kiosk.views.layout import Layout
@@ -170,6 +176,46 @@ class ScriptedPerception:
             runtime.maintenance(what == "maintenance_on")
 
 
+class ReactiveShopper:
+    """A scripted shopper for a real clip or camera (a clip cannot touch the screen): taps through whatever
+    the screen shows, a moment after it appears."""
+
+    PLAN: ClassVar[dict[str, tuple[tuple[float, UiAction], ...]]] = {
+        "offer": ((1.5, UiAction("tap")),),
+        "details": ((1.0, UiAction("show_code")), (2.5, UiAction("done"))),
+        "feedback_csat": ((1.0, UiAction("feedback", 5)),),
+        "feedback_nps": ((1.0, UiAction("feedback", 8)),),
+        "staff_coming": ((3.0, UiAction("close")),),
+    }
+
+    def __init__(self) -> None:
+        self._screen = ""
+        self._since = 0.0
+        self._step = 0
+
+    def __call__(self, now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        """Once a frame: the tap due now, if any."""
+        if view.screen != self._screen:
+            self._screen, self._since, self._step = view.screen, now, 0
+        plan = self.PLAN.get(view.screen, ())
+        if self._step < len(plan) and now - self._since >= plan[self._step][0]:
+            self._step += 1
+            return [plan[self._step - 1][1]]
+        return []
+
+
+def _open_models(config: KioskConfig) -> Detector:
+    try:
+        from kiosk.perception_adapter import open_model_detector
+
+        return open_model_detector(read_expression=config.privacy.mode != "presence_only")
+    except Exception as exc:  # any failure to load the models: missing package, file or interpreter
+        raise DemoError(
+            f"cannot open the vision models ({exc}). A camera- or clip-driven demo needs edge_models' "
+            "runtime and models; run `kiosk demo` without --camera for the scripted perception feed."
+        ) from exc
+
+
 def run_demo(
     config: KioskConfig,
     *,
@@ -178,13 +224,22 @@ def run_demo(
     out_dir: Path,
     camera: str | None = None,
     rng: random.Random | None = None,
+    detector: Callable[[KioskConfig], Detector] = _open_models,
 ) -> dict[str, Any]:
-    """Run the demo; returns the summary it wrote to ``out_dir/summary.json``."""
+    """Run the demo; returns the summary it wrote to ``out_dir/summary.json``.
+
+    ``camera`` None: the scripted perception feed on the real state machine. Otherwise a camera index or
+    a video file (looped) watched by the whole kiosk (:class:`~kiosk.app.KioskApp`, with ``detector``).
+    """
     if camera is not None:
-        raise DemoError(
-            f"--camera {camera}: a camera- or clip-driven demo needs the kiosk's composition root "
-            "(kiosk.app) and the perception models (edge_models), which are not merged yet. "
-            "Run `kiosk demo` without --camera for the scripted perception feed."
+        return _run_on_camera(
+            config,
+            camera,
+            seconds=seconds,
+            headless=headless,
+            out_dir=out_dir,
+            detector=detector(config),
+            rng=rng or random.SystemRandom(),
         )
     from kiosk.ui.screen_app import ScreenApp
 
@@ -238,8 +293,9 @@ def run_demo(
         "offers_shown": len(record.offers_shown),
         "taps": record.taps,
         "feedback": [{"kind": kind, "score": score} for kind, score in record.feedback],
+        "ui_fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
         "staff_calls": len(record.staff_calls),
-        "consent_changes": [c.state for c in record.consent],
+        "consent_changes": ["opted_in" if c.opted_in else "opted_out" for c in record.consent],
         "codes_issued": len(record.codes),
         "screens": stats.screens,
         "screenshots": sorted(p.name for p in stats.screenshots.values()),
@@ -247,6 +303,87 @@ def run_demo(
         "ui_frame_ms_p99": round(stats.percentile(99), 3),
         "headless": stats.headless,
         "video_driver": stats.video_driver,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def _run_on_camera(
+    config: KioskConfig,
+    source: str,
+    *,
+    seconds: float | None,
+    headless: bool,
+    out_dir: Path,
+    detector: Detector,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
+    from kiosk.app import KioskApp
+    from kiosk.runtime_port import AppPort, app_stopped, screen_for_app
+    from kiosk.ui.screen_app import ScreenApp
+
+    is_file = Path(source).is_file()
+    run_config = config.model_copy(
+        update={
+            "camera": config.camera.model_copy(update={"source": source, "loop": is_file}),
+            "storage": config.storage.model_copy(update={"data_dir": out_dir / "store"}),
+        }
+    )
+    catalogue = load_catalogue(DEMO_CATALOGUE)
+    app = KioskApp(run_config, detector, catalogue=catalogue)
+    port = AppPort(app)
+    ui = screen_for_app(
+        app,
+        port,
+        catalogue=catalogue,
+        image_base=DEMO_CATALOGUE.parent,
+        settings=UiSettings(nps_share=0.5),
+        rng=rng,
+    )
+    screen = ScreenApp(
+        ui,
+        port,
+        size=(config.ui.width, config.ui.height),
+        fullscreen=config.ui.fullscreen,
+        headless=headless,
+        fps=config.ui.fps,
+        font_scale=config.ui.font_scale,
+        hook=ReactiveShopper(),
+        screenshot_dir=out_dir,
+    )
+    app.start()
+    try:
+        stats = screen.run(seconds, stop=app_stopped(app))
+    finally:
+        app.stop()
+        close = getattr(detector, "close", None)
+        if callable(close):
+            close()
+    run = app.summary()
+    summary: dict[str, Any] = {
+        "perception": "camera" if not is_file else "clip",
+        "source": source,
+        "seconds": round(stats.seconds, 3),
+        "frames": run["frames"],
+        "fps": run["fps"],
+        "inference_ms": run["inference_ms"],
+        "visits": run["visits"],
+        "offers_shown": run["offers_shown"],
+        "feedback": [{"kind": kind, "score": score} for kind, score in ui.feedback_given],
+        "staff_calls": run["staff_calls"],
+        "events_recorded": run["events_recorded"],
+        "ui_frames": stats.frames,
+        "draws": stats.draws,
+        "ui_fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
+        "screens": stats.screens,
+        "screenshots": sorted(p.name for p in stats.screenshots.values()),
+        "ui_frame_ms_p50": round(stats.frame_ms_p50, 3),
+        "ui_frame_ms_p99": round(stats.percentile(99), 3),
+        "headless": stats.headless,
+        "video_driver": stats.video_driver,
+        "fatal": run["fatal"],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from kiosk.config import KioskConfig
-from kiosk.consent import ConsentChange
 from kiosk.engagement import (
     CallStaff,
     CameraChanged,
     ChooseOffer,
+    Consent,
     Effect,
     EngagementMachine,
     Input,
@@ -44,7 +44,7 @@ class RunRecord:
     taps: int = 0
     feedback: list[tuple[str, int]] = field(default_factory=list)  # (csat|nps, score)
     staff_calls: list[str] = field(default_factory=list)  # reasons
-    consent: list[ConsentChange] = field(default_factory=list)
+    consent: list[Consent] = field(default_factory=list)
     codes: list[Redemption] = field(default_factory=list)
     screens: list[str] = field(default_factory=list)
 
@@ -82,10 +82,6 @@ class LocalRuntime:
     def touch(self, touch: Touch) -> None:
         """A shopper's touch."""
         self.step(touch)
-
-    def consent_changed(self, change: ConsentChange) -> None:
-        """Recorded (a device runtime stores a ConsentChanged event)."""
-        self.record.consent.append(change)
 
     def nps_answered(self, answer: NpsAnswer) -> None:
         """Recorded (a device runtime stores a Feedback event of kind 'nps')."""
@@ -147,6 +143,8 @@ class LocalRuntime:
                     self.engine.settle(tapped=True)
             elif effect.kind == "feedback" and effect.score is not None:
                 self.record.feedback.append(("csat", effect.score))
+        elif isinstance(effect, Consent):
+            self.record.consent.append(effect)
         elif isinstance(effect, CallStaff):
             self.record.staff_calls.append(effect.reason)
         return []

@@ -6,8 +6,7 @@ from __future__ import annotations
 from ui_support import FakeClock, make_runtime, make_ui
 
 from kiosk.config import PrivacyMode
-from kiosk.consent import ConsentChange
-from kiosk.engagement import Primary, Seen
+from kiosk.engagement import Primary, Seen, Touch
 from kiosk.perception import Valence
 from kiosk.views.kiosk_ui import KioskUi, deliver
 from kiosk.views.layout import compute_layout
@@ -58,7 +57,7 @@ def test_a_whole_visit_with_code_and_csat() -> None:
     offer_id = visit.ui.runtime.offer_id
     assert offer_id is not None and offer_id != "help-desk"
     visit.tap("opt_out")
-    assert visit.runtime.record.consent[0].state == "opted_out"
+    assert visit.runtime.record.consent[0].opted_in is False
     assert not visit.ui.consent.reads_expression("visit-1")
     visit.tap("tap")
     assert visit.frame() == "details"
@@ -185,8 +184,7 @@ def test_consent_controls_follow_the_mode() -> None:
         assert footer == expected, mode
     ui = make_ui(mode="opt_in")
     ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
-    (change,) = ui.handle(UiAction("opt_in"), 1.0)
-    assert isinstance(change, ConsentChange) and change.state == "opted_in"
+    assert ui.handle(UiAction("opt_in"), 1.0) == [Touch(1.0, "consent")]
     assert ui.consent.reads_expression("v")
     assert {b.action.name for b in ui.view(1.0).footer} == {"opt_out", "call_staff"}
 

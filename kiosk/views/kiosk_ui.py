@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from kiosk.config import EngagementConfig, PrivacyConfig
-from kiosk.consent import ConsentChange, ConsentState
+from kiosk.consent import ConsentState
 from kiosk.engagement import Screen, Touch
 from kiosk.i18n import Language, Messages, load_messages
 from kiosk.offers import Catalogue, Offer
@@ -27,7 +27,7 @@ from kiosk.redemption import Redemption, qr_matrix
 from kiosk.views.port import KioskPort, NpsAnswer, RuntimeView
 from kiosk.views.screen import Button, Notice, ScreenName, ScreenView, UiAction
 
-Output = Touch | ConsentChange | NpsAnswer
+Output = Touch | NpsAnswer
 FeedbackKind = Literal["csat", "nps"]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -47,12 +47,10 @@ _SCREENS: dict[Screen, ScreenName] = {
 
 
 def deliver(port: KioskPort, outputs: list[Output]) -> None:
-    """Hand the screen's outputs to the runtime: touches, consent changes, NPS answers."""
+    """Hand the screen's outputs to the runtime: touches (consent choices among them), NPS answers."""
     for out in outputs:
         if isinstance(out, Touch):
             port.touch(out)
-        elif isinstance(out, ConsentChange):
-            port.consent_changed(out)
         else:
             port.nps_answered(out)
 
@@ -196,11 +194,11 @@ class KioskUi:
 
     def _on_opt_in(self, _action: UiAction, now: float) -> list[Output]:
         change = self.consent.opt_in(self.runtime.visit_id, now)
-        return [change] if change is not None else []
+        return [Touch(now, "consent")] if change is not None else []
 
     def _on_opt_out(self, _action: UiAction, now: float) -> list[Output]:
         change = self.consent.opt_out(self.runtime.visit_id, now)
-        return [change] if change is not None else []
+        return [Touch(now, "decline")] if change is not None else []
 
     def _on_show_code(self, _action: UiAction, _now: float) -> list[Output]:
         offer_id = self.runtime.offer_id

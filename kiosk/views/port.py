@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from kiosk.consent import ConsentChange
 from kiosk.engagement import Screen, Touch
 from kiosk.redemption import Redemption
 
@@ -48,10 +47,6 @@ class KioskPort(Protocol):
 
     def touch(self, touch: Touch) -> None:
         """A shopper's input for the state machine (queued, never dropped)."""
-        ...
-
-    def consent_changed(self, change: ConsentChange) -> None:
-        """Record the shopper's consent choice (a ConsentChanged event)."""
         ...
 
     def nps_answered(self, answer: NpsAnswer) -> None:

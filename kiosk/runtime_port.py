@@ -1,0 +1,107 @@
+"""The screen on the composition root: :class:`AppPort` is the :class:`~kiosk.views.port.KioskPort` of a
+running :class:`~kiosk.app.KioskApp`, and :func:`run_screen` runs the render loop in the main thread while
+the app's workers run in theirs.
+
+Reads take the brain worker's lock for a moment (a few attribute reads); touches go through the app's inbox
+(never dropped); an NPS answer becomes a ``Feedback`` event handed to the event writer (thread-safe).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk.app import KioskApp
+from kiosk.consent import ConsentState
+from kiosk.engagement import Touch
+from kiosk.events import Feedback
+from kiosk.offers import Catalogue
+from kiosk.redemption import Redemption, RedemptionCodes
+from kiosk.views.kiosk_ui import KioskUi, UiSettings
+from kiosk.views.port import NpsAnswer, RuntimeView
+
+
+class AppPort:
+    """What the screen reads from, and hands to, a :class:`KioskApp`."""
+
+    def __init__(self, app: KioskApp, codes: RedemptionCodes | None = None) -> None:
+        self.app = app
+        self._lock = app.brain_worker.lock
+        self._codes = codes or RedemptionCodes(secrets.token_bytes(32), random.SystemRandom())
+
+    def runtime_view(self) -> RuntimeView:
+        """The brain's screen, visit, camera and acknowledged staff calls, read under its lock."""
+        brain = self.app.brain
+        with self._lock:
+            shown, ctx = brain.screen, brain.machine.ctx
+            return RuntimeView(
+                screen=shown.screen,
+                offer_id=shown.offer_id or ctx.offer_id,
+                visit_id=ctx.visit_id,
+                camera_ok=brain.camera_ok,
+                staff_acks=len(brain.calls.response_times),
+            )
+
+    def touch(self, touch: Touch) -> None:
+        """Into the app's inbox."""
+        self.app.send(touch)
+
+    def nps_answered(self, answer: NpsAnswer) -> None:
+        """A ``Feedback`` event of kind 'nps' for the event writer."""
+        brain = self.app.brain
+        with self._lock:
+            ref = brain.refs.ref(answer.visit_id) if answer.visit_id is not None else None
+        self.app.writer.submit(
+            Feedback(
+                ts=brain.clock.now(),
+                store_id=self.app.config.device.store_id,
+                device_id=self.app.config.device.device_id,
+                kind="nps",
+                score=answer.score,
+                offer_id=answer.offer_id,
+                visit_ref=ref,
+            )
+        )
+
+    def redemption(self, offer_id: str) -> Redemption:
+        """The code the offer engine issued for the tap (the till redeems it through the inbox), else a
+        fresh HMAC code from :mod:`kiosk.redemption`."""
+        with self._lock:
+            code = self.app.brain.redemption_code
+        return Redemption(offer_id, code) if code is not None else self._codes.issue(offer_id)
+
+
+def screen_for_app(
+    app: KioskApp,
+    port: AppPort,
+    *,
+    catalogue: Catalogue | None,
+    image_base: Path | None,
+    settings: UiSettings | None = None,
+    rng: random.Random | None = None,
+) -> KioskUi:
+    """The screen's state for ``app``'s configuration (language, privacy, engagement timings, zone)."""
+    config = app.config
+    return KioskUi(
+        privacy=config.privacy,
+        engagement=config.engagement,
+        consent=ConsentState(config.privacy.mode),
+        rng=rng or random.SystemRandom(),
+        catalogue=catalogue,
+        image_base=image_base,
+        zone=config.device.zone,
+        language=config.ui.language,
+        settings=settings,
+        redemption=port.redemption,
+    )
+
+
+def app_stopped(app: KioskApp) -> Callable[[], bool]:
+    """A stop condition for the render loop: the app gave up (fatal) or its finite source ended."""
+
+    def stopped() -> bool:
+        return app.supervisor.fatal.is_set() or (app.camera.health.finished and not len(app.frames))
+
+    return stopped
