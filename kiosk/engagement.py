@@ -13,9 +13,10 @@ Outputs are effects: :class:`ShowScreen`, :class:`ChooseOffer`, :class:`Record`,
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from kiosk.config import EngagementConfig
 from kiosk.perception import Valence
@@ -147,6 +148,9 @@ class OfferEnded:
 
 Effect = ShowScreen | ChooseOffer | Record | CallStaff | OfferEnded | Consent
 
+#: Transitions remembered for diagnostics (bounded: the kiosk runs for weeks).
+HISTORY = 100
+
 # ---- the machine --------------------------------------------------------------------------------------
 
 
@@ -162,7 +166,7 @@ class Context:
     staff_called: bool = False
     last_face_t: float = 0.0
     camera_ok: bool = True
-    history: list[tuple[float, State]] = field(default_factory=list)
+    history: deque[tuple[float, State]] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
 
 Guard = Callable[[Context, EngagementConfig, Input], bool]
@@ -181,21 +185,8 @@ class Transition:
     action: Action = lambda _c, _i: []
 
 
-ALL: frozenset[State] = frozenset(
-    (
-        "attract",
-        "approach",
-        "engaged",
-        "offer",
-        "interaction",
-        "feedback",
-        "thanks",
-        "cooldown",
-        "maintenance",
-    )
-)
+ALL: frozenset[State] = frozenset(get_args(State))
 WATCHING: frozenset[State] = frozenset(("approach", "engaged"))
-SESSION: frozenset[State] = frozenset(("engaged", "offer", "interaction", "feedback"))
 
 
 def _approaching(_c: Context, k: EngagementConfig, i: Input) -> bool:

@@ -35,6 +35,8 @@ from kiosk.perception import Valence
 log = logging.getLogger(__name__)
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+#: Unredeemed codes remembered (in memory); older ones can no longer reward the bandit.
+MAX_OPEN_CODES = 10_000
 
 
 class _Model(BaseModel):
@@ -318,6 +320,8 @@ class OfferEngine:
         if tapped:
             code = "".join(self._rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
             self._codes[code] = (choice.offer_id, choice.bucket)
+            while len(self._codes) > MAX_OPEN_CODES:  # the oldest unredeemed codes expire
+                del self._codes[next(iter(self._codes))]
 
     def last_code(self) -> str | None:
         """The redemption code issued by the latest tap."""

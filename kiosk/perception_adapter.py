@@ -8,11 +8,14 @@ is opened, so the kiosk's core and tests never need the models.
 
 from __future__ import annotations
 
-import importlib
+import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from edge_models.config import EmotionSettings, PresenceSettings
 from kiosk.perception import VALENCES, Box, Detection, Frame, ValenceReading
+
+log = logging.getLogger(__name__)
 
 
 class _BoxLike(Protocol):
@@ -99,26 +102,43 @@ class _NoEmotion:
         self.emotion: EmotionLike | None = None
 
 
-def open_model_detector(read_expression: bool = True) -> ModelDetector:
-    """Open the real models (``edge_models``), imported only now. Raises ImportError when absent.
+def open_model_detector(
+    presence: PresenceSettings, emotion: EmotionSettings, read_expression: bool = True
+) -> ModelDetector:
+    """Open the real models (``edge_models``) as the kiosk's configuration says.
 
-    With ``read_expression`` False (privacy mode ``presence_only``) the emotion model is not even loaded.
+    With ``read_expression`` False (privacy mode ``presence_only``) or ``emotion.enabled`` False the emotion
+    model is not even loaded. When the emotion model is refused (a corrupt file, a wrong manifest entry) the
+    kiosk runs on presence-only and logs why; a refused presence model raises, and the caller falls back to
+    attract-only.
     """
-    presence = importlib.import_module("edge_models.presence")
-    detector = presence.PresenceDetector()
-    if not read_expression:
+    from edge_models.emotion import EmotionClassifier
+    from edge_models.errors import EdgeModelsError
+    from edge_models.pipeline import analyse_frame
+    from edge_models.presence import PresenceDetector
 
-        def detect_only(frame: Frame) -> Sequence[FaceAnalysisLike]:
-            return [_NoEmotion(face) for face in detector.detect(frame)]
+    detector = PresenceDetector.from_settings(presence)
 
+    def detect_only(frame: Frame) -> Sequence[FaceAnalysisLike]:
+        return [_NoEmotion(face) for face in detector.detect(frame)]
+
+    if not (read_expression and emotion.enabled):
         return ModelDetector(detect_only, detector.close)
-    emotion = importlib.import_module("edge_models.emotion")
-    pipeline = importlib.import_module("edge_models.pipeline")
-    classifier = emotion.EmotionClassifier()
+    try:
+        classifier = EmotionClassifier.from_settings(emotion)
+    except EdgeModelsError as exc:
+        log.error("emotion model refused, running presence-only: %s", exc)
+        return ModelDetector(detect_only, detector.close)
 
     def analyse(frame: Frame) -> Sequence[FaceAnalysisLike]:
-        result: Sequence[FaceAnalysisLike] = pipeline.analyse_frame(detector, classifier, frame)
-        return result
+        return analyse_frame(
+            detector,
+            classifier,
+            frame,
+            crop_margin=emotion.crop_margin,
+            min_face_px=emotion.min_face_px,
+            min_frontalness=emotion.min_frontalness,
+        )
 
     def close() -> None:
         classifier.close()

@@ -8,6 +8,7 @@ acknowledgement and response time.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,7 +72,7 @@ class StaffCalls:
         self._clock = clock
         self._device = device
         self._open: dict[str, float] = {}
-        self.response_times: list[float] = []
+        self.response_times: deque[float] = deque(maxlen=1000)  # the latest, for the KPI
         self.raised = 0
 
     def raise_call(self, reason: CallReason) -> StaffCall:

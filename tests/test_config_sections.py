@@ -9,7 +9,18 @@ import pytest
 
 from kiosk.config import KioskConfig, load_config
 
-SECTIONS = ("camera", "storage", "tracker", "audience", "engagement", "offers", "staff", "runtime")
+SECTIONS = (
+    "camera",
+    "storage",
+    "tracker",
+    "audience",
+    "engagement",
+    "offers",
+    "staff",
+    "runtime",
+    "presence",
+    "emotion",
+)
 
 
 @pytest.mark.parametrize("section", SECTIONS)

@@ -160,3 +160,15 @@ def test_damaged_state_starts_afresh(tmp_path: Path) -> None:
     bandit = ThompsonBandit(random.Random(0))
     bandit.load(state)
     assert bandit.arms == {}
+
+
+def test_oldest_unredeemed_codes_expire(catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kiosk.offers.MAX_OPEN_CODES", 2)
+    engine = OfferEngine(catalogue, OffersConfig(), random.Random(0))
+    codes = []
+    for _ in range(3):
+        engine.choose(_ctx(hour=19))
+        engine.settle(tapped=True)
+        codes.append(engine.last_code())
+    assert engine.redeemed(str(codes[0])) is None
+    assert engine.redeemed(str(codes[2])) == "wine-tasting"

@@ -63,4 +63,4 @@ def test_call_carries_place_and_time_and_ack_measures_response() -> None:
     ack = calls.acknowledge(call.call_id)
     assert ack is not None and ack.response_s == pytest.approx(42.5) and ack.call_id == call.call_id
     assert calls.acknowledge(call.call_id) is None and calls.open_calls == []
-    assert calls.response_times == [pytest.approx(42.5)]
+    assert list(calls.response_times) == [pytest.approx(42.5)]

@@ -1,0 +1,178 @@
+"""Face (presence) detection with BlazeFace: frame in, :class:`Face` list out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge_models.anchors import FULL_RANGE, SHORT_RANGE, AnchorSpec, generate_anchors, spec_for_input
+from edge_models.config import DEFAULT_PRESENCE_MODEL, PresenceSettings
+from edge_models.errors import ModelVerificationError
+from edge_models.geometry import DEFAULT_FACE_WIDTH_M, estimate_distance_m, estimate_yaw_deg
+from edge_models.manifest import Manifest, ModelEntry
+from edge_models.postprocess import REGRESSOR_WIDTH, Detection, decode_boxes, sigmoid_scores, weighted_nms
+from edge_models.preprocess import Letterbox, apply_lut, check_image, letterbox
+from edge_models.quantization import pixel_lut
+from edge_models.runtime import LoadedModel, open_model
+from edge_models.values import Face, Point
+
+
+def default_score_threshold(spec: AnchorSpec, quantized: bool) -> float:
+    """Measured default thresholds: full range 0.65 (title text scores 0.52-0.61); short range int8 0.75,
+    short range float 0.5 (MediaPipe's own)."""
+    if spec == FULL_RANGE:
+        return 0.65
+    if spec == SHORT_RANGE and quantized:
+        return 0.75
+    return 0.5
+
+
+def detection_to_face(
+    det: Detection, lb: Letterbox, hfov_deg: float, face_width_m: float = DEFAULT_FACE_WIDTH_M
+) -> Face:
+    """Map a detection from the model square to frame pixels and add the distance and yaw estimates."""
+    full_box = lb.box_to_source(det.box)
+    box = full_box.clip(lb.src_width, lb.src_height)
+    pts = lb.to_source([[p.x, p.y] for p in det.keypoints]).tolist()
+    kp = tuple(Point(x, y) for x, y in pts)
+    keypoints = (kp[0], kp[1], kp[2], kp[3], kp[4], kp[5])
+    return Face(
+        box=box,
+        score=det.score,
+        keypoints=keypoints,
+        # The unclipped width: a face half out of the frame is not farther away.
+        distance_m=estimate_distance_m(full_box.width, lb.src_width, hfov_deg, face_width_m),
+        yaw_deg=estimate_yaw_deg(keypoints[2], keypoints[4], keypoints[5]),
+    )
+
+
+class PresenceDetector:
+    """Find faces in BGR camera frames with a BlazeFace model from the manifest.
+
+    The model is verified, loaded and warmed up (one dummy invoke) when the detector is made; use it as a
+    context manager, or call :meth:`close`::
+
+        with PresenceDetector("face_full_range_int8", threads=1) as detector:
+            faces = detector.detect(frame)
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_PRESENCE_MODEL,
+        threads: int = 1,
+        *,
+        score_threshold: float | None = None,
+        iou_threshold: float = 0.3,
+        max_faces: int = 8,
+        camera_hfov_deg: float = 62.2,
+        face_width_m: float = DEFAULT_FACE_WIDTH_M,
+        manifest: Manifest | None = None,
+        models_dir: Path | None = None,
+    ) -> None:
+        self._model: LoadedModel = open_model(model, threads, manifest=manifest, models_dir=models_dir)
+        try:
+            self._setup(self._model.entry)
+        except Exception:
+            self._model.close()
+            raise
+        self.score_threshold = (
+            score_threshold
+            if score_threshold is not None
+            else default_score_threshold(self.anchor_spec, self._input_quantized)
+        )
+        self.iou_threshold = iou_threshold
+        self.max_faces = max_faces
+        self.camera_hfov_deg = camera_hfov_deg
+        self.face_width_m = face_width_m
+        self._model.warm_up()
+
+    @classmethod
+    def from_settings(
+        cls, settings: PresenceSettings, manifest: Manifest | None = None, models_dir: Path | None = None
+    ) -> PresenceDetector:
+        """Build a detector from the kiosk's :class:`PresenceSettings`."""
+        return cls(
+            model=settings.model,
+            threads=settings.threads,
+            score_threshold=settings.score_threshold,
+            iou_threshold=settings.iou_threshold,
+            max_faces=settings.max_faces,
+            camera_hfov_deg=settings.camera_hfov_deg,
+            face_width_m=settings.face_width_m,
+            manifest=manifest,
+            models_dir=models_dir,
+        )
+
+    def _setup(self, entry: ModelEntry) -> None:
+        if entry.task != "presence" or len(entry.inputs) != 1 or len(entry.outputs) != 2:
+            raise ModelVerificationError(
+                f"model {entry.name!r} is not a BlazeFace presence model (task {entry.task}, "
+                f"{len(entry.inputs)} inputs, {len(entry.outputs)} outputs)"
+            )
+        spec_in = entry.inputs[0]
+        if len(spec_in.shape) != 4 or spec_in.shape[0] != 1 or spec_in.shape[1] != spec_in.shape[2]:
+            raise ModelVerificationError(f"model {entry.name!r} input {spec_in.shape} is not 1xSxSx3")
+        shapes = [o.shape for o in entry.outputs]
+        # Converters may reorder outputs: find them by shape, not by position.
+        reg = [i for i, s in enumerate(shapes) if len(s) == 3 and s[2] == REGRESSOR_WIDTH]
+        cls = [i for i, s in enumerate(shapes) if len(s) == 3 and s[2] == 1]
+        if len(reg) != 1 or len(cls) != 1:
+            raise ModelVerificationError(
+                f"model {entry.name!r} outputs {shapes} are not [1,N,16] and [1,N,1]"
+            )
+        self._regressor_index, self._score_index = reg[0], cls[0]
+        self.input_size = spec_in.shape[1]
+        self.anchor_spec = spec_for_input(self.input_size, shapes[reg[0]][1])
+        self._anchors = generate_anchors(self.anchor_spec)
+        q = spec_in.quantization
+        self._input_quantized = q is not None
+        self._lut = pixel_lut(q.scale if q else None, q.zero_point if q else 0, spec_in.dtype)
+        self._input_shape = spec_in.shape
+
+    @property
+    def model(self) -> LoadedModel:
+        """The loaded model (for benchmarks and diagnostics)."""
+        return self._model
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the model."""
+        self._model.close()
+
+    def prepare(self, frame: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.generic], Letterbox]:
+        """The model input tensor for a BGR frame (letterboxed, RGB, scaled to [-1, 1], quantised)."""
+        check_image(frame, channels=(3,))
+        square, lb = letterbox(frame, self.input_size)
+        rgb = np.asarray(cv2.cvtColor(square, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        return apply_lut(rgb, self._lut).reshape(self._input_shape), lb
+
+    def detect_raw(self, frame: npt.NDArray[np.uint8]) -> tuple[list[Detection], Letterbox]:
+        """Detections in the model's input square, best first, and the letterbox that maps them back."""
+        tensor, lb = self.prepare(frame)
+        self._model.set_input(tensor)
+        self._model.invoke()
+        logits = self._model.get_output_real(self._score_index).reshape(-1)
+        scores = sigmoid_scores(logits)
+        keep = np.flatnonzero(scores >= self.score_threshold)
+        if keep.size == 0:
+            return [], lb
+        raw = self._model.get_output_real(self._regressor_index).reshape(-1, REGRESSOR_WIDTH)[keep]
+        boxes, keypoints = decode_boxes(raw, self._anchors[keep])
+        return weighted_nms(boxes, scores[keep], keypoints, self.iou_threshold, self.max_faces), lb
+
+    def detect(self, frame: npt.NDArray[np.uint8]) -> list[Face]:
+        """Faces in a BGR ``H x W x 3`` uint8 frame, best score first, in frame pixels."""
+        detections, lb = self.detect_raw(frame)
+        return [detection_to_face(d, lb, self.camera_hfov_deg, self.face_width_m) for d in detections]
