@@ -365,9 +365,8 @@ def _run_on_camera(
         hook=ReactiveShopper(),
         screenshot_dir=out_dir,
     )
-    app.start()
     try:
-        stats = screen.run(seconds, stop=app_stopped(app))
+        stats = screen.run(seconds, stop=app_stopped(app), on_start=app.start)
     finally:
         app.stop()
         close = getattr(detector, "close", None)

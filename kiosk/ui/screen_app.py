@@ -93,8 +93,14 @@ class ScreenApp:
         self.screenshot_dir = screenshot_dir
         self.stats = ScreenStats()
 
-    def run(self, seconds: float | None, stop: Callable[[], bool] = lambda: False) -> ScreenStats:
-        """Run until ``seconds`` pass, ``stop()`` is true, or the window is closed."""
+    def run(
+        self,
+        seconds: float | None,
+        stop: Callable[[], bool] = lambda: False,
+        on_start: Callable[[], None] | None = None,
+    ) -> ScreenStats:
+        """Run until ``seconds`` pass, ``stop()`` is true, or the window is closed. ``on_start`` is called
+        once the first frame is on screen (the runtime starts then, so the screen never misses its start)."""
         headless = use_headless_drivers_if_needed(self.headless)
         self.stats.headless = headless
         pygame.display.init()
@@ -106,13 +112,19 @@ class ScreenApp:
             pygame.display.set_caption("Vitrina")
             pygame.mouse.set_visible(not self.fullscreen)
             log.info("screen %dx%d (%s)", *self.size, "headless" if headless else "display")
-            self._loop(surface, seconds, stop)
+            self._loop(surface, seconds, stop, on_start)
         finally:
             release_caches()
             pygame.quit()
         return self.stats
 
-    def _loop(self, surface: pygame.Surface, seconds: float | None, stop: Callable[[], bool]) -> None:
+    def _loop(
+        self,
+        surface: pygame.Surface,
+        seconds: float | None,
+        stop: Callable[[], bool],
+        on_start: Callable[[], None] | None,
+    ) -> None:
         ticker = pygame.time.Clock()
         width, height = surface.get_size()
         start = self.clock()
@@ -127,17 +139,7 @@ class ScreenApp:
             if (seconds is not None and now - start >= seconds) or stop():
                 break
             # 1. events -> actions -> the runtime
-            if self.hook is not None:
-                for action in self.hook(now, view, layout):
-                    _post_click(layout, action)
-            quit_asked = False
-            for event in pygame.event.get():
-                asked = map_event(event, view, layout)
-                if asked == "quit":
-                    quit_asked = True
-                elif asked is not None:
-                    deliver(self.port, self.ui.handle(asked, now))
-            if quit_asked:
+            if not self._events(now, view, layout):
                 break
             # 2. update
             self.ui.observe(self.port.runtime_view(), now)
@@ -159,10 +161,27 @@ class ScreenApp:
                 pygame.display.flip()
                 self.stats.draws += 1
                 drawn = view
+                if on_start is not None:
+                    on_start()
+                    on_start = None
             self.stats.frames += 1
             self.stats.frame_ms.append((self.clock() - now) * 1000.0)
             ticker.tick(self.fps)
         self.stats.seconds = self.clock() - start
+
+    def _events(self, now: float, view: ScreenView, layout: Layout) -> bool:
+        """Read every pending event (and the scripted shopper's clicks); False when quitting."""
+        if self.hook is not None:
+            for action in self.hook(now, view, layout):
+                _post_click(layout, action)
+        keep_going = True
+        for event in pygame.event.get():
+            asked = map_event(event, view, layout)
+            if asked == "quit":
+                keep_going = False
+            elif asked is not None:
+                deliver(self.port, self.ui.handle(asked, now))
+        return keep_going
 
     def _screenshot(self, surface: pygame.Surface, view: ScreenView) -> None:
         if view.screen in self.stats.screens:
