@@ -333,8 +333,7 @@ def _run_on_camera(
 ) -> dict[str, Any]:
     """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
     from kiosk.app import KioskApp
-    from kiosk.runtime_port import AppPort, app_stopped, screen_for_app
-    from kiosk.ui.screen_app import ScreenApp
+    from kiosk.runtime_port import run_screen
 
     is_file = Path(source).is_file()
     run_config = config.model_copy(
@@ -345,30 +344,19 @@ def _run_on_camera(
     )
     catalogue = load_catalogue(DEMO_CATALOGUE)
     app = KioskApp(run_config, detector, catalogue=catalogue)
-    port = AppPort(app)
-    ui = screen_for_app(
-        app,
-        port,
-        catalogue=catalogue,
-        image_base=DEMO_CATALOGUE.parent,
-        settings=UiSettings(nps_share=0.5),
-        rng=rng,
-    )
-    screen = ScreenApp(
-        ui,
-        port,
-        size=(config.ui.width, config.ui.height),
-        fullscreen=config.ui.fullscreen,
-        headless=headless,
-        fps=config.ui.fps,
-        font_scale=config.ui.font_scale,
-        hook=ReactiveShopper(),
-        screenshot_dir=out_dir,
-    )
     try:
-        stats = screen.run(seconds, stop=app_stopped(app), on_start=app.start)
+        ui, stats = run_screen(
+            app,
+            catalogue=catalogue,
+            image_base=DEMO_CATALOGUE.parent,
+            seconds=seconds,
+            headless=headless,
+            settings=UiSettings(nps_share=0.5),
+            rng=rng,
+            hook=ReactiveShopper(),
+            screenshot_dir=out_dir,
+        )
     finally:
-        app.stop()
         close = getattr(detector, "close", None)
         if callable(close):
             close()

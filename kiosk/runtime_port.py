@@ -12,6 +12,7 @@ import random
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.app import KioskApp
 from kiosk.consent import ConsentState
@@ -20,7 +21,12 @@ from kiosk.events import Feedback
 from kiosk.offers import Catalogue
 from kiosk.redemption import Redemption, RedemptionCodes
 from kiosk.views.kiosk_ui import KioskUi, UiSettings
+from kiosk.views.layout import Layout
 from kiosk.views.port import NpsAnswer, RuntimeView
+from kiosk.views.screen import ScreenView, UiAction
+
+if TYPE_CHECKING:
+    from kiosk.ui.screen_app import ScreenStats
 
 
 class AppPort:
@@ -110,3 +116,44 @@ def app_stopped(app: KioskApp) -> Callable[[], bool]:
         return app.supervisor.fatal.is_set() or (app.camera.health.finished and not len(app.frames))
 
     return stopped
+
+
+def run_screen(
+    app: KioskApp,
+    *,
+    catalogue: Catalogue | None,
+    image_base: Path | None,
+    seconds: float | None = None,
+    headless: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+    settings: UiSettings | None = None,
+    rng: random.Random | None = None,
+    hook: Callable[[float, ScreenView, Layout], list[UiAction]] | None = None,
+    screenshot_dir: Path | None = None,
+) -> tuple[KioskUi, ScreenStats]:
+    """Run ``app`` with its screen: the render loop in this thread (SDL wants the main one), the app's
+    workers started once the first frame is up and stopped, in reverse, when the loop ends (``seconds``,
+    ``stop()``, the window closed, a fatal worker or a finite source ending). ``kiosk run`` calls this
+    unless ``--headless``; ``kiosk demo --camera`` too."""
+    from kiosk.ui.screen_app import ScreenApp
+
+    config = app.config
+    port = AppPort(app)
+    ui = screen_for_app(app, port, catalogue=catalogue, image_base=image_base, settings=settings, rng=rng)
+    screen = ScreenApp(
+        ui,
+        port,
+        size=(config.ui.width, config.ui.height),
+        fullscreen=config.ui.fullscreen,
+        headless=headless,
+        fps=config.ui.fps,
+        font_scale=config.ui.font_scale,
+        hook=hook,
+        screenshot_dir=screenshot_dir,
+    )
+    ended = app_stopped(app)
+    try:
+        stats = screen.run(seconds, stop=lambda: stop() or ended(), on_start=app.start)
+    finally:
+        app.stop()
+    return ui, stats

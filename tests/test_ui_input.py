@@ -106,3 +106,39 @@ def test_the_loop_opens_every_supported_size(size: tuple[int, int]) -> None:
     )
     stats = app.run(None, stop=lambda: frames >= 5)
     assert stats.frames >= 4 and stats.draws >= 1
+
+
+def test_a_transition_never_blocks_input() -> None:
+    from kiosk.ui.screen_app import TRANSITION_S
+
+    clock = FakeClock()
+    runtime = make_runtime(clock)
+    ui = make_ui()
+    seen: dict[str, float] = {}
+    frames = 0
+
+    def shopper(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        nonlocal frames
+        frames += 1
+        clock.t += 1 / 60
+        seen.setdefault(view.screen, now)
+        if frames == 3:
+            runtime.see(Seen(clock.t, 1, Primary("v", 1.2, 1.0, 0.0, "neutral")))
+        if view.screen == "welcome":
+            return [UiAction("tap")]  # at once, while the cross-fade to welcome is still running
+        return []
+
+    app = ScreenApp(ui, runtime, size=(640, 360), headless=True, fps=240, clock=clock, hook=shopper)
+    app.run(None, stop=lambda: frames > 40)
+    assert "offer" in seen, "the tap during the fade reached the state machine"
+    assert seen["offer"] - seen["welcome"] < TRANSITION_S
+
+
+def test_font_scale_grows_text_and_touch_targets() -> None:
+    ui = make_ui()
+    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    view = ui.view(1.0)
+    normal, large = compute_layout(view, 1280, 720), compute_layout(view, 1280, 720, font_scale=1.5)
+    assert large.unit == pytest.approx(normal.unit * 1.5)
+    assert large.rect_of("tap").h > normal.rect_of("tap").h
+    assert large.rect_of("call_staff").h >= normal.rect_of("call_staff").h
