@@ -47,7 +47,8 @@ class AppPort:
                 offer_id=shown.offer_id or ctx.offer_id,
                 visit_id=ctx.visit_id,
                 camera_ok=brain.camera_ok or self._camera_starting(),
-                staff_acks=len(brain.calls.response_times),
+                # Acknowledged so far: raised minus still open (response_times is bounded, this never is).
+                staff_acks=brain.calls.raised - len(brain.calls.open_calls),
             )
 
     def _camera_starting(self) -> bool:

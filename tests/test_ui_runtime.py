@@ -87,6 +87,7 @@ def test_app_port_reads_the_brain_and_hands_back_touches_and_nps(tmp_path: Path)
     from waiting import wait_for
 
     from kiosk.app import KioskApp
+    from kiosk.brain import Acknowledgement
     from kiosk.config import CameraConfig, StorageConfig
     from kiosk.engagement import Touch
     from kiosk.runtime_port import AppPort
@@ -106,6 +107,11 @@ def test_app_port_reads_the_brain_and_hands_back_touches_and_nps(tmp_path: Path)
         port.nps_answered(NpsAnswer(9, None, port.runtime_view().visit_id, app.clock.monotonic()))
         code = port.redemption("coffee-to-go")
         assert len(code.code) == 9, "no tap yet: a fresh HMAC code"
+        port.touch(Touch(app.clock.monotonic(), "call_staff"))
+        wait_for(lambda: bool(app.brain.calls.open_calls), "the shopper's staff call")
+        assert port.runtime_view().staff_acks == 0
+        app.send(Acknowledgement(app.brain.calls.open_calls[0]))
+        wait_for(lambda: port.runtime_view().staff_acks == 1, "the back office's acknowledgement")
     finally:
         app.stop()
     db = open_existing(tmp_path / "var" / DB_NAME)
