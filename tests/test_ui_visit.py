@@ -162,6 +162,8 @@ def test_language_toggle_switches_every_text() -> None:
     en = ui.view(1.1)
     assert en.title == "Two croissants for one" and en.meta == "Valid until 31 Dec 2030"
     assert en.toggle is not None and en.toggle.label == "Русский"
+    ui.observe(RuntimeView("attract"), 2.0)
+    assert ui.language == "ru", "the next shopper starts in the kiosk's language"
 
 
 def test_actions_the_screen_does_not_offer_are_ignored() -> None:

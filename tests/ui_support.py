@@ -32,6 +32,11 @@ SCREENS = (
     "staff_coming",
     "maintenance",
     "notice",
+    "offer_opt_in",
+    "offer_opted_out",
+    "staff_acknowledged",
+    "staff_fallback",
+    "notice_presence_only",
 )
 
 
@@ -81,9 +86,20 @@ def make_runtime(clock: FakeClock, config: KioskConfig | None = None, seed: int 
     )
 
 
+VARIANTS: dict[str, tuple[str, PrivacyMode]] = {
+    "offer_opt_in": ("offer", "opt_in"),
+    "offer_opted_out": ("offer", "notice"),
+    "staff_acknowledged": ("staff_coming", "notice"),
+    "staff_fallback": ("staff_coming", "notice"),
+    "notice_presence_only": ("notice", "presence_only"),
+}
+
+
 def ui_showing(screen: str, language: Language, mode: PrivacyMode = "notice") -> tuple[KioskUi, float]:
-    """A screen put on ``screen`` (a ScreenName, or 'notice': the notice over an offer); returns it and
-    the time to render it at (progress cues part-way)."""
+    """A screen put on ``screen`` (a ScreenName, 'notice': the notice over an offer, or one of
+    :data:`VARIANTS`); returns it and the time to render it at (progress cues part-way)."""
+    variant = screen
+    screen, mode = VARIANTS.get(variant, (screen, mode))
     ui = make_ui(mode, language, nps_share=1.0 if screen == "feedback_nps" else 0.0)
     t = 100.0
     runtime = {
@@ -106,9 +122,16 @@ def ui_showing(screen: str, language: Language, mode: PrivacyMode = "notice") ->
         ui.handle(UiAction("show_code"), t)
     elif screen == "staff_coming":
         ui.handle(UiAction("call_staff"), t)
+        if variant == "staff_acknowledged":
+            ui.observe(RuntimeView("offer", "croissant-pair", "v1", staff_acks=1), t + 0.5)
+        elif variant == "staff_fallback":
+            t += ui.settings.staff_fallback_s
+            ui.observe(RuntimeView("offer", "croissant-pair", "v1"), t)
     elif screen == "notice":
         ui.handle(UiAction("notice"), t)
     elif screen == "feedback_nps":
         ui.handle(UiAction("feedback", 4), t)
         ui.observe(RuntimeView("thanks"), t)
+    if variant == "offer_opted_out":
+        ui.handle(UiAction("opt_out"), t)
     return ui, t + (1.0 if screen not in ("attract", "no_camera") else 2.0)

@@ -111,6 +111,7 @@ class KioskUi:
         self.image_base = image_base
         self.zone = zone
         self.language: Language = language
+        self.default_language: Language = language
         self.settings = settings or UiSettings()
         self.messages = messages or load_messages()
         self.today = today
@@ -151,6 +152,7 @@ class KioskUi:
 
     def _end_visit(self, now: float) -> None:
         self.consent.end_visit()
+        self.language = self.default_language  # the next shopper starts in the kiosk's language
         self.notice_open = False
         self.code, self._qr = None, None
         self._nps_asked = False
@@ -437,15 +439,16 @@ class KioskUi:
         t = self._t
         staff = self.staff
         assert staff is not None
+        title = t("staff_coming")
         if staff.acked_at is not None:
             subtitle = t("staff_acknowledged", zone=self.zone or "-")
         elif now - staff.since >= self.settings.staff_fallback_s:
-            subtitle = t("staff_fallback")
+            title, subtitle = t("staff_busy"), t("staff_fallback")
         else:
             subtitle = t("help_subtitle")
         return replace(
             base,
-            title=t("staff_coming"),
+            title=title,
             subtitle=subtitle,
             main=(Button(UiAction("close"), t("ok"), "primary", "Enter"),),
         )
