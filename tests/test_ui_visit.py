@@ -3,6 +3,8 @@ drawn, and each becomes the input the machine expects. Pure: no pygame."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ui_support import FakeClock, make_runtime, make_ui
 
 from kiosk.config import PrivacyMode
@@ -224,3 +226,26 @@ def test_every_interactive_screen_has_a_call_button_and_large_targets() -> None:
                 assert (
                     rect.x >= 0 and rect.y >= 0 and rect.x + rect.w <= size[0] and rect.y + rect.h <= size[1]
                 )
+
+
+def test_the_attract_loop_shows_what_may_run_now_and_nothing_age_restricted() -> None:
+    from datetime import datetime
+
+    from kiosk.offers import load_catalogue
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "catalogue.toml"
+    catalogue = load_catalogue(example)
+
+    def titles_at(hour: int) -> set[str]:
+        ui: KioskUi = make_ui(language="en")
+        ui.catalogue, ui.local_time = catalogue, lambda: datetime(2026, 6, 5, hour, 0)
+        seen = set()
+        for step in range(12):
+            ui.observe(RuntimeView("attract"), 1000.0 + step * ui.settings.attract_slide_s)
+            seen.add(ui.view(1000.0 + step * ui.settings.attract_slide_s).title)
+        return seen
+
+    morning, evening = titles_at(9), titles_at(19)
+    assert "Coffee to go, 20% off" in morning and "Coffee to go, 20% off" not in evening
+    assert "Wine tasting 18+" not in evening, "age-restricted offers never run on the attract loop"
+    assert "Need a hand?" not in morning | evening, "help entries are not advertised"

@@ -69,7 +69,7 @@ def make_ui(
         zone="entrance",
         language=language,
         settings=UiSettings(nps_share=nps_share),
-        today=lambda: TODAY,
+        local_time=lambda: datetime(2026, 6, 1, 12, 0),
         redemption=codes.issue,
     )
 

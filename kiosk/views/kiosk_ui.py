@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -100,7 +100,7 @@ class KioskUi:
         language: Language = "ru",
         settings: UiSettings | None = None,
         messages: Messages | None = None,
-        today: Callable[[], date] = date.today,
+        local_time: Callable[[], datetime] = datetime.now,
         redemption: Callable[[str], Redemption] | None = None,
     ) -> None:
         self.privacy = privacy
@@ -114,7 +114,7 @@ class KioskUi:
         self.default_language: Language = language
         self.settings = settings or UiSettings()
         self.messages = messages or load_messages()
-        self.today = today
+        self.local_time = local_time  # the store's local time (validity, dayparts and hours of offers)
         self._redemption = redemption
         self.runtime = RuntimeView()
         self._since = 0.0
@@ -313,13 +313,27 @@ class KioskUi:
         t = self._t
         slides: list[tuple[str, str, str | None]] = [(t("attract_title"), t("attract_subtitle"), None)]
         if self.catalogue is not None:
-            today = self.today()
+            moment = self.local_time()
             for offer in self.catalogue.offers:
-                if offer.kind == "offer" and offer.valid_from <= today <= offer.valid_to:
+                if self._on_attract(offer, moment):
                     title = getattr(offer.title, self.language)
                     body = getattr(offer.body, self.language)
                     slides.append((title, body, self._image(offer)))
         return slides
+
+    def _on_attract(self, offer: Offer, moment: datetime) -> bool:
+        """Whether the attract loop may show ``offer`` now: an offer (not help), valid today, in one of its
+        dayparts and hours; never an age-restricted one (the attract loop addresses everyone passing)."""
+        assert self.catalogue is not None
+        if offer.kind != "offer" or offer.age_restricted:
+            return False
+        if not offer.valid_from <= moment.date() <= offer.valid_to:
+            return False
+        clock = moment.time()
+        dayparts = self.catalogue.dayparts
+        if offer.dayparts and not any(dayparts[d].contains(clock) for d in offer.dayparts):
+            return False
+        return not offer.targeting.hours or any(r.contains(clock) for r in offer.targeting.hours)
 
     def _view_attract(self, now: float, base: ScreenView) -> ScreenView:
         slides = self._slides()
