@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from kiosk.config import EngagementConfig, KioskConfig
 from kiosk.consent import ConsentState
@@ -259,13 +260,18 @@ def run_demo(
     clock = time.monotonic
     catalogue = load_catalogue(DEMO_CATALOGUE)
     demo_config = config.model_copy(update={"engagement": DEMO_ENGAGEMENT})
+    zone = ZoneInfo(config.device.timezone)
+
+    def local_time() -> datetime:
+        return datetime.now(zone).replace(tzinfo=None)
+
     consent = ConsentState(config.privacy.mode)
     runtime = LocalRuntime(
         demo_config,
         catalogue=catalogue,
         rng=rng,
         clock=clock,
-        wall=datetime.now,
+        wall=local_time,
         codes=RedemptionCodes(secrets.token_bytes(32), rng),
     )
     ui = KioskUi(
@@ -279,6 +285,7 @@ def run_demo(
         language=config.ui.language,
         settings=UiSettings(nps_share=0.5, staff_fallback_s=20.0, staff_linger_s=3.0, attract_slide_s=3.0),
         redemption=runtime.redemption,
+        local_time=local_time,
     )
     feed = ScriptedPerception(runtime)
     app = ScreenApp(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from kiosk.app import KioskApp
 from kiosk.consent import ConsentState
@@ -96,6 +98,7 @@ def screen_for_app(
 ) -> KioskUi:
     """The screen's state for ``app``'s configuration (language, privacy, engagement timings, zone)."""
     config = app.config
+    zone = ZoneInfo(config.device.timezone)
     return KioskUi(
         privacy=config.privacy,
         engagement=config.engagement,
@@ -107,6 +110,7 @@ def screen_for_app(
         language=config.ui.language,
         settings=settings,
         redemption=port.redemption,
+        local_time=lambda: datetime.now(zone).replace(tzinfo=None),
     )
 
 
