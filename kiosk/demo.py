@@ -183,6 +183,7 @@ class ReactiveShopper:
 
     PLAN: ClassVar[dict[str, tuple[tuple[float, UiAction], ...]]] = {
         "offer": ((1.5, UiAction("tap")),),
+        "help": ((2.0, UiAction("call_staff")),),
         "details": ((1.0, UiAction("show_code")), (2.5, UiAction("done"))),
         "feedback_csat": ((1.0, UiAction("feedback", 5)),),
         "feedback_nps": ((1.0, UiAction("feedback", 8)),),
