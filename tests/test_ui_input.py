@@ -142,3 +142,28 @@ def test_font_scale_grows_text_and_touch_targets() -> None:
     assert large.unit == pytest.approx(normal.unit * 1.5)
     assert large.rect_of("tap").h > normal.rect_of("tap").h
     assert large.rect_of("call_staff").h >= normal.rect_of("call_staff").h
+
+
+def test_a_failing_update_keeps_the_last_view_up(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    runtime = make_runtime(clock)
+    frames = 0
+    real = runtime.runtime_view
+
+    def flaky() -> RuntimeView:
+        if 5 <= frames <= 8:
+            raise RuntimeError("simulated bug")
+        return real()
+
+    runtime.runtime_view = flaky  # type: ignore[method-assign]
+
+    def count(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        nonlocal frames
+        frames += 1
+        clock.t += 1 / 60
+        return []
+
+    app = ScreenApp(make_ui(), runtime, size=(640, 360), headless=True, fps=240, clock=clock, hook=count)
+    stats = app.run(None, stop=lambda: frames >= 15)
+    assert stats.frames >= 14
+    assert sum("could not be updated" in r.message for r in caplog.records) == 1

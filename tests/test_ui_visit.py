@@ -249,3 +249,17 @@ def test_the_attract_loop_shows_what_may_run_now_and_nothing_age_restricted() ->
     assert "Coffee to go, 20% off" in morning and "Coffee to go, 20% off" not in evening
     assert "Wine tasting 18+" not in evening, "age-restricted offers never run on the attract loop"
     assert "Need a hand?" not in morning | evening, "help entries are not advertised"
+
+
+def test_closing_the_staff_message_while_the_machine_still_shows_it() -> None:
+    ui = make_ui()
+    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    ui.handle(UiAction("call_staff"), 1.0)
+    ui.observe(RuntimeView("staff_coming"), 1.1)
+    assert ui.screen_name() == "staff_coming"
+    ui.handle(UiAction("close"), 1.2)
+    ui.observe(RuntimeView("staff_coming"), 1.3)
+    assert ui.screen_name() == "thanks" and ui.view(1.3).title
+    ui2 = make_ui()
+    ui2.observe(RuntimeView("staff_coming"), 1.0)  # a call the screen did not see being made
+    assert ui2.screen_name() == "staff_coming" and ui2.view(1.0).title

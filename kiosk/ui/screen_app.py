@@ -93,6 +93,7 @@ class ScreenApp:
         self.hook = hook
         self.screenshot_dir = screenshot_dir
         self.stats = ScreenStats()
+        self._failures: set[str] = set()
 
     def run(
         self,
@@ -148,8 +149,7 @@ class ScreenApp:
             if not self._events(now, view, layout):
                 break
             # 2. update
-            self.ui.observe(self.port.runtime_view(), now)
-            view = self.ui.view(now)
+            view = self._update(now, view)
             # 3. draw only when something changed
             if drawn is None or view != drawn or previous is not None:
                 if drawn is not None and view.screen != drawn.screen:
@@ -177,6 +177,19 @@ class ScreenApp:
             self.stats.frame_ms.append((self.clock() - now - shot_s) * 1000.0)
             ticker.tick(self.fps)
         self.stats.seconds = self.clock() - start
+
+    def _update(self, now: float, last: ScreenView) -> ScreenView:
+        """This frame's view. A bug in building it must not take the shopper's screen down: it is logged
+        (once per kind of failure) and the last good view stays up."""
+        try:
+            self.ui.observe(self.port.runtime_view(), now)
+            return self.ui.view(now)
+        except Exception as exc:
+            kind = f"{type(exc).__name__}: {exc}"
+            if kind not in self._failures:
+                self._failures.add(kind)
+                log.exception("the screen could not be updated; keeping the last view")
+            return last
 
     def _events(self, now: float, view: ScreenView, layout: Layout) -> bool:
         """Read every pending event (and the scripted shopper's clicks); False when quitting."""

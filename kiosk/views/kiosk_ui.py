@@ -259,6 +259,8 @@ class KioskUi:
             return "feedback_nps"
         if screen == "offer" and self._offer() is None:
             return "welcome"
+        if screen == "staff_coming":
+            return "thanks"  # the shopper closed the staff message; the machine still thanks them
         return _SCREENS[screen]
 
     def view(self, now: float) -> ScreenView:
