@@ -28,15 +28,21 @@ typecheck: $(DEV_STAMP)  ## mypy, strict, on every package
 pytest: $(DEV_STAMP) system-deps  ## The whole test suite, integration and slow tests included
 	$(BIN)/pytest
 
-system-deps:  ## Install the Debian packages the tests need (mosquitto) when missing and running as root
-	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then exit 0; fi; \
+system-deps:  ## Install the Debian packages the tests need (mosquitto, xvfb) when missing and running as root
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
+	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "make: installing the Debian package 'mosquitto' (the tests start a private broker)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
-	else \
+		echo "make: installing the Debian packages:$$missing (the tests start a private broker and a virtual display)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	elif echo "$$missing" | grep -q mosquitto; then \
 		echo "make: the tests need the Mosquitto broker binary (Debian/Ubuntu package 'mosquitto')." >&2; \
-		echo "      Install it with:  sudo apt-get install mosquitto   and run make again." >&2; \
+		echo "      Install it with:  sudo apt-get install$$missing   and run make again." >&2; \
 		exit 1; \
+	else \
+		echo "make: Xvfb is missing (Debian/Ubuntu package 'xvfb'): the real-window test will be skipped." >&2; \
+		echo "      Install it with:  sudo apt-get install xvfb" >&2; \
 	fi
 
 $(BIN)/python:
