@@ -13,7 +13,7 @@ DEMO_ARGS ?=
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-demo: $(RUNTIME_STAMP)  ## Create .venv, install, run the kiosk demo (headless and 10 s where there is no display)
+demo: $(RUNTIME_STAMP)  ## Create .venv, install, run the kiosk demo (headless and 30 s where there is no display)
 	$(BIN)/kiosk demo $(DEMO_ARGS)
 
 test: $(DEV_STAMP) system-deps lint typecheck pytest  ## Create .venv, install dev extras, run lint, types and every test

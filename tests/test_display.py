@@ -37,4 +37,4 @@ def test_kiosk_demo_exits_zero_without_display(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["headless"] is True and summary["frames"] > 0
-    assert (out / "attract.png").stat().st_size > 1000
+    assert (out / "attract-ru.png").stat().st_size > 1000

@@ -87,7 +87,7 @@ def test_a_visit_through_the_render_loop(tmp_path: Path) -> None:
     assert runtime.record.taps == 1 and runtime.record.feedback == [("csat", 5)]
     assert {"attract", "welcome", "offer", "details", "feedback_csat", "thanks"} <= set(stats.screens)
     assert stats.draws < stats.frames, "frames without a change are not drawn"
-    assert (tmp_path / "offer.png").stat().st_size > 1000
+    assert (tmp_path / "offer-ru.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (1280, 720)])

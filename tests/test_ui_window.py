@@ -58,4 +58,4 @@ def test_demo_opens_a_real_window(xvfb: str, tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["headless"] is False and summary["video_driver"] == "x11"
     assert summary["frames"] > 30
-    assert (out / "attract.png").stat().st_size > 1000, summary
+    assert (out / "attract-ru.png").stat().st_size > 1000, summary

@@ -206,16 +206,20 @@ class ScreenApp:
         return keep_going
 
     def _screenshot(self, surface: pygame.Surface, view: ScreenView) -> float:
-        """Note a screen reached for the first time, saving its picture; returns the seconds spent saving."""
-        if view.screen in self.stats.screens:
+        """Save a picture the first time a screen shows in a language (and the open notice, likewise).
+
+        Files are named ``{screen}-{language}.png`` and ``notice-{language}.png``. Returns the seconds spent.
+        """
+        if view.screen not in self.stats.screens:
+            self.stats.screens.append(view.screen)
+        key = f"{'notice' if view.notice is not None else view.screen}-{view.language}"
+        if self.screenshot_dir is None or key in self.stats.screenshots:
             return 0.0
-        self.stats.screens.append(view.screen)
         started = self.clock()
-        if self.screenshot_dir is not None and view.notice is None:
-            self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-            path = self.screenshot_dir / f"{view.screen}.png"
-            pygame.image.save(surface, str(path))
-            self.stats.screenshots[view.screen] = path
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        path = self.screenshot_dir / f"{key}.png"
+        pygame.image.save(surface, str(path))
+        self.stats.screenshots[key] = path
         return self.clock() - started
 
 
