@@ -129,6 +129,22 @@ class UiConfig(_Section):
     language: Literal["ru", "en"] = Field(default="ru", description="Language shown first.")
     font_scale: float = Field(default=1.0, ge=0.5, le=3.0, description="Multiplier of every font size.")
     fps: int = Field(default=60, ge=10, le=240, description="Frame-rate target of the render loop.")
+    nps_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Share of visits asked NPS (0-10) after the CSAT faces, once a visit.",
+    )
+    staff_fallback_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="No acknowledgement of a staff call by then: show the fallback.",
+    )
+    staff_linger_s: float = Field(
+        default=10.0, gt=0, le=600, description="How long the acknowledgement or the fallback message stays."
+    )
+    attract_slide_s: float = Field(default=5.0, gt=0, le=120, description="Seconds per attract slide.")
 
 
 class TrackerConfig(_Section):

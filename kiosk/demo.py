@@ -39,7 +39,7 @@ from kiosk.local_runtime import LocalRuntime
 from kiosk.offers import load_catalogue
 from kiosk.perception import Detector, Valence
 from kiosk.redemption import RedemptionCodes
-from kiosk.views.kiosk_ui import KioskUi, UiSettings
+from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
 from kiosk.views.screen import ActionName, ScreenView, UiAction
 
@@ -284,7 +284,9 @@ def run_demo(
         image_base=DEMO_CATALOGUE.parent,
         zone=config.device.zone,
         language=config.ui.language,
-        settings=UiSettings(nps_share=0.5, staff_fallback_s=20.0, staff_linger_s=3.0, attract_slide_s=3.0),
+        settings=config.ui.model_copy(
+            update={"nps_share": 0.5, "staff_fallback_s": 20.0, "staff_linger_s": 3.0, "attract_slide_s": 3.0}
+        ),
         redemption=runtime.redemption,
         local_time=local_time,
     )
@@ -359,7 +361,7 @@ def _run_on_camera(
             image_base=DEMO_CATALOGUE.parent,
             seconds=seconds,
             headless=headless,
-            settings=UiSettings(nps_share=0.5),
+            settings=config.ui.model_copy(update={"nps_share": 0.5}),
             rng=rng,
             hook=ReactiveShopper(),
             screenshot_dir=out_dir,

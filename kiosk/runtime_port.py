@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from kiosk.app import KioskApp
+from kiosk.config import UiConfig
 from kiosk.consent import ConsentState
 from kiosk.engagement import Touch
 from kiosk.events import Feedback
 from kiosk.offers import Catalogue
 from kiosk.redemption import Redemption, RedemptionCodes
-from kiosk.views.kiosk_ui import KioskUi, UiSettings
+from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
 from kiosk.views.port import NpsAnswer, RuntimeView
 from kiosk.views.screen import ScreenView, UiAction
@@ -93,7 +94,7 @@ def screen_for_app(
     *,
     catalogue: Catalogue | None,
     image_base: Path | None,
-    settings: UiSettings | None = None,
+    settings: UiConfig | None = None,
     rng: random.Random | None = None,
 ) -> KioskUi:
     """The screen's state for ``app``'s configuration (language, privacy, engagement timings, zone)."""
@@ -108,7 +109,7 @@ def screen_for_app(
         image_base=image_base,
         zone=config.device.zone,
         language=config.ui.language,
-        settings=settings,
+        settings=settings or config.ui,
         redemption=port.redemption,
         local_time=lambda: datetime.now(zone).replace(tzinfo=None),
     )
@@ -131,7 +132,7 @@ def run_screen(
     seconds: float | None = None,
     headless: bool = False,
     stop: Callable[[], bool] = lambda: False,
-    settings: UiSettings | None = None,
+    settings: UiConfig | None = None,
     rng: random.Random | None = None,
     hook: Callable[[float, ScreenView, Layout], list[UiAction]] | None = None,
     screenshot_dir: Path | None = None,

@@ -12,6 +12,7 @@ from kiosk.config import KioskConfig, load_config
 SECTIONS = (
     "camera",
     "storage",
+    "ui",
     "tracker",
     "audience",
     "engagement",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 from datetime import date, datetime
 
-from kiosk.config import EngagementConfig, KioskConfig, PrivacyConfig, PrivacyMode
+from kiosk.config import EngagementConfig, KioskConfig, PrivacyConfig, PrivacyMode, UiConfig
 from kiosk.consent import ConsentState
 from kiosk.demo import DEMO_CATALOGUE
 from kiosk.i18n import Language
 from kiosk.local_runtime import LocalRuntime
 from kiosk.offers import load_catalogue
 from kiosk.redemption import RedemptionCodes
-from kiosk.views.kiosk_ui import KioskUi, UiSettings
+from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.port import RuntimeView
 from kiosk.views.screen import UiAction
 
@@ -68,7 +68,7 @@ def make_ui(
         image_base=DEMO_CATALOGUE.parent,
         zone="entrance",
         language=language,
-        settings=UiSettings(nps_share=nps_share),
+        settings=UiConfig(nps_share=nps_share),
         local_time=lambda: datetime(2026, 6, 1, 12, 0),
         redemption=codes.issue,
     )

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from kiosk.config import EngagementConfig, PrivacyConfig
+from kiosk.config import EngagementConfig, PrivacyConfig, UiConfig
 from kiosk.consent import ConsentState
 from kiosk.engagement import Screen, Touch
 from kiosk.i18n import Language, Messages, load_messages
@@ -67,16 +67,6 @@ def _q(value: float, steps: int) -> float:
     return round(max(0.0, min(1.0, value)) * steps) / steps
 
 
-@dataclass(frozen=True)
-class UiSettings:
-    """What the screen's behaviour depends on beyond the config sections it is given."""
-
-    nps_share: float = 0.2  # share of visits asked NPS (0-10) after the CSAT faces, at most once a visit
-    staff_fallback_s: float = 30.0  # no acknowledgement by then: show the fallback message
-    staff_linger_s: float = 10.0  # how long the acknowledgement or fallback stays
-    attract_slide_s: float = 5.0  # seconds per attract slide
-
-
 @dataclass
 class _Staff:
     since: float
@@ -98,7 +88,7 @@ class KioskUi:
         image_base: Path | None = None,
         zone: str = "",
         language: Language = "ru",
-        settings: UiSettings | None = None,
+        settings: UiConfig | None = None,
         messages: Messages | None = None,
         local_time: Callable[[], datetime] = datetime.now,
         redemption: Callable[[str], Redemption] | None = None,
@@ -112,7 +102,7 @@ class KioskUi:
         self.zone = zone
         self.language: Language = language
         self.default_language: Language = language
-        self.settings = settings or UiSettings()
+        self.settings = settings or UiConfig()
         self.messages = messages or load_messages()
         self.local_time = local_time  # the store's local time (validity, dayparts and hours of offers)
         self._redemption = redemption
