@@ -250,7 +250,9 @@ def run(
 ) -> None:
     """Run the kiosk: camera, perception, engagement, offers, staff calls and the local event store.
 
-    Workers start in order and stop in reverse on SIGTERM or SIGINT, without losing an event.
+    Workers start in order and stop in reverse on SIGTERM or SIGINT, without losing an event. The
+    shopper's screen runs in this process unless --headless (where there is no display, SDL's dummy
+    driver draws it off screen).
 
     \b
     Example:
@@ -264,8 +266,6 @@ def run(
 
     config = _run_config(config_file, source, loop)
     configure_logging(config.logging)
-    if not headless:
-        log.warning("the screen renderer is not wired into 'kiosk run' yet: running headless")
     try:
         catalogue = load_catalogue(config.offers.catalogue) if config.offers.catalogue else None
     except ConfigError as exc:
@@ -284,7 +284,14 @@ def run(
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        summary = app.run(seconds, stop)
+        if headless:
+            summary = app.run(seconds, stop)
+        else:  # the screen in this (main) thread; the workers start once its first frame is up
+            from kiosk.runtime_port import run_screen
+
+            image_base = config.offers.catalogue.parent if config.offers.catalogue else None
+            run_screen(app, catalogue=catalogue, image_base=image_base, seconds=seconds, stop=stop.is_set)
+            summary = app.summary()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

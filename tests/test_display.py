@@ -38,3 +38,22 @@ def test_kiosk_demo_exits_zero_without_display(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["headless"] is True and summary["frames"] > 0
     assert (out / "attract-ru.png").stat().st_size > 1000
+
+
+@pytest.mark.integration
+def test_kiosk_run_with_its_screen_without_display(tmp_path: Path) -> None:
+    from kiosk.demo_media import write_walk_in_clip
+
+    clip = write_walk_in_clip(tmp_path / "walk.avi")
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    summary = tmp_path / "summary.json"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("kiosk")), "run", "--config", str(config), "--source", str(clip),
+         "--detector", "none", "--seconds", "3", "--summary", str(summary)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(summary.read_text())
+    assert figures["frames"] > 30 and figures["fatal"] is None
