@@ -31,7 +31,7 @@ from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.events import Health
 from kiosk.offers import Catalogue, OfferEngine
-from kiosk.perception import Detection, Detector, Frame, Snapshot
+from kiosk.perception import Detection, Detector, ExpressionGated, Frame, Snapshot
 from kiosk.queues import DropOldestQueue
 from kiosk.store import EventWriter
 from kiosk.workers import Supervisor
@@ -108,6 +108,10 @@ class BrainWorker:
         self._health_s = config.runtime.health_interval_s
         self.lock = threading.Lock()
         self.decision_latency_s: deque[float] = deque(maxlen=10_000)
+        #: Open while someone in view may have their expression read; the perception worker asks it.
+        self.expression = threading.Event()
+        if brain.expression_wanted():
+            self.expression.set()
 
     def run(self, stop: threading.Event) -> None:
         """Until stopped; then drain what is left and close every visit."""
@@ -124,6 +128,10 @@ class BrainWorker:
                         # From the frame's capture to the decision it caused: queues, inference, brain.
                         self.decision_latency_s.append(clock.monotonic() - snapshot.t)
                 self._take_inbox()
+                if self.brain.expression_wanted():
+                    self.expression.set()
+                else:
+                    self.expression.clear()
                 now = clock.monotonic()
                 if now >= next_tick:
                     next_tick = now + self._tick_s
@@ -187,6 +195,8 @@ class KioskApp:
             camera_ok=self._camera_ok,
             health=self._health_event,
         )
+        if isinstance(detector, ExpressionGated):
+            detector.set_expression_gate(self.brain_worker.expression.is_set)
         self.supervisor = Supervisor(
             self.clock, config.runtime.restart_limit, config.runtime.restart_window_s
         )

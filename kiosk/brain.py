@@ -181,6 +181,20 @@ class KioskBrain:
             return self._choices.get(visit_id) is True
         return self._choices.get(visit_id) is not False  # notice: read unless this shopper declined
 
+    def expression_wanted(self) -> bool:
+        """Privacy: whether anyone in view may have their expression read now (the perception gate).
+
+        ``notice``: yes unless everyone in view declined (a newcomer is read by default); ``opt_in``: only
+        while someone in view has consented; ``presence_only``: never.
+        """
+        mode = self.config.privacy.mode
+        if mode == "presence_only":
+            return False
+        visits = [track.visit_id for track in self.tracker.tracks]
+        if mode == "opt_in":
+            return any(self._choices.get(v) is True for v in visits)
+        return not visits or any(self._choices.get(v) is not False for v in visits)
+
     def on_tick(self, t: float) -> None:
         """Time passes."""
         self._step(Tick(t))

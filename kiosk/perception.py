@@ -6,9 +6,9 @@ Nothing here holds pixels: a :class:`Detection` is a box, a distance, a head yaw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -85,6 +85,15 @@ class Snapshot:
     detections: tuple[Detection, ...] = ()
     frame_width: int = 640
     frame_height: int = 480
+
+
+@runtime_checkable
+class ExpressionGated(Protocol):
+    """A detector that can be told, frame by frame, whether it may read expression at all."""
+
+    def set_expression_gate(self, gate: Callable[[], bool]) -> None:
+        """``gate()`` is asked before each frame; False: run no emotion model on that frame."""
+        ...
 
 
 class Detector(Protocol):

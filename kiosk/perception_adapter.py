@@ -82,17 +82,29 @@ def to_detection(analysis: FaceAnalysisLike) -> Detection:
 
 
 class ModelDetector:
-    """A :class:`kiosk.perception.Detector` over a function that runs the models on a frame."""
+    """A :class:`kiosk.perception.Detector` over a function that runs the models on a frame.
+
+    ``analyse(frame, read_expression)`` gets False while the kiosk's expression gate is shut (nobody in
+    view may have their expression read: ``privacy.mode`` and the shoppers' choices), and then runs no
+    emotion model at all.
+    """
 
     def __init__(
-        self, analyse: Callable[[Frame], Sequence[FaceAnalysisLike]], close: Callable[[], None] = lambda: None
+        self,
+        analyse: Callable[[Frame, bool], Sequence[FaceAnalysisLike]],
+        close: Callable[[], None] = lambda: None,
     ) -> None:
         self._analyse = analyse
+        self._expression_gate: Callable[[], bool] = lambda: True
         self.close = close
+
+    def set_expression_gate(self, gate: Callable[[], bool]) -> None:
+        """Ask ``gate()`` before every frame whether expression may be read (see :class:`ExpressionGated`)."""
+        self._expression_gate = gate
 
     def detect(self, frame: Frame) -> list[Detection]:
         """Run the models and convert their answers."""
-        return [to_detection(a) for a in self._analyse(frame)]
+        return [to_detection(a) for a in self._analyse(frame, self._expression_gate())]
 
 
 class _NoEmotion:
@@ -140,7 +152,7 @@ def open_model_detector(
 
     detector = PresenceDetector.from_settings(presence)
 
-    def detect_only(frame: Frame) -> Sequence[FaceAnalysisLike]:
+    def detect_only(frame: Frame, _read_expression: bool = False) -> Sequence[FaceAnalysisLike]:
         return [_NoEmotion(face) for face in detector.detect(frame)]
 
     if not (read_expression and emotion.enabled):
@@ -153,7 +165,7 @@ def open_model_detector(
 
     gate = RateGate(emotion.rate_hz, clock)
 
-    def analyse(frame: Frame) -> Sequence[FaceAnalysisLike]:
+    def analyse(frame: Frame, read_expression: bool) -> Sequence[FaceAnalysisLike]:
         return analyse_frame(
             detector,
             classifier,
@@ -161,7 +173,7 @@ def open_model_detector(
             crop_margin=emotion.crop_margin,
             min_face_px=emotion.min_face_px,
             min_frontalness=emotion.min_frontalness,
-            classify=gate.due(),
+            classify=read_expression and gate.due(),
             max_classified=emotion.max_faces,
         )
 

@@ -177,3 +177,24 @@ def test_notice_mode_stops_reading_when_the_shopper_declines(rig: Rig) -> None:
     rig.frames(1.0, [_face("positive")])
     assert rig.brain.tracker.tracks[0].smoother.readings == read
     assert rig.of(ConsentChanged)[0].state == "opted_out"
+
+
+def test_expression_gate_follows_the_mode_and_the_shoppers_choices(repo_root: Path) -> None:
+    opt_in = Rig(repo_root, KioskConfig(privacy=PrivacyConfig(mode="opt_in")))
+    assert not opt_in.brain.expression_wanted()  # nobody consented: the emotion model does not run
+    opt_in.frames(1.0, [_face("positive")])
+    assert not opt_in.brain.expression_wanted()
+    opt_in.touch("consent")
+    assert opt_in.brain.expression_wanted()
+    opt_in.frames(2.0, [])  # they left: the next shopper starts unread
+    assert not opt_in.brain.expression_wanted()
+
+    notice = Rig(repo_root)
+    assert notice.brain.expression_wanted()  # a newcomer is read by default, under the notice
+    notice.frames(1.0, [_face("positive")])
+    notice.touch("decline")
+    assert not notice.brain.expression_wanted()
+
+    presence = Rig(repo_root, KioskConfig(privacy=PrivacyConfig(mode="presence_only")))
+    presence.frames(1.0, [_face("positive")])
+    assert not presence.brain.expression_wanted()

@@ -56,7 +56,9 @@ def test_no_emotion_or_unknown_valence_is_no_reading() -> None:
 
 def test_model_detector_runs_the_function_and_closes() -> None:
     closed = []
-    detector = ModelDetector(lambda _frame: [FakeAnalysis(FACE, None)] * 2, lambda: closed.append(True))
+    detector = ModelDetector(
+        lambda _frame, _read: [FakeAnalysis(FACE, None)] * 2, lambda: closed.append(True)
+    )
     assert len(detector.detect(np.zeros((4, 4, 3), np.uint8))) == 2
     detector.close()
     assert closed == [True]
@@ -72,3 +74,20 @@ def test_rate_gate_allows_at_most_rate_hz() -> None:
         now[0] = step / 100
         answers.append(gate.due())
     assert sum(answers) == 5 and answers[0]
+
+
+def test_model_detector_passes_the_expression_gate_to_the_models() -> None:
+    from kiosk.perception import ExpressionGated
+    from kiosk.perception_adapter import ModelDetector
+
+    asked: list[bool] = []
+    detector = ModelDetector(lambda _frame, read: asked.append(read) or [])
+    assert isinstance(detector, ExpressionGated)
+    frame = np.zeros((4, 4, 3), dtype=np.uint8)
+    detector.detect(frame)
+    open_gate = [False]
+    detector.set_expression_gate(lambda: open_gate[0])
+    detector.detect(frame)
+    open_gate[0] = True
+    detector.detect(frame)
+    assert asked == [True, False, True]
