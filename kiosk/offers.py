@@ -96,6 +96,11 @@ class Offer(_Model):
     title: Texts = Field(description="Headline.")
     body: Texts = Field(description="Text under the headline.")
     image: Path = Field(description="Picture, relative to the catalogue file.")
+    price: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Price as shown on the card, e.g. '149 ₽'; absent: none shown.",
+    )
     valid_from: date = Field(description="First day it may be shown.")
     valid_to: date = Field(description="Last day it may be shown.")
     dayparts: tuple[str, ...] = Field(default=(), description="Daypart names it runs in; empty: all day.")

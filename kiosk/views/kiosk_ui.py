@@ -364,7 +364,14 @@ class KioskUi:
             base,
             title=getattr(offer.title, self.language),
             subtitle=getattr(offer.body, self.language),
-            meta=self._t("offer_valid_until", date=format_date(offer.valid_to, self.language)),
+            meta=" · ".join(
+                part
+                for part in (
+                    offer.price,
+                    self._t("offer_valid_until", date=format_date(offer.valid_to, self.language)),
+                )
+                if part
+            ),
             image=self._image(offer),
         )
 
