@@ -162,7 +162,7 @@ def test_language_toggle_switches_every_text() -> None:
     assert ru.toggle.label == "English"
     ui.handle(UiAction("language"), 1.1)
     en = ui.view(1.1)
-    assert en.title == "Two croissants for one" and en.meta == "Valid until 31 Dec 2030"
+    assert en.title == "Two croissants for one" and en.meta == "199 ₽ · Valid until 31 Dec 2030"
     assert en.toggle is not None and en.toggle.label == "Русский"
     ui.observe(RuntimeView("attract"), 2.0)
     assert ui.language == "ru", "the next shopper starts in the kiosk's language"
