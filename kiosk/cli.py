@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -117,11 +118,12 @@ def demo(
         seconds = 30.0
     if scripted:
         camera = None
-    elif camera is None:
-        # The shipped footage: a real, public-domain photo of a person walking up and away (demo_media).
-        camera = str(write_walk_in_clip(out_dir / "footage" / "walk-in.avi"))
     try:
-        summary = run_demo(config, seconds=seconds, headless=headless, out_dir=out_dir, camera=camera)
+        with tempfile.TemporaryDirectory(prefix="vitrina-demo-") as footage:
+            if not scripted and camera is None:
+                # The shipped footage: a real, public-domain photo of a person walking up and away.
+                camera = str(write_walk_in_clip(Path(footage) / "walk-in.avi"))
+            summary = run_demo(config, seconds=seconds, headless=headless, out_dir=out_dir, camera=camera)
     except DemoError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
