@@ -88,6 +88,42 @@ def test_a_visit_through_the_render_loop(tmp_path: Path) -> None:
     assert {"attract", "welcome", "offer", "details", "feedback_csat", "thanks"} <= set(stats.screens)
     assert stats.draws < stats.frames, "frames without a change are not drawn"
     assert (tmp_path / "offer-ru.png").stat().st_size > 1000
+    assert stats.tap_frames == [0, 0, 0], "each tap's answer is on the very next flip"
+    assert stats.taps_unanswered == 0
+
+
+def test_a_touched_button_answers_at_once_and_lets_go() -> None:
+    from kiosk.ui.renderer import Renderer, Theme, release_caches
+    from kiosk.views.kiosk_ui import PRESS_S
+
+    ui = make_ui(language="en")
+    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    assert ui.view(1.0).pressed is None
+    ui.handle(UiAction("language"), 1.0)
+    touched = ui.view(1.0)
+    assert touched.pressed == "language" and touched.language == "ru"
+    assert ui.view(1.0 + PRESS_S).pressed is None, "the highlight lets go"
+    ui.handle(UiAction("feedback", 3), 1.5)  # not on this screen: ignored, nothing highlighted
+    assert ui.view(1.5).pressed is None
+
+    pygame.display.init()
+    pygame.font.init()
+    try:
+        pygame.display.set_mode((1, 1))
+        layout = compute_layout(touched, 1280, 720)
+        rect = layout.rect_of("language")
+        live = Theme().live
+        pictures = []
+        for view in (touched, ui.view(1.0 + PRESS_S)):
+            surface = pygame.Surface((1280, 720))
+            Renderer().draw(surface, view, layout)
+            pictures.append(surface)
+        ring = (rect.x + rect.w // 2, rect.y - 1)  # just above the button: on the ring
+        assert tuple(pictures[0].get_at(ring))[:3] == live
+        assert tuple(pictures[1].get_at(ring))[:3] != live
+    finally:
+        release_caches()
+        pygame.quit()
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (1280, 720)])

@@ -113,6 +113,8 @@ class Renderer:
             if view.notice is not None and button is view.notice.close:
                 continue
             self._button(surface, button, rect, layout)
+        if view.pressed is not None and view.notice is None:
+            self._pressed(surface, view, layout)
         if view.notice is not None:
             self._notice(surface, view, layout)
 
@@ -194,6 +196,18 @@ class Renderer:
         colour = th.on_accent if button.style == "primary" else th.foreground
         size = round(3.6 * u) if button.style != "score" else round(4.4 * u)
         self._label(surface, button.label, rect.inset(round(u)), size, colour, bold=primary)
+
+    def _pressed(self, surface: pygame.Surface, view: ScreenView, layout: Layout) -> None:
+        """The touch's instant answer: a ring round the touched button, or round the screen for a tap
+        anywhere."""
+        ring = max(3, round(0.8 * layout.unit))
+        radius = max(3, round(1.6 * layout.unit))
+        for button, rect in layout.buttons:
+            if button.action.key == view.pressed:
+                outer = Rect(rect.x - ring, rect.y - ring, rect.w + 2 * ring, rect.h + 2 * ring)
+                pygame.draw.rect(surface, self.theme.live, outer, ring, radius + ring)
+                return
+        pygame.draw.rect(surface, self.theme.live, surface.get_rect(), ring)
 
     def _label(
         self,

@@ -14,7 +14,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pygame
@@ -31,6 +31,8 @@ from kiosk.views.screen import ScreenView, UiAction
 log = logging.getLogger(__name__)
 
 TRANSITION_S = 0.25
+#: A tap whose answer has not shown after this long is counted unanswered (the screen had nothing to show).
+TAP_GIVE_UP_S = 1.0
 
 #: Called once a frame before the update with the time, the last view and its layout; returns actions a
 #: scripted shopper performs (the loop turns them into real clicks on their buttons).
@@ -49,6 +51,11 @@ class ScreenStats:
     screenshots: dict[str, Path] = field(default_factory=dict)
     headless: bool = True
     video_driver: str = ""
+    # A tap's answer: frames from the frame that read the touch to the frame that showed its answer
+    # (0: the same frame, i.e. on the next flip), and milliseconds from reading it to that flip.
+    tap_frames: list[int] = field(default_factory=list)
+    tap_ms: list[float] = field(default_factory=list)
+    taps_unanswered: int = 0
 
     def percentile(self, pct: float) -> float:
         """A percentile of the frame times (update + draw + flip), in ms."""
@@ -61,6 +68,20 @@ class ScreenStats:
     def frame_ms_p50(self) -> float:
         """Median frame time in ms."""
         return statistics.median(self.frame_ms) if self.frame_ms else 0.0
+
+    def figures(self) -> dict[str, float | int]:
+        """The screen's figures for a run summary: frame times and how fast taps were answered."""
+        ordered = sorted(self.tap_ms)
+        return {
+            "ui_frame_ms_p50": round(self.frame_ms_p50, 3),
+            "ui_frame_ms_p99": round(self.percentile(99), 3),
+            "ui_taps": len(self.tap_frames) + self.taps_unanswered,
+            "ui_tap_frames_max": max(self.tap_frames, default=0),
+            "ui_tap_ms_p99": round(ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))], 3)
+            if ordered
+            else 0.0,
+            "ui_taps_unanswered": self.taps_unanswered,
+        }
 
 
 class ScreenApp:
@@ -140,14 +161,18 @@ class ScreenApp:
         # mapping on its first alpha blit (tens of ms at 1080p).
         fading = surface.copy()
         transition_at = -1.0
+        tap: _PendingTap | None = None
         while True:
             now = self.clock()
             shot_s = 0.0
             if (seconds is not None and now - start >= seconds) or stop():
                 break
             # 1. events -> actions -> the runtime
+            presses = self.ui.presses
             if not self._events(now, view, layout):
                 break
+            if self.ui.presses != presses and tap is None:
+                tap = _PendingTap(self.stats.frames, now, drawn)
             # 2. update
             view = self._update(now, view)
             # 3. draw only when something changed
@@ -172,11 +197,25 @@ class ScreenApp:
                 if on_start is not None:
                     on_start()
                     on_start = None
+            if tap is not None:
+                tap = self._answered(tap, drawn, now)
             self.stats.frames += 1
             # Frame time: events, update, draw, flip; not the demo's screenshots (saving a PNG).
             self.stats.frame_ms.append((self.clock() - now - shot_s) * 1000.0)
             ticker.tick(self.fps)
         self.stats.seconds = self.clock() - start
+
+    def _answered(self, tap: _PendingTap, drawn: ScreenView | None, now: float) -> _PendingTap | None:
+        """Time the tap's answer: the first flipped frame that differs from what was on screen when the tap
+        came in anything but what changes by itself (the progress cue, a fade)."""
+        if drawn is not None and (tap.before is None or _settled(drawn) != _settled(tap.before)):
+            self.stats.tap_frames.append(self.stats.frames - tap.frame)
+            self.stats.tap_ms.append((self.clock() - tap.read_at) * 1000.0)
+            return None
+        if now - tap.read_at > TAP_GIVE_UP_S:
+            self.stats.taps_unanswered += 1
+            return None
+        return tap
 
     def _update(self, now: float, last: ScreenView) -> ScreenView:
         """This frame's view. A bug in building it must not take the shopper's screen down: it is logged
@@ -221,6 +260,20 @@ class ScreenApp:
         pygame.image.save(surface, str(path))
         self.stats.screenshots[key] = path
         return self.clock() - started
+
+
+@dataclass(frozen=True)
+class _PendingTap:
+    """A touch read in frame ``frame`` at ``read_at``, while ``before`` was on screen."""
+
+    frame: int
+    read_at: float
+    before: ScreenView | None
+
+
+def _settled(view: ScreenView) -> ScreenView:
+    """The view without what moves on its own."""
+    return replace(view, progress=None, fade=1.0)
 
 
 def _post_click(layout: Layout, action: UiAction) -> None:

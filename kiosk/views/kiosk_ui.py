@@ -33,6 +33,9 @@ FeedbackKind = Literal["csat", "nps"]
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _SESSION_ENDS: frozenset[Screen] = frozenset(("attract", "maintenance"))
 _FADE_S = 0.6
+#: How long a touched button stays highlighted (unless its screen goes first): the answer a shopper sees in
+#: the very frame after the touch, before the state machine has moved the screen on.
+PRESS_S = 0.3
 _SCREENS: dict[Screen, ScreenName] = {
     "attract": "attract",
     "welcome": "welcome",
@@ -116,6 +119,8 @@ class KioskUi:
         self._nps_asked = False
         self.staff: _Staff | None = None
         self.feedback_given: list[tuple[FeedbackKind, int]] = []
+        self.presses = 0  # actions accepted so far (the screen loop times each one's answer)
+        self._pressed: tuple[str, float, ScreenName] | None = None
 
     # ---- the runtime's side -----------------------------------------------------------------------
 
@@ -165,6 +170,8 @@ class KioskUi:
         view = self.view(now)
         if action not in {b.action for b in view.buttons} and action != view.tap_anywhere:
             return []
+        self._pressed = (action.key, now, view.screen)
+        self.presses += 1
         handler = getattr(self, f"_on_{action.name}")
         outputs: list[Output] = handler(action, now)
         return outputs
@@ -258,7 +265,15 @@ class KioskUi:
         name = self.screen_name()
         base = self._chrome(name)
         builder: Callable[[float, ScreenView], ScreenView] = getattr(self, f"_view_{name}")
-        return builder(now, base)
+        view = builder(now, base)
+        pressed = self._pressed
+        if pressed is not None and pressed[2] == name and now - pressed[1] < PRESS_S:
+            keys = {b.action.key for b in view.buttons}
+            if view.tap_anywhere is not None:
+                keys.add(view.tap_anywhere.key)
+            if pressed[0] in keys:
+                view = replace(view, pressed=pressed[0])
+        return view
 
     def _chrome(self, name: ScreenName) -> ScreenView:
         """What every screen has: the language toggle, the camera indicator, the notice, the footer."""

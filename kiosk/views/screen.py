@@ -98,6 +98,9 @@ class ScreenView:
     notice: Notice | None = None  # the full notice, when open
     tap_anywhere: UiAction | None = None  # what a touch outside every button means
     scale_labels: tuple[str, str] = ("", "")  # NPS: what 0 and 10 mean
+    pressed: str | None = (
+        None  # key of the button just touched (or of tap_anywhere): the tap's instant answer
+    )
 
     @property
     def buttons(self) -> tuple[Button, ...]:
