@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import numpy as np
 import numpy.typing as npt
@@ -15,11 +13,11 @@ from edge_models.manifest import Manifest
 from edge_models.postprocess import emotion_scores, normalise_probabilities
 from edge_models.preprocess import apply_lut, resize_square, to_gray
 from edge_models.quantization import pixel_lut
-from edge_models.runtime import LoadedModel, open_model
+from edge_models.runtime import LoadedModel, ModelOwner, open_model
 from edge_models.values import FER_CLASSES, EmotionScores
 
 
-class EmotionClassifier:
+class EmotionClassifier(ModelOwner):
     """Classify face crops into the 7 FER-2013 emotions and a valence.
 
     Crops may be BGR, BGRA or gray, of any size: they are turned gray, resized to the model's 64 x 64,
@@ -72,23 +70,6 @@ class EmotionClassifier:
             manifest=manifest,
             models_dir=models_dir,
         )
-
-    @property
-    def model(self) -> LoadedModel:
-        """The loaded model (for benchmarks and diagnostics)."""
-        return self._model
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the model."""
-        self._model.close()
 
     def prepare(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.generic]:
         """The model input tensor for a face crop: gray, 64 x 64, [-1, 1], quantised when int8."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import cv2
 import numpy as np
@@ -18,7 +16,7 @@ from edge_models.manifest import Manifest, ModelEntry
 from edge_models.postprocess import REGRESSOR_WIDTH, Detection, decode_boxes, sigmoid_scores, weighted_nms
 from edge_models.preprocess import Letterbox, apply_lut, check_image, letterbox
 from edge_models.quantization import pixel_lut
-from edge_models.runtime import LoadedModel, open_model
+from edge_models.runtime import LoadedModel, ModelOwner, open_model
 from edge_models.values import Face, Point
 
 
@@ -51,7 +49,7 @@ def detection_to_face(
     )
 
 
-class PresenceDetector:
+class PresenceDetector(ModelOwner):
     """Find faces in BGR camera frames with a BlazeFace model from the manifest.
 
     The model is verified, loaded and warmed up (one dummy invoke) when the detector is made; use it as a
@@ -133,23 +131,6 @@ class PresenceDetector:
         self._input_quantized = q is not None
         self._lut = pixel_lut(q.scale if q else None, q.zero_point if q else 0, spec_in.dtype)
         self._input_shape = spec_in.shape
-
-    @property
-    def model(self) -> LoadedModel:
-        """The loaded model (for benchmarks and diagnostics)."""
-        return self._model
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the model."""
-        self._model.close()
 
     def prepare(self, frame: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.generic], Letterbox]:
         """The model input tensor for a BGR frame (letterboxed, RGB, scaled to [-1, 1], quantised)."""

@@ -280,6 +280,30 @@ class LoadedModel:
         self.invoke()
 
 
+class ModelOwner:
+    """What every task class that owns one :class:`LoadedModel` shares: the ``model`` property, the context
+    manager and :meth:`close`. Subclasses set ``self._model`` in their constructor."""
+
+    _model: LoadedModel
+
+    @property
+    def model(self) -> LoadedModel:
+        """The loaded model (for benchmarks and diagnostics)."""
+        return self._model
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the model."""
+        self._model.close()
+
+
 def open_model(
     name: str,
     threads: int = 1,
