@@ -36,7 +36,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -49,7 +49,8 @@ from kiosk.offers import Catalogue
 from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, CatalogueRejectedError, verify_release
 from mqtt_bridge.payloads import CatalogueResult
 from mqtt_bridge.signing import load_public_keys
-from mqtt_bridge.topics import DeviceTopics
+from mqtt_bridge.topics import CATALOGUE_QOS, CATALOGUE_RESULT_QOS, CATALOGUE_RESULT_RETAIN, DeviceTopics
+from mqtt_bridge.transport import InboundMessage, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -330,3 +331,41 @@ def _remove(path: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+class CatalogueListener:
+    """Feeds the store's retained catalogue topic to a :class:`CatalogueInstaller` and publishes each result.
+
+    Subscribe the transport to :attr:`subscription`; hand every inbound message to :meth:`handle` (messages
+    on other topics are ignored, so a router may pass it everything). An empty payload (the back office
+    cleared the retained release) changes nothing and is not answered.
+    """
+
+    def __init__(
+        self,
+        installer: CatalogueInstaller,
+        topics: DeviceTopics,
+        publisher: Publisher,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.installer = installer
+        self.topics = topics
+        self.publisher = publisher
+        self._clock = clock
+
+    @property
+    def subscription(self) -> tuple[str, int]:
+        """The topic filter and QoS to subscribe to."""
+        return self.topics.store.catalogue, CATALOGUE_QOS
+
+    def handle(self, message: InboundMessage) -> InstallResult | None:
+        """Install the release ``message`` carries and publish the result; None for another topic."""
+        if message.topic != self.topics.store.catalogue or not message.payload:
+            return None
+        result = self.installer.install(message.payload)
+        log.info("catalogue release: %s (%s)", result.status, result.reason or f"version {result.version}")
+        payload = result.payload(self.topics, self._clock()).model_dump_json().encode("utf-8")
+        self.publisher.publish(
+            self.topics.catalogue_result, payload, qos=CATALOGUE_RESULT_QOS, retain=CATALOGUE_RESULT_RETAIN
+        )
+        return result
