@@ -247,6 +247,8 @@ class CatalogueInstaller:
             self._clean_leftovers()
             for asset in release.assets:
                 self._store_asset(asset.name, asset.sha256, verified.files.get(asset.name))
+            if release.assets:
+                _fsync_dir(self.directory / "assets")
             folder = self._build_version(version, release.issued_at.isoformat(), release.catalogue, assets)
             _write_durably(self.directory / "current", f"{version}\n".encode("ascii"))
             _fsync_dir(self.directory)
@@ -277,6 +279,10 @@ class CatalogueInstaller:
         manifest = Manifest(version=version, issued_at=issued_at, files=assets)
         _write_durably(tmp / "manifest.json", manifest.model_dump_json().encode("utf-8"))
         _write_durably(tmp / "catalogue.json", text.encode("utf-8"))
+        for folder in sorted(
+            (d for d in tmp.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True
+        ):
+            _fsync_dir(folder)  # the links' entries, deepest first
         _fsync_dir(tmp)
         final = versions / str(version)
         if final.exists():  # a version folder left by an install that never switched `current`

@@ -365,3 +365,74 @@ def _seed_install(tmp_path: Path) -> Path:
     if not seed.exists():
         assert _installer(seed).install(_retitled(1, "Seed")).status == "installed"
     return seed
+
+
+def test_a_durable_write_interrupted_before_the_rename_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "current"
+    target.write_bytes(b"1\n")
+
+    def cut(_fd: int) -> None:
+        raise _Crash
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cs.os, "fsync", cut)
+        with pytest.raises(_Crash):
+            cs._write_durably(target, b"2\n")
+    assert target.read_bytes() == b"1\n"
+    cs._write_durably(target, b"2\n")
+    assert target.read_bytes() == b"2\n"
+
+
+_SIGNED = _retitled(2, "Flipped")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, len(_SIGNED) - 1), st.integers(1, 255))
+def test_a_flipped_byte_is_refused_or_changes_nothing_signed(tmp_path: Path, index: int, flip: int) -> None:
+    folder = tmp_path / "flipped"
+    if not folder.exists():
+        shutil.copytree(_seed_install(tmp_path), folder)
+    damaged = bytearray(_SIGNED)
+    damaged[index] ^= flip
+    result = _installer(folder).install(bytes(damaged))
+    if result.status == "installed":  # only an equivalent spelling (e.g. 'z' for 'Z') may pass
+        original = CatalogueRelease.model_validate_json(_SIGNED)
+        assert CatalogueRelease.model_validate_json(bytes(damaged)) == original
+        shutil.rmtree(folder)
+    else:
+        assert result.status == "refused", result
+        loaded = load_installed(folder)
+        assert loaded is not None
+        assert loaded[0].offers[0].title.en == "Seed"
+
+
+# --- the back office's side: reading a catalogue file --------------------------------------------------
+
+
+def test_a_json_catalogue_reads_like_its_toml_twin(tmp_path: Path) -> None:
+    text, files = _demo()
+    shutil.copytree(DEMO.parent / "images", tmp_path / "images")
+    twin = tmp_path / "catalogue.json"
+    twin.write_text(text, encoding="utf-8")
+    assert read_catalogue_files(twin) == (text, files)
+    assert json.loads(text)["offers"][0]["valid_from"] == "2026-01-01"  # TOML dates become ISO text
+
+
+def test_publish_refuses_a_missing_image_or_an_oversized_release_before_connecting(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cloud_sync.cli import main
+
+    runner = CliRunner()
+    key = tmp_path / "bo.pem"
+    assert runner.invoke(main, ["keygen", "--out", str(key)]).exit_code == 0
+    # Port 9 (discard): nothing listens, so reaching the broker would fail differently.
+    common = ["publish-catalogue", "--broker", "mqtt://127.0.0.1:9", "--key", str(key), "--store", "s1"]
+    big = runner.invoke(main, [*common, "--catalogue", str(DEMO), "--version", "1", "--max-bytes", "1000"])
+    assert big.exit_code == 1
+    assert "more than --max-bytes 1000: shrink the images" in big.output
+    lonely = tmp_path / "catalogue.toml"
+    lonely.write_text(DEMO.read_text(encoding="utf-8"), encoding="utf-8")
+    missing = runner.invoke(main, [*common, "--catalogue", str(lonely), "--version", "1"])
+    assert missing.exit_code == 1
+    assert "image 'images/coffee.png'" in missing.output
