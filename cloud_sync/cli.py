@@ -150,7 +150,7 @@ def ingest(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Private key file."
 )
 def keygen(out: Path) -> None:
-    """Create the back office's Ed25519 key for signing commands; print its public key.
+    """Create the back office's Ed25519 key for signing commands and catalogues; print its public key.
 
     The private key is written as PEM (mode 600). Put the printed public key in the devices'
     [mqtt.commands] public_keys.

@@ -215,7 +215,9 @@ class CatalogueInstaller:
             return InstallResult("refused", None, exc.reason, installed)
         except Exception as exc:  # a disk error or a bug: refuse, keep the previous catalogue
             log.exception("catalogue install failed; the previous catalogue is kept")
-            return InstallResult("refused", None, f"install failed: {type(exc).__name__}", installed)
+            reason = f"install failed: {type(exc).__name__}: {exc}"
+            # Re-read: a failure after the switch (fsync of the folder) leaves the new version in use.
+            return InstallResult("refused", None, reason[:200], _read_current(self.directory))
 
     def _install(self, payload: bytes, installed: int | None) -> InstallResult:
         try:

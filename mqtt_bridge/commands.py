@@ -296,12 +296,24 @@ class CommandProcessor:
 
 class CommandBridge:
     """Reads ``cmd/<name>`` messages from a transport, decides with a :class:`CommandProcessor`, publishes
-    each result on ``cmd/<name>/result``. Call :meth:`step` in a loop."""
+    each result on ``cmd/<name>/result``. Call :meth:`step` in a loop.
 
-    def __init__(self, transport: MqttTransport, topics: DeviceTopics, processor: CommandProcessor) -> None:
+    The bridge drains the transport's whole inbound queue: a message of the tree that is not a command
+    (the store's catalogue, say) goes to ``other`` when given, so another consumer of the same transport
+    (``kiosk.catalogue_sync.CatalogueListener.handle``) does not lose it.
+    """
+
+    def __init__(
+        self,
+        transport: MqttTransport,
+        topics: DeviceTopics,
+        processor: CommandProcessor,
+        other: Callable[[InboundMessage], object] | None = None,
+    ) -> None:
         self.transport = transport
         self.topics = topics
         self.processor = processor
+        self.other = other
         transport.subscribe(topics.command_filter, qos=1)
 
     def step(self, wait_s: float = 0.1) -> int:
@@ -318,6 +330,8 @@ class CommandBridge:
             self.transport.counters["ignored_inbound"] += 1
             return 0
         if where.kind != "cmd" or where.command is None:
+            if self.other is not None:
+                self.other(message)
             return 0
         result = self.processor.handle(where.command, message.payload)
         self.transport.publish(

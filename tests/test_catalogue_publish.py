@@ -13,11 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mosquitto_broker import MosquittoBroker
 from sync_helpers import broker_settings, wait_for
 
-from cloud_sync.cli import main
+from cloud_sync.cli import main, read_catalogue_files
 from kiosk.catalogue_sync import CatalogueInstaller, CatalogueListener, InstallResult, load_installed
 from kiosk.offers import load_catalogue
-from mqtt_bridge.catalogue import sign_release
+from mqtt_bridge.catalogue import build_release, sign_release
+from mqtt_bridge.commands import CommandBridge, CommandProcessor
 from mqtt_bridge.payloads import CatalogueRelease, CatalogueResult
+from mqtt_bridge.settings import CommandSettings
+from mqtt_bridge.signing import public_key_text
 from mqtt_bridge.topics import DeviceTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
@@ -170,3 +173,33 @@ def _retained_payload(broker: MosquittoBroker) -> bytes:
         return found[0]
     finally:
         reader.stop()
+
+
+@pytest.mark.integration
+def test_a_command_bridge_passes_the_catalogue_to_the_listener(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """One transport, one drain: the CommandBridge hands the store's catalogue to the CatalogueListener."""
+    key = Ed25519PrivateKey.generate()
+    transport = MqttTransport(broker_settings(mosquitto), client_id="s1.d1")
+    installer = CatalogueInstaller(tmp_path / "d1", [public_key_text(key)], store_id="s1")
+    listener = CatalogueListener(installer, TOPICS, transport, lambda: datetime.now(UTC))
+    processor = CommandProcessor(CommandSettings(), {}, lambda: datetime.now(UTC))
+    bridge = CommandBridge(transport, TOPICS, processor, other=listener.handle)
+    transport.subscribe(*listener.subscription)
+    transport.start()
+    try:
+        transport.wait_connected(10)
+        text, files = read_catalogue_files(DEMO)
+        release = sign_release(build_release("s1", 7, datetime.now(UTC), text, files), key)
+        transport.publish(
+            TOPICS.store.catalogue, release.model_dump_json().encode(), qos=1, retain=True
+        ).wait(5)
+
+        def installed() -> bool:
+            bridge.step(0.05)
+            return installer.installed_version == 7
+
+        wait_for(installed, 10, "the catalogue installed through the command bridge")
+    finally:
+        transport.stop()
