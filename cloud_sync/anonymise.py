@@ -75,6 +75,8 @@ PAYLOAD_KEYS: Final = frozenset().union(
         "command_id",
         "status",
         "reason",
+        "version",
+        "installed_version",
     },
 )
 

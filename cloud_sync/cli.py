@@ -7,26 +7,30 @@ import secrets
 import signal
 import threading
 import time
+import tomllib
 import uuid
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 
 from cloud_sync import __version__
 from cloud_sync.errors import CloudSyncError
 from cloud_sync.ingest import Ingest, open_store
 from cloud_sync.settings import IngestSettings
-from mqtt_bridge.commands import public_key_text, sign
+from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, build_release, sign_release
+from mqtt_bridge.commands import sign
 from mqtt_bridge.errors import MqttBridgeError
-from mqtt_bridge.payloads import CommandEnvelope, CommandResult
+from mqtt_bridge.payloads import CatalogueResult, CommandEnvelope, CommandResult
 from mqtt_bridge.schemas import stale_schemas, write_schemas
 from mqtt_bridge.settings import BrokerSettings, SecretRef, TlsSettings
-from mqtt_bridge.topics import DeviceTopics
+from mqtt_bridge.signing import canonical_json, public_key_text
+from mqtt_bridge.topics import CATALOGUE_QOS, CATALOGUE_RETAIN, DeviceTopics, StoreTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
 
@@ -146,7 +150,7 @@ def ingest(
     "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Private key file."
 )
 def keygen(out: Path) -> None:
-    """Create the back office's Ed25519 key for signing commands; print its public key.
+    """Create the back office's Ed25519 key for signing commands and catalogues; print its public key.
 
     The private key is written as PEM (mode 600). Put the printed public key in the devices'
     [mqtt.commands] public_keys.
@@ -246,6 +250,165 @@ def send_command(
                         raise SystemExit(1)
                     return
         raise click.ClickException(f"no result within {wait_s} s: is the device online?")
+    except MqttBridgeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        transport.stop()
+
+
+def _json_ready(value: object) -> JsonValue:
+    """TOML values as JSON: dates and times become ISO 8601 text."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, date | dt_time):  # datetime is a date
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise click.ClickException(f"the catalogue holds a value JSON cannot carry: {value!r}")
+
+
+def read_catalogue_files(path: Path) -> tuple[str, dict[str, bytes]]:
+    """A catalogue file (TOML or JSON) as canonical JSON text, and every offer's image, read relative to it.
+
+    The catalogue's full validation is the device's (``kiosk.offers.Catalogue``); this reads what a release
+    needs and refuses what it cannot carry: an image that is missing, or outside the catalogue's folder.
+    """
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read the catalogue {path}: {exc}") from exc
+    document = _json_ready(data)
+    offers = document.get("offers") if isinstance(document, dict) else None
+    if not isinstance(offers, list):
+        raise click.ClickException(f"{path} has no [[offers]]: is it a catalogue (see kiosk/demo_assets)?")
+    files: dict[str, bytes] = {}
+    for offer in offers:
+        image = offer.get("image") if isinstance(offer, dict) else None
+        if not isinstance(image, str):
+            continue  # the device refuses the catalogue and says why
+        name = PurePosixPath(image).as_posix()
+        try:
+            files[name] = (path.parent / name).read_bytes()
+        except OSError as exc:
+            raise click.ClickException(f"image {image!r} of {path}: {exc}") from exc
+    return canonical_json(document).decode("utf-8"), files
+
+
+@main.command("publish-catalogue")
+@click.option(
+    "--broker", required=True, help="Broker URL: mqtt://host:1883, mqtts://host:8883, user@ allowed."
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Signing key (PEM).",
+)
+@click.option("--store", "store_id", required=True, help="Store id: every device of the store installs it.")
+@click.option(
+    "--catalogue",
+    "catalogue_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="Catalogue file (.toml or .json); offers' images are read relative to it.",
+)
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Release number, above the last one.",
+)
+@click.option("--prefix", default=BrokerSettings().topic_prefix, show_default=True, help="Topic prefix.")
+@click.option(
+    "--max-bytes",
+    default=DEFAULT_MAX_RELEASE_BYTES,
+    show_default=True,
+    help="Refuse to publish a release larger than this (the devices' limit).",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    default=0.0,
+    show_default=True,
+    help="Seconds to print the devices' results (catalogue/result) after publishing.",
+)
+@click.option(
+    "--ca-file", type=click.Path(dir_okay=False, path_type=Path), help="CA certificate for mqtts://."
+)
+@click.option("--password-env", help="Environment variable holding the broker password.")
+def publish_catalogue(
+    *,
+    broker: str,
+    key_path: Path,
+    store_id: str,
+    catalogue_path: Path,
+    version: int,
+    prefix: str,
+    max_bytes: int,
+    wait_s: float,
+    ca_file: Path | None,
+    password_env: str | None,
+) -> None:
+    """Sign a store's offer catalogue with its images and publish it, retained, to every device of the store.
+
+    The release carries the catalogue and every image inline (devices fetch nothing), signed with --key
+    (Ed25519, `cloud-sync keygen`). Devices install it only when --version is above the one they have, and
+    keep their previous catalogue when anything is wrong. Results are printed one JSON line each.
+
+    \b
+    Example:
+      cloud-sync publish-catalogue --broker mqtt://127.0.0.1:1883 --key bo.pem \\
+        --store demo-store --catalogue kiosk/demo_assets/catalogue.toml --version 3 --wait 10
+    """
+    key = _load_key(key_path)
+    try:
+        topics = StoreTopics(prefix, store_id)
+    except MqttBridgeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store/--prefix") from exc
+    text, files = read_catalogue_files(catalogue_path)
+    try:
+        release = build_release(store_id, version, datetime.now(UTC), text, files)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise click.ClickException(f"cannot build the release: {where}: {first['msg']}") from exc
+    payload = sign_release(release, key).model_dump_json().encode("utf-8")
+    if len(payload) > max_bytes:
+        raise click.ClickException(
+            f"the release is {len(payload)} bytes, more than --max-bytes {max_bytes}: shrink the images"
+        )
+    settings = broker_settings_from_url(broker, ca_file=ca_file, password_env=password_env)
+    settings = settings.model_copy(update={"topic_prefix": prefix})
+    subscriptions = [(topics.catalogue_result_filter, 1)] if wait_s > 0 else []
+    transport = MqttTransport(
+        settings, client_id=f"bo-catalogue-{uuid.uuid4().hex[:8]}", subscriptions=subscriptions
+    )
+    transport.start()
+    try:
+        transport.wait_connected(10)
+        if wait_s > 0:
+            time.sleep(0.2)  # the SUBACK, so no result is missed
+        handle = transport.publish(topics.catalogue, payload, qos=CATALOGUE_QOS, retain=CATALOGUE_RETAIN)
+        if not handle.wait(10):
+            raise click.ClickException("the broker did not acknowledge the release within 10 s")
+        click.echo(
+            f"published catalogue version {version} for store {store_id} "
+            f"({len(files)} images, {len(payload)} bytes) on {topics.catalogue}",
+            err=True,
+        )
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            for message in drain_queue(transport.inbound, 0.1):
+                try:
+                    result = CatalogueResult.model_validate_json(message.payload)
+                except ValidationError:
+                    continue
+                click.echo(result.model_dump_json())
     except MqttBridgeError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -20,9 +20,6 @@ they survive a restart, or in memory.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import sqlite3
 from collections import OrderedDict
@@ -31,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 from sqlite_utils import Database
@@ -40,10 +36,34 @@ from sqlite_utils.migrations import Migrations
 from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.payloads import CommandEnvelope, CommandResult
 from mqtt_bridge.settings import CommandSettings
+from mqtt_bridge.signing import (
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    load_public_keys,
+    public_key_text,
+    sign_bytes,
+    signature_problem,
+)
 from mqtt_bridge.topics import DeviceTopics, parse_topic
 from mqtt_bridge.transport import InboundMessage, MqttTransport, drain_queue
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CommandBridge",
+    "CommandLedger",
+    "CommandProcessor",
+    "CommandRefusedError",
+    "Handler",
+    "MemoryLedger",
+    "SqliteLedger",
+    "b64url_decode",
+    "b64url_encode",
+    "public_key_text",
+    "sign",
+    "signing_bytes",
+]
 
 
 class CommandRefusedError(MqttBridgeError):
@@ -62,36 +82,14 @@ class _RefusedError(Exception):
 Handler = Callable[[CommandEnvelope], str]
 
 
-def b64url_encode(data: bytes) -> str:
-    """URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Inverse of :func:`b64url_encode`; raises ``ValueError`` on bad input."""
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("not base64url") from exc
-
-
 def signing_bytes(envelope: CommandEnvelope) -> bytes:
     """What is signed: the envelope's canonical JSON (sorted keys, no spaces, UTF-8) without ``signature``."""
-    data = envelope.model_dump(mode="json", exclude={"signature"})
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_json(envelope.model_dump(mode="json", exclude={"signature"}))
 
 
 def sign(envelope: CommandEnvelope, key: Ed25519PrivateKey) -> CommandEnvelope:
     """The envelope with its Ed25519 signature (what the back office does)."""
-    return envelope.model_copy(update={"signature": b64url_encode(key.sign(signing_bytes(envelope)))})
-
-
-def public_key_text(key: Ed25519PrivateKey) -> str:
-    """The public half of ``key`` as configured in ``[mqtt.commands] public_keys`` (raw, base64url)."""
-    from cryptography.hazmat.primitives import serialization
-
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return b64url_encode(raw)
+    return envelope.model_copy(update={"signature": sign_bytes(signing_bytes(envelope), key)})
 
 
 class CommandLedger(Protocol):
@@ -206,15 +204,9 @@ class CommandProcessor:
         self.settings = settings
         self.handlers = dict(handlers)
         self._clock = clock
-        self._keys: list[Ed25519PublicKey] = []
-        for text in settings.public_keys:
-            try:
-                self._keys.append(Ed25519PublicKey.from_public_bytes(b64url_decode(text)))
-            except ValueError as exc:
-                raise MqttBridgeError(
-                    f"[mqtt.commands] public_keys has an entry that is not a raw Ed25519 key in base64url "
-                    f"({text[:12]}...); export it with `public_key_text`"
-                ) from exc
+        self._keys: list[Ed25519PublicKey] = load_public_keys(
+            settings.public_keys, "[mqtt.commands] public_keys"
+        )
         if ledger is None:
             ledger = (
                 SqliteLedger(settings.ledger_path, clock)
@@ -288,20 +280,7 @@ class CommandProcessor:
     def _signature_problem(self, envelope: CommandEnvelope) -> str:
         if envelope.signature is None:
             return "this command must be signed by the back office"
-        if not self._keys:
-            return "no back-office public key is configured on this device"
-        try:
-            signature = b64url_decode(envelope.signature)
-        except ValueError:
-            return "signature is not base64url"
-        message = signing_bytes(envelope)
-        for key in self._keys:
-            try:
-                key.verify(signature, message)
-            except InvalidSignature:
-                continue
-            return ""
-        return "bad signature"
+        return signature_problem(envelope.signature, signing_bytes(envelope), self._keys)
 
     def _time_problem(self, envelope: CommandEnvelope) -> str:
         s = self.settings
@@ -317,12 +296,24 @@ class CommandProcessor:
 
 class CommandBridge:
     """Reads ``cmd/<name>`` messages from a transport, decides with a :class:`CommandProcessor`, publishes
-    each result on ``cmd/<name>/result``. Call :meth:`step` in a loop."""
+    each result on ``cmd/<name>/result``. Call :meth:`step` in a loop.
 
-    def __init__(self, transport: MqttTransport, topics: DeviceTopics, processor: CommandProcessor) -> None:
+    The bridge drains the transport's whole inbound queue: a message of the tree that is not a command
+    (the store's catalogue, say) goes to ``other`` when given, so another consumer of the same transport
+    (``kiosk.catalogue_sync.CatalogueListener.handle``) does not lose it.
+    """
+
+    def __init__(
+        self,
+        transport: MqttTransport,
+        topics: DeviceTopics,
+        processor: CommandProcessor,
+        other: Callable[[InboundMessage], object] | None = None,
+    ) -> None:
         self.transport = transport
         self.topics = topics
         self.processor = processor
+        self.other = other
         transport.subscribe(topics.command_filter, qos=1)
 
     def step(self, wait_s: float = 0.1) -> int:
@@ -339,6 +330,8 @@ class CommandBridge:
             self.transport.counters["ignored_inbound"] += 1
             return 0
         if where.kind != "cmd" or where.command is None:
+            if self.other is not None:
+                self.other(message)
             return 0
         result = self.processor.handle(where.command, message.payload)
         self.transport.publish(

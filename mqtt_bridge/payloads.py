@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 #: Largest payload Vitrina publishes or accepts (bytes); the ingest and the bridge refuse larger ones.
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
@@ -122,6 +122,81 @@ class CommandEnvelope(_Wire):
     )
 
 
+#: One level of an asset's name: letters, digits, '.', '_' and '-', not starting with '.' (no '..').
+ASSET_NAME_LEVEL: Final = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
+#: An asset's name: a relative POSIX path of such levels (at most 8), as offers' ``image`` refer to it.
+ASSET_NAME: Final = rf"^{ASSET_NAME_LEVEL}(/{ASSET_NAME_LEVEL}){{0,7}}$"
+
+
+class CatalogueAsset(BaseModel):
+    """A file the catalogue refers to (an offer's picture), carried inline in the release."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        max_length=255,
+        pattern=ASSET_NAME,
+        description="Relative POSIX path, as an offer's `image` refers to it (no '..', no leading '/').",
+    )
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file, lowercase hex.")
+    size: int = Field(ge=0, description="Size of the file in bytes.")
+    data: str | None = Field(
+        default=None,
+        description="The file, base64url without padding; absent: the device must already hold a file "
+        "with this sha256 (from an earlier release), or it refuses the release.",
+    )
+
+
+class CatalogueRelease(_Wire):
+    """Retained on ``{prefix}/{store}/catalogue``: the store's offer catalogue, signed by the back office.
+
+    ``signature`` is the back office's Ed25519 signature (base64url) over
+    :func:`mqtt_bridge.catalogue.release_signing_bytes`: the canonical JSON of the release without
+    ``signature``, so it covers the store, the version, the catalogue text and every asset's bytes.
+    """
+
+    store_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="The store it is for.")
+    version: int = Field(ge=1, description="Release number, increasing: a device installs only a newer one.")
+    issued_at: AwareDatetime = Field(description="When the back office issued it (with a time zone).")
+    catalogue: str = Field(
+        min_length=2,
+        description="The catalogue document (kiosk.offers.Catalogue) as JSON text; images relative to it.",
+    )
+    assets: list[CatalogueAsset] = Field(
+        default_factory=list, max_length=1024, description="Every file the catalogue refers to."
+    )
+    signature: str | None = Field(
+        default=None, max_length=128, description="Ed25519 signature (base64url) by the back office."
+    )
+
+    @field_validator("assets")
+    @classmethod
+    def _unique_names(cls, assets: list[CatalogueAsset]) -> list[CatalogueAsset]:
+        names = [a.name for a in assets]
+        if len(set(names)) != len(names):
+            raise ValueError("two assets have the same name")
+        return assets
+
+
+class CatalogueResult(_Wire):
+    """On ``{prefix}/{store}/{device}/catalogue/result``: what a device did with a catalogue release."""
+
+    store_id: str = Field(description="Store of the device.")
+    device_id: str = Field(description="The device.")
+    version: int | None = Field(
+        default=None, description="The release's version, when it could be read that far."
+    )
+    status: Literal["installed", "refused", "kept"] = Field(
+        description="'installed': now in use; 'refused': invalid, the previous catalogue is kept; 'kept': "
+        "not newer than the installed one (a retained or replayed release), nothing changed."
+    )
+    reason: str = Field(default="", max_length=200, description="Why, for a person to read.")
+    installed_version: int | None = Field(
+        default=None, description="The version in use after the decision; absent: none installed."
+    )
+    ts: datetime = Field(description="When the device decided (UTC).")
+
+
 #: Every wire model, by the name of its schema file in docs/schemas/.
 WIRE_MODELS: Final[dict[str, type[BaseModel]]] = {
     "status": StatusPayload,
@@ -130,6 +205,8 @@ WIRE_MODELS: Final[dict[str, type[BaseModel]]] = {
     "metrics": MetricsPayload,
     "command_result": CommandResult,
     "command": CommandEnvelope,
+    "catalogue_release": CatalogueRelease,
+    "catalogue_result": CatalogueResult,
 }
 
 

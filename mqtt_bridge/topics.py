@@ -7,7 +7,11 @@
 - ``events``: batches of anonymised events, QoS 1;
 - ``metrics``: periodic health, QoS 0;
 - ``alerts``: staff calls, QoS 1;
-- ``cmd/<name>``: inbound commands; ``cmd/<name>/result``: their outcome.
+- ``cmd/<name>``: inbound commands; ``cmd/<name>/result``: their outcome;
+- ``catalogue/result``: what the device did with the store's catalogue release.
+
+One topic is per store, not per device: ``{prefix}/{store}/catalogue``, the back office's signed offer
+catalogue, retained (:class:`StoreTopics`).
 
 docs/mqtt.md has the same list as a table; tests/test_topics.py keeps the two in step.
 """
@@ -123,6 +127,45 @@ class DeviceTopics:
         """Subscription filter for every command to this device: ``cmd/+``."""
         return f"{self.base}/cmd/+"
 
+    @property
+    def store(self) -> StoreTopics:
+        """The topics of this device's store."""
+        return StoreTopics(self.prefix, self.store_id)
+
+    @property
+    def catalogue_result(self) -> str:
+        """What the device did with the store's catalogue release: ``catalogue/result``, QoS 1."""
+        return f"{self.base}/catalogue/result"
+
+
+@dataclass(frozen=True)
+class StoreTopics:
+    """The topics of one store, shared by all its devices: ``{prefix}/{store}/...``."""
+
+    prefix: str
+    store_id: str
+
+    def __post_init__(self) -> None:
+        check_prefix(self.prefix)
+        _check_segment(self.store_id, "store id")
+
+    @property
+    def catalogue(self) -> str:
+        """The store's signed offer catalogue release, retained, QoS 1 (back office -> devices)."""
+        return f"{self.prefix}/{self.store_id}/catalogue"
+
+    @property
+    def catalogue_result_filter(self) -> str:
+        """Subscription filter for every device's catalogue result in this store."""
+        return f"{self.prefix}/{self.store_id}/+/catalogue/result"
+
+
+#: QoS and retain flag of the catalogue topics (not device kinds, so not in :data:`QOS`).
+CATALOGUE_QOS: Final = 1
+CATALOGUE_RETAIN: Final = True
+CATALOGUE_RESULT_QOS: Final = 1
+CATALOGUE_RESULT_RETAIN: Final = False
+
 
 def fleet_filter(prefix: str, kind: DeviceKind) -> str:
     """Filter for one kind from every device: ``{prefix}/+/+/{kind}``."""
@@ -139,8 +182,9 @@ class ParsedTopic:
     """A topic of the tree, taken apart."""
 
     store_id: str
+    #: Empty for a store-level topic (``catalogue``).
     device_id: str
-    kind: DeviceKind | Literal["cmd", "cmd_result"]
+    kind: DeviceKind | Literal["cmd", "cmd_result", "catalogue", "catalogue_result"]
     command: str | None = None
 
 
@@ -150,6 +194,8 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic:
     if not topic.startswith(head):
         raise TopicError(f"topic {topic!r} is not under the prefix {prefix!r}")
     levels = topic[len(head) :].split("/")
+    if len(levels) == 2 and levels[1] == "catalogue":
+        return ParsedTopic(_check_segment(levels[0], "store id"), "", "catalogue")
     if len(levels) < 3:
         raise TopicError(f"topic {topic!r} has no store/device/kind levels")
     store, device, rest = (
@@ -165,4 +211,6 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic:
         return ParsedTopic(store, device, "cmd", _check_segment(rest[1], "command name"))
     if rest[0] == "cmd" and len(rest) == 3 and rest[2] == "result":
         return ParsedTopic(store, device, "cmd_result", _check_segment(rest[1], "command name"))
+    if rest == ["catalogue", "result"]:
+        return ParsedTopic(store, device, "catalogue_result")
     raise TopicError(f"topic {topic!r} is not one of Vitrina's topics (see docs/mqtt.md)")

@@ -51,7 +51,7 @@ class PayloadAudit:
                 where = parse_topic(PREFIX, message.topic)
             except TopicError:
                 continue
-            if where.kind == "cmd":
+            if where.kind in ("cmd", "catalogue"):
                 continue  # inbound to the device, not something it publishes
             self.checked += 1
             try:

@@ -11,7 +11,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mqtt_bridge.errors import TopicError
-from mqtt_bridge.topics import DEVICE_KINDS, QOS, RETAIN, DeviceTopics, parse_topic, shared_filter
+from mqtt_bridge.topics import (
+    CATALOGUE_QOS,
+    CATALOGUE_RESULT_QOS,
+    CATALOGUE_RESULT_RETAIN,
+    CATALOGUE_RETAIN,
+    DEVICE_KINDS,
+    QOS,
+    RETAIN,
+    DeviceTopics,
+    StoreTopics,
+    parse_topic,
+    shared_filter,
+)
 
 T = DeviceTopics("vitrina/v1", "store-1", "kiosk_2")
 
@@ -25,6 +37,15 @@ def test_every_topic_is_under_the_prefix_store_and_device() -> None:
     assert T.command("purge") == "vitrina/v1/store-1/kiosk_2/cmd/purge"
     assert T.command_result("purge") == "vitrina/v1/store-1/kiosk_2/cmd/purge/result"
     assert T.command_filter == "vitrina/v1/store-1/kiosk_2/cmd/+"
+    assert T.catalogue_result == "vitrina/v1/store-1/kiosk_2/catalogue/result"
+
+
+def test_the_catalogue_is_per_store() -> None:
+    assert T.store == StoreTopics("vitrina/v1", "store-1")
+    assert T.store.catalogue == "vitrina/v1/store-1/catalogue"
+    assert T.store.catalogue_result_filter == "vitrina/v1/store-1/+/catalogue/result"
+    with pytest.raises(TopicError):
+        StoreTopics("vitrina/v1", "Store 1")
 
 
 def test_the_prefix_is_configurable() -> None:
@@ -55,6 +76,17 @@ def test_parse_round_trips() -> None:
         assert (parsed.store_id, parsed.device_id, parsed.kind) == ("store-1", "kiosk_2", kind)
     assert parse_topic("vitrina/v1", T.command("purge")).command == "purge"
     assert parse_topic("vitrina/v1", T.command_result("purge")).kind == "cmd_result"
+    store = parse_topic("vitrina/v1", T.store.catalogue)
+    assert (store.store_id, store.device_id, store.kind) == ("store-1", "", "catalogue")
+    result = parse_topic("vitrina/v1", T.catalogue_result)
+    assert (result.store_id, result.device_id, result.kind) == ("store-1", "kiosk_2", "catalogue_result")
+    for junk in (
+        "vitrina/v1/store-1/catalogue/x",
+        "vitrina/v1/store-1/kiosk_2/catalogue",
+        "vitrina/v1/S/catalogue",
+    ):
+        with pytest.raises(TopicError):
+            parse_topic("vitrina/v1", junk)
 
 
 @given(st.text(max_size=80))
@@ -75,3 +107,7 @@ def test_docs_table_lists_every_topic_with_its_qos_and_retain(repo_root: Path) -
         assert rows[kind] == (QOS[kind], RETAIN[kind]), kind
     assert "cmd/{name}" in rows
     assert "cmd/{name}/result" in rows
+    assert rows["catalogue/result"] == (CATALOGUE_RESULT_QOS, CATALOGUE_RESULT_RETAIN)
+    store_row = re.search(r"^\| `vitrina/v1/\{store\}/catalogue` \| [^|]+ \| (\d) \| (yes|no) \|", text, re.M)
+    assert store_row is not None, "docs/mqtt.md has no row for the store's catalogue topic"
+    assert (int(store_row.group(1)), store_row.group(2) == "yes") == (CATALOGUE_QOS, CATALOGUE_RETAIN)
