@@ -10,7 +10,6 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 from cryptography.hazmat.primitives import serialization
@@ -22,10 +21,11 @@ from cloud_sync.errors import CloudSyncError
 from cloud_sync.ingest import Ingest, open_store
 from cloud_sync.settings import IngestSettings
 from mqtt_bridge.commands import public_key_text, sign
-from mqtt_bridge.errors import MqttBridgeError
+from mqtt_bridge.errors import BrokerUrlError, MqttBridgeError
 from mqtt_bridge.payloads import CommandEnvelope, CommandResult
 from mqtt_bridge.schemas import stale_schemas, write_schemas
-from mqtt_bridge.settings import BrokerSettings, SecretRef, TlsSettings
+from mqtt_bridge.settings import BrokerSettings
+from mqtt_bridge.settings import broker_settings_from_url as settings_from_url
 from mqtt_bridge.topics import DeviceTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
@@ -73,23 +73,11 @@ def schemas(out: Path, check: bool) -> None:
 def broker_settings_from_url(
     url: str, *, ca_file: Path | None = None, password_env: str | None = None
 ) -> BrokerSettings:
-    """``mqtt://[user@]host[:port]`` or ``mqtts://...`` (TLS, needs ``ca_file``) -> BrokerSettings."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise click.BadParameter(f"{url!r}: use mqtt://host:1883 or mqtts://host:8883", param_hint="--broker")
-    tls = None
-    if parts.scheme == "mqtts":
-        if ca_file is None:
-            raise click.BadParameter("an mqtts:// broker needs --ca-file", param_hint="--ca-file")
-        tls = TlsSettings(ca_file=ca_file)
-    return BrokerSettings(
-        enabled=True,
-        host=parts.hostname,
-        port=parts.port or (8883 if tls else 1883),
-        username=parts.username,
-        password=SecretRef(env=password_env) if password_env else None,
-        tls=tls,
-    )
+    """:func:`mqtt_bridge.settings.broker_settings_from_url`, its errors as click's ``BadParameter``."""
+    try:
+        return settings_from_url(url, ca_file=ca_file, password_env=password_env)
+    except BrokerUrlError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from exc
 
 
 @main.command()
