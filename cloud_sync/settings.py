@@ -40,9 +40,9 @@ class OutboxSettings(BaseModel):
     drain_on_stop_s: float = Field(
         default=5.0,
         ge=0,
-        le=300,
-        description="On a clean stop, wait up to this long for the outbox to empty (every event "
-        "acknowledged by the broker) before disconnecting; what is left is sent after the next start.",
+        le=20,
+        description="On a clean stop, wait up to this long (while connected) for the outbox to empty, every "
+        "event acknowledged by the broker, before disconnecting; what is left is sent after the next start.",
     )
     synchronous: Literal["NORMAL", "FULL"] = Field(
         default="FULL",

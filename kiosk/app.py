@@ -268,8 +268,12 @@ class KioskApp:
             "dropped_snapshots": float(self.snapshots.dropped),
             "events_dropped": float(sum(self.writer.dropped.values())),
             "events_queued": float(self.writer.depth),
-            "open_staff_calls": float(len(self.brain.calls.open_calls)),
+            "open_staff_calls": float(self._open_calls()),
         }
+
+    def _open_calls(self) -> int:
+        with self.brain_worker.lock:
+            return len(self.brain.calls.open_calls)
 
     def send(self, command: External) -> None:
         """A touch, redemption, staff acknowledgement or maintenance switch (from any thread)."""

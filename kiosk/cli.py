@@ -301,6 +301,7 @@ def run(
 
     from kiosk.app import KioskApp
     from kiosk.offers import load_catalogue
+    from mqtt_bridge.errors import MqttBridgeError
 
     config = _run_config(config_file, source, loop)
     configure_logging(config.logging)
@@ -313,7 +314,11 @@ def run(
         for missing in catalogue.missing_images(config.offers.catalogue.parent):
             log.warning("offer image missing: %s (the offer shows without its picture)", missing)
     chosen = _open_detector(detector, config)
-    app = KioskApp(config, chosen, catalogue=catalogue)
+    try:
+        app = KioskApp(config, chosen, catalogue=catalogue)
+    except MqttBridgeError as exc:  # [mqtt] enabled with a secret or key that cannot be used
+        click.echo(f"cannot link to the back office: {exc}", err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:

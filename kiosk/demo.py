@@ -359,6 +359,7 @@ def _run_on_camera(
     """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
     from kiosk.app import KioskApp
     from kiosk.runtime_port import run_screen
+    from mqtt_bridge.errors import MqttBridgeError
 
     is_file = Path(source).is_file()
     run_config = config.model_copy(
@@ -368,7 +369,10 @@ def _run_on_camera(
         }
     )
     catalogue = load_catalogue(DEMO_CATALOGUE)
-    app = KioskApp(run_config, detector, catalogue=catalogue)
+    try:
+        app = KioskApp(run_config, detector, catalogue=catalogue)
+    except MqttBridgeError as exc:
+        raise DemoError(f"cannot link to the broker: {exc}") from exc
     try:
         ui, stats = run_screen(
             app,

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from kiosk.sync import birth_payload, command_handlers, config_hash
 from mqtt_bridge.commands import CommandProcessor
 from mqtt_bridge.payloads import CommandEnvelope
 from mqtt_bridge.settings import BrokerSettings, CommandSettings
+from mqtt_bridge.transport import MqttTransport, drain_queue
 
 BIN = Path(sys.executable).parent
 
@@ -53,6 +55,25 @@ class BackOffice:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         wait_for(self.path.exists, "the ingest's store")
+        self._wait_subscribed()
+
+    def _wait_subscribed(self) -> None:
+        """Publish a probe device's status until the ingest stores it: its subscriptions are active."""
+        probe = MqttTransport(
+            BrokerSettings(enabled=True, host=self.broker.host, port=self.broker.port), client_id="bo-probe"
+        )
+        probe.start()
+        try:
+            probe.wait_connected(10)
+            topic = "vitrina/v1/probe/p1/status"
+            payload = b'{"schema_version":1,"state":"online"}'
+            deadline = time.monotonic() + 30
+            while not self.rows("select 1 from devices where device_id = 'p1'"):
+                assert time.monotonic() < deadline, "the ingest never stored the probe's status"
+                probe.publish(topic, payload, qos=1)
+                time.sleep(0.2)
+        finally:
+            probe.stop()
 
     def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         try:
@@ -214,10 +235,14 @@ def test_kiosk_run_cli_publishes_when_mqtt_is_enabled(
 
 @pytest.mark.integration
 def test_a_broker_down_at_start_does_not_stop_the_kiosk_and_the_outbox_catches_up(
-    mosquitto: MosquittoBroker, tmp_path: Path
+    persistent_mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
-    mosquitto.stop()
-    config = _config(tmp_path, mosquitto, str(_clip(tmp_path / "clip.avi")), health_interval_s=0.1)
+    broker = persistent_mosquitto
+    # The ingest's session (plain subscription, persistent) outlives the outage: what the kiosk publishes
+    # when the broker is back waits there even if the kiosk reconnects before the ingest does.
+    office = BackOffice(broker, tmp_path / "backoffice.sqlite")
+    broker.stop()
+    config = _config(tmp_path, broker, str(_clip(tmp_path / "clip.avi")), health_interval_s=0.1)
     app = KioskApp(config, NoDetector())
     assert app.sync is not None
     sync = app.sync.sync
@@ -225,14 +250,13 @@ def test_a_broker_down_at_start_does_not_stop_the_kiosk_and_the_outbox_catches_u
     result: dict[str, object] = {}
     runner = threading.Thread(target=lambda: result.update(app.run(None, stop)))
     runner.start()
-    office = None
     try:
         wait_for(lambda: sync.outbox.stats().depth >= 10, "events waiting in the outbox", 60)
         assert not app.sync.connected and app.supervisor.alive("brain") and not app.supervisor.fatal.is_set()
-        mosquitto.start()
-        office = BackOffice(mosquitto, tmp_path / "backoffice.sqlite")
+        waiting = [r.event_id for r in sync.outbox.pending("events", 0, 1000)]
+        broker.start()
         wait_for(lambda: app.sync is not None and app.sync.connected, "the reconnection", 60)
-        wait_for(lambda: len(office.event_ids()) >= 10, "the backlog in the back office", 60)
+        wait_for(lambda: set(waiting) <= set(office.event_ids()), "the backlog in the back office", 60)
     finally:
         stop.set()
         runner.join(60)
@@ -258,6 +282,74 @@ def test_with_the_broker_unreachable_the_stop_does_not_wait_and_keeps_the_outbox
     assert summary["mqtt_connected"] is False and summary["outbox_left"] == summary["events_recorded"] > 0
     assert summary["seconds"] < 1.5 + config.outbox.drain_on_stop_s, "no wait for a broker that is down"
     mosquitto.start()  # the fixture's audit checks it after the test
+
+
+@pytest.mark.integration
+def test_kiosk_demo_with_a_broker_publishes_every_documented_topic(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """The acceptance check: ``mosquitto_sub -v -t 'vitrina/#'`` while ``kiosk demo --broker`` runs."""
+    watcher = MqttTransport(
+        BrokerSettings(enabled=True, host=mosquitto.host, port=mosquitto.port),
+        client_id="watcher",
+        subscriptions=[("vitrina/#", 1)],
+        inbound_queue_size=100_000,
+    )
+    watcher.start()
+    watcher.wait_connected(10)
+    try:
+        done = subprocess.run(
+            [str(BIN / "kiosk"), "demo", "--headless", "--seconds", "25", "--out", str(tmp_path / "demo"),
+             "--broker", f"mqtt://{mosquitto.host}:{mosquitto.port}"],
+            capture_output=True, text=True, timeout=240, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        time.sleep(0.5)
+        seen = [(m.topic, m.payload) for m in drain_queue(watcher.inbound, 0.0, limit=100_000)]
+    finally:
+        watcher.stop()
+    base = "vitrina/v1/demo-store/demo-kiosk/"
+    kinds = {topic.removeprefix(base) for topic, _ in seen}
+    assert {"status", "birth", "events", "metrics", "alerts"} <= kinds
+    states = [json.loads(p)["state"] for t, p in seen if t == base + "status"]
+    assert states[0] == "online" and states[-1] == "stopped"
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["mqtt_connected"] is True and summary["outbox_left"] == 0
+    published = {
+        json.loads(p)["events"][i]["event_id"]
+        for t, p in seen
+        if t in (base + "events", base + "alerts")
+        for i in range(len(json.loads(p)["events"]))
+    }
+    assert len(published) == summary["events_recorded"] == summary["events_synced"]
+
+
+def test_kiosk_demo_scripted_with_a_broker_is_refused_with_the_fix(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(BIN / "kiosk"), "demo", "--headless", "--scripted", "--seconds", "1", "--out", str(tmp_path),
+         "--broker", "mqtt://127.0.0.1:1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and "drop --scripted" in done.stderr
+    bad = subprocess.run(
+        [str(BIN / "kiosk"), "demo", "--headless", "--broker", "http://x"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "mqtt://host:1883" in bad.stderr
+
+
+def test_kiosk_run_names_a_missing_broker_secret(tmp_path: Path) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        f'[storage]\ndata_dir = "{tmp_path / "var"}"\n[outbox]\npath = "{tmp_path / "outbox.sqlite"}"\n'
+        '[mqtt]\nenabled = true\nusername = "k"\npassword = { env = "VITRINA_TEST_NO_SUCH_PASSWORD" }\n'
+    )
+    done = subprocess.run(
+        [str(BIN / "kiosk"), "run", "--config", str(config), "--headless", "--detector", "none",
+         "--seconds", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "VITRINA_TEST_NO_SUCH_PASSWORD is not set" in done.stderr
 
 
 # ---- the birth certificate and the command handlers, without a broker --------------------------
