@@ -304,6 +304,8 @@ class KioskApp:
     def stop(self) -> list[str]:
         """Stop producers first, drain, save the bandit state. Returns workers that did not stop."""
         stuck = self.supervisor.stop()
+        if self.sync is not None and "sync" not in stuck:
+            self.sync.close()
         if self.engine is not None:
             self.engine.bandit.save(self.bandit_path)
         self._stopped_at = self.clock.monotonic()

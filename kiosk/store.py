@@ -14,7 +14,9 @@
   marks it ``synced = 1`` only once the sink returned. On start, and after a sink failure, it hands the
   sink every event still unsynced first: a crash between the store's commit and the outbox's loses
   nothing (the outbox ignores an event_id it already holds, and the ingest stores each event_id once).
-  Without a sink, events are stored as synced: turning MQTT on later does not upload the history.
+  Without a sink, events are stored as synced: turning MQTT on later does not upload the history. The
+  retention purge deletes old events whether synced or not (an event unsynced for ``retention_days`` is
+  given up, like the rest of the local history).
 """
 
 from __future__ import annotations

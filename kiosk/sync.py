@@ -165,6 +165,7 @@ class SyncWorker:
         self.sync = sync
         self.drain_on_stop_s = drain_on_stop_s
         self._started = False
+        self._closed = False
         #: Whether the broker connection was up when the stop began; events left in the outbox at exit.
         self.connected_at_stop: bool | None = None
         self.outbox_left: int | None = None
@@ -190,6 +191,14 @@ class SyncWorker:
         deadline = time.monotonic() + self.drain_on_stop_s
         while not self.sync.drained() and self.connected and time.monotonic() < deadline:
             time.sleep(0.05)
+        self.close()
+
+    def close(self) -> None:
+        """Publish ``stopped``, disconnect and close the outbox, once (also when :meth:`run` never got to it:
+        stopped while the supervisor paused before a restart)."""
+        if self._closed:
+            return
+        self._closed = True
         self.outbox_left = self.sync.outbox.stats().depth
         if self.outbox_left:
             log.warning("%d events left in the outbox; they are sent after the next start", self.outbox_left)
