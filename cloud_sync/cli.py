@@ -12,7 +12,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
 
 import click
 from cryptography.hazmat.primitives import serialization
@@ -25,10 +24,11 @@ from cloud_sync.ingest import Ingest, open_store
 from cloud_sync.settings import IngestSettings
 from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, build_release, sign_release
 from mqtt_bridge.commands import sign
-from mqtt_bridge.errors import MqttBridgeError
+from mqtt_bridge.errors import BrokerUrlError, MqttBridgeError
 from mqtt_bridge.payloads import CatalogueResult, CommandEnvelope, CommandResult
 from mqtt_bridge.schemas import stale_schemas, write_schemas
-from mqtt_bridge.settings import BrokerSettings, SecretRef, TlsSettings
+from mqtt_bridge.settings import BrokerSettings
+from mqtt_bridge.settings import broker_settings_from_url as settings_from_url
 from mqtt_bridge.signing import canonical_json, public_key_text
 from mqtt_bridge.topics import CATALOGUE_QOS, CATALOGUE_RETAIN, DeviceTopics, StoreTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
@@ -77,23 +77,11 @@ def schemas(out: Path, check: bool) -> None:
 def broker_settings_from_url(
     url: str, *, ca_file: Path | None = None, password_env: str | None = None
 ) -> BrokerSettings:
-    """``mqtt://[user@]host[:port]`` or ``mqtts://...`` (TLS, needs ``ca_file``) -> BrokerSettings."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise click.BadParameter(f"{url!r}: use mqtt://host:1883 or mqtts://host:8883", param_hint="--broker")
-    tls = None
-    if parts.scheme == "mqtts":
-        if ca_file is None:
-            raise click.BadParameter("an mqtts:// broker needs --ca-file", param_hint="--ca-file")
-        tls = TlsSettings(ca_file=ca_file)
-    return BrokerSettings(
-        enabled=True,
-        host=parts.hostname,
-        port=parts.port or (8883 if tls else 1883),
-        username=parts.username,
-        password=SecretRef(env=password_env) if password_env else None,
-        tls=tls,
-    )
+    """:func:`mqtt_bridge.settings.broker_settings_from_url`, its errors as click's ``BadParameter``."""
+    try:
+        return settings_from_url(url, ca_file=ca_file, password_env=password_env)
+    except BrokerUrlError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from exc
 
 
 @main.command()

@@ -60,6 +60,17 @@ class DeviceSync:
     def start(self) -> None:
         """Connect and start publishing the outbox in a thread."""
         self.transport.start()
+        self.resume()
+
+    @property
+    def publishing(self) -> bool:
+        """The publisher thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def resume(self) -> None:
+        """Start the publisher thread again after it crashed (the transport keeps its connection)."""
+        if self.publishing:
+            return
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self._thread.start()
 

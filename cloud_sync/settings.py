@@ -37,6 +37,13 @@ class OutboxSettings(BaseModel):
     resend_after_s: float = Field(
         default=60.0, gt=0, description="A batch without PUBACK after this long is published again."
     )
+    drain_on_stop_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=20,
+        description="On a clean stop, wait up to this long (while connected) for the outbox to empty, every "
+        "event acknowledged by the broker, before disconnecting; what is left is sent after the next start.",
+    )
     synchronous: Literal["NORMAL", "FULL"] = Field(
         default="FULL",
         description="SQLite synchronous mode: FULL survives a power cut; NORMAL (WAL) survives a "

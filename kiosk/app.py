@@ -1,18 +1,23 @@
 """The composition root: builds the kiosk's workers, starts them in order and stops them in reverse.
 
-Data flows camera -> perception -> brain -> event writer. Consumers start first and stop last:
+Data flows camera -> perception -> brain -> event writer -> sync (with ``[mqtt] enabled``). Consumers start
+first and stop last:
 
-    start: event-writer, brain, perception, camera        stop: camera, perception, brain, event-writer
+    start: sync, event-writer, brain, perception, camera
+    stop:  camera, perception, brain, event-writer, sync
 
 so each one, when stopped, has already been left nothing new by its producer and drains what it holds:
 the brain processes the snapshots left, ends every open visit and offer; then the writer stores every event
-it accepted. Nothing accepted is lost on SIGTERM or SIGINT.
+it accepted and hands it to the outbox; then the sync waits up to ``[outbox] drain_on_stop_s`` for the
+broker to acknowledge the outbox and disconnects with status ``stopped``. Nothing accepted is lost on
+SIGTERM or SIGINT.
 
 Thread boundaries and their drop policies: camera -> perception, :class:`~kiosk.camera.LatestFrames`
 (two frames, newest wins, drops counted as ``dropped_frames``); perception -> brain, a
 :class:`~kiosk.queues.DropOldestQueue` of snapshots (newest wins, counted); touches, redemptions, staff
 acknowledgements and the maintenance switch -> brain, an unbounded :class:`queue.Queue` (never dropped: they
-are people's actions, at human rates); brain -> store, :class:`~kiosk.store.EventWriter`.
+are people's actions, at human rates); brain -> store, :class:`~kiosk.store.EventWriter`; store -> outbox,
+the writer's ``on_commit`` sink (in the writer thread, after each commit; see :mod:`kiosk.store`).
 """
 
 from __future__ import annotations
@@ -22,19 +27,24 @@ import queue
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from kiosk.brain import External, KioskBrain
+from kiosk.brain import Acknowledgement, External, KioskBrain
 from kiosk.camera import CaptureWorker, FrameSource, LatestFrames, make_source
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
+from kiosk.engagement import MaintenanceSwitch
 from kiosk.events import Health
 from kiosk.offers import Catalogue, OfferEngine
 from kiosk.perception import Detection, Detector, ExpressionGated, Frame, Snapshot
 from kiosk.queues import DropOldestQueue
 from kiosk.store import EventWriter
-from kiosk.workers import Supervisor
+from kiosk.workers import Supervisor, Worker
+
+if TYPE_CHECKING:
+    from kiosk.sync import SyncWorker
+    from mqtt_bridge.commands import Handler
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +178,30 @@ class KioskApp:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         pace_files: bool = True,
+        sync: bool | None = None,
+        command_handlers: Mapping[str, Handler] | None = None,
     ) -> None:
+        """``sync`` None: link to the back office when ``[mqtt] enabled``; ``command_handlers``: commands
+        beyond ``staff_ack`` and ``maintenance`` (see :func:`kiosk.sync.build_device_sync`)."""
         self.config = config
         self.clock = clock or SystemClock()
         rng = rng or random.SystemRandom()
-        self.writer = EventWriter(config.storage, self.clock)
+        self.sync: SyncWorker | None = None
+        if config.mqtt.enabled if sync is None else sync:
+            from kiosk.sync import SyncWorker, build_device_sync
+
+            device_sync = build_device_sync(
+                config,
+                self,
+                models=getattr(detector, "models", {}),
+                offers=catalogue is not None,
+                gauges=self._gauges,
+                extra_handlers=command_handlers,
+            )
+            self.sync = SyncWorker(device_sync, config.outbox.drain_on_stop_s)
+        self.writer = EventWriter(
+            config.storage, self.clock, on_commit=self.sync.sync.add if self.sync is not None else None
+        )
         self.frames: LatestFrames = LatestFrames(2)
         self.snapshots: DropOldestQueue[Snapshot] = DropOldestQueue(SNAPSHOT_QUEUE)
         self.inbox: queue.Queue[External] = queue.Queue()
@@ -228,20 +257,55 @@ class KioskApp:
             },
         )
 
+    def _gauges(self) -> dict[str, float]:
+        """Health gauges for the ``metrics`` payload (the outbox adds its own depth and drops)."""
+        elapsed = max(1e-9, self.clock.monotonic() - self._started_at)
+        return {
+            "fps": round(self.perception.processed / elapsed, 2),
+            "inference_ms": round(self.perception.inference_ms, 3),
+            "camera_ok": float(self._camera_ok()),
+            "dropped_frames": float(self.frames.dropped),
+            "dropped_snapshots": float(self.snapshots.dropped),
+            "events_dropped": float(sum(self.writer.dropped.values())),
+            "events_queued": float(self.writer.depth),
+            "open_staff_calls": float(self._open_calls()),
+        }
+
+    def _open_calls(self) -> int:
+        with self.brain_worker.lock:
+            return len(self.brain.calls.open_calls)
+
     def send(self, command: External) -> None:
         """A touch, redemption, staff acknowledgement or maintenance switch (from any thread)."""
         self.inbox.put(command)
+
+    def acknowledge_staff(self, call_id: str) -> bool:
+        """The back office acknowledged ``call_id`` (from any thread); False when no such call is open."""
+        with self.brain_worker.lock:
+            open_now = call_id in self.brain.calls.open_calls
+        if open_now:
+            self.send(Acknowledgement(call_id))
+        return open_now
+
+    def set_maintenance(self, on: bool) -> None:
+        """Switch maintenance mode (from any thread)."""
+        self.send(MaintenanceSwitch(self.clock.monotonic(), on))
 
     def start(self) -> None:
         """Load the bandit state and start the workers, consumers first."""
         if self.engine is not None:
             self.engine.bandit.load(self.bandit_path)
         self._started_at = self.clock.monotonic()
-        self.supervisor.start([self.writer, self.brain_worker, self.perception, self.camera])
+        workers: list[Worker] = [self.writer, self.brain_worker, self.perception, self.camera]
+        if self.sync is not None:
+            workers.insert(0, self.sync)
+        self.supervisor.start(workers)
 
     def stop(self) -> list[str]:
         """Stop producers first, drain, save the bandit state. Returns workers that did not stop."""
         stuck = self.supervisor.stop()
+        if self.sync is not None and "sync" not in stuck:
+            self.sync.close()
         if self.engine is not None:
             self.engine.bandit.save(self.bandit_path)
         self._stopped_at = self.clock.monotonic()
@@ -264,11 +328,19 @@ class KioskApp:
             self.stop()
         return self.summary()
 
+    def _mqtt_connected(self) -> bool | None:
+        """Whether the broker connection was up when the stop began (now, before the stop); None without."""
+        if self.sync is None:
+            return None
+        at_stop = self.sync.connected_at_stop
+        return self.sync.connected if at_stop is None else at_stop
+
     def summary(self) -> dict[str, Any]:
         """What the run did: the figures ``kiosk run --summary`` writes."""
         end = self._stopped_at if self._stopped_at is not None else self.clock.monotonic()
         elapsed = max(0.0, end - self._started_at)
         stats, totals = self.brain.stats, self.brain.meter.totals
+        responses = list(self.brain.calls.response_times)
         return {
             "seconds": round(elapsed, 3),
             "frames": self.camera.health.frames,
@@ -283,11 +355,17 @@ class KioskApp:
             "peak_crowd": totals.peak_crowd,
             "offers_shown": stats.offers_shown,
             "staff_calls": stats.staff_calls,
+            "staff_acks": len(responses),
+            "staff_response_ms_p50": _percentile_ms(responses, 50),
+            "staff_response_ms_max": _percentile_ms(responses, 100),
             "decision_latency_ms_p50": _percentile_ms(self.brain_worker.decision_latency_s, 50),
             "decision_latency_ms_p95": _percentile_ms(self.brain_worker.decision_latency_s, 95),
             "events_recorded": self.writer.written,
             "events_dropped": dict(self.writer.dropped),
             "alerts_spilled": self.writer.spilled,
+            "events_synced": self.writer.synced if self.sync is not None else None,
+            "outbox_left": self.sync.outbox_left if self.sync is not None else None,
+            "mqtt_connected": self._mqtt_connected(),
             "camera_failures": self.camera.health.failures,
             "camera_reconnects": self.camera.health.reconnects,
             "worker_restarts": dict(self.supervisor.restarts),

@@ -87,6 +87,13 @@ def validate_config(file: Path) -> None:
 @click.option(
     "--scripted", is_flag=True, help="Use the scripted perception feed: reaches every screen, no models."
 )
+@click.option(
+    "--broker",
+    default=None,
+    metavar="URL",
+    help="Publish telemetry to this MQTT broker (mqtt://host:1883) and answer its commands, as [mqtt] "
+    "enabled does; the outbox lives under --out.",
+)
 def demo(
     *,
     config_file: Path | None,
@@ -95,6 +102,7 @@ def demo(
     out_dir: Path,
     camera: str | None,
     scripted: bool,
+    broker: str | None,
 ) -> None:
     """Run the whole kiosk on embedded defaults, with a demo catalogue and pictures, and its screen.
 
@@ -107,8 +115,11 @@ def demo(
       kiosk demo                       # a window, until closed (Escape)
       kiosk demo --camera 0            # the webcam
       kiosk demo --headless --scripted --seconds 12 --out /tmp/vitrina-demo
+      kiosk demo --headless --seconds 20 --broker mqtt://127.0.0.1:1883   # mosquitto_sub -v -t 'vitrina/#'
     """
     config = _load_or_exit(config_file) if config_file else KioskConfig()
+    if broker is not None:
+        config = _with_broker(config, broker, out_dir)
     configure_logging(config.logging)
     from kiosk.demo import DemoError, run_demo
     from kiosk.demo_media import write_walk_in_clip
@@ -133,6 +144,31 @@ def demo(
         summary["seconds"],
         ", ".join(summary["screens"]),
         out_dir,
+    )
+
+
+#: Seconds between metrics (and health events) in a demo with --broker: several within a short run.
+DEMO_METRICS_S = 5.0
+
+
+def _with_broker(config: KioskConfig, url: str, out_dir: Path) -> KioskConfig:
+    """``config`` linked to the broker at ``url``, its outbox under ``out_dir``, metrics every few seconds."""
+    from mqtt_bridge.errors import BrokerUrlError
+    from mqtt_bridge.settings import broker_settings_from_url
+
+    try:
+        settings = broker_settings_from_url(url)
+    except BrokerUrlError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from exc
+    mqtt = config.mqtt.model_copy(
+        update={"enabled": True, "host": settings.host, "port": settings.port, "username": settings.username}
+    )
+    return config.model_copy(
+        update={
+            "mqtt": mqtt,
+            "outbox": config.outbox.model_copy(update={"path": out_dir / "store" / "outbox.sqlite"}),
+            "runtime": config.runtime.model_copy(update={"health_interval_s": DEMO_METRICS_S}),
+        }
     )
 
 
@@ -265,6 +301,7 @@ def run(
 
     from kiosk.app import KioskApp
     from kiosk.offers import load_catalogue
+    from mqtt_bridge.errors import MqttBridgeError
 
     config = _run_config(config_file, source, loop)
     configure_logging(config.logging)
@@ -277,7 +314,11 @@ def run(
         for missing in catalogue.missing_images(config.offers.catalogue.parent):
             log.warning("offer image missing: %s (the offer shows without its picture)", missing)
     chosen = _open_detector(detector, config)
-    app = KioskApp(config, chosen, catalogue=catalogue)
+    try:
+        app = KioskApp(config, chosen, catalogue=catalogue)
+    except MqttBridgeError as exc:  # [mqtt] enabled with a secret or key that cannot be used
+        click.echo(f"cannot link to the back office: {exc}", err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:

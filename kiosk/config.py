@@ -310,7 +310,11 @@ class RuntimeConfig(_Section):
     restart_window_s: float = Field(
         default=60.0, gt=0, description="The window for restart_limit; past it the kiosk stops with an error."
     )
-    health_interval_s: float = Field(default=30.0, gt=0, description="Seconds between health events.")
+    health_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between health events (and MQTT metrics, with [mqtt] enabled).",
+    )
 
 
 class KioskConfig(_Section):

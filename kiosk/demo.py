@@ -13,6 +13,10 @@ back office acknowledges; then the camera drops out and comes back, and an opera
 on and off. The scripted shopper taps real buttons: its actions become mouse clicks on the buttons'
 rectangles.
 
+With ``--broker URL`` (``[mqtt] enabled``) the whole kiosk also publishes its telemetry and answers the back
+office's commands (:mod:`kiosk.sync`), and the reactive shopper asks for a consultant after showing the
+code, so a staff call reaches ``alerts`` for the back office to acknowledge with ``staff_ack``.
+
 Headless (no display, or ``--headless``), it runs ``seconds``, saves a screenshot of every screen it
 reached and writes ``summary.json``.
 """
@@ -190,7 +194,13 @@ class ReactiveShopper:
         "staff_coming": ((3.0, UiAction("close")),),
     }
 
-    def __init__(self) -> None:
+    #: With ``calls_staff``: after showing the code, the shopper asks for a consultant instead of finishing.
+    CALLS_STAFF: ClassVar[dict[str, tuple[tuple[float, UiAction], ...]]] = {
+        "details": ((1.0, UiAction("show_code")), (2.5, UiAction("call_staff"))),
+    }
+
+    def __init__(self, calls_staff: bool = False) -> None:
+        self._plan = {**self.PLAN, **self.CALLS_STAFF} if calls_staff else self.PLAN
         self._screen = ""
         self._since = 0.0
         self._step = 0
@@ -207,7 +217,7 @@ class ReactiveShopper:
         if view.screen == "attract" and not self._notice_read and now - self._since >= 1.0:
             self._notice_read, self._since = True, now
             return [UiAction("notice")]
-        plan = self.PLAN.get(view.screen, ())
+        plan = self._plan.get(view.screen, ())
         if view.screen == "welcome" and self._welcomes % 2 == 0:
             plan = ((0.3, UiAction("language")),)  # every second visitor reads English
         if self._step < len(plan) and now - self._since >= plan[self._step][0]:
@@ -245,6 +255,11 @@ def run_demo(
     ``camera`` None: the scripted perception feed on the real state machine. Otherwise a camera index or
     a video file (looped) watched by the whole kiosk (:class:`~kiosk.app.KioskApp`, with ``detector``).
     """
+    if camera is None and config.mqtt.enabled:
+        raise DemoError(
+            "the scripted demo has no event store and publishes nothing; with a broker, run the whole "
+            "kiosk: drop --scripted (the shipped footage is used) or pass --camera SOURCE"
+        )
     if camera is not None:
         return _run_on_camera(
             config,
@@ -343,6 +358,7 @@ def _run_on_camera(
     """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
     from kiosk.app import KioskApp
     from kiosk.runtime_port import run_screen
+    from mqtt_bridge.errors import MqttBridgeError
 
     is_file = Path(source).is_file()
     run_config = config.model_copy(
@@ -352,7 +368,10 @@ def _run_on_camera(
         }
     )
     catalogue = load_catalogue(DEMO_CATALOGUE)
-    app = KioskApp(run_config, detector, catalogue=catalogue)
+    try:
+        app = KioskApp(run_config, detector, catalogue=catalogue)
+    except MqttBridgeError as exc:
+        raise DemoError(f"cannot link to the broker: {exc}") from exc
     try:
         ui, stats = run_screen(
             app,
@@ -362,7 +381,7 @@ def _run_on_camera(
             headless=headless,
             settings=config.ui.model_copy(update={"nps_share": 0.5}),
             rng=rng,
-            hook=ReactiveShopper(),
+            hook=ReactiveShopper(calls_staff=config.mqtt.enabled),
             screenshot_dir=out_dir,
         )
     finally:
@@ -382,6 +401,10 @@ def _run_on_camera(
         "feedback": [{"kind": kind, "score": score} for kind, score in ui.feedback_given],
         "staff_calls": run["staff_calls"],
         "events_recorded": run["events_recorded"],
+        "events_synced": run["events_synced"],
+        "outbox_left": run["outbox_left"],
+        "mqtt_connected": run["mqtt_connected"],
+        "staff_acks": run["staff_acks"],
         "ui_frames": stats.frames,
         "draws": stats.draws,
         "ui_fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,

@@ -93,10 +93,13 @@ class ModelDetector:
         self,
         analyse: Callable[[Frame, bool], Sequence[FaceAnalysisLike]],
         close: Callable[[], None] = lambda: None,
+        models: dict[str, str] | None = None,
     ) -> None:
         self._analyse = analyse
         self._expression_gate: Callable[[], bool] = lambda: True
         self.close = close
+        #: The models loaded: name -> the first 16 hex digits of its sha256 (for the birth certificate).
+        self.models = dict(models or {})
 
     def set_expression_gate(self, gate: Callable[[], bool]) -> None:
         """Ask ``gate()`` before every frame whether expression may be read (see :class:`ExpressionGated`)."""
@@ -147,21 +150,28 @@ def open_model_detector(
     """
     from edge_models.emotion import EmotionClassifier
     from edge_models.errors import EdgeModelsError
+    from edge_models.manifest import load_manifest
     from edge_models.pipeline import analyse_frame
     from edge_models.presence import PresenceDetector
 
     detector = PresenceDetector.from_settings(presence)
+    manifest = load_manifest()
+
+    def version(name: str) -> str:
+        return manifest.get(name).sha256[:16]
+
+    presence_only = {presence.model: version(presence.model)}
 
     def detect_only(frame: Frame, _read_expression: bool = False) -> Sequence[FaceAnalysisLike]:
         return [_NoEmotion(face) for face in detector.detect(frame)]
 
     if not (read_expression and emotion.enabled):
-        return ModelDetector(detect_only, detector.close)
+        return ModelDetector(detect_only, detector.close, presence_only)
     try:
         classifier = EmotionClassifier.from_settings(emotion)
     except EdgeModelsError as exc:
         log.error("emotion model refused, running presence-only: %s", exc)
-        return ModelDetector(detect_only, detector.close)
+        return ModelDetector(detect_only, detector.close, presence_only)
 
     gate = RateGate(emotion.rate_hz, clock)
 
@@ -181,4 +191,4 @@ def open_model_detector(
         classifier.close()
         detector.close()
 
-    return ModelDetector(analyse, close)
+    return ModelDetector(analyse, close, {**presence_only, emotion.model: version(emotion.model)})

@@ -9,6 +9,14 @@
   spill file (JSON lines) that the writer takes in before its next batch.
 * Events older than ``storage.retention_days`` are purged by the writer every ``purge_interval_s``.
 * On stop the writer drains its queue and the spill file before it returns: nothing accepted is lost.
+* Store and forward: given a sink (``on_commit``, the outbox of :mod:`cloud_sync` when ``[mqtt] enabled``),
+  the writer stores each new event with ``synced = 0``, hands the batch to the sink after the commit, and
+  marks it ``synced = 1`` only once the sink returned. On start, and after a sink failure, it hands the
+  sink every event still unsynced first: a crash between the store's commit and the outbox's loses
+  nothing (the outbox ignores an event_id it already holds, and the ingest stores each event_id once).
+  Without a sink, events are stored as synced: turning MQTT on later does not upload the history. The
+  retention purge deletes old events whether synced or not (an event unsynced for ``retention_days`` is
+  given up, like the rest of the local history).
 """
 
 from __future__ import annotations
@@ -35,6 +43,11 @@ log = logging.getLogger(__name__)
 DB_NAME = "events.sqlite"
 SPILL_NAME = "alerts-spill.jsonl"
 BATCH = 256
+#: After the sink failed, unsynced events are handed to it again this often (seconds).
+SINK_RETRY_S = 5.0
+
+#: Called in the writer thread with events just committed to the store; raising leaves them unsynced.
+CommitSink = Callable[[Sequence[Event]], object]
 
 MIGRATIONS = Migrations("kiosk.store")
 
@@ -50,6 +63,13 @@ def m001_events(db: Database) -> None:
     )
     table.create_index(["ts"])
     table.create_index(["type", "ts"])
+
+
+@MIGRATIONS()
+def m002_synced(db: Database) -> None:
+    """``synced``: 1 once the event was handed to the sink (the outbox); rows before this migration are 1."""
+    db.execute("alter table events add column synced integer not null default 1")
+    db.execute("create index events_unsynced on events (synced) where synced = 0")
 
 
 class StoreError(KioskError):
@@ -72,24 +92,48 @@ def open_db(path: Path) -> Database:
     return db
 
 
-def write_events(db: Database, events: Sequence[Event]) -> int:
+def write_events(db: Database, events: Sequence[Event], *, synced: bool = True) -> int:
     """Insert ``events`` in one transaction, ignoring ids already stored. Returns rows new to the store."""
+    return len(insert_new(db, events, synced=synced))
+
+
+def insert_new(db: Database, events: Sequence[Event], *, synced: bool) -> list[Event]:
+    """Insert ``events`` in one transaction, ignoring ids already stored; returns the ones that were new."""
     if not events:
-        return 0
-    rows = [
-        {
-            "event_id": e.event_id,
-            "type": e.type,
-            "ts": _ts(e.ts),
-            "priority": e.priority,
-            "json": e.model_dump_json(),
-        }
-        for e in events
-    ]
-    before = db.conn.total_changes
+        return []
+    new: list[Event] = []
     with db.atomic():
-        db.table("events").insert_all(rows, ignore=True)
-    return db.conn.total_changes - before
+        for e in events:
+            cursor = db.conn.execute(
+                "insert or ignore into events (event_id, type, ts, priority, json, synced) "
+                "values (?, ?, ?, ?, ?, ?)",
+                [e.event_id, e.type, _ts(e.ts), e.priority, e.model_dump_json(), int(synced)],
+            )
+            if cursor.rowcount == 1:
+                new.append(e)
+    return new
+
+
+def unsynced_events(db: Database, limit: int = BATCH) -> list[Event]:
+    """Up to ``limit`` events not yet handed to the sink, oldest first."""
+    rows = db.execute("select json from events where synced = 0 order by rowid limit ?", [limit]).fetchall()
+    return [parse_event(r[0]) for r in rows]
+
+
+def mark_synced(db: Database, event_ids: Sequence[str]) -> None:
+    """Record that these events reached the sink."""
+    with db.atomic():
+        for start in range(0, len(event_ids), 500):
+            part = list(event_ids[start : start + 500])
+            db.execute(
+                f"update events set synced = 1 where event_id in ({','.join('?' * len(part))})",  # noqa: S608
+                part,
+            )
+
+
+def count_unsynced(db: Database) -> int:
+    """Events stored and not yet handed to the sink."""
+    return int(db.execute("select count(*) from events where synced = 0").fetchone()[0])
 
 
 def purge(db: Database, older_than: datetime) -> int:
@@ -123,8 +167,9 @@ class EventWriter:
 
     name = "event-writer"
 
-    def __init__(self, config: StorageConfig, clock: Clock) -> None:
+    def __init__(self, config: StorageConfig, clock: Clock, on_commit: CommitSink | None = None) -> None:
         self.config = config
+        self.on_commit = on_commit
         self.clock = clock
         self.path = config.data_dir / DB_NAME
         self.spill_path = config.data_dir / SPILL_NAME
@@ -134,6 +179,11 @@ class EventWriter:
         self.dropped: Counter[str] = Counter()
         self.spilled = 0
         self.written = 0
+        #: Events handed to ``on_commit`` (replays after a restart included), and failed hand-overs.
+        self.synced = 0
+        self.sink_failures = 0
+        self._sink_ok = True
+        self._retry_at = 0.0
 
     @property
     def depth(self) -> int:
@@ -174,10 +224,13 @@ class EventWriter:
         try:
             with self._lock:
                 self._closed = False
+            self._replay(db)
             last_purge = -float("inf")
             while not stop.is_set():
                 self._write(db, self._next_batch(timeout=0.2))
                 now = self.clock.monotonic()
+                if not self._sink_ok and now >= self._retry_at:
+                    self._replay(db)
                 if now - last_purge >= self.config.purge_interval_s:
                     last_purge = now
                     purge(db, self.clock.now() - timedelta(days=self.config.retention_days))
@@ -186,6 +239,8 @@ class EventWriter:
             while self._queue.qsize():
                 self._write(db, self._next_batch(timeout=0))
             self._write(db, [])
+            if not self._sink_ok:
+                self._replay(db)
         finally:
             db.close()
 
@@ -205,7 +260,7 @@ class EventWriter:
     def _write(self, db: Database, events: list[Event]) -> None:
         """Write a batch, then whatever was spilled; the spill file is removed only once written."""
         if events:
-            self.written += write_events(db, events)
+            self._commit(db, events)
         taking = self.spill_path.with_suffix(".taking")  # left over by a crash: taken first
         with self._lock:
             if self.spill_path.exists() and not taking.exists():
@@ -213,8 +268,46 @@ class EventWriter:
         if not taking.exists():
             return
         spilled = [parse_event(line) for line in taking.read_text(encoding="utf-8").splitlines() if line]
-        self.written += write_events(db, spilled)
+        self._commit(db, spilled)
         taking.unlink()
+
+    def _commit(self, db: Database, events: Sequence[Event]) -> None:
+        """Store, then hand what was new to the sink (after the store's commit), then mark it synced."""
+        if self.on_commit is None:
+            self.written += write_events(db, events)
+            return
+        new = insert_new(db, events, synced=False)
+        self.written += len(new)
+        if new and self._sink_ok:
+            self._hand_over(db, new)
+
+    def _hand_over(self, db: Database, events: Sequence[Event]) -> bool:
+        assert self.on_commit is not None
+        try:
+            self.on_commit(events)
+        except Exception:
+            self.sink_failures += 1
+            self._sink_ok = False
+            self._retry_at = self.clock.monotonic() + SINK_RETRY_S
+            log.exception("could not hand %d events to the outbox; kept in the store, retried", len(events))
+            return False
+        mark_synced(db, [e.event_id for e in events])
+        self.synced += len(events)
+        self._sink_ok = True
+        return True
+
+    def _replay(self, db: Database) -> None:
+        """Hand the sink every stored event it has not taken yet (a crash, or a failed hand-over)."""
+        if self.on_commit is None:
+            return
+        replayed = 0
+        while events := unsynced_events(db):
+            if not self._hand_over(db, events):
+                return
+            replayed += len(events)
+        self._sink_ok = True
+        if replayed:
+            log.info("handed %d stored events to the outbox that it had not taken before", replayed)
 
 
 def open_existing(path: Path) -> Database:

@@ -11,6 +11,14 @@ class SecretUnavailableError(MqttBridgeError):
     """A secret named in the configuration cannot be read from its environment variable or file."""
 
 
+class BrokerUrlError(MqttBridgeError, ValueError):
+    """A broker URL (``mqtt://host:port``) cannot be used; ``option`` names the option at fault."""
+
+    def __init__(self, message: str, option: str = "--broker") -> None:
+        super().__init__(message)
+        self.option = option
+
+
 class TopicError(MqttBridgeError, ValueError):
     """A store id, device id, command name or topic is not valid in Vitrina's topic tree."""
 

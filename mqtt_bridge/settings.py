@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from mqtt_bridge.errors import SecretUnavailableError
+from mqtt_bridge.errors import BrokerUrlError, SecretUnavailableError
 
 
 class SecretRef(BaseModel):
@@ -137,4 +138,33 @@ class BrokerSettings(BaseModel):
     commands: CommandSettings = Field(
         default_factory=CommandSettings,
         description="Inbound commands from the back office ([mqtt.commands]): keys, signing, limits.",
+    )
+
+
+def broker_settings_from_url(
+    url: str, *, ca_file: Path | None = None, password_env: str | None = None
+) -> BrokerSettings:
+    """``mqtt://[user@]host[:port]`` or ``mqtts://...`` (TLS, needs ``ca_file``) -> enabled BrokerSettings.
+
+    Raises :class:`~mqtt_bridge.errors.BrokerUrlError` naming the option to fix (``--broker``, ``--ca-file``).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise BrokerUrlError(f"{url!r}: use mqtt://host:1883 or mqtts://host:8883")
+    try:
+        port = parts.port
+    except ValueError:
+        raise BrokerUrlError(f"{url!r}: the port must be a number from 1 to 65535") from None
+    tls = None
+    if parts.scheme == "mqtts":
+        if ca_file is None:
+            raise BrokerUrlError("an mqtts:// broker needs --ca-file", option="--ca-file")
+        tls = TlsSettings(ca_file=ca_file)
+    return BrokerSettings(
+        enabled=True,
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        username=parts.username,
+        password=SecretRef(env=password_env) if password_env else None,
+        tls=tls,
     )

@@ -26,7 +26,7 @@ def _alert() -> StaffCall:
 def test_migrations_wal_and_idempotent_writes(tmp_path: Path) -> None:
     db = open_db(tmp_path / "e.sqlite")
     assert db.journal_mode == "wal"
-    assert [m["name"] for m in db["_sqlite_migrations"].rows] == ["m001_events"]
+    assert [m["name"] for m in db["_sqlite_migrations"].rows] == ["m001_events", "m002_synced"]
     event = _shown()
     assert write_events(db, [event, event]) == 1
     assert write_events(db, [event]) == 0
