@@ -24,6 +24,7 @@ from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.payloads import BirthPayload
 from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.topics import QOS, DeviceTopics
+from mqtt_bridge.transport import InboundMessage, drain_queue
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +51,43 @@ class DeviceSync:
         self.transport = device_transport(broker, topics, birth, rng=rng, max_inflight=max_inflight)
         self.outbox = Outbox(outbox, Anonymiser(anonymisation, lambda: datetime.now(UTC), rng))
         self.publisher = OutboxPublisher(self.outbox, self.transport, topics)
-        self.commands = CommandBridge(self.transport, topics, commands) if commands is not None else None
+        self._listeners: dict[str, Callable[[InboundMessage], object]] = {}
+        self.commands = (
+            CommandBridge(self.transport, topics, commands, other=self._dispatch)
+            if commands is not None
+            else None
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at = time.monotonic()
         self.metrics_interval_s = metrics_interval_s
         self._gauges = gauges or dict
+
+    def listen(self, topic: str, qos: int, handler: Callable[[InboundMessage], object]) -> None:
+        """Subscribe to ``topic`` (exact, no wildcards) and hand each message on it to ``handler``, in the
+        publisher's thread (the store's retained catalogue, say). Call before :meth:`start`."""
+        self._listeners[topic] = handler
+        self.transport.subscribe(topic, qos)
+
+    def _dispatch(self, message: InboundMessage) -> None:
+        handler = self._listeners.get(message.topic)
+        if handler is None:
+            self.transport.counters["ignored_inbound"] += 1
+            return
+        try:
+            handler(message)
+        except Exception:  # a listener's bug must not stop the publisher
+            logger.exception("the listener for %s failed", message.topic)
+
+    def _inbound(self) -> int:
+        """Commands (and, through them, every other message), or the listeners alone."""
+        if self.commands is not None:
+            return self.commands.step(wait_s=0.0)
+        taken = 0
+        for message in drain_queue(self.transport.inbound, 0.0, limit=100):
+            self._dispatch(message)
+            taken += 1
+        return taken
 
     def start(self) -> None:
         """Connect and start publishing the outbox in a thread."""
@@ -79,8 +111,7 @@ class DeviceSync:
         try:
             while not self._stop.is_set():
                 busy = self.publisher.step(wait_s=idle_s)
-                if self.commands is not None:
-                    busy += self.commands.step(wait_s=0.0)
+                busy += self._inbound()
                 if not busy and not self.publisher.inflight:
                     self._stop.wait(idle_s)
                 if time.monotonic() >= next_metrics and self.transport.connected:

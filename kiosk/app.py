@@ -28,6 +28,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.brain import Acknowledgement, External, KioskBrain
@@ -174,6 +175,7 @@ class KioskApp:
         detector: Detector,
         *,
         catalogue: Catalogue | None = None,
+        image_base: Path | None = None,
         source_factory: Callable[[], FrameSource] | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -181,11 +183,15 @@ class KioskApp:
         sync: bool | None = None,
         command_handlers: Mapping[str, Handler] | None = None,
     ) -> None:
-        """``sync`` None: link to the back office when ``[mqtt] enabled``; ``command_handlers``: commands
-        beyond ``staff_ack`` and ``maintenance`` (see :func:`kiosk.sync.build_device_sync`)."""
+        """``image_base``: the folder the catalogue's pictures are relative to. ``sync`` None: link to the
+        back office when ``[mqtt] enabled``; ``command_handlers``: commands beyond ``staff_ack`` and
+        ``maintenance`` (see :func:`kiosk.sync.build_device_sync`)."""
         self.config = config
         self.clock = clock or SystemClock()
         rng = rng or random.SystemRandom()
+        self._rng = rng
+        self.catalogue = catalogue
+        self.image_base = image_base
         self.sync: SyncWorker | None = None
         if config.mqtt.enabled if sync is None else sync:
             from kiosk.sync import SyncWorker, build_device_sync
@@ -290,6 +296,19 @@ class KioskApp:
     def set_maintenance(self, on: bool) -> None:
         """Switch maintenance mode (from any thread)."""
         self.send(MaintenanceSwitch(self.clock.monotonic(), on))
+
+    def install_catalogue(self, catalogue: Catalogue, image_base: Path) -> None:
+        """Offer from ``catalogue`` from the next choice on (from any thread: catalogue sync calls it once a
+        release is installed); the screen takes it on its next frame."""
+        with self.brain_worker.lock:
+            if self.engine is None:
+                self.engine = OfferEngine(catalogue, self.config.offers, self._rng)
+                self.engine.bandit.load(self.bandit_path)
+                self.brain.engine = self.engine
+            else:
+                self.engine.replace_catalogue(catalogue)
+            self.catalogue, self.image_base = catalogue, image_base
+        log.info("catalogue in use: %d offers", len(catalogue.offers))
 
     def start(self) -> None:
         """Load the bandit state and start the workers, consumers first."""

@@ -7,6 +7,7 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError
 from kiosk.logging_setup import configure_logging
 from kiosk.perception import Detector
+
+if TYPE_CHECKING:
+    from kiosk.offers import Catalogue
 
 log = logging.getLogger("kiosk")
 
@@ -167,9 +171,34 @@ def _with_broker(config: KioskConfig, url: str, out_dir: Path) -> KioskConfig:
         update={
             "mqtt": mqtt,
             "outbox": config.outbox.model_copy(update={"path": out_dir / "store" / "outbox.sqlite"}),
+            "offers": config.offers.model_copy(update={"installed_dir": out_dir / "store" / "catalogue"}),
             "runtime": config.runtime.model_copy(update={"health_interval_s": DEMO_METRICS_S}),
         }
     )
+
+
+def _start_catalogue(config: KioskConfig) -> tuple[Catalogue | None, Path | None]:
+    """The catalogue to start with and its pictures' folder: the last release installed from the back office
+    (``[offers] installed_dir``), else the configured file, else none (attract only).
+    Exits 2 on a bad file."""
+    from kiosk.catalogue_sync import load_installed
+    from kiosk.offers import load_catalogue
+
+    installed = load_installed(config.offers.installed_dir)
+    if installed is not None:
+        log.info("catalogue: the release installed in %s", config.offers.installed_dir)
+        return installed
+    path = config.offers.catalogue
+    if path is None:
+        return None, None
+    try:
+        catalogue = load_catalogue(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    for missing in catalogue.missing_images(path.parent):
+        log.warning("offer image missing: %s (the offer shows without its picture)", missing)
+    return catalogue, path.parent
 
 
 def _load_or_exit(path: Path) -> KioskConfig:
@@ -300,22 +329,14 @@ def run(
     import threading
 
     from kiosk.app import KioskApp
-    from kiosk.offers import load_catalogue
     from mqtt_bridge.errors import MqttBridgeError
 
     config = _run_config(config_file, source, loop)
     configure_logging(config.logging)
-    try:
-        catalogue = load_catalogue(config.offers.catalogue) if config.offers.catalogue else None
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_CONFIG_ERROR)
-    if catalogue is not None and config.offers.catalogue is not None:
-        for missing in catalogue.missing_images(config.offers.catalogue.parent):
-            log.warning("offer image missing: %s (the offer shows without its picture)", missing)
+    catalogue, image_base = _start_catalogue(config)
     chosen = _open_detector(detector, config)
     try:
-        app = KioskApp(config, chosen, catalogue=catalogue)
+        app = KioskApp(config, chosen, catalogue=catalogue, image_base=image_base)
     except MqttBridgeError as exc:  # [mqtt] enabled with a secret or key that cannot be used
         click.echo(f"cannot link to the back office: {exc}", err=True)
         sys.exit(EXIT_CONFIG_ERROR)
@@ -332,7 +353,6 @@ def run(
         else:  # the screen in this (main) thread; the workers start once its first frame is up
             from kiosk.runtime_port import run_screen
 
-            image_base = config.offers.catalogue.parent if config.offers.catalogue else None
             run_screen(app, catalogue=catalogue, image_base=image_base, seconds=seconds, stop=stop.is_set)
             summary = app.summary()
     finally:

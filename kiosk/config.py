@@ -260,6 +260,11 @@ class OffersConfig(_Section):
     state_file: Path | None = Field(
         default=None, description="Bandit state (JSON); absent: bandit.json in storage.data_dir."
     )
+    installed_dir: Path = Field(
+        default=Path("var/catalogue"),
+        description="Where signed catalogue releases from the back office are installed (with [mqtt] "
+        "enabled, verified with [mqtt.commands] public_keys); one installed here wins over `catalogue`.",
+    )
     explore_floor: float = Field(
         default=0.05,
         ge=0,

@@ -297,6 +297,11 @@ class OfferEngine:
         self._pending: Choice | None = None
         self._codes: dict[str, tuple[str, str]] = {}
 
+    def replace_catalogue(self, catalogue: Catalogue) -> None:
+        """Use ``catalogue`` from the next choice on. What the bandit learnt stays (offers are known by id),
+        and the offer on screen keeps its pending outcome."""
+        self.catalogue = catalogue
+
     def choose(self, ctx: OfferContext) -> Choice:
         """Choose what to show. A frustrated shopper gets help, never an upsell."""
         self.settle(tapped=False)

@@ -52,6 +52,8 @@ class AppPort:
                 camera_ok=brain.camera_ok or self._camera_starting(),
                 # Acknowledged so far: raised minus still open (response_times is bounded, this never is).
                 staff_acks=brain.calls.raised - len(brain.calls.open_calls),
+                catalogue=self.app.catalogue,
+                image_base=self.app.image_base,
             )
 
     def _camera_starting(self) -> bool:

@@ -10,8 +10,10 @@ supervised worker that runs it.
   Both are idempotent: a call already acknowledged is refused with a reason and nothing changes; switching
   maintenance to the state it is in changes nothing. Neither needs a signature (they are not in
   ``[mqtt.commands] signed_commands``); every command still needs a fresh nonce and an expiry.
-- Other packages add handlers through ``extra_handlers`` of :func:`build_device_sync` (catalogue sync
-  attaches its ``catalogue`` handler there).
+- Other packages add handlers through ``extra_handlers`` of :func:`build_device_sync`.
+- :func:`attach_catalogue_sync`: the store's signed catalogue releases (retained on
+  ``{prefix}/{store}/catalogue``) are installed by :mod:`kiosk.catalogue_sync` and swapped into the offer
+  engine and the screen.
 - :class:`SyncWorker`: started first and stopped last by the :class:`~kiosk.workers.Supervisor`, so every
   event the writer commits reaches the outbox; on stop it waits up to ``[outbox] drain_on_stop_s`` for the
   broker to acknowledge what is left, then publishes the retained ``stopped`` status and disconnects. A
@@ -28,14 +30,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 from cloud_sync.device import DeviceSync
 from kiosk import __version__
+from kiosk.catalogue_sync import CatalogueInstaller, CatalogueListener
 from kiosk.config import KioskConfig
+from kiosk.offers import Catalogue
 from mqtt_bridge.commands import CommandProcessor, CommandRefusedError, Handler
 from mqtt_bridge.payloads import BirthPayload, CommandEnvelope
 from mqtt_bridge.topics import DeviceTopics
+from mqtt_bridge.transport import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,10 @@ class KioskControl(Protocol):
 
     def set_maintenance(self, on: bool) -> None:
         """Switch maintenance mode on or off (idempotent)."""
+        ...
+
+    def install_catalogue(self, catalogue: Catalogue, image_base: Path) -> None:
+        """Use a catalogue the back office released (installed and verified already)."""
         ...
 
 
@@ -144,9 +154,10 @@ def build_device_sync(
     if config.mqtt.commands.enabled:
         processor = CommandProcessor(config.mqtt.commands, handlers, lambda: datetime.now(UTC))
     device = config.device
-    return DeviceSync(
+    topics = DeviceTopics(config.mqtt.topic_prefix, device.store_id, device.device_id)
+    sync = DeviceSync(
         config.mqtt,
-        DeviceTopics(config.mqtt.topic_prefix, device.store_id, device.device_id),
+        topics,
         birth_payload(config, models=models, offers=offers, commands=handlers),
         config.outbox,
         config.anonymisation,
@@ -154,6 +165,26 @@ def build_device_sync(
         gauges=gauges,
         commands=processor,
     )
+    attach_catalogue_sync(sync, config, control)
+    return sync
+
+
+def attach_catalogue_sync(sync: DeviceSync, config: KioskConfig, control: KioskControl) -> CatalogueInstaller:
+    """Listen to the store's retained catalogue topic: each release is verified with ``[mqtt.commands]
+    public_keys``, installed into ``[offers] installed_dir`` (the last good one kept on any failure),
+    answered on ``catalogue/result``, and once installed handed to ``control``."""
+    installer = CatalogueInstaller(
+        config.offers.installed_dir, config.mqtt.commands.public_keys, store_id=config.device.store_id
+    )
+    listener = CatalogueListener(installer, sync.topics, sync.transport, lambda: datetime.now(UTC))
+
+    def on_release(message: InboundMessage) -> None:
+        result = listener.handle(message)
+        if result is not None and result.catalogue is not None and result.image_base is not None:
+            control.install_catalogue(result.catalogue, result.image_base)
+
+    sync.listen(*listener.subscription, on_release)
+    return installer
 
 
 class SyncWorker:

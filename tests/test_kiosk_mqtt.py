@@ -415,3 +415,55 @@ def test_birth_payload_capabilities_follow_the_privacy_mode() -> None:
     )
     assert config_hash(reading) == config_hash(KioskConfig(privacy=PrivacyConfig(mode="notice")))
     assert config_hash(reading) != config_hash(presence)
+
+
+@pytest.mark.integration
+def test_a_catalogue_released_by_the_back_office_reaches_the_offer_engine_and_the_screen(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """``cloud-sync publish-catalogue`` -> broker (retained) -> the running kiosk: verified, installed,
+    swapped into the offer engine and the screen's port; a restarted kiosk starts with it."""
+    from click.testing import CliRunner
+
+    from cloud_sync.cli import main as cloud_sync
+    from kiosk.cli import _start_catalogue
+    from kiosk.demo import DEMO_CATALOGUE
+    from kiosk.offers import load_catalogue
+    from kiosk.runtime_port import AppPort
+
+    runner = CliRunner()
+    key = tmp_path / "bo.pem"
+    made = runner.invoke(cloud_sync, ["keygen", "--out", str(key)])
+    assert made.exit_code == 0, made.output
+    config = _config(tmp_path, mosquitto, str(_clip(tmp_path / "c.avi")))
+    config = config.model_copy(
+        update={
+            "mqtt": config.mqtt.model_copy(
+                update={"commands": CommandSettings(public_keys=[made.output.strip()])}
+            ),
+            "offers": config.offers.model_copy(update={"installed_dir": tmp_path / "var" / "catalogue"}),
+        }
+    )
+    demo = load_catalogue(DEMO_CATALOGUE)
+    app = KioskApp(config, NoDetector(), catalogue=None)  # starts with no catalogue: attract only
+    port = AppPort(app)
+    app.start()
+    try:
+        wait_for(lambda: app.sync is not None and app.sync.connected, "the kiosk's connection", 10)
+        published = runner.invoke(
+            cloud_sync,
+            ["publish-catalogue", "--broker", f"mqtt://{mosquitto.host}:{mosquitto.port}", "--key", str(key),
+             "--store", "s1", "--catalogue", str(DEMO_CATALOGUE), "--version", "7", "--wait", "5"],
+        )  # fmt: skip
+        assert published.exit_code == 0, published.output
+        results = [json.loads(line) for line in published.stdout.splitlines() if line.startswith("{")]
+        assert [(r["device_id"], r["status"], r["version"]) for r in results] == [("k1", "installed", 7)]
+        wait_for(lambda: app.catalogue is not None, "the catalogue swapped in", 5)
+        assert app.catalogue == demo and app.engine is not None and app.engine.catalogue == demo
+        view = port.runtime_view()
+        assert view.catalogue == demo and view.image_base is not None
+        assert demo.missing_images(view.image_base) == []
+    finally:
+        app.stop()
+    restarted, image_base = _start_catalogue(config)
+    assert restarted == demo and image_base is not None and image_base.is_relative_to(tmp_path)

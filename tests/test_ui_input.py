@@ -203,3 +203,18 @@ def test_a_failing_update_keeps_the_last_view_up(caplog: pytest.LogCaptureFixtur
     stats = app.run(None, stop=lambda: frames >= 15)
     assert stats.frames >= 14
     assert sum("could not be updated" in r.message for r in caplog.records) == 1
+
+
+def test_a_new_catalogue_from_the_runtime_is_shown_from_the_next_frame(tmp_path: Path) -> None:
+    from kiosk.offers import Catalogue
+
+    ui = make_ui(language="en")
+    assert ui.catalogue is not None
+    first = ui.catalogue.offers[0]
+    renamed = first.model_copy(update={"title": first.title.model_copy(update={"en": "Released today"})})
+    released = Catalogue.model_validate({"schema_version": 1, "offers": [renamed]})
+    ui.observe(RuntimeView("offer", first.id, "v", catalogue=released, image_base=tmp_path), 1.0)
+    view = ui.view(1.0)
+    assert view.title == "Released today" and view.image == str(tmp_path / first.image)
+    ui.observe(RuntimeView("offer", first.id, "v"), 1.1)  # a runtime without one: the screen keeps it
+    assert ui.view(1.1).title == "Released today"

@@ -128,6 +128,8 @@ class KioskUi:
         """Take the runtime's state for this frame."""
         before = self.runtime
         self.runtime = runtime
+        if runtime.catalogue is not None and runtime.catalogue is not self.catalogue:
+            self.catalogue, self.image_base = runtime.catalogue, runtime.image_base
         if (runtime.screen, runtime.offer_id) != (before.screen, before.offer_id):
             self._since = now
             if runtime.screen in _SESSION_ENDS and before.screen not in _SESSION_ENDS:

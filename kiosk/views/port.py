@@ -10,10 +10,12 @@ go back as :class:`NpsAnswer`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from kiosk.engagement import Screen, Touch
+from kiosk.offers import Catalogue
 from kiosk.redemption import Redemption
 
 
@@ -26,6 +28,10 @@ class RuntimeView:
     visit_id: str | None = None
     camera_ok: bool = True  # the camera delivers frames (the camera-active indicator shows)
     staff_acks: int = 0  # staff calls acknowledged so far (rises when the back office answers)
+    # The catalogue in use and the folder of its pictures, when the runtime has one (a new one arrives from
+    # the back office); None: the screen keeps the one it was made with.
+    catalogue: Catalogue | None = field(default=None, compare=False)
+    image_base: Path | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
