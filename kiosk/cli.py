@@ -25,6 +25,16 @@ log = logging.getLogger("kiosk")
 EXIT_CONFIG_ERROR = 2
 
 
+#: ``--config FILE`` of every command that runs on a configuration (the embedded defaults without one).
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file; the embedded defaults when absent.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kiosk")
 def main() -> None:
@@ -60,12 +70,7 @@ def validate_config(file: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Configuration file; the embedded defaults when absent.",
-)
+@config_option
 @click.option(
     "--seconds",
     type=float,
@@ -227,13 +232,7 @@ def events() -> None:
     default=None,
     help="The event store; default: events.sqlite in storage.data_dir of --config (or of the defaults).",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Configuration file; the embedded defaults when absent.",
-)
+@config_option
 @click.option(
     "-n",
     "--lines",
@@ -274,13 +273,7 @@ def events_tail(db_path: Path | None, config_file: Path | None, count: int, foll
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Configuration file; the embedded defaults when absent.",
-)
+@config_option
 @click.option(
     "--headless", is_flag=True, help="No screen: run camera, perception, decisions and the store only."
 )
