@@ -190,24 +190,35 @@ def run_consumer(args: argparse.Namespace) -> int:
 def kiosk_event(kiosk: int, n: int, store_id: str, device_id: str, rng: random.Random) -> Event:
     """The ``n``-th event of a kiosk: a plausible cycle of real kiosk events."""
     visit = f"{kiosk:04d}-{n // 6:06d}"
-    common = {"store_id": store_id, "device_id": device_id}
     step = n % 6
     if n % 97 == 96:
-        return StaffCall(**common, reason="shopper_request", zone="entrance")
+        return StaffCall(store_id=store_id, device_id=device_id, reason="shopper_request", zone="entrance")
     if step == 0:
-        return VisitStarted(**common, visit_ref=visit, distance_m=rng.uniform(0.5, 3.0))
+        return VisitStarted(
+            store_id=store_id, device_id=device_id, visit_ref=visit, distance_m=rng.uniform(0.5, 3.0)
+        )
     if step == 1:
         return OfferShown(
-            **common, offer_id=f"o{rng.randrange(40)}", visit_ref=visit, reason="rules", language="ru"
+            store_id=store_id,
+            device_id=device_id,
+            offer_id=f"o{rng.randrange(40)}",
+            visit_ref=visit,
+            reason="rules",
+            language="ru",
         )
     if step == 2:
-        return OfferTapped(**common, offer_id=f"o{rng.randrange(40)}", visit_ref=visit)
+        return OfferTapped(
+            store_id=store_id, device_id=device_id, offer_id=f"o{rng.randrange(40)}", visit_ref=visit
+        )
     if step == 3:
-        return Feedback(**common, kind="csat", score=rng.randint(1, 5), visit_ref=visit)
+        return Feedback(
+            store_id=store_id, device_id=device_id, kind="csat", score=rng.randint(1, 5), visit_ref=visit
+        )
     if step == 4:
         dwell = rng.uniform(2.0, 30.0)
         return VisitEnded(
-            **common,
+            store_id=store_id,
+            device_id=device_id,
             visit_ref=visit,
             dwell_s=dwell,
             attention_s=dwell / 2,
@@ -215,7 +226,13 @@ def kiosk_event(kiosk: int, n: int, store_id: str, device_id: str, rng: random.R
             glance=dwell < 4,
         )
     return Health(
-        **common, fps=30.0, inference_ms=3.0, dropped_frames=0, camera_ok=True, queue_depths={"frames": 0}
+        store_id=store_id,
+        device_id=device_id,
+        fps=30.0,
+        inference_ms=3.0,
+        dropped_frames=0,
+        camera_ok=True,
+        queue_depths={"frames": 0},
     )
 
 

@@ -66,14 +66,29 @@ def backlog(n: int, per_message: int) -> list[tuple[str, bytes]]:
     by_device: dict[int, list[Event]] = {}
     for i in range(n):
         d = i % DEVICES
-        common = {"store_id": f"store{d // 10:02d}", "device_id": f"kiosk{d:03d}", "visit_ref": f"v{i // 3}"}
+        store_id, device_id, visit_ref = f"store{d // 10:02d}", f"kiosk{d:03d}", f"v{i // 3}"
         event: Event
         if i % 3 == 0:
-            event = VisitStarted(**common, distance_m=1.5)
+            event = VisitStarted(store_id=store_id, device_id=device_id, visit_ref=visit_ref, distance_m=1.5)
         elif i % 3 == 1:
-            event = OfferShown(**common, offer_id="o1", reason="rules", language="ru")
+            event = OfferShown(
+                store_id=store_id,
+                device_id=device_id,
+                visit_ref=visit_ref,
+                offer_id="o1",
+                reason="rules",
+                language="ru",
+            )
         else:
-            event = VisitEnded(**common, dwell_s=6.0, attention_s=3.0, watcher=False, glance=False)
+            event = VisitEnded(
+                store_id=store_id,
+                device_id=device_id,
+                visit_ref=visit_ref,
+                dwell_s=6.0,
+                attention_s=3.0,
+                watcher=False,
+                glance=False,
+            )
         by_device.setdefault(d, []).append(event)
     messages = []
     for events in by_device.values():
@@ -97,7 +112,7 @@ def publish_all(broker: BrokerSettings, messages: Sequence[tuple[str, bytes]]) -
     client.connect(broker.host, broker.port)
     client.loop_start()
     window = 10_000
-    infos = []
+    infos: list[mqtt.MQTTMessageInfo] = []
     for i, (topic, payload) in enumerate(messages):
         if i >= window:
             infos[i - window].wait_for_publish(120)
@@ -115,8 +130,9 @@ def consumer(broker: BrokerSettings, store: Store, client_id: str) -> Ingest:
 
 def drain(
     broker: BrokerSettings, store: Store, client_id: str, until: Callable[[], bool], timeout_s: float
-) -> float:
-    """Run a consumer until ``until()``; returns the seconds from its start."""
+) -> tuple[float, int]:
+    """Run a consumer until ``until()``; returns the seconds from its start and the messages it dropped
+    because its inbound queue was full (not acknowledged: the broker resends them only on a reconnect)."""
     ingest = consumer(broker, store, client_id)
     stop = threading.Event()
     thread = threading.Thread(target=ingest.run, args=(stop,), daemon=True)
@@ -250,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     results[kind] = {"skipped": skipped}
                     print(f"{kind}: skipped: {skipped}", file=sys.stderr)
                     continue
-                runs = []
+                runs: list[dict[str, float]] = []
                 for per_message in args.events_per_message:
                     print(f"{kind}: {args.events} events, {per_message} a message ...", file=sys.stderr)
                     if kind == "sqlite":
@@ -292,10 +308,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(text)
     else:
-        for kind, runs in results.items():
-            if not isinstance(runs, list):
+        for kind, done in results.items():
+            if not isinstance(done, list):
                 continue
-            for r in runs:
+            for r in done:
                 print(
                     f"{kind}, {r['events_per_message']} a message: {r['events_per_s']:.0f} events/s, "
                     f"redelivered {r['redelivery_events_per_s']:.0f} events/s, lost {r['lost']}, "
