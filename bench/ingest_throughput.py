@@ -244,7 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "and the outbox's full batch after an outage).",
     )
     parser.add_argument(
-        "--stores", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
+        "--stores",
+        nargs="+",
+        choices=["sqlite", "postgresql"],
+        default=["sqlite", "postgresql"],
+        help="Stores to measure (default both).",
     )
     parser.add_argument("--pg-url", default=PG_URL, help=f"PostgreSQL server (default {PG_URL}).")
     parser.add_argument("--timeout", type=float, default=300.0, help="Seconds a drain may take at most.")
