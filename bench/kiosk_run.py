@@ -44,7 +44,7 @@ WIDTH, HEIGHT, FPS = 640, 480, 30.0
 
 def write_camera_clip(source: Path, target: Path) -> int:
     """Pad every frame of ``source`` to 640x480 and write it as a 30 fps MJPG video; return the frames."""
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (WIDTH, HEIGHT))
     count = 0
     for frame in read_video(source):
         canvas = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)

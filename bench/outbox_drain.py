@@ -138,7 +138,7 @@ def run_bare(broker: BrokerSettings, n: int) -> dict[str, float]:
     t0 = time.perf_counter()
     # paho's message ids wrap at 65535, so at most that many may be outstanding: a sliding window.
     window = 10_000
-    infos = []
+    infos: list[mqtt.MQTTMessageInfo] = []
     for i, payload in enumerate(payloads):
         if i >= window:
             infos[i - window].wait_for_publish(120)
