@@ -258,6 +258,12 @@ _POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 
 
+_POSTGRES_INSERT_EVENTS = (
+    "INSERT INTO events SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::timestamptz[], %s::jsonb[], %s::timestamptz[]) ON CONFLICT (event_id) DO NOTHING"
+)
+
+
 class PostgresStore:
     """The fleet store: PostgreSQL through psycopg 3. Migrations are recorded in ``schema_migrations``."""
 
@@ -292,13 +298,12 @@ class PostgresStore:
         sql = {k: v.replace("?", "%s") for k, v in _DEVICE_SQL.items()}
         with self._lock, self.conn.transaction(), self.conn.cursor() as cur:
             new = 0
-            for event in parsed.events:
-                cur.execute(
-                    "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (event_id) DO NOTHING",
-                    _event_row(event, now),
-                )
-                new += cur.rowcount
+            if parsed.events:
+                # One statement for the whole batch (one round trip, not one per event); its row count is
+                # the events new to the store.
+                columns = [list(c) for c in zip(*(_event_row(e, now) for e in parsed.events), strict=True)]
+                cur.execute(_POSTGRES_INSERT_EVENTS, columns)
+                new = cur.rowcount
             for kind, rows in _device_rows(parsed, now).items():
                 if rows:
                     cur.executemany(sql[kind].encode(), rows)

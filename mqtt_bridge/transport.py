@@ -14,8 +14,12 @@
   ============ ====================== ====================================================================
   queue        holds                  when full
   ============ ====================== ====================================================================
-  ``inbound``  received messages      the arriving message is dropped and counted (``dropped_inbound``);
-                                      with ``manual_ack`` it is not acknowledged, so the broker keeps it
+  ``inbound``  received messages      the arriving message is dropped and counted (``dropped_inbound``).
+                                      With ``manual_ack`` (a consumer that acknowledges what it stored)
+                                      paho's thread first waits up to ``inbound_block_s`` for room: it
+                                      stops reading the socket, so the broker holds the rest (back
+                                      pressure); a message dropped after that is not acknowledged, and the
+                                      broker delivers it again after the next reconnect
   ``acks``     PUBACKs (mid, reason)  the oldest ack is dropped and counted (``dropped_acks``); the
                                       outbox then resends that batch later (duplicates, never a loss)
   ``changes``  connection changes     the oldest change is dropped and counted (``dropped_changes``)
@@ -198,6 +202,7 @@ class MqttTransport:
         manual_ack: bool = False,
         clean_start: bool = True,
         session_expiry_s: int = 0,
+        inbound_block_s: float = 10.0,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
@@ -207,6 +212,7 @@ class MqttTransport:
         self._rng = rng or random.SystemRandom()
         self._max_inflight = max_inflight
         self._manual_ack = manual_ack
+        self._inbound_block_s = inbound_block_s
         self._clean_start = clean_start
         self._session_expiry_s = session_expiry_s
         self.inbound: queue.Queue[InboundMessage] = queue.Queue(maxsize=inbound_queue_size)
@@ -310,7 +316,10 @@ class MqttTransport:
             message.topic, bytes(message.payload), int(message.qos), bool(message.retain), int(message.mid)
         )
         try:
-            self.inbound.put_nowait(inbound)
+            if self._manual_ack:
+                self.inbound.put(inbound, timeout=self._inbound_block_s)
+            else:
+                self.inbound.put_nowait(inbound)
         except queue.Full:
             self.counters["dropped_inbound"] += 1
 

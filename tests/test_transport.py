@@ -252,3 +252,36 @@ def test_falls_back_to_mqtt_311_when_the_broker_refuses_5() -> None:
     finally:
         transport.stop(timeout_s=1)
         fake.close()
+
+
+@pytest.mark.integration
+def test_a_manual_ack_consumer_slower_than_the_stream_gets_every_message_without_a_reconnect(
+    mosquitto: MosquittoBroker,
+) -> None:
+    """A backlog far larger than the consumer's queue: paho's thread waits for room (the broker holds the
+    rest), so nothing is dropped and nothing waits for a reconnect to be delivered again."""
+    consumer = MqttTransport(
+        _settings(mosquitto), client_id="slow-consumer", subscriptions=[("t/slow", 1)],
+        inbound_queue_size=5, manual_ack=True,
+    )  # fmt: skip
+    producer = MqttTransport(_settings(mosquitto), client_id="fast-producer")
+    consumer.start()
+    producer.start()
+    try:
+        consumer.wait_connected(10)
+        producer.wait_connected(10)
+        handles = [producer.publish("t/slow", f"m{i}".encode(), qos=1) for i in range(200)]
+        assert all(h.wait(10) for h in handles)
+        got: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while len(got) < 200 and time.monotonic() < deadline:
+            for message in drain_queue(consumer.inbound, 0.1, limit=3):
+                time.sleep(0.002)  # a slow store
+                consumer.ack(message)
+                got.append(message.payload)
+        assert sorted(got) == sorted(f"m{i}".encode() for i in range(200))
+        assert consumer.counters["dropped_inbound"] == 0
+        assert [c.state for c in drain_queue(consumer.changes, 0.0) if c.state != "connected"] == []
+    finally:
+        producer.stop()
+        consumer.stop()
