@@ -198,19 +198,22 @@ class ScreenApp:
                     on_start()
                     on_start = None
             if tap is not None:
-                tap = self._answered(tap, drawn, now)
+                tap = self._answered(tap, drawn, now, shot_s)
             self.stats.frames += 1
             # Frame time: events, update, draw, flip; not the demo's screenshots (saving a PNG).
             self.stats.frame_ms.append((self.clock() - now - shot_s) * 1000.0)
             ticker.tick(self.fps)
         self.stats.seconds = self.clock() - start
 
-    def _answered(self, tap: _PendingTap, drawn: ScreenView | None, now: float) -> _PendingTap | None:
+    def _answered(
+        self, tap: _PendingTap, drawn: ScreenView | None, now: float, shot_s: float
+    ) -> _PendingTap | None:
         """Time the tap's answer: the first flipped frame that differs from what was on screen when the tap
-        came in anything but what changes by itself (the progress cue, a fade)."""
+        came in anything but what changes by itself (the progress cue, a fade). Like the frame time, the time
+        leaves out the demo's screenshots (``shot_s``)."""
         if drawn is not None and (tap.before is None or _settled(drawn) != _settled(tap.before)):
             self.stats.tap_frames.append(self.stats.frames - tap.frame)
-            self.stats.tap_ms.append((self.clock() - tap.read_at) * 1000.0)
+            self.stats.tap_ms.append((self.clock() - tap.read_at - shot_s) * 1000.0)
             return None
         if now - tap.read_at > TAP_GIVE_UP_S:
             self.stats.taps_unanswered += 1
