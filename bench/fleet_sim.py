@@ -74,22 +74,6 @@ SHARE_GROUP = "fleet-sim"
 KIOSKS_PER_STORE = 10
 
 
-class QuietBroker(MosquittoBroker):
-    """The test broker, logging warnings and errors only (``log_type all`` would write every PUBLISH)."""
-
-    def write_config(self) -> None:
-        super().write_config()
-        text = self.config_file.read_text(encoding="utf-8")
-        text = text.replace("log_type all", "log_type error\nlog_type warning")
-        self.config_file.write_text(text, encoding="utf-8")
-
-    @property
-    def pid(self) -> int:
-        """The broker's process id (for its CPU time)."""
-        assert self._process is not None
-        return self._process.pid
-
-
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a running process, from /proc (Linux); 0.0 where unavailable."""
     try:
@@ -390,7 +374,7 @@ def store_count(db: Path) -> int:
 
 
 def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], None]) -> dict[str, object]:
-    broker = QuietBroker(folder / "broker")
+    broker = MosquittoBroker(folder / "broker", quiet=True)
     broker.start()
     db = folder / "backoffice.sqlite"
     consumers: list[subprocess.Popen[bytes]] = []

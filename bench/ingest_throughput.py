@@ -52,15 +52,6 @@ PREFIX = "vitrina/v1"
 DEVICES = 50
 
 
-class QuietBroker(MosquittoBroker):
-    """The test broker, logging warnings and errors only (``log_type all`` would write every PUBLISH)."""
-
-    def write_config(self) -> None:
-        super().write_config()
-        text = self.config_file.read_text(encoding="utf-8")
-        self.config_file.write_text(text.replace("log_type all", "log_type error\nlog_type warning"))
-
-
 def backlog(n: int, per_message: int) -> list[tuple[str, bytes]]:
     """``n`` real kiosk events from ``DEVICES`` devices as ``(topic, EventBatch JSON)`` messages."""
     by_device: dict[int, list[Event]] = {}
@@ -260,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         folder = Path(tmp)
-        broker = QuietBroker(folder / "broker")
+        broker = MosquittoBroker(folder / "broker", quiet=True)
         broker.start()
         settings = BrokerSettings(enabled=True, host=broker.host, port=broker.port, topic_prefix=PREFIX)
         try:

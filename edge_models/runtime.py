@@ -190,7 +190,22 @@ def verify_contract(entry: ModelEntry, path: Path, interpreter: Interpreter) -> 
         )
 
 
-class LoadedModel:
+class Closing:
+    """A context manager that calls ``close()`` on the way out."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the object holds."""
+
+
+class LoadedModel(Closing):
     """A verified model in an interpreter: typed set-input, invoke and get-output.
 
     Use :func:`open_model` to make one. Inputs can be set raw (exact dtype) or as real values, which are
@@ -205,15 +220,6 @@ class LoadedModel:
         self._interpreter: Interpreter | None = interpreter
         self._inputs = interpreter.get_input_details()
         self._outputs = interpreter.get_output_details()
-
-    # Context manager -------------------------------------------------------------------------------
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release the interpreter; the model cannot be used afterwards."""
@@ -280,7 +286,7 @@ class LoadedModel:
         self.invoke()
 
 
-class ModelOwner:
+class ModelOwner(Closing):
     """What every task class that owns one :class:`LoadedModel` shares: the ``model`` property, the context
     manager and :meth:`close`. Subclasses set ``self._model`` in their constructor."""
 
@@ -290,14 +296,6 @@ class ModelOwner:
     def model(self) -> LoadedModel:
         """The loaded model (for benchmarks and diagnostics)."""
         return self._model
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release the model."""

@@ -158,10 +158,14 @@ class MosquittoBroker:
     username = "vitrina-test"
     password = "correct horse battery staple"
 
-    def __init__(self, folder: Path, host: str = "127.0.0.1", persistence: bool = False) -> None:
+    def __init__(
+        self, folder: Path, host: str = "127.0.0.1", persistence: bool = False, quiet: bool = False
+    ) -> None:
+        """``quiet``: log warnings and errors only (benchmarks: ``log_type all`` writes every PUBLISH)."""
         self.folder = folder
         self.host = host
         self.persistence = persistence
+        self.quiet = quiet
         self.binary = find_mosquitto()
         self.port = free_port()
         self.tls_port = free_port()
@@ -192,7 +196,7 @@ class MosquittoBroker:
                     *persistence,
                     "max_queued_messages 100000",
                     f"log_dest file {self.log_file}",
-                    "log_type all",
+                    *(["log_type error", "log_type warning"] if self.quiet else ["log_type all"]),
                     "",
                     f"listener {self.port} {self.host}",
                     "allow_anonymous true",
@@ -277,6 +281,12 @@ class MosquittoBroker:
             process.wait(timeout=5)
         if process.stderr is not None:
             process.stderr.close()
+
+    @property
+    def pid(self) -> int:
+        """The broker's process id (for its CPU time); the broker must be running."""
+        assert self._process is not None, "the broker is not started"
+        return self._process.pid
 
     @property
     def running(self) -> bool:
