@@ -7,6 +7,7 @@ The data-free tests use synthetic faces made here; the TensorFlow tests read FER
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import shutil
@@ -323,7 +324,10 @@ def test_install_refuses_a_file_that_does_not_match_its_entry(tmp_path: Path) ->
 
 
 def _need_tf_and_data() -> None:
-    pytest.importorskip("tensorflow", reason="training tests need TensorFlow: pip install -e '.[build]'")
+    # Not importorskip: importing TensorFlow here, before edge_models.build._tf sets TF_ENABLE_ONEDNN_OPTS=0
+    # and TF_DETERMINISTIC_OPS=1, would make training non-deterministic (and crashes TF 2.21's CPU kernels).
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("training tests need TensorFlow: pip install -e '.[build]'")
     if not (FER_DIR / "train.npz").is_file():
         pytest.skip(f"FER-2013 not found at {FER_DIR}")
 

@@ -11,6 +11,7 @@ next epoch and ends with the same weights as one that never stopped.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 import time
@@ -25,6 +26,7 @@ import numpy.typing as npt
 
 from edge_models.build._tf import import_tensorflow
 from edge_models.build.emotion import contrast_stretch
+from edge_models.build.errors import BuildError
 from edge_models.build.tflite_io import TFLiteModel, convert_full_int8, run_converter
 from edge_models.manifest import Agreement, ModelEntry, SourceInfo
 from edge_models.train import calibration as cal
@@ -61,6 +63,12 @@ EVAL_BATCH = 512
 
 def configure(threads: int) -> Any:
     """Import TensorFlow, make its kernels deterministic and set its CPU threads (before any op runs)."""
+    if "tensorflow" in sys.modules and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":
+        raise BuildError(
+            "TensorFlow was imported before the trainer could turn oneDNN off (TF_ENABLE_ONEDNN_OPTS=0), "
+            "so training would not be deterministic: set TF_ENABLE_ONEDNN_OPTS=0 and TF_DETERMINISTIC_OPS=1 "
+            "before importing TensorFlow, or start the training in a fresh process"
+        )
     tf = import_tensorflow()
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
