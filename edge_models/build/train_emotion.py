@@ -10,6 +10,7 @@ next epoch and ends with the same weights as one that never stopped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -442,9 +444,7 @@ def export(
 def _entries(
     recipe: Recipe, report: ExportReport, float_bytes: bytes, int8_bytes: bytes, paths: RunPaths
 ) -> list[ModelEntry]:
-    import hashlib
-    from importlib.metadata import version
-
+    """The manifest entries of the two exports (what ``edge-models train install`` adds)."""
     size = recipe.input_size
     source = SourceInfo(
         package="vitrina",
