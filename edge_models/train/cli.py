@@ -52,10 +52,10 @@ def train_group() -> None:
     "--architecture",
     type=click.Choice(["sepnet", "vgg"]),
     default=None,
-    help="Network family [default: sepnet].",
+    help="Network family [default: vgg].",
 )
 @click.option(
-    "--width", type=click.IntRange(4, 256), default=None, help="First-stage channels [default: 32]."
+    "--width", type=click.IntRange(4, 256), default=None, help="First-stage channels [default: 24]."
 )
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Faces per step [default: 64].")
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=None, help="Peak rate.")

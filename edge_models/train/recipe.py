@@ -49,12 +49,12 @@ class Recipe(_Frozen):
     schema_version: Literal[1] = Field(default=1, description="Version of this recipe's schema.")
     seed: int = Field(default=0, ge=0, description="Seed of weights, data order, augmentation and dropout.")
     architecture: Architecture = Field(
-        default="sepnet",
-        description="sepnet: Xception-style separable convolutions with residual shortcuts; vgg: plain 3x3 "
-        "convolution stages.",
+        default="vgg",
+        description="vgg: four stages of two 3x3 convolutions; sepnet: Xception-style separable convolutions "
+        "with residual shortcuts (docs/models/emotion.md compares them).",
     )
     width: int = Field(
-        default=32, ge=4, le=256, description="Channels of the first stage (doubling per stage)."
+        default=24, ge=4, le=256, description="Channels of the first stage (doubling per stage)."
     )
     input_size: int = Field(default=48, ge=32, le=96, description="Side of the square gray input, pixels.")
     dropout: float = Field(default=0.3, ge=0, lt=1, description="Dropout before the classifier.")
