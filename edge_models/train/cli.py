@@ -58,17 +58,33 @@ def train_group() -> None:
     "--width", type=click.IntRange(4, 256), default=None, help="First-stage channels [default: 24]."
 )
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Faces per step [default: 64].")
-@click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=None, help="Peak rate.")
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None, help="[0.1]")
 @click.option(
-    "--mixup", "mixup_alpha", type=click.FloatRange(0), default=None, help="Mixup alpha; 0 off [0]."
+    "--learning-rate",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Peak learning rate [default: 2e-3].",
 )
 @click.option(
-    "--class-weighting", type=click.Choice(["none", "inverse_sqrt"]), default=None, help="[inverse_sqrt]"
+    "--label-smoothing",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="Label smoothing [default: 0.1].",
+)
+@click.option(
+    "--mixup", "mixup_alpha", type=click.FloatRange(0), default=None, help="Mixup alpha; 0: off [default: 0]."
+)
+@click.option(
+    "--class-weighting",
+    type=click.Choice(["none", "inverse_sqrt"]),
+    default=None,
+    help="Loss weight per class [default: inverse_sqrt].",
 )
 @click.option("--no-augment", is_flag=True, help="Train without augmentation (for comparisons).")
 @click.option(
-    "--limit", type=click.IntRange(1), default=None, help="Train on the first N faces (smoke tests)."
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Train on N faces spread evenly through train.npz (smoke tests).",
 )
 @click.option(
     "--export/--no-export", default=True, show_default=True, help="Calibrate and export at the end."
