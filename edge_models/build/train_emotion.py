@@ -138,7 +138,7 @@ def _load_state(path: Path, variables: list[Any]) -> None:
     with np.load(path) as data:
         values = [data[f"arr_{i}"] for i in range(len(data.files))]
     if len(values) != len(variables):
-        raise click.ClickException(
+        raise BuildError(
             f"{path} holds {len(values)} arrays, the model and optimiser {len(variables)}: it belongs to "
             "another model; choose a new --out"
         )
