@@ -33,6 +33,7 @@ from edge_models.manifest import MODELS_DIR, Manifest, ModelEntry, load_manifest
 from edge_models.presence import PresenceDetector
 from edge_models.runtime import open_model
 from edge_models.sample_media import WOLFGANG_CLIP, sample_file
+from edge_models.train.cli import train_group
 
 #: Sub-commands that live in modules with heavy optional dependencies: imported only when run.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -485,6 +486,8 @@ def _asdict(value: Any) -> Any:
     result = asdict(value)
     return json.loads(json.dumps(result, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
 
+
+main.add_command(train_group)
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,10 @@ The steps, in order:
 3. :mod:`.presence` rebuilds BlazeFace's float graph from its flatbuffer (:mod:`.tflite_graph`),
    converts it to full int8 and measures face-count agreement and box IoU (:mod:`.blazeface`).
 4. :mod:`.pipeline` writes the models, ``manifest.json`` and the licence texts.
+
+:mod:`.train_emotion` is separate from these steps: the TensorFlow half of ``edge-models train emotion``
+(training loop, checkpoints, temperature-scaled float and int8 export); its TensorFlow-free half is
+:mod:`edge_models.train`.
 """
 
 from edge_models.build.errors import BuildError, TensorFlowMissingError

@@ -18,7 +18,8 @@ INSTALL_HINT = "pip install -e '.[build]'"
 def import_tensorflow() -> Any:
     """Import and return the ``tensorflow`` module, configured for a quiet, deterministic build.
 
-    Raises :class:`TensorFlowMissingError` with the install command when TensorFlow is missing.
+    Raises :class:`TensorFlowMissingError` with the install command when TensorFlow is missing. The
+    environment settings take effect only if TensorFlow was not imported before; the trainer checks.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Deterministic kernels where TensorFlow offers them; oneDNN's reordering changes float sums slightly.

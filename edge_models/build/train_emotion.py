@@ -1,0 +1,497 @@
+"""Training Vitrina's own FER-2013 emotion model with TensorFlow, and its float and full-int8 export.
+
+Called by ``edge-models train emotion`` (:mod:`edge_models.train.cli`). Trains on FER-2013 Training
+(``train.npz``) only and selects the epoch on PublicTest only. Deterministic for a seed: TensorFlow's
+seeds and op determinism are set, the data order and augmentation come from a numpy generator seeded
+with ``(seed, epoch)``, and the dropout seed is reset from ``(seed, epoch)`` at each epoch start. The
+model and optimiser state are saved after every epoch (``checkpoint.npz``); a stopped run resumes at the
+next epoch and ends with the same weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import numpy.typing as npt
+
+from edge_models.build._tf import import_tensorflow
+from edge_models.build.emotion import contrast_stretch
+from edge_models.build.errors import BuildError
+from edge_models.build.tflite_io import TFLiteModel, convert_full_int8, run_converter
+from edge_models.manifest import Agreement, ModelEntry, SourceInfo
+from edge_models.train import calibration as cal
+from edge_models.train.augment import augment_batch, mixup, to_model_input
+from edge_models.train.install import LICENCE_FILE
+from edge_models.train.recipe import Recipe
+from edge_models.train.run import (
+    FLOAT_NAME,
+    INT8_NAME,
+    CalibrationReport,
+    EpochRecord,
+    ExportReport,
+    ModelFigures,
+    RunPaths,
+    RunSettings,
+    RunState,
+    TrainOptions,
+    append_metrics,
+    check_settings,
+    load_selection_split,
+    load_training_split,
+    read_metrics,
+    write_metrics,
+    write_text_atomic,
+)
+from edge_models.values import FER_CLASSES
+
+logger = logging.getLogger("edge_models.train")
+
+CLASSES = len(FER_CLASSES)
+INT8_NOTE = "Full int8 (weights, activations, input, output)."
+EVAL_BATCH = 512
+
+
+def configure(threads: int) -> Any:
+    """Import TensorFlow, make its kernels deterministic and set its CPU threads (before any op runs)."""
+    if "tensorflow" in sys.modules and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":
+        raise BuildError(
+            "TensorFlow was imported before the trainer could turn oneDNN off (TF_ENABLE_ONEDNN_OPTS=0), "
+            "so training would not be deterministic: set TF_ENABLE_ONEDNN_OPTS=0 and TF_DETERMINISTIC_OPS=1 "
+            "before importing TensorFlow, or start the training in a fresh process"
+        )
+    tf = import_tensorflow()
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.experimental.enable_op_determinism()
+    return tf
+
+
+def build_model(recipe: Recipe) -> Any:
+    """The Keras model: gray ``[S, S, 1]`` in [-1, 1] -> 7 logits (no softmax; export adds it)."""
+    tf = import_tensorflow()
+    keras = tf.keras
+    layers = keras.layers
+    size, w = recipe.input_size, recipe.width
+    inputs = keras.Input((size, size, 1), name="face")
+
+    def bn_relu(x: Any) -> Any:
+        return layers.ReLU()(layers.BatchNormalization()(x))
+
+    if recipe.architecture == "sepnet":
+        x = bn_relu(layers.Conv2D(w, 3, padding="same", use_bias=False)(inputs))
+        for channels in (w, 2 * w, 4 * w, 8 * w):
+            shortcut = layers.BatchNormalization()(
+                layers.Conv2D(channels, 1, strides=2, padding="same", use_bias=False)(x)
+            )
+            y = bn_relu(layers.SeparableConv2D(channels, 3, padding="same", use_bias=False)(x))
+            y = layers.BatchNormalization()(
+                layers.SeparableConv2D(channels, 3, padding="same", use_bias=False)(y)
+            )
+            y = layers.MaxPooling2D(3, strides=2, padding="same")(y)
+            x = layers.ReLU()(layers.Add()([y, shortcut]))
+    else:
+        x = inputs
+        for channels in (w, 2 * w, 4 * w, 8 * w):
+            x = bn_relu(layers.Conv2D(channels, 3, padding="same", use_bias=False)(x))
+            x = bn_relu(layers.Conv2D(channels, 3, padding="same", use_bias=False)(x))
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    if recipe.dropout:
+        x = layers.Dropout(recipe.dropout, seed=recipe.seed)(x)
+    logits = layers.Dense(CLASSES, name="logits")(x)
+    return keras.Model(inputs, logits, name=f"emotion_{recipe.architecture}{w}")
+
+
+def _optimizer(recipe: Recipe, steps_per_epoch: int) -> Any:
+    tf = import_tensorflow()
+    total = recipe.epochs * steps_per_epoch
+    warmup = min(round(recipe.warmup_epochs * steps_per_epoch), total // 10)
+    schedule = tf.keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else recipe.learning_rate,
+        decay_steps=max(1, total - warmup),
+        alpha=0.01,
+        warmup_target=recipe.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    return tf.keras.optimizers.AdamW(learning_rate=schedule, weight_decay=recipe.weight_decay)
+
+
+def _save_state(path: Path, variables: list[Any]) -> None:
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, *[v.numpy() for v in variables])
+    tmp.replace(path)
+
+
+def _load_state(path: Path, variables: list[Any]) -> None:
+    with np.load(path) as data:
+        values = [data[f"arr_{i}"] for i in range(len(data.files))]
+    if len(values) != len(variables):
+        raise BuildError(
+            f"{path} holds {len(values)} arrays, the model and optimiser {len(variables)}: it belongs to "
+            "another model; choose a new --out"
+        )
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
+def _reset_dropout_seeds(model: Any, seed: int, epoch: int) -> None:
+    """Give every seed generator (dropout) a state that depends only on the seed and the epoch."""
+    generators = [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+    for i, state in enumerate(generators):
+        state.assign(np.array([seed * 1_000_003 + epoch * 101 + i, 0], dtype=np.int64))
+
+
+def predict_logits(model: Any, inputs: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """The model's logits for many inputs, in inference mode."""
+    parts = [
+        np.asarray(model(inputs[i : i + EVAL_BATCH], training=False))
+        for i in range(0, len(inputs), EVAL_BATCH)
+    ]
+    return np.concatenate(parts).astype(np.float64)
+
+
+def _setup_logging(path: Path) -> None:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, logging.FileHandler)]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+@dataclass
+class _Session:
+    """What the epochs of one run share."""
+
+    recipe: Recipe
+    paths: RunPaths
+    model: Any
+    optimizer: Any
+    train_step: Any
+    train_x: npt.NDArray[np.uint8]
+    train_y: npt.NDArray[np.int64]
+    test_inputs: npt.NDArray[np.float32]
+    test_y: npt.NDArray[np.int64]
+    weights: npt.NDArray[np.float32]
+
+    @property
+    def state_variables(self) -> list[Any]:
+        return [*self.model.variables, *self.optimizer.variables]
+
+
+def _make_train_step(tf: Any, recipe: Recipe, model: Any, optimizer: Any) -> Any:
+    size = recipe.input_size
+
+    @tf.function(  # type: ignore[untyped-decorator]
+        input_signature=[
+            tf.TensorSpec([None, size, size, 1], tf.float32),
+            tf.TensorSpec([None, CLASSES], tf.float32),
+            tf.TensorSpec([None], tf.float32),
+        ]
+    )
+    def train_step(x: Any, t: Any, w: Any) -> tuple[Any, Any]:
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            per_face = tf.nn.softmax_cross_entropy_with_logits(labels=t, logits=logits)
+            loss = tf.reduce_mean(per_face * w)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss, tf.argmax(logits, axis=1)
+
+    return train_step
+
+
+def _run_epoch(run: _Session, epoch: int) -> tuple[float, float]:
+    """One pass over the training faces in the epoch's seeded order; returns mean loss and accuracy."""
+    recipe = run.recipe
+    rng = np.random.default_rng([recipe.seed, epoch])
+    _reset_dropout_seeds(run.model, recipe.seed, epoch)
+    order = rng.permutation(len(run.train_x))
+    loss_sum, correct, seen = 0.0, 0, 0
+    steps = -(-len(order) // recipe.batch_size)
+    with click.progressbar(
+        length=steps, label=f"epoch {epoch}/{recipe.epochs}", file=sys.stderr, item_show_func=lambda s: s
+    ) as bar:
+        for start in range(0, len(order), recipe.batch_size):
+            idx = order[start : start + recipe.batch_size]
+            labels = run.train_y[idx]
+            x = augment_batch(run.train_x[idx], rng, recipe.augmentation)
+            t = cal.smooth_targets(labels, CLASSES, recipe.label_smoothing)
+            x, t = mixup(x, t, rng, recipe.mixup_alpha)
+            loss, top = run.train_step(x, t, run.weights[labels])
+            loss_sum += float(loss) * len(idx)
+            correct += int(np.sum(np.asarray(top) == labels))
+            seen += len(idx)
+            bar.update(1, f"loss {loss_sum / seen:.4f}")
+    return loss_sum / seen, correct / seen
+
+
+def _finish_epoch(run: _Session, state: RunState, epoch: int, record: EpochRecord) -> RunState:
+    """Log the epoch, keep the best weights, checkpoint, and return the new state."""
+    append_metrics(run.paths.metrics, record)
+    best = record.publictest_accuracy > state.best_accuracy
+    if best:
+        _save_state(run.paths.best, list(run.model.variables))
+    _save_state(run.paths.checkpoint, run.state_variables)
+    state = RunState(
+        recipe=state.recipe,
+        epochs_done=epoch,
+        best_epoch=epoch if best else state.best_epoch,
+        best_accuracy=record.publictest_accuracy if best else state.best_accuracy,
+    )
+    write_text_atomic(run.paths.state, state.model_dump_json(indent=2) + "\n")
+    return state
+
+
+def _open_session(tf: Any, recipe: Recipe, options: TrainOptions, paths: RunPaths) -> _Session:
+    train_x, train_y = load_training_split(options.data, recipe.input_size, options.limit)
+    test_x, test_y = load_selection_split(options.data, recipe.input_size, options.selection_limit)
+    logger.info("training on %d Training faces, selecting on %d PublicTest faces", len(train_y), len(test_y))
+    tf.keras.utils.set_random_seed(recipe.seed)
+    model = build_model(recipe)
+    optimizer = _optimizer(recipe, -(-len(train_x) // recipe.batch_size))
+    optimizer.build(model.trainable_variables)
+    return _Session(
+        recipe=recipe,
+        paths=paths,
+        model=model,
+        optimizer=optimizer,
+        train_step=_make_train_step(tf, recipe, model, optimizer),
+        train_x=train_x,
+        train_y=train_y,
+        test_inputs=to_model_input(test_x),
+        test_y=test_y,
+        weights=cal.class_weights(train_y, CLASSES, recipe.class_weighting).astype(np.float32),
+    )
+
+
+def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = click.echo) -> RunState:
+    """Train (or resume) the run in ``options.out``, then calibrate and export the best epoch.
+
+    With ``options.stop_after`` the run stops after that epoch (checkpointed, not exported); running the
+    same command again resumes it.
+    """
+    tf = configure(options.threads)
+    paths = RunPaths(options.out)
+    settings = RunSettings(
+        data=str(options.data.resolve()), limit=options.limit, selection_limit=options.selection_limit
+    )
+    resuming = check_settings(paths, settings, recipe.model_dump_json(indent=2) + "\n")
+    _setup_logging(paths.log)
+    devices = [d.name for d in tf.config.list_logical_devices()]
+    logger.info("recipe %s, devices %s, %d CPU thread(s)", recipe.fingerprint(), devices, options.threads)
+    run = _open_session(tf, recipe, options, paths)
+    state = RunState(recipe=recipe.fingerprint(), epochs_done=0, best_epoch=0, best_accuracy=0.0)
+    if resuming:
+        state = RunState.model_validate_json(paths.state.read_text(encoding="utf-8"))
+        _load_state(paths.checkpoint, run.state_variables)
+        write_metrics(paths.metrics, read_metrics(paths.metrics)[: state.epochs_done])
+        echo(f"resuming {paths.root} after epoch {state.epochs_done}")
+        logger.info("resumed after epoch %d", state.epochs_done)
+    elif paths.metrics.exists():
+        paths.metrics.unlink()
+
+    last = min(recipe.epochs, options.stop_after or recipe.epochs)
+    for epoch in range(state.epochs_done + 1, last + 1):
+        started = time.monotonic()
+        train_loss, train_accuracy = _run_epoch(run, epoch)
+        logits = predict_logits(run.model, run.test_inputs)
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=train_loss,
+            train_accuracy=train_accuracy,
+            publictest_loss=cal.nll(logits, run.test_y),
+            publictest_accuracy=cal.accuracy(run.test_y, logits.argmax(axis=1)),
+            learning_rate=float(run.optimizer.learning_rate),
+            seconds=time.monotonic() - started,
+        )
+        state = _finish_epoch(run, state, epoch, record)
+        line = (
+            f"epoch {epoch}/{recipe.epochs}: loss {record.train_loss:.4f}, "
+            f"train acc {record.train_accuracy:.4f}, PublicTest acc {record.publictest_accuracy:.4f} "
+            f"(loss {record.publictest_loss:.4f}), lr {record.learning_rate:.2e}, {record.seconds:.0f} s"
+            f"{' *best*' if state.best_epoch == epoch else ''}"
+        )
+        echo(line)
+        logger.info(line)
+
+    if options.export and state.epochs_done == recipe.epochs:
+        _load_state(paths.best, list(run.model.variables))
+        report = export(
+            run.model,
+            recipe=recipe,
+            state=state,
+            train_x=run.train_x,
+            paths=paths,
+            test_inputs=run.test_inputs,
+            test_y=run.test_y,
+        )
+        echo(
+            f"exported epoch {report.best_epoch}: PublicTest float {report.float_model.accuracy:.4f}, "
+            f"int8 {report.int8_model.accuracy:.4f} ({report.int8_model.size_bytes} bytes, "
+            f"{report.int8_model.mean_ms:.3f} ms/face), temperature {report.calibration.temperature:.3f}, "
+            f"ECE {report.calibration.ece_before:.4f} -> {report.calibration.ece_after:.4f}"
+        )
+    elif state.epochs_done < recipe.epochs:
+        echo(f"stopped after epoch {state.epochs_done} of {recipe.epochs}; run the same command to resume")
+    return state
+
+
+def calibration_inputs(
+    train_x: npt.NDArray[np.uint8], seed: int, count: int = 500, stretched: int = 150
+) -> npt.NDArray[np.float32]:
+    """Seeded Training faces for int8 calibration, a share contrast-stretched so the input range spans
+    [-1, 1] (then the int8 input maps pixel ``p`` to ``p - 128``)."""
+    rng = random.Random(f"{seed}:calibration")  # noqa: S311 - reproducible sampling, not security
+    picks = rng.sample(range(len(train_x)), min(len(train_x), count + stretched))
+    split = len(picks) * count // (count + stretched)
+    plain = train_x[picks[:split]]
+    stretched_faces = np.stack([contrast_stretch(c) for c in train_x[picks[split:]]])
+    return to_model_input(np.concatenate([plain, stretched_faces]))
+
+
+def _figures(
+    name: str, content: bytes, inputs: npt.NDArray[np.float32], labels: npt.NDArray[np.int64]
+) -> tuple[ModelFigures, npt.NDArray[np.int64]]:
+    model = TFLiteModel.from_bytes(content)
+    probs = np.empty((len(inputs), CLASSES), dtype=np.float64)
+    elapsed = 0.0
+    for i in range(len(inputs)):
+        started = time.perf_counter()
+        out = model.run(inputs[i : i + 1])[0][0]
+        elapsed += time.perf_counter() - started
+        probs[i] = out
+    top = probs.argmax(axis=1)
+    matrix = cal.confusion_matrix(labels, top, CLASSES)
+    recall: dict[str, float | None] = dict(zip(FER_CLASSES, cal.per_class_recall(matrix), strict=True))
+    figures = ModelFigures(
+        name=name,
+        size_bytes=len(content),
+        accuracy=cal.accuracy(labels, top),
+        per_class_recall=recall,
+        confusion=matrix.tolist(),
+        ece=cal.expected_calibration_error(probs, labels),
+        mean_ms=1000 * elapsed / len(inputs),
+    )
+    return figures, top
+
+
+def export(
+    model: Any,
+    *,
+    recipe: Recipe,
+    state: RunState,
+    train_x: npt.NDArray[np.uint8],
+    test_inputs: npt.NDArray[np.float32],
+    test_y: npt.NDArray[np.int64],
+    paths: RunPaths,
+) -> ExportReport:
+    """Fit the temperature on PublicTest, convert to float32 and full-int8 TFLite with it baked in, measure
+    both on PublicTest and write them with ``report.json`` and ``entries.json``."""
+    tf = import_tensorflow()
+    keras = tf.keras
+    logits = predict_logits(model, test_inputs)
+    temperature = cal.fit_temperature(logits, test_y)
+    calibration = CalibrationReport(
+        temperature=temperature,
+        ece_before=cal.expected_calibration_error(cal.softmax(logits), test_y),
+        ece_after=cal.expected_calibration_error(cal.softmax(logits, temperature), test_y),
+        nll_before=cal.nll(logits, test_y),
+        nll_after=cal.nll(logits, test_y, temperature),
+    )
+    scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature")(model.output)
+    probabilities = keras.layers.Softmax(name="probabilities")(scaled)
+    served = keras.Model(model.input, probabilities)
+    float_bytes = run_converter(tf.lite.TFLiteConverter.from_keras_model(served))
+    samples = calibration_inputs(train_x, recipe.seed)
+    int8_bytes = convert_full_int8(
+        tf.lite.TFLiteConverter.from_keras_model(served), [s[np.newaxis] for s in samples]
+    )
+    float_figures, float_top = _figures(FLOAT_NAME, float_bytes, test_inputs, test_y)
+    int8_figures, int8_top = _figures(INT8_NAME, int8_bytes, test_inputs, test_y)
+    report = ExportReport(
+        recipe=recipe.fingerprint(),
+        best_epoch=state.best_epoch,
+        parameters=int(sum(np.prod(v.shape) for v in model.weights if "seed_generator" not in v.path)),
+        calibration=calibration,
+        float_model=float_figures,
+        int8_model=int8_figures,
+        top1_agreement=cal.accuracy(float_top, int8_top),
+    )
+    paths.export.mkdir(parents=True, exist_ok=True)
+    (paths.export / f"{FLOAT_NAME}.tflite").write_bytes(float_bytes)
+    (paths.export / f"{INT8_NAME}.tflite").write_bytes(int8_bytes)
+    write_text_atomic(paths.report, report.model_dump_json(indent=2) + "\n")
+    entries = _entries(recipe, report, float_bytes, int8_bytes, paths)
+    text = "[\n" + ",\n".join(e.model_dump_json(indent=2) for e in entries) + "\n]\n"
+    write_text_atomic(paths.entries, text)
+    logger.info("exported: %s", report.model_dump_json())
+    return report
+
+
+def _entries(
+    recipe: Recipe, report: ExportReport, float_bytes: bytes, int8_bytes: bytes, paths: RunPaths
+) -> list[ModelEntry]:
+    """The manifest entries of the two exports (what ``edge-models train install`` adds)."""
+    size = recipe.input_size
+    source = SourceInfo(
+        package="vitrina",
+        version=version("vitrina"),
+        path=f"edge-models train emotion: recipe {recipe.fingerprint()}, epoch {report.best_epoch}",
+        sha256=hashlib.sha256(paths.best.read_bytes()).hexdigest(),
+        licence="Apache-2.0",
+        licence_file=LICENCE_FILE,
+    )
+    preprocessing = (
+        f"Input: a {size}x{size} grayscale face crop, value = pixel / 127.5 - 1 (float model). Output: 7 "
+        f"probabilities in FER-2013 order ({', '.join(FER_CLASSES)}), temperature-scaled on PublicTest "
+        f"(T = {report.calibration.temperature:.3f}). Trained on FER-2013 Training only; see "
+        "docs/models/emotion.md."
+    )
+    entries = []
+    for name, content, figures, precision in (
+        (FLOAT_NAME, float_bytes, report.float_model, "float32"),
+        (INT8_NAME, int8_bytes, report.int8_model, "int8"),
+    ):
+        loaded = TFLiteModel.from_bytes(content)
+        agreement = None
+        if precision == "int8":
+            agreement = Agreement(
+                reference=FLOAT_NAME,
+                images=sum(sum(row) for row in figures.confusion),
+                metrics={
+                    "top1_agreement": round(report.top1_agreement, 6),
+                    "accuracy": round(figures.accuracy, 6),
+                    "accuracy_float": round(report.float_model.accuracy, 6),
+                    "ece": round(figures.ece, 6),
+                },
+            )
+        entries.append(
+            ModelEntry(
+                name=name,
+                task="emotion",
+                file=f"{name}.tflite",
+                sha256=hashlib.sha256(content).hexdigest(),
+                size_bytes=len(content),
+                precision="int8" if precision == "int8" else "float32",
+                inputs=loaded.inputs,
+                outputs=loaded.outputs,
+                source=source,
+                agreement=agreement,
+                notes=f"{INT8_NOTE if precision == 'int8' else 'Float reference.'} {preprocessing} "
+                f"FER-2013 PublicTest accuracy {100 * figures.accuracy:.1f}%.",
+            )
+        )
+    return entries

@@ -1,0 +1,80 @@
+"""The training recipe: every choice that changes the trained weights, frozen and written into the run.
+
+A run folder keeps its recipe in ``recipe.json``; resuming with a different recipe is refused, so a
+run's figures always belong to one recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Architecture = Literal["sepnet", "vgg"]
+ClassWeighting = Literal["none", "inverse_sqrt"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Augmentation(_Frozen):
+    """Random changes applied to each training face, drawn from the epoch's seeded generator."""
+
+    flip: bool = Field(default=True, description="Mirror half of the faces left-right.")
+    max_rotation_deg: float = Field(default=10.0, ge=0, le=45, description="Largest rotation, degrees.")
+    max_scale: float = Field(default=0.1, ge=0, lt=0.5, description="Largest zoom in or out, as a fraction.")
+    max_shift: float = Field(
+        default=0.1, ge=0, lt=0.5, description="Largest shift along each axis, as a fraction of the side."
+    )
+    brightness: float = Field(
+        default=0.2, ge=0, le=1, description="Largest brightness offset, in model input units ([-1, 1])."
+    )
+    contrast: float = Field(
+        default=0.2, ge=0, lt=1, description="Largest contrast change, as a fraction (scales about the mean)."
+    )
+    erase_probability: float = Field(
+        default=0.5, ge=0, le=1, description="Chance that one random rectangle is filled with noise."
+    )
+    erase_area: tuple[float, float] = Field(
+        default=(0.02, 0.2), description="Smallest and largest erased area, as fractions of the face."
+    )
+
+
+class Recipe(_Frozen):
+    """How to train one emotion model (architecture, optimiser, regularisation, data)."""
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this recipe's schema.")
+    seed: int = Field(default=0, ge=0, description="Seed of weights, data order, augmentation and dropout.")
+    architecture: Architecture = Field(
+        default="vgg",
+        description="vgg: four stages of two 3x3 convolutions; sepnet: Xception-style separable convolutions "
+        "with residual shortcuts (docs/models/emotion.md compares them).",
+    )
+    width: int = Field(
+        default=24, ge=4, le=256, description="Channels of the first stage (doubling per stage)."
+    )
+    input_size: int = Field(default=48, ge=32, le=96, description="Side of the square gray input, pixels.")
+    dropout: float = Field(default=0.3, ge=0, lt=1, description="Dropout before the classifier.")
+    epochs: int = Field(default=60, ge=1, description="Training epochs (sets the learning-rate schedule).")
+    batch_size: int = Field(default=64, ge=1, description="Faces per optimisation step.")
+    learning_rate: float = Field(default=2e-3, gt=0, description="Peak learning rate (Adam, cosine decay).")
+    warmup_epochs: float = Field(default=1.0, ge=0, description="Linear warm-up, in epochs (capped at 10%).")
+    weight_decay: float = Field(default=1e-4, ge=0, description="Decoupled weight decay (AdamW).")
+    label_smoothing: float = Field(default=0.1, ge=0, lt=1, description="Label smoothing of the targets.")
+    mixup_alpha: float = Field(
+        default=0.0, ge=0, description="Beta(alpha, alpha) mixup of faces and targets in a batch; 0: off."
+    )
+    class_weighting: ClassWeighting = Field(
+        default="inverse_sqrt",
+        description="Loss weight per class: none, or 1/sqrt(class frequency) normalised to mean 1 over the "
+        "training faces (lifts disgust, 436 training faces).",
+    )
+    augmentation: Augmentation = Field(default_factory=Augmentation, description="Training augmentation.")
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the recipe (names runs and checks that a resume uses the same one)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

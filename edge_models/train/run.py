@@ -1,0 +1,271 @@
+"""A training run's folder and data: which split is read, and the files a run writes.
+
+A run folder holds::
+
+    recipe.json        the frozen recipe (a resume must use the same one)
+    run.json           data folder and --limit (a resume must use the same ones)
+    state.json         epochs done and the best PublicTest epoch so far
+    metrics.jsonl      one :class:`EpochRecord` per finished epoch
+    train.log          the human log
+    checkpoint.npz     model and optimiser state after the last finished epoch
+    best.npz           model weights of the best PublicTest epoch
+    export/            float and int8 .tflite, report.json, entries.json (manifest entries)
+
+Only ``train.npz`` (FER-2013 Training) is trained on and only ``publictest/`` selects; no other file of the
+data folder is ever opened.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge_models.datasets import load_emotion_dataset
+from edge_models.errors import DatasetError
+from edge_models.train.augment import resize_crops
+from edge_models.values import FER_CLASSES
+
+TRAIN_FILE = "train.npz"
+SELECTION_FOLDER = "publictest"
+INT8_NAME = "emotion_vitrina_int8"
+FLOAT_NAME = "emotion_vitrina_float"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to run a training (not part of the recipe: these do not change what a full run learns)."""
+
+    data: Path
+    out: Path
+    limit: int | None = None
+    export: bool = True
+    threads: int = 2
+    stop_after: int | None = None
+    selection_limit: int | None = None
+
+
+class RunSettings(_Frozen):
+    """The data a run reads; a resume must read the same."""
+
+    data: str = Field(description="FER-2013 folder (holds train.npz and publictest/).")
+    limit: int | None = Field(
+        description="Only N training faces, spread evenly through train.npz (smoke tests); null: all."
+    )
+    selection_limit: int | None = Field(
+        default=None, description="Only N PublicTest faces, spread evenly (tests); null: all."
+    )
+
+
+class EpochRecord(_Frozen):
+    """Figures of one finished epoch (one line of ``metrics.jsonl``)."""
+
+    epoch: int = Field(description="Epoch number, from 1.")
+    train_loss: float = Field(
+        description="Mean training loss (weighted, smoothed, augmented) over the epoch."
+    )
+    train_accuracy: float = Field(
+        description="Top-1 accuracy on the augmented training faces, in training mode."
+    )
+    publictest_loss: float = Field(description="PublicTest negative log-likelihood (plain labels).")
+    publictest_accuracy: float = Field(description="PublicTest top-1 accuracy of the float model.")
+    learning_rate: float = Field(description="Learning rate at the end of the epoch.")
+    seconds: float = Field(description="Wall-clock seconds of the epoch, training and PublicTest pass.")
+
+
+class RunState(_Frozen):
+    """Where a run stands (``state.json``), written after each epoch's checkpoint."""
+
+    recipe: str = Field(description="Fingerprint of the recipe the run trains.")
+    epochs_done: int = Field(description="Finished epochs; training resumes at the next one.")
+    best_epoch: int = Field(description="Epoch with the best PublicTest accuracy so far (0: none yet).")
+    best_accuracy: float = Field(description="That epoch's PublicTest accuracy.")
+
+
+class CalibrationReport(_Frozen):
+    """Temperature scaling on PublicTest."""
+
+    temperature: float = Field(description="Logits are divided by this before the softmax.")
+    ece_before: float = Field(description="Expected calibration error (15 bins) at temperature 1.")
+    ece_after: float = Field(description="Expected calibration error (15 bins) at the fitted temperature.")
+    nll_before: float = Field(description="PublicTest negative log-likelihood at temperature 1.")
+    nll_after: float = Field(description="PublicTest negative log-likelihood at the fitted temperature.")
+
+
+class ModelFigures(_Frozen):
+    """One exported model measured on PublicTest through the TFLite interpreter (one thread)."""
+
+    name: str = Field(description="Model name (manifest entry).")
+    size_bytes: int = Field(description="File size.")
+    accuracy: float = Field(description="PublicTest top-1 accuracy.")
+    per_class_recall: dict[str, float | None] = Field(description="Recall per FER class.")
+    confusion: list[list[int]] = Field(description="Confusion matrix [true][predicted] in FER class order.")
+    ece: float = Field(description="Expected calibration error (15 bins) of its output probabilities.")
+    mean_ms: float = Field(description="Mean invoke time per face, one thread, on the training machine.")
+
+
+class ExportReport(_Frozen):
+    """What ``export/report.json`` holds."""
+
+    recipe: str = Field(description="Recipe fingerprint.")
+    best_epoch: int = Field(description="Epoch whose weights were exported.")
+    parameters: int = Field(description="Trainable and non-trainable parameters of the Keras model.")
+    calibration: CalibrationReport = Field(description="Temperature scaling (baked into both exports).")
+    float_model: ModelFigures = Field(description="The float32 export.")
+    int8_model: ModelFigures = Field(description="The full-int8 export.")
+    top1_agreement: float = Field(
+        description="Share of PublicTest faces where int8 and float agree on top-1."
+    )
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run folder."""
+
+    root: Path
+
+    @property
+    def recipe(self) -> Path:
+        return self.root / "recipe.json"
+
+    @property
+    def settings(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint.npz"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "best.npz"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def report(self) -> Path:
+        return self.export / "report.json"
+
+    @property
+    def entries(self) -> Path:
+        return self.export / "entries.json"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_metrics(path: Path) -> list[EpochRecord]:
+    """The epoch records of ``metrics.jsonl`` (empty when the file does not exist)."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [EpochRecord.model_validate_json(line) for line in lines if line.strip()]
+
+
+def write_metrics(path: Path, records: list[EpochRecord]) -> None:
+    """Rewrite ``metrics.jsonl`` with exactly ``records`` (used to drop epochs a crash left unfinished)."""
+    write_text_atomic(path, "".join(r.model_dump_json() + "\n" for r in records))
+
+
+def append_metrics(path: Path, record: EpochRecord) -> None:
+    """Add one epoch's record to ``metrics.jsonl``."""
+    with path.open("a", encoding="utf-8") as f:
+        f.write(record.model_dump_json() + "\n")
+
+
+def spread(total: int, limit: int | None) -> npt.NDArray[np.int64]:
+    """``limit`` indices spread evenly over ``range(total)`` (all of them when ``limit`` is None or larger).
+
+    ``train.npz`` and the PublicTest folder are ordered by class, so the first N faces would all be
+    angry; evenly spread ones keep every class.
+    """
+    if limit is None or limit >= total:
+        return np.arange(total, dtype=np.int64)
+    picks: npt.NDArray[np.int64] = np.floor(np.arange(limit) * (total / limit)).astype(np.int64)
+    return picks
+
+
+def load_training_split(
+    data: Path, size: int, limit: int | None = None
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """FER-2013 Training faces ``[N, size, size]`` and labels from ``data/train.npz``.
+
+    ``limit`` keeps that many faces spread evenly through the file (see :func:`spread`).
+    """
+    path = data / TRAIN_FILE
+    if not path.is_file():
+        raise DatasetError(f"no {TRAIN_FILE} in {data}: pass --data with the FER-2013 folder")
+    dataset = load_emotion_dataset(path)
+    keep = spread(len(dataset), limit)
+    faces = np.stack([dataset.images[i] for i in keep])
+    return resize_crops(faces, size), dataset.labels[keep]
+
+
+def load_selection_split(
+    data: Path, size: int, limit: int | None = None
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """FER-2013 PublicTest faces and labels from ``data/publictest/<class>/`` (class, then file order);
+    ``limit`` keeps that many, spread evenly (tests only: selection uses all of PublicTest)."""
+    path = data / SELECTION_FOLDER
+    if not path.is_dir():
+        raise DatasetError(f"no {SELECTION_FOLDER}/ folder in {data}: pass --data with the FER-2013 folder")
+    dataset = load_emotion_dataset(path)
+    missing = [c for c in FER_CLASSES if not (path / c).is_dir()]
+    if missing:
+        raise DatasetError(f"{path} lacks class folders {', '.join(missing)}")
+    keep = spread(len(dataset), limit)
+    faces = np.stack([resize_crops(dataset.images[i][np.newaxis], size)[0] for i in keep])
+    return faces, dataset.labels[keep]
+
+
+def check_settings(paths: RunPaths, settings: RunSettings, recipe_json: str) -> bool:
+    """Check that an existing run folder holds the same recipe and data; return True when it can resume.
+
+    A new (empty or absent) folder gets ``recipe.json`` and ``run.json`` written and returns False.
+    Raises ``ValueError`` naming the difference when the folder belongs to another run.
+    """
+    if paths.recipe.exists():
+        old = json.loads(paths.recipe.read_text(encoding="utf-8"))
+        if old != json.loads(recipe_json):
+            raise ValueError(
+                f"{paths.root} holds a run of another recipe ({paths.recipe}); resume it with the same "
+                "options or choose a new --out"
+            )
+        old_settings = RunSettings.model_validate_json(paths.settings.read_text(encoding="utf-8"))
+        if old_settings != settings:
+            raise ValueError(
+                f"{paths.root} was trained on data {old_settings.data} with --limit {old_settings.limit}"
+                f" (selection limit {old_settings.selection_limit}); resume with the same --data and "
+                "--limit or choose a new --out"
+            )
+        return paths.state.exists()
+    paths.root.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(paths.recipe, recipe_json)
+    write_text_atomic(paths.settings, settings.model_dump_json(indent=2) + "\n")
+    return False
