@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import resource
 import signal
@@ -50,7 +49,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from mosquitto_broker import MosquittoBroker, find_mosquitto
+from broker_bench import emit, machine_facts
+from mosquitto_broker import MosquittoBroker
 
 from cloud_sync.device import DeviceSync
 from cloud_sync.ingest import Ingest, Parsed, Store, open_store
@@ -504,11 +504,6 @@ def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], 
     }
 
 
-def mosquitto_version(binary: str) -> str:
-    result = subprocess.run([binary, "-h"], capture_output=True, text=True, check=False)
-    return (result.stdout or result.stderr).splitlines()[0] if (result.stdout or result.stderr) else "?"
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0] if __doc__ else None,
@@ -574,22 +569,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         **figures,
         "ok": ok,
         "note": args.note,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "mosquitto": mosquitto_version(find_mosquitto()),
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-        },
+        "machine": machine_facts(load_before),
     }
-    text = json.dumps(result, indent=2)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        print(text)
-    else:
+    emit(result, args.output, args.json)
+    if not args.json:
         latency = figures["latency_s"]
         assert isinstance(latency, dict)
         shares = ", ".join(f"{c['share_of_events']:.0%}" for c in consumers)

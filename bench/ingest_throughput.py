@@ -21,10 +21,7 @@ reported as skipped with the reason, and the SQLite ones still run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +36,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from mosquitto_broker import MosquittoBroker, find_mosquitto
+from broker_bench import emit, machine_facts
+from mosquitto_broker import MosquittoBroker
 
 from cloud_sync.ingest import Ingest, Store, open_store
 from cloud_sync.settings import IngestSettings
@@ -208,11 +206,6 @@ def postgres_unavailable(url: str) -> str | None:
     return None
 
 
-def mosquitto_version() -> str:
-    out = subprocess.run([find_mosquitto(), "-h"], capture_output=True, text=True, check=False).stdout
-    return out.splitlines()[0] if out else "?"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=(__doc__ or "").split("\n")[0],
@@ -287,22 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "target_events_per_s": 5000,
         "ok": ok,
         "note": args.note,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "mosquitto": mosquitto_version(),
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-        },
+        "machine": machine_facts(load_before),
     }
-    text = json.dumps(result, indent=2)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        print(text)
-    else:
+    emit(result, args.output, args.json)
+    if not args.json:
         for kind, done in results.items():
             if not isinstance(done, list):
                 continue
