@@ -264,16 +264,17 @@ class KioskApp:
         )
 
     def _gauges(self) -> dict[str, float]:
-        """Health gauges for the ``metrics`` payload (the outbox adds its own depth and drops)."""
-        elapsed = max(1e-9, self.clock.monotonic() - self._started_at)
+        """Health gauges for the ``metrics`` payload (the outbox adds its own depth and drops): the health
+        event's figures and a few more."""
+        health = self._health_event()
         return {
-            "fps": round(self.perception.processed / elapsed, 2),
-            "inference_ms": round(self.perception.inference_ms, 3),
-            "camera_ok": float(self._camera_ok()),
-            "dropped_frames": float(self.frames.dropped),
+            "fps": health.fps,
+            "inference_ms": health.inference_ms,
+            "camera_ok": float(health.camera_ok),
+            "dropped_frames": float(health.dropped_frames),
             "dropped_snapshots": float(self.snapshots.dropped),
             "events_dropped": float(sum(self.writer.dropped.values())),
-            "events_queued": float(self.writer.depth),
+            "events_queued": float(health.queue_depths["events"]),
             "open_staff_calls": float(self._open_calls()),
         }
 
