@@ -346,7 +346,7 @@ def run(
         else:  # the screen in this (main) thread; the workers start once its first frame is up
             from kiosk.runtime_port import run_screen
 
-            run_screen(app, catalogue=catalogue, image_base=image_base, seconds=seconds, stop=stop.is_set)
+            run_screen(app, seconds=seconds, stop=stop.is_set)
             summary = app.summary()
     finally:
         for sig, handler in previous.items():

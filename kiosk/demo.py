@@ -369,14 +369,12 @@ def _run_on_camera(
     )
     catalogue = load_catalogue(DEMO_CATALOGUE)
     try:
-        app = KioskApp(run_config, detector, catalogue=catalogue)
+        app = KioskApp(run_config, detector, catalogue=catalogue, image_base=DEMO_CATALOGUE.parent)
     except MqttBridgeError as exc:
         raise DemoError(f"cannot link to the broker: {exc}") from exc
     try:
         ui, stats = run_screen(
             app,
-            catalogue=catalogue,
-            image_base=DEMO_CATALOGUE.parent,
             seconds=seconds,
             headless=headless,
             settings=config.ui.model_copy(update={"nps_share": 0.5}),

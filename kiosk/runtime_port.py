@@ -21,7 +21,6 @@ from kiosk.config import UiConfig
 from kiosk.consent import ConsentState
 from kiosk.engagement import Touch
 from kiosk.events import Feedback
-from kiosk.offers import Catalogue
 from kiosk.redemption import Redemption, RedemptionCodes
 from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
@@ -94,12 +93,11 @@ def screen_for_app(
     app: KioskApp,
     port: AppPort,
     *,
-    catalogue: Catalogue | None,
-    image_base: Path | None,
     settings: UiConfig | None = None,
     rng: random.Random | None = None,
 ) -> KioskUi:
-    """The screen's state for ``app``'s configuration (language, privacy, engagement timings, zone)."""
+    """The screen's state for ``app``'s configuration (language, privacy, engagement timings, zone) and its
+    catalogue (a newer one reaches the screen through :meth:`AppPort.runtime_view`)."""
     config = app.config
     zone = ZoneInfo(config.device.timezone)
     return KioskUi(
@@ -107,8 +105,8 @@ def screen_for_app(
         engagement=config.engagement,
         consent=ConsentState(config.privacy.mode),
         rng=rng or random.SystemRandom(),
-        catalogue=catalogue,
-        image_base=image_base,
+        catalogue=app.catalogue,
+        image_base=app.image_base,
         zone=config.device.zone,
         language=config.ui.language,
         settings=settings or config.ui,
@@ -129,8 +127,6 @@ def app_stopped(app: KioskApp) -> Callable[[], bool]:
 def run_screen(
     app: KioskApp,
     *,
-    catalogue: Catalogue | None,
-    image_base: Path | None,
     seconds: float | None = None,
     headless: bool = False,
     stop: Callable[[], bool] = lambda: False,
@@ -147,7 +143,7 @@ def run_screen(
 
     config = app.config
     port = AppPort(app)
-    ui = screen_for_app(app, port, catalogue=catalogue, image_base=image_base, settings=settings, rng=rng)
+    ui = screen_for_app(app, port, settings=settings, rng=rng)
     screen = ScreenApp(
         ui,
         port,
