@@ -390,3 +390,51 @@ def test_smoke_train_export_install_and_classify(tmp_path: Path) -> None:
         assert classifier.input_size == 48
         probs = classifier.probabilities(_faces(1)[0])
     assert probs.shape == (7,) and probs.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_flip_averaged_export_is_mirror_symmetric_with_one_copy_of_the_weights(tmp_path: Path) -> None:
+    """``train export --flip-average``: the served model gives a face and its mirror the same output, and
+    the file holds the weights once (within a few kB of the plain export)."""
+    _need_tf_and_data()
+    from edge_models.build.tflite_io import TFLiteModel
+    from edge_models.build.train_emotion import export_run, train
+    from edge_models.train.run import ExportReport, TrainOptions
+
+    run = tmp_path / "run"
+    options = TrainOptions(data=FER_DIR, out=run, limit=96, export=False, selection_limit=70)
+    train(Recipe(width=8, epochs=1, batch_size=32), options, echo=lambda _: None)
+    plain = export_run(run, echo=lambda _: None)
+    plain_int8 = (RunPaths(run).export / "emotion_vitrina_int8.tflite").read_bytes()
+    result = CliRunner().invoke(main, ["train", "export", "--run", str(run), "--flip-average"])
+    assert result.exit_code == 0, result.output
+    assert "flip-averaged" in result.output
+    report = ExportReport.model_validate_json(RunPaths(run).report.read_text(encoding="utf-8"))
+    assert report.flip_average and not plain.flip_average
+    assert report.int8_model.size_bytes < len(plain_int8) + 8_000
+    entries = json.loads(RunPaths(run).entries.read_text(encoding="utf-8"))
+    assert "mirror image" in entries[1]["notes"]
+    faces = to_model_input(_faces(4, seed=3))
+    for name in ("emotion_vitrina_float", "emotion_vitrina_int8"):
+        model = TFLiteModel.from_bytes((RunPaths(run).export / f"{name}.tflite").read_bytes())
+        for face in faces:
+            out = model.run(face[np.newaxis])[0]
+            mirrored = model.run(face[np.newaxis, :, ::-1].copy())[0]
+            assert out.shape == (1, 7)
+            np.testing.assert_allclose(out, mirrored, atol=1e-6, err_msg=name)
+    plain_model = TFLiteModel.from_bytes(plain_int8)
+    asymmetric = [
+        not np.allclose(plain_model.run(f[np.newaxis])[0], plain_model.run(f[np.newaxis, :, ::-1].copy())[0])
+        for f in faces
+    ]
+    assert any(asymmetric), "the plain export is already symmetric: the test would prove nothing"
+
+
+def test_export_refuses_a_folder_without_a_trained_run(tmp_path: Path) -> None:
+    if importlib.util.find_spec("tensorflow") is None:
+        result = CliRunner().invoke(main, ["train", "export", "--run", str(tmp_path)])
+        assert result.exit_code != 0 and "TensorFlow" in result.output
+        return
+    result = CliRunner().invoke(main, ["train", "export", "--run", str(tmp_path)])
+    assert result.exit_code != 0 and "no trained run" in result.output

@@ -153,13 +153,36 @@ def _reset_dropout_seeds(model: Any, seed: int, epoch: int) -> None:
         state.assign(np.array([seed * 1_000_003 + epoch * 101 + i, 0], dtype=np.int64))
 
 
-def predict_logits(model: Any, inputs: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    """The model's logits for many inputs, in inference mode."""
+def predict_logits(
+    model: Any, inputs: npt.NDArray[np.float32], flip_average: bool = False
+) -> npt.NDArray[np.float64]:
+    """The model's logits for many inputs ``[N, S, S, 1]``, in inference mode; with ``flip_average`` the
+    mean of the logits of each face and its mirror image (what the flip-averaged export computes)."""
     parts = [
         np.asarray(model(inputs[i : i + EVAL_BATCH], training=False))
         for i in range(0, len(inputs), EVAL_BATCH)
     ]
-    return np.concatenate(parts).astype(np.float64)
+    logits = np.concatenate(parts).astype(np.float64)
+    if flip_average:
+        logits = (logits + predict_logits(model, inputs[:, :, ::-1].copy())) / 2
+    return logits
+
+
+def flip_averaged(model: Any) -> Any:
+    """A Keras model whose logits are the mean of ``model``'s logits for a face and its mirror image.
+
+    The face and its mirror go through the network as one batch of two (one copy of the weights in the
+    exported file, one invoke a face); the batch is split again before the mean, so any batch size works.
+    """
+    keras = import_tensorflow().keras
+    layers, ops = keras.layers, keras.ops
+    face = keras.Input(model.input.shape[1:], name="face")
+    mirrored = layers.Lambda(lambda x: ops.flip(x, axis=2), name="mirror")(face)
+    both = layers.Concatenate(axis=0, name="face_and_mirror")([face, mirrored])
+    logits = model(both)
+    pairs = layers.Lambda(lambda x: ops.reshape(x, (2, -1, CLASSES)), name="split")(logits)
+    mean = layers.Lambda(lambda x: ops.mean(x, axis=0), name="flip_average")(pairs)
+    return keras.Model(face, mean, name=f"{model.name}_flip_average")
 
 
 def _setup_logging(path: Path) -> None:
@@ -328,25 +351,69 @@ def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = c
         logger.info(line)
 
     if options.export and state.epochs_done == recipe.epochs:
-        _load_state(paths.best, list(run.model.variables))
-        report = export(
-            run.model,
-            recipe=recipe,
-            state=state,
-            train_x=run.train_x,
-            paths=paths,
-            test_inputs=run.test_inputs,
-            test_y=run.test_y,
-        )
-        echo(
-            f"exported epoch {report.best_epoch}: PublicTest float {report.float_model.accuracy:.4f}, "
-            f"int8 {report.int8_model.accuracy:.4f} ({report.int8_model.size_bytes} bytes, "
-            f"{report.int8_model.mean_ms:.3f} ms/face), temperature {report.calibration.temperature:.3f}, "
-            f"ECE {report.calibration.ece_before:.4f} -> {report.calibration.ece_after:.4f}"
-        )
+        _export_best(run, state, options.flip_average, echo)
     elif state.epochs_done < recipe.epochs:
         echo(f"stopped after epoch {state.epochs_done} of {recipe.epochs}; run the same command to resume")
     return state
+
+
+def _export_best(
+    run: _Session, state: RunState, flip_average: bool, echo: Callable[[str], None]
+) -> ExportReport:
+    _load_state(run.paths.best, list(run.model.variables))
+    report = export(
+        run.model,
+        recipe=run.recipe,
+        state=state,
+        train_x=run.train_x,
+        paths=run.paths,
+        test_inputs=run.test_inputs,
+        test_y=run.test_y,
+        flip_average=flip_average,
+    )
+    echo(
+        f"exported epoch {report.best_epoch}{' (flip-averaged)' if flip_average else ''}: PublicTest "
+        f"float {report.float_model.accuracy:.4f}, int8 {report.int8_model.accuracy:.4f} "
+        f"({report.int8_model.size_bytes} bytes, {report.int8_model.mean_ms:.3f} ms/face), temperature "
+        f"{report.calibration.temperature:.3f}, ECE {report.calibration.ece_before:.4f} -> "
+        f"{report.calibration.ece_after:.4f}"
+    )
+    return report
+
+
+def export_run(
+    out: Path, *, threads: int = 2, flip_average: bool = False, echo: Callable[[str], None] = click.echo
+) -> ExportReport:
+    """Export a finished run's best epoch again (for example with flip averaging), replacing ``export/``.
+
+    Reads the recipe and data folder the run was trained with from the run folder itself.
+    """
+    paths = RunPaths(out)
+    if not (paths.state.exists() and paths.best.exists()):
+        raise BuildError(
+            f"{out} holds no trained run (no state.json or best.npz): pass --run with the --out folder of "
+            "an edge-models train emotion run"
+        )
+    recipe = Recipe.model_validate_json(paths.recipe.read_text(encoding="utf-8"))
+    settings = RunSettings.model_validate_json(paths.settings.read_text(encoding="utf-8"))
+    state = RunState.model_validate_json(paths.state.read_text(encoding="utf-8"))
+    if state.epochs_done < recipe.epochs:
+        raise BuildError(
+            f"{out} is unfinished ({state.epochs_done} of {recipe.epochs} epochs): finish it with the same "
+            "edge-models train emotion command first"
+        )
+    tf = configure(threads)
+    _setup_logging(paths.log)
+    logger.info("re-exporting epoch %d, flip averaging %s", state.best_epoch, flip_average)
+    options = TrainOptions(
+        data=Path(settings.data),
+        out=out,
+        limit=settings.limit,
+        selection_limit=settings.selection_limit,
+        threads=threads,
+        flip_average=flip_average,
+    )
+    return _export_best(_open_session(tf, recipe, options, paths), state, flip_average, echo)
 
 
 def calibration_inputs(
@@ -397,12 +464,17 @@ def export(
     test_inputs: npt.NDArray[np.float32],
     test_y: npt.NDArray[np.int64],
     paths: RunPaths,
+    flip_average: bool = False,
 ) -> ExportReport:
     """Fit the temperature on PublicTest, convert to float32 and full-int8 TFLite with it baked in, measure
-    both on PublicTest and write them with ``report.json`` and ``entries.json``."""
+    both on PublicTest and write them with ``report.json`` and ``entries.json``.
+
+    With ``flip_average`` the exported graph averages the logits of each face and its mirror image
+    (test-time flip averaging; twice the compute in one invoke), and the temperature is fitted on those.
+    """
     tf = import_tensorflow()
     keras = tf.keras
-    logits = predict_logits(model, test_inputs)
+    logits = predict_logits(model, test_inputs, flip_average)
     temperature = cal.fit_temperature(logits, test_y)
     calibration = CalibrationReport(
         temperature=temperature,
@@ -411,9 +483,10 @@ def export(
         nll_before=cal.nll(logits, test_y),
         nll_after=cal.nll(logits, test_y, temperature),
     )
-    scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature")(model.output)
+    graph = flip_averaged(model) if flip_average else model
+    scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature")(graph.output)
     probabilities = keras.layers.Softmax(name="probabilities")(scaled)
-    served = keras.Model(model.input, probabilities)
+    served = keras.Model(graph.input, probabilities)
     float_bytes = run_converter(tf.lite.TFLiteConverter.from_keras_model(served))
     samples = calibration_inputs(train_x, recipe.seed)
     int8_bytes = convert_full_int8(
@@ -424,6 +497,7 @@ def export(
     report = ExportReport(
         recipe=recipe.fingerprint(),
         best_epoch=state.best_epoch,
+        flip_average=flip_average,
         parameters=int(sum(np.prod(v.shape) for v in model.weights if "seed_generator" not in v.path)),
         calibration=calibration,
         float_model=float_figures,
@@ -457,8 +531,9 @@ def _entries(
     preprocessing = (
         f"Input: a {size}x{size} grayscale face crop, value = pixel / 127.5 - 1 (float model). Output: 7 "
         f"probabilities in FER-2013 order ({', '.join(FER_CLASSES)}), temperature-scaled on PublicTest "
-        f"(T = {report.calibration.temperature:.3f}). Trained on FER-2013 Training only; see "
-        "docs/models/emotion.md."
+        f"(T = {report.calibration.temperature:.3f})"
+        f"{', averaged over the face and its mirror image in one invoke' if report.flip_average else ''}. "
+        "Trained on FER-2013 Training only; see docs/models/emotion.md."
     )
     entries = []
     for name, content, figures, precision in (

@@ -7,6 +7,7 @@ Importing this module needs no TensorFlow (``--help`` works on the kiosk); ``tra
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import click
 
@@ -26,6 +27,7 @@ def train_group() -> None:
     \b
     Example:
         edge-models train emotion --data ../shared/data/fer2013 --out runs/emotion-s0
+        edge-models train export --run runs/emotion-s0 --flip-average   # optional
         edge-models train install --run runs/emotion-s0
     """
 
@@ -90,6 +92,12 @@ def train_group() -> None:
     "--export/--no-export", default=True, show_default=True, help="Calibrate and export at the end."
 )
 @click.option(
+    "--flip-average",
+    is_flag=True,
+    help="Export a graph that averages each face with its mirror image (test-time flip averaging: one "
+    "invoke, twice the compute).",
+)
+@click.option(
     "--stop-after",
     type=click.IntRange(1),
     default=None,
@@ -114,6 +122,7 @@ def train_emotion(
     no_augment: bool,
     limit: int | None,
     export: bool,
+    flip_average: bool,
     stop_after: int | None,
     threads: int,
 ) -> None:
@@ -156,14 +165,15 @@ def train_emotion(
                 )
             }
         )
-    try:
-        from edge_models.build.train_emotion import train
-    except ImportError as exc:
-        raise click.ClickException(
-            f"training needs TensorFlow, which cannot be imported here ({exc}): pip install -e '.[build]'"
-        ) from exc
+    train = _trainer().train
     options = TrainOptions(
-        data=data, out=out, limit=limit, export=export, threads=threads, stop_after=stop_after
+        data=data,
+        out=out,
+        limit=limit,
+        export=export,
+        threads=threads,
+        stop_after=stop_after,
+        flip_average=flip_average,
     )
     try:
         train(recipe, options)
@@ -171,13 +181,54 @@ def train_emotion(
         raise click.ClickException(str(exc)) from exc
 
 
-@train_group.command("install")
-@click.option(
+def _trainer() -> ModuleType:
+    """The TensorFlow half of the trainer, imported only when a command needs it."""
+    try:
+        from edge_models.build import train_emotion
+    except ImportError as exc:
+        raise click.ClickException(
+            f"training needs TensorFlow, which cannot be imported here ({exc}): pip install -e '.[build]'"
+        ) from exc
+    return train_emotion
+
+
+_RUN_OPTION = click.option(
     "--run",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     required=True,
-    help="A finished run folder (holds export/entries.json).",
+    help="The --out folder of a finished edge-models train emotion run.",
 )
+
+
+@train_group.command("export")
+@_RUN_OPTION
+@click.option(
+    "--flip-average/--no-flip-average",
+    default=False,
+    show_default=True,
+    help="Average each face with its mirror image inside the exported graph (one invoke, twice the compute).",
+)
+@click.option(
+    "--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="TensorFlow CPU threads."
+)
+def export(run: Path, flip_average: bool, threads: int) -> None:
+    """Export a finished run's best epoch again, replacing its export/ folder.
+
+    Fits the temperature on PublicTest, converts to float32 and full-int8 TFLite and measures both on
+    PublicTest, as the end of a training does; the recipe and data come from the run folder.
+
+    \b
+    Example:
+        edge-models train export --run runs/emotion-s0 --flip-average
+    """
+    try:
+        _trainer().export_run(run, threads=threads, flip_average=flip_average)
+    except (EdgeModelsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@train_group.command("install")
+@_RUN_OPTION
 @click.option(
     "--models-dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),

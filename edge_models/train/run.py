@@ -51,6 +51,7 @@ class TrainOptions:
     threads: int = 2
     stop_after: int | None = None
     selection_limit: int | None = None
+    flip_average: bool = False
 
 
 class RunSettings(_Frozen):
@@ -117,6 +118,10 @@ class ExportReport(_Frozen):
 
     recipe: str = Field(description="Recipe fingerprint.")
     best_epoch: int = Field(description="Epoch whose weights were exported.")
+    flip_average: bool = Field(
+        default=False,
+        description="Whether the exported graph averages the logits of each face and its mirror image.",
+    )
     parameters: int = Field(description="Trainable and non-trainable parameters of the Keras model.")
     calibration: CalibrationReport = Field(description="Temperature scaling (baked into both exports).")
     float_model: ModelFigures = Field(description="The float32 export.")
