@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PRESENCE_MODEL = "face_full_range_int8"
-DEFAULT_EMOTION_MODEL = "emotion_minixception_int8"
+DEFAULT_EMOTION_MODEL = "emotion_vitrina_int8"
 
 #: Abstain below this valence confidence; chosen on FER-2013 PublicTest so that the answers kept are right
-#: about 80 % of the time (docs/benchmarks.md, `edge-models eval emotion --target-accuracy 0.8`).
-DEFAULT_ABSTAIN_THRESHOLD = 0.63
+#: about 80 % of the time (docs/models/emotion.md, `edge-models eval emotion --target-accuracy 0.8`).
+DEFAULT_ABSTAIN_THRESHOLD = 0.38
 
 
 class PresenceSettings(BaseModel):

@@ -23,6 +23,8 @@ INT8_MODELS = sorted(name for name, entry in ENTRIES.items() if entry.precision 
 EXPECTED_MODELS = {
     "emotion_minixception_float",
     "emotion_minixception_int8",
+    "emotion_vitrina_float",
+    "emotion_vitrina_int8",
     "face_full_range_float",
     "face_full_range_int8",
     "face_short_range_float",

@@ -31,4 +31,4 @@ def test_out_of_range_values_are_refused() -> None:
 
 def test_defaults_name_the_int8_models() -> None:
     assert PresenceSettings().model == "face_full_range_int8"
-    assert EmotionSettings().model == "emotion_minixception_int8"
+    assert EmotionSettings().model == "emotion_vitrina_int8"

@@ -143,6 +143,8 @@ def test_two_consumers_in_one_group_split_the_load(mosquitto: MosquittoBroker, t
     try:
         device.add(make_event(i) for i in range(400))
         wait_for(lambda: len(stores[0].event_ids()) == 400, what="all events in the shared store")
+        # A consumer counts its messages after its store transaction commits: wait for the last count.
+        wait_for(lambda: sum(c.ingest.handled for c in consumers) >= 80, what="the consumers' counts")
         handled = [c.ingest.handled for c in consumers]
         assert sum(handled) >= 80 and min(handled) >= 20, handled
         assert stores[0].counters().get("duplicates", 0) == 0
@@ -186,6 +188,9 @@ def test_device_to_postgres_end_to_end(mosquitto: MosquittoBroker, tmp_path: Pat
         events = [make_event(i) for i in range(120)] + [make_event(900, "alert")]
         device.add(events)
         wait_for(lambda: len(store.event_ids()) == 121, what="all events in PostgreSQL")
+        # Drained first: while an event is still in the outbox (stored, PUBACK not yet handled) adding it
+        # again is a no-op, and it would not be sent twice.
+        wait_for(device.drained, what="the outbox to drain")
         device.outbox.add(events[:20])  # sent again: stored once
         wait_for(device.drained, what="the resend")
         wait_for(lambda: store.counters().get("duplicates", 0) >= 20, what="the duplicates to be counted")

@@ -41,7 +41,7 @@ def test_corrupt_emotion_file_runs_presence_only(
 ) -> None:
     models = tmp_path / "models"
     shutil.copytree(MODELS_DIR, models)
-    target = models / "emotion_minixception_int8.tflite"
+    target = models / f"{EmotionSettings().model}.tflite"
     target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])  # truncated
     monkeypatch.setattr("edge_models.manifest.MODELS_DIR", models)
     monkeypatch.setattr("edge_models.runtime.MODELS_DIR", models)
@@ -51,7 +51,7 @@ def test_corrupt_emotion_file_runs_presence_only(
         assert len(detector.detect(_astronaut())) == 1
     finally:
         detector.close()
-    assert "emotion_minixception_int8.tflite" in caplog.text
+    assert target.name in caplog.text
 
 
 def test_refused_presence_model_runs_attract_only(caplog: pytest.LogCaptureFixture) -> None:

@@ -300,7 +300,10 @@ def test_install_copies_checks_and_adds_the_manifest_entry(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     manifest = Manifest.model_validate_json((models / "manifest.json").read_text(encoding="utf-8"))
     names = [m.name for m in manifest.models]
-    assert names.index("emotion_test_int8") == names.index("emotion_minixception_int8") + 1
+    last_emotion = max(
+        i for i, m in enumerate(manifest.models) if m.task == "emotion" and m.name != "emotion_test_int8"
+    )
+    assert names.index("emotion_test_int8") == last_emotion + 1
     assert "Apache License" in (models / LICENCE_FILE).read_text(encoding="utf-8")
     # Installing again replaces the entry instead of adding a second one.
     install_run(run, models)
@@ -432,9 +435,6 @@ def test_flip_averaged_export_is_mirror_symmetric_with_one_copy_of_the_weights(t
 
 
 def test_export_refuses_a_folder_without_a_trained_run(tmp_path: Path) -> None:
-    if importlib.util.find_spec("tensorflow") is None:
-        result = CliRunner().invoke(main, ["train", "export", "--run", str(tmp_path)])
-        assert result.exit_code != 0 and "TensorFlow" in result.output
-        return
+    """The folder is checked before TensorFlow is imported, so the message is the same without it."""
     result = CliRunner().invoke(main, ["train", "export", "--run", str(tmp_path)])
     assert result.exit_code != 0 and "no trained run" in result.output
