@@ -19,6 +19,16 @@ from edge_models.train.run import TrainOptions
 
 DEFAULT_DATA = Path("../shared/data/fer2013")
 
+_THREADS_OPTION = click.option(
+    "--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="TensorFlow CPU threads."
+)
+_FLIP_AVERAGE_OPTION = click.option(
+    "--flip-average",
+    is_flag=True,
+    help="Export a graph that averages each face with its mirror image (test-time flip averaging: one "
+    "invoke, twice the compute).",
+)
+
 
 @click.group("train")
 def train_group() -> None:
@@ -91,21 +101,14 @@ def train_group() -> None:
 @click.option(
     "--export/--no-export", default=True, show_default=True, help="Calibrate and export at the end."
 )
-@click.option(
-    "--flip-average",
-    is_flag=True,
-    help="Export a graph that averages each face with its mirror image (test-time flip averaging: one "
-    "invoke, twice the compute).",
-)
+@_FLIP_AVERAGE_OPTION
 @click.option(
     "--stop-after",
     type=click.IntRange(1),
     default=None,
     help="Stop after this epoch (checkpointed); the same command later resumes (for time-boxed sessions).",
 )
-@click.option(
-    "--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="TensorFlow CPU threads."
-)
+@_THREADS_OPTION
 def train_emotion(
     *,
     data: Path,
@@ -202,15 +205,8 @@ _RUN_OPTION = click.option(
 
 @train_group.command("export")
 @_RUN_OPTION
-@click.option(
-    "--flip-average/--no-flip-average",
-    default=False,
-    show_default=True,
-    help="Average each face with its mirror image inside the exported graph (one invoke, twice the compute).",
-)
-@click.option(
-    "--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="TensorFlow CPU threads."
-)
+@_FLIP_AVERAGE_OPTION
+@_THREADS_OPTION
 def export(run: Path, flip_average: bool, threads: int) -> None:
     """Export a finished run's best epoch again, replacing its export/ folder.
 
