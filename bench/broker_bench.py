@@ -1,17 +1,18 @@
-"""What the broker benchmarks (fleet_sim.py, ingest_throughput.py) share: the machine facts recorded with a
-result, and writing the result out."""
+"""What the broker benchmarks (fleet_sim.py, ingest_throughput.py) share: the machine facts with the broker's
+version, and writing the result out (:mod:`bench_report`)."""
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from bench_report import emit
+from bench_report import machine_facts as _machine_facts
 from mosquitto_broker import find_mosquitto
+
+__all__ = ["emit", "machine_facts", "mosquitto_version"]
 
 
 def mosquitto_version() -> str:
@@ -23,21 +24,4 @@ def mosquitto_version() -> str:
 
 def machine_facts(load_before: tuple[float, float, float]) -> dict[str, object]:
     """Python, platform, cores, the broker's version and the load average before and after the run."""
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "mosquitto": mosquitto_version(),
-        "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
-    }
-
-
-def emit(result: dict[str, object], output: Path | None, as_json: bool) -> None:
-    """Write ``result`` as JSON to ``output`` (when given) and print it with ``as_json``."""
-    text = json.dumps(result, indent=2)
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text + "\n", encoding="utf-8")
-    if as_json:
-        print(text)
+    return _machine_facts(load_before, mosquitto=mosquitto_version())

@@ -13,16 +13,16 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from bench_report import emit, machine_facts
 
 from edge_models.train.run import RunPaths, read_metrics
 
@@ -65,7 +65,23 @@ def trainer() -> str:
     return found
 
 
-def train(variant: Variant, args: argparse.Namespace) -> dict[str, object]:
+@dataclass(frozen=True)
+class Outcome:
+    """One variant's figures (a row of the table and of the JSON's ``variants``)."""
+
+    variant: str
+    change: str
+    options: list[str]
+    epochs: int
+    best_publictest_accuracy: float
+    best_epoch: int
+    last_publictest_accuracy: float
+    last_train_accuracy: float
+    mean_epoch_s: float
+    wall_s_this_call: float
+
+
+def train(variant: Variant, args: argparse.Namespace) -> Outcome:
     """Train (or finish) one variant and summarise its metrics."""
     out = args.runs / variant.name
     command = [
@@ -82,37 +98,34 @@ def train(variant: Variant, args: argparse.Namespace) -> dict[str, object]:
         raise SystemExit(f"{variant.name} failed (exit {done.returncode}); see {log}")
     records = read_metrics(RunPaths(out).metrics)
     best = max(records, key=lambda r: r.publictest_accuracy)
-    summary: dict[str, object] = {
-        "variant": variant.name,
-        "change": variant.change,
-        "options": list(variant.options),
-        "epochs": len(records),
-        "best_publictest_accuracy": best.publictest_accuracy,
-        "best_epoch": best.epoch,
-        "last_publictest_accuracy": records[-1].publictest_accuracy,
-        "last_train_accuracy": records[-1].train_accuracy,
-        "mean_epoch_s": sum(r.seconds for r in records) / len(records),
-        "wall_s_this_call": time.monotonic() - started,
-    }
     print(f"{variant.name}: best PublicTest {best.publictest_accuracy:.4f} at epoch {best.epoch}", flush=True)
-    return summary
+    return Outcome(
+        variant=variant.name,
+        change=variant.change,
+        options=list(variant.options),
+        epochs=len(records),
+        best_publictest_accuracy=best.publictest_accuracy,
+        best_epoch=best.epoch,
+        last_publictest_accuracy=records[-1].publictest_accuracy,
+        last_train_accuracy=records[-1].train_accuracy,
+        mean_epoch_s=sum(r.seconds for r in records) / len(records),
+        wall_s_this_call=time.monotonic() - started,
+    )
 
 
-def table(results: list[dict[str, object]]) -> str:
+def table(results: list[Outcome]) -> str:
     """A markdown table of the results, with each variant's difference from the baseline."""
-    base = next((r["best_publictest_accuracy"] for r in results if r["variant"] == "baseline"), None)
+    base = next((r.best_publictest_accuracy for r in results if r.variant == "baseline"), None)
     lines = [
         "| variant | change | best PublicTest (epoch) | vs baseline | last epoch | s/epoch |",
         "|---|---|---|---|---|---|",
     ]
     for r in results:
-        acc = float(str(r["best_publictest_accuracy"]))
-        delta = (
-            "" if base is None or r["variant"] == "baseline" else f"{100 * (acc - float(str(base))):+.2f} pt"
-        )
+        acc = r.best_publictest_accuracy
+        delta = "" if base is None or r.variant == "baseline" else f"{100 * (acc - base):+.2f} pt"
         lines.append(
-            f"| {r['variant']} | {r['change']} | {acc:.4f} ({r['best_epoch']}) | {delta} | "
-            f"{float(str(r['last_publictest_accuracy'])):.4f} | {float(str(r['mean_epoch_s'])):.0f} |"
+            f"| {r.variant} | {r.change} | {acc:.4f} ({r.best_epoch}) | {delta} | "
+            f"{r.last_publictest_accuracy:.4f} | {r.mean_epoch_s:.0f} |"
         )
     return "\n".join(lines)
 
@@ -143,18 +156,10 @@ def main() -> int:
         "seed": args.seed,
         "threads_per_run": args.threads,
         "jobs": args.jobs,
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-        },
-        "variants": results,
+        "machine": machine_facts(load_before),
+        "variants": [asdict(r) for r in results],
     }
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    emit(result, args.output, as_json=False)
     print(table(results))
     return 0
 
