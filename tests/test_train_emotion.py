@@ -25,7 +25,7 @@ from edge_models.manifest import MODELS_DIR, Manifest, load_manifest
 from edge_models.train import calibration as cal
 from edge_models.train.augment import augment_batch, mixup, to_model_input
 from edge_models.train.install import LICENCE_FILE, InstallError, install_run
-from edge_models.train.recipe import Augmentation, Recipe
+from edge_models.train.recipe import NO_AUGMENTATION, Augmentation, Recipe
 from edge_models.train.run import (
     EpochRecord,
     RunPaths,
@@ -42,15 +42,6 @@ from edge_models.values import FER_CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
 FER_DIR = ROOT.parent / "shared" / "data" / "fer2013"
-NO_AUGMENT = Augmentation(
-    flip=False,
-    max_rotation_deg=0,
-    max_scale=0,
-    max_shift=0,
-    brightness=0,
-    contrast=0,
-    erase_probability=0,
-)
 
 
 def _faces(n: int, seed: int = 0) -> np.ndarray:
@@ -93,14 +84,14 @@ def test_augmentation_is_a_function_of_the_generator_seed() -> None:
 
 def test_no_augmentation_gives_the_plain_model_input() -> None:
     faces = _faces(4)
-    out = augment_batch(faces, np.random.default_rng(0), NO_AUGMENT)
+    out = augment_batch(faces, np.random.default_rng(0), NO_AUGMENTATION)
     np.testing.assert_allclose(out, to_model_input(faces), atol=1e-6)
     assert to_model_input(np.array([[[0, 255]]], dtype=np.uint8)).ravel().tolist() == [-1.0, 1.0]
 
 
 def test_flip_only_mirrors_about_half_the_faces() -> None:
     faces = _faces(200)
-    aug = NO_AUGMENT.model_copy(update={"flip": True})
+    aug = NO_AUGMENTATION.model_copy(update={"flip": True})
     out = augment_batch(faces, np.random.default_rng(3), aug)[..., 0]
     plain = to_model_input(faces)[..., 0]
     mirrored = [np.allclose(o, p[:, ::-1]) for o, p in zip(out, plain, strict=True)]
@@ -111,7 +102,7 @@ def test_flip_only_mirrors_about_half_the_faces() -> None:
 
 def test_erasing_fills_a_rectangle_within_the_area_bounds() -> None:
     faces = np.full((50, 48, 48), 128, dtype=np.uint8)
-    aug = NO_AUGMENT.model_copy(update={"erase_probability": 1.0, "erase_area": (0.05, 0.1)})
+    aug = NO_AUGMENTATION.model_copy(update={"erase_probability": 1.0, "erase_area": (0.05, 0.1)})
     out = augment_batch(faces, np.random.default_rng(1), aug)[..., 0]
     plain = to_model_input(faces[:1])[0, ..., 0]
     for face in out:

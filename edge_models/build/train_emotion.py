@@ -412,7 +412,6 @@ def export_run(
         limit=settings.limit,
         selection_limit=settings.selection_limit,
         threads=threads,
-        flip_average=flip_average,
     )
     return _export_best(_open_session(tf, recipe, options, paths), state, flip_average, echo)
 
@@ -467,7 +466,8 @@ def export(
     paths: RunPaths,
     flip_average: bool = False,
 ) -> ExportReport:
-    """Fit the temperature on PublicTest, convert to float32 and full-int8 TFLite with it baked in, measure
+    """Fit the temperature on PublicTest, convert to a float reference (float16 weights) and full-int8 TFLite
+    with it baked in, measure
     both on PublicTest and write them with ``report.json`` and ``entries.json``.
 
     With ``flip_average`` the exported graph averages the logits of each face and its mirror image
@@ -542,13 +542,13 @@ def _entries(
         "Trained on FER-2013 Training only; see docs/models/emotion.md."
     )
     entries = []
-    for name, content, figures, precision in (
-        (FLOAT_NAME, float_bytes, report.float_model, "float16"),
-        (INT8_NAME, int8_bytes, report.int8_model, "int8"),
+    for name, content, figures, is_int8 in (
+        (FLOAT_NAME, float_bytes, report.float_model, False),
+        (INT8_NAME, int8_bytes, report.int8_model, True),
     ):
         loaded = TFLiteModel.from_bytes(content)
         agreement = None
-        if precision == "int8":
+        if is_int8:
             agreement = Agreement(
                 reference=FLOAT_NAME,
                 images=sum(sum(row) for row in figures.confusion),
@@ -566,12 +566,12 @@ def _entries(
                 file=f"{name}.tflite",
                 sha256=hashlib.sha256(content).hexdigest(),
                 size_bytes=len(content),
-                precision="int8" if precision == "int8" else "float16",
+                precision="int8" if is_int8 else "float16",
                 inputs=loaded.inputs,
                 outputs=loaded.outputs,
                 source=source,
                 agreement=agreement,
-                notes=f"{INT8_NOTE if precision == 'int8' else FLOAT_NOTE} {preprocessing} "
+                notes=f"{INT8_NOTE if is_int8 else FLOAT_NOTE} {preprocessing} "
                 f"FER-2013 PublicTest accuracy {100 * figures.accuracy:.1f}%.",
             )
         )

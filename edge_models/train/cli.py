@@ -14,7 +14,7 @@ import click
 from edge_models.errors import EdgeModelsError
 from edge_models.manifest import MODELS_DIR
 from edge_models.train.install import install_run
-from edge_models.train.recipe import Recipe
+from edge_models.train.recipe import NO_AUGMENTATION, Recipe
 from edge_models.train.run import TrainOptions
 
 DEFAULT_DATA = Path("../shared/data/fer2013")
@@ -132,7 +132,7 @@ def train_emotion(
     """Train the emotion model on FER-2013 Training, choosing the epoch on PublicTest.
 
     Deterministic for a seed; resumes an unfinished run in --out from its last finished epoch. Writes
-    metrics.jsonl (one line per epoch), train.log, and at the end a temperature-calibrated float32 and
+    metrics.jsonl (one line per epoch), train.log, and at the end a temperature-calibrated float and
     full-int8 export measured on PublicTest (export/report.json). A GPU is used when TensorFlow sees one.
 
     \b
@@ -140,7 +140,7 @@ def train_emotion(
         edge-models train emotion --data ../shared/data/fer2013 --out runs/emotion-s0 --seed 0
         edge-models train emotion --out /tmp/smoke --limit 512 --epochs 1
     """
-    chosen = {
+    chosen: dict[str, object] = {
         "seed": seed,
         "epochs": epochs,
         "architecture": architecture,
@@ -150,24 +150,9 @@ def train_emotion(
         "label_smoothing": label_smoothing,
         "mixup_alpha": mixup_alpha,
         "class_weighting": class_weighting,
+        "augmentation": NO_AUGMENTATION if no_augment else None,
     }
     recipe = Recipe.model_validate({k: v for k, v in chosen.items() if v is not None})
-    if no_augment:
-        recipe = recipe.model_copy(
-            update={
-                "augmentation": recipe.augmentation.model_copy(
-                    update={
-                        "flip": False,
-                        "max_rotation_deg": 0.0,
-                        "max_scale": 0.0,
-                        "max_shift": 0.0,
-                        "brightness": 0.0,
-                        "contrast": 0.0,
-                        "erase_probability": 0.0,
-                    }
-                )
-            }
-        )
     train = _trainer().train
     options = TrainOptions(
         data=data,
@@ -210,8 +195,9 @@ _RUN_OPTION = click.option(
 def export(run: Path, flip_average: bool, threads: int) -> None:
     """Export a finished run's best epoch again, replacing its export/ folder.
 
-    Fits the temperature on PublicTest, converts to float32 and full-int8 TFLite and measures both on
-    PublicTest, as the end of a training does; the recipe and data come from the run folder.
+    Fits the temperature on PublicTest, converts to a float reference (float16 weights) and full-int8
+    TFLite and measures both on PublicTest, as the end of a training does; the recipe and data come from
+    the run folder.
 
     \b
     Example:

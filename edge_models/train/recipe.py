@@ -43,6 +43,18 @@ class Augmentation(_Frozen):
     )
 
 
+#: No augmentation at all (``--no-augment``, for comparisons): every face is used as it is.
+NO_AUGMENTATION = Augmentation(
+    flip=False,
+    max_rotation_deg=0.0,
+    max_scale=0.0,
+    max_shift=0.0,
+    brightness=0.0,
+    contrast=0.0,
+    erase_probability=0.0,
+)
+
+
 class Recipe(_Frozen):
     """How to train one emotion model (architecture, optimiser, regularisation, data)."""
 

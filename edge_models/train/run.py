@@ -124,7 +124,7 @@ class ExportReport(_Frozen):
     )
     parameters: int = Field(description="Trainable and non-trainable parameters of the Keras model.")
     calibration: CalibrationReport = Field(description="Temperature scaling (baked into both exports).")
-    float_model: ModelFigures = Field(description="The float32 export.")
+    float_model: ModelFigures = Field(description="The float reference export (float16 weights).")
     int8_model: ModelFigures = Field(description="The full-int8 export.")
     top1_agreement: float = Field(
         description="Share of PublicTest faces where int8 and float agree on top-1."
