@@ -62,9 +62,12 @@ def test_licence_text_is_shipped(name: str) -> None:
 
 
 def test_models_stay_small() -> None:
+    # Every int8 model a kiosk runs fits issue #7's 1 MB file budget; the whole folder, float references
+    # included, stays a small part of a device image.
     total = sum(entry.size_bytes for entry in MANIFEST.models)
-    assert total < 5_000_000
-    assert ENTRIES["face_full_range_int8"].size_bytes < 1_000_000
+    assert total < 6_000_000
+    for name in INT8_MODELS:
+        assert ENTRIES[name].size_bytes < 1_000_000, name
 
 
 @pytest.mark.parametrize("name", INT8_MODELS)

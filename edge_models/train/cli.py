@@ -20,7 +20,12 @@ from edge_models.train.run import TrainOptions
 DEFAULT_DATA = Path("../shared/data/fer2013")
 
 _THREADS_OPTION = click.option(
-    "--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="TensorFlow CPU threads."
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="TensorFlow CPU threads. The same seed with another thread count trains other (equally "
+    "deterministic) weights: repeat or resume a run with the count it started with.",
 )
 _FLIP_AVERAGE_OPTION = click.option(
     "--flip-average",
@@ -39,6 +44,10 @@ def train_group() -> None:
         edge-models train emotion --data ../shared/data/fer2013 --out runs/emotion-s0
         edge-models train export --run runs/emotion-s0 --flip-average   # optional
         edge-models train install --run runs/emotion-s0
+
+    \b
+    The shipped model (docs/models/emotion.md) is the default recipe at width 28:
+        edge-models train emotion --out runs/emotion-vgg28-s0 --seed 0 --width 28
     """
 
 
