@@ -6,6 +6,7 @@ certificates (a CA, the broker's, a client's) are generated with ``cryptography`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import ipaddress
@@ -53,11 +54,19 @@ def find_mosquitto() -> str:
     return found
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that nothing listens on right now.
+
+    The sockets stay bound until all are chosen: binding port 0 one socket at a time can hand back a port
+    just released, which gave a broker two listeners on one port ("Address already in use").
+    """
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def make_tls_files(folder: Path, host: str = "127.0.0.1") -> TlsFiles:
@@ -167,9 +176,7 @@ class MosquittoBroker:
         self.persistence = persistence
         self.quiet = quiet
         self.binary = find_mosquitto()
-        self.port = free_port()
-        self.tls_port = free_port()
-        self.auth_port = free_port()
+        self.port, self.tls_port, self.auth_port = free_ports(3)
         self.password_file = folder / "passwords"
         self.tls = make_tls_files(folder / "pki", host)
         self.log_file = folder / "mosquitto.log"

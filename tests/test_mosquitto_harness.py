@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import socket
 import ssl
 import uuid
 
@@ -88,3 +89,15 @@ def test_missing_binary_names_the_package(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(mosquitto_broker.shutil, "which", lambda *_a, **_k: None)
     with pytest.raises(BrokerStartError, match="package 'mosquitto'"):
         mosquitto_broker.find_mosquitto()
+
+
+def test_free_ports_are_distinct_and_unused() -> None:
+    ports = mosquitto_broker.free_ports(64)
+    assert len(set(ports)) == 64
+    for port in ports[:3]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))  # raises if anything still holds it
+
+
+def test_a_broker_listens_on_three_different_ports(mosquitto: MosquittoBroker) -> None:
+    assert len({mosquitto.port, mosquitto.tls_port, mosquitto.auth_port}) == 3
