@@ -467,8 +467,7 @@ def export(
     flip_average: bool = False,
 ) -> ExportReport:
     """Fit the temperature on PublicTest, convert to a float reference (float16 weights) and full-int8 TFLite
-    with it baked in, measure
-    both on PublicTest and write them with ``report.json`` and ``entries.json``.
+    with it baked in, measure both on PublicTest and write them with ``report.json`` and ``entries.json``.
 
     With ``flip_average`` the exported graph averages the logits of each face and its mirror image
     (test-time flip averaging; twice the compute in one invoke), and the temperature is fitted on those.
