@@ -5,7 +5,7 @@
     python bench/fleet_sim.py --json --output bench/results/fleet_sim.json
 
 A private Mosquitto is started for the run (never 127.0.0.1:1883). Two ingest consumers
-(:class:`cloud_sync.ingest.Ingest`, as ``cloud-sync ingest`` runs it) are started as child processes in the
+(:class:`backoffice.ingest.Ingest`, as ``backoffice ingest`` runs it) are started as child processes in the
 same MQTT 5 shared-subscription group, both writing into one SQLite back-office database (WAL). The kiosks
 are spread over ``--workers`` child processes; each kiosk is a real :class:`cloud_sync.device.DeviceSync`
 with its own MQTT client id and connection, its own SQLite outbox file (``synchronous=FULL``, the kiosk
@@ -52,10 +52,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from broker_bench import emit, machine_facts
 from mosquitto_broker import MosquittoBroker
 
+from backoffice.ingest import Ingest, Parsed, Store, open_store
+from backoffice.settings import IngestSettings
 from cloud_sync.device import DeviceSync
-from cloud_sync.ingest import Ingest, Parsed, Store, open_store
-from cloud_sync.settings import AnonymisationSettings, IngestSettings, OutboxSettings
-from kiosk.events import (
+from cloud_sync.settings import AnonymisationSettings, OutboxSettings
+from mqtt_bridge.contract.events import (
     Event,
     Feedback,
     Health,
@@ -65,9 +66,9 @@ from kiosk.events import (
     VisitEnded,
     VisitStarted,
 )
-from mqtt_bridge.payloads import BirthPayload
+from mqtt_bridge.contract.payloads import BirthPayload
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceTopics
 
 PREFIX = "vitrina/v1"
 SHARE_GROUP = "fleet-sim"

@@ -4,8 +4,8 @@
     python bench/ingest_throughput.py --events 50000 --events-per-message 200
     python bench/ingest_throughput.py --json --output bench/results/ingest_throughput.json
 
-For each store and each message size: one :class:`cloud_sync.ingest.Ingest` consumer connects to a private
-Mosquitto with a persistent session (plain subscription, as ``cloud-sync ingest --group ''``) and goes away;
+For each store and each message size: one :class:`backoffice.ingest.Ingest` consumer connects to a private
+Mosquitto with a persistent session (plain subscription, as ``backoffice ingest --group ''``) and goes away;
 a paho client publishes the backlog (real kiosk events in the outbox's wire format, ``EventBatch``, QoS 1)
 and the broker queues it for the consumer. The consumer then comes back and the clock runs from its start
 to the moment the store holds every event: MQTT delivery, validation, the store's transaction and the
@@ -39,11 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from broker_bench import emit, machine_facts
 from mosquitto_broker import MosquittoBroker
 
-from cloud_sync.ingest import Ingest, Store, open_store
-from cloud_sync.settings import IngestSettings
-from kiosk.events import Event, OfferShown, VisitEnded, VisitStarted
+from backoffice.ingest import Ingest, Store, open_store
+from backoffice.settings import IngestSettings
+from mqtt_bridge.contract.events import Event, OfferShown, VisitEnded, VisitStarted
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceTopics
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PREFIX = "vitrina/v1"

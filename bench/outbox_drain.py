@@ -32,10 +32,10 @@ from mosquitto_broker import MosquittoBroker
 
 from cloud_sync.device import DeviceSync
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
-from kiosk.events import OfferShown
-from mqtt_bridge.payloads import BirthPayload
+from mqtt_bridge.contract.events import OfferShown
+from mqtt_bridge.contract.payloads import BirthPayload
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
 

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from cloud_sync.anonymise import Anonymiser
 from cloud_sync.outbox import Outbox, OutboxPublisher
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
-from kiosk.events import Event
 from mqtt_bridge.commands import CommandBridge, CommandProcessor
+from mqtt_bridge.contract.events import Event
+from mqtt_bridge.contract.payloads import BirthPayload
+from mqtt_bridge.contract.topics import QOS, DeviceTopics
 from mqtt_bridge.device import device_transport, stopped_message
 from mqtt_bridge.errors import MqttBridgeError
-from mqtt_bridge.payloads import BirthPayload
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import QOS, DeviceTopics
 from mqtt_bridge.transport import InboundMessage, drain_queue
 
 logger = logging.getLogger(__name__)

@@ -36,10 +36,10 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from cloud_sync.settings import OutboxSettings
-from kiosk.events import Event, Priority
+from mqtt_bridge.contract.events import Event, Priority
+from mqtt_bridge.contract.payloads import MetricsPayload
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.errors import MqttBridgeError
-from mqtt_bridge.payloads import MetricsPayload
-from mqtt_bridge.topics import DeviceTopics
 from mqtt_bridge.transport import PublishAck, Publisher, drain_queue
 
 logger = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from kiosk import __version__
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError
 from kiosk.logging_setup import configure_logging
-from kiosk.perception import Detector
+from kiosk.perception.types import Detector
 
 if TYPE_CHECKING:
-    from kiosk.offers import Catalogue
+    from mqtt_bridge.contract.catalogue import Catalogue
 
 log = logging.getLogger("kiosk")
 
@@ -130,8 +130,8 @@ def demo(
     if broker is not None:
         config = _with_broker(config, broker, out_dir)
     configure_logging(config.logging)
-    from kiosk.demo import DemoError, run_demo
-    from kiosk.demo_media import write_walk_in_clip
+    from kiosk.app.demo import DemoError, run_demo
+    from kiosk.perception.demo_media import write_walk_in_clip
     from kiosk.ui.display import has_display
 
     if seconds is None and (headless or not has_display()):
@@ -186,8 +186,8 @@ def _start_catalogue(config: KioskConfig) -> tuple[Catalogue | None, Path | None
     """The catalogue to start with and its pictures' folder: the last release installed from the back office
     (``[offers] installed_dir``), else the configured file, else none (attract only).
     Exits 2 on a bad file."""
-    from kiosk.catalogue_sync import load_installed
-    from kiosk.offers import load_catalogue
+    from kiosk.decisions.offers import load_catalogue
+    from kiosk.link.catalogue_sync import load_installed
 
     installed = load_installed(config.offers.installed_dir)
     if installed is not None:
@@ -253,7 +253,7 @@ def events_tail(db_path: Path | None, config_file: Path | None, count: int, foll
       kiosk events tail -n 50
       kiosk events tail --follow --db var/events.sqlite | jq .type
     """
-    from kiosk.store import DB_NAME, StoreError, open_existing, tail
+    from kiosk.link.store import DB_NAME, StoreError, open_existing, tail
 
     if db_path is None:
         config = _load_or_exit(config_file) if config_file else KioskConfig()
@@ -321,7 +321,7 @@ def run(
     import signal
     import threading
 
-    from kiosk.app import KioskApp
+    from kiosk.app.root import KioskApp
     from mqtt_bridge.errors import MqttBridgeError
 
     config = _run_config(config_file, source, loop)
@@ -344,7 +344,7 @@ def run(
         if headless:
             summary = app.run(seconds, stop)
         else:  # the screen in this (main) thread; the workers start once its first frame is up
-            from kiosk.runtime_port import run_screen
+            from kiosk.app.screen_port import run_screen
 
             run_screen(app, seconds=seconds, stop=stop.is_set)
             summary = app.summary()
@@ -385,12 +385,12 @@ def _run_config(config_file: Path | None, source: str | None, loop: bool | None)
 
 def _open_detector(name: str, config: KioskConfig) -> Detector:
     """The configured vision models; attract-only (no detector) when the presence model is refused."""
-    from kiosk.app import NoDetector
+    from kiosk.app.root import NoDetector
 
     if name == "none":
         return NoDetector()
     from edge_models.errors import EdgeModelsError
-    from kiosk.perception_adapter import open_model_detector
+    from kiosk.perception.detector import open_model_detector
 
     try:
         return open_model_detector(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from kiosk.config import KioskConfig
-from kiosk.engagement import (
+from kiosk.decisions.engagement import (
     CallStaff,
     CameraChanged,
     ChooseOffer,
@@ -30,9 +30,10 @@ from kiosk.engagement import (
     Tick,
     Touch,
 )
-from kiosk.offers import Catalogue, OfferContext, OfferEngine
-from kiosk.redemption import Redemption, RedemptionCodes
+from kiosk.decisions.offers import OfferContext, OfferEngine
+from kiosk.decisions.redemption import Redemption, RedemptionCodes
 from kiosk.views.port import NpsAnswer, RuntimeView
+from mqtt_bridge.contract.catalogue import Catalogue
 
 
 @dataclass

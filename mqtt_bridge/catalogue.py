@@ -1,7 +1,9 @@
 """Signed offer catalogue releases: build and sign (the back office), verify (the device).
 
-A :class:`~mqtt_bridge.payloads.CatalogueRelease` is published retained on ``{prefix}/{store}/catalogue``.
-It carries the catalogue document as JSON text (this package knows nothing of ``kiosk.offers``) and every
+A :class:`~mqtt_bridge.contract.payloads.CatalogueRelease` is published retained on
+``{prefix}/{store}/catalogue``.
+It carries the catalogue document as JSON text (this package knows nothing of ``kiosk.decisions.offers``) and
+every
 file the catalogue refers to *inline*, base64url, with its sha256 and size: a device fetches nothing, so it
 never has to trust a URL. :func:`verify_release` refuses, with a :class:`CatalogueRejectedError` naming the
 problem, a payload that is
@@ -26,8 +28,8 @@ from typing import Final, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
+from mqtt_bridge.contract.payloads import CatalogueAsset, CatalogueRelease
 from mqtt_bridge.errors import MqttBridgeError
-from mqtt_bridge.payloads import CatalogueAsset, CatalogueRelease
 from mqtt_bridge.signing import b64url_decode, b64url_encode, canonical_json, sign_bytes, signature_problem
 
 #: Default bound on a release payload (bytes): the catalogue and its pictures, base64url (4/3 larger).

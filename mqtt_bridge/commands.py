@@ -1,6 +1,6 @@
 """Inbound commands from the back office: validated, authenticated, never replayed, idempotent.
 
-A command arrives on ``cmd/<name>`` as a :class:`~mqtt_bridge.payloads.CommandEnvelope`. The
+A command arrives on ``cmd/<name>`` as a :class:`~mqtt_bridge.contract.payloads.CommandEnvelope`. The
 :class:`CommandProcessor` refuses, with a reason published on ``cmd/<name>/result`` and without changing
 anything, a command that is:
 
@@ -15,7 +15,7 @@ A command id already applied is answered ``duplicate`` and not applied again (Qo
 Nonces and applied ids live in a :class:`CommandLedger`: on disk (:class:`SqliteLedger`, ``ledger_path``) so
 they survive a restart, or in memory.
 :meth:`CommandProcessor.handle` never raises: whatever the bytes, the answer is a
-:class:`~mqtt_bridge.payloads.CommandResult`.
+:class:`~mqtt_bridge.contract.payloads.CommandResult`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from mqtt_bridge.contract.payloads import CommandEnvelope, CommandResult
+from mqtt_bridge.contract.topics import DeviceTopics, parse_topic
 from mqtt_bridge.errors import MqttBridgeError
-from mqtt_bridge.payloads import CommandEnvelope, CommandResult
 from mqtt_bridge.settings import CommandSettings
 from mqtt_bridge.signing import (
     b64url_decode,
@@ -45,7 +46,6 @@ from mqtt_bridge.signing import (
     sign_bytes,
     signature_problem,
 )
-from mqtt_bridge.topics import DeviceTopics, parse_topic
 from mqtt_bridge.transport import InboundMessage, MqttTransport, drain_queue
 
 logger = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ class CommandBridge:
 
     The bridge drains the transport's whole inbound queue: a message of the tree that is not a command
     (the store's catalogue, say) goes to ``other`` when given, so another consumer of the same transport
-    (``kiosk.catalogue_sync.CatalogueListener.handle``) does not lose it.
+    (``kiosk.link.catalogue_sync.CatalogueListener.handle``) does not lose it.
     """
 
     def __init__(

@@ -6,9 +6,9 @@ import random
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from mqtt_bridge.payloads import BirthPayload, StatusPayload
+from mqtt_bridge.contract.payloads import BirthPayload, StatusPayload
+from mqtt_bridge.contract.topics import QOS, RETAIN, DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import QOS, RETAIN, DeviceTopics
 from mqtt_bridge.transport import MqttTransport, Will
 
 

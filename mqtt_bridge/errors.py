@@ -19,10 +19,6 @@ class BrokerUrlError(MqttBridgeError, ValueError):
         self.option = option
 
 
-class TopicError(MqttBridgeError, ValueError):
-    """A store id, device id, command name or topic is not valid in Vitrina's topic tree."""
-
-
 class MqttReasonError(MqttBridgeError):
     """An MQTT operation failed with a reason code from the broker or from paho.
 

@@ -53,7 +53,7 @@ def load_public_keys(texts: Iterable[str], setting: str) -> list[Ed25519PublicKe
         except ValueError as exc:
             raise MqttBridgeError(
                 f"{setting} has an entry that is not a raw Ed25519 key in base64url "
-                f"({text[:12]}...); export it with `public_key_text` (printed by `cloud-sync keygen`)"
+                f"({text[:12]}...); export it with `public_key_text` (printed by `backoffice keygen`)"
             ) from exc
     return keys
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 from paho.mqtt.client import MQTTMessageInfo
 
-from kiosk.events import Event, Health, OfferShown, StaffCall, VisitStarted
+from mqtt_bridge.contract.events import Event, Health, OfferShown, StaffCall, VisitStarted
 from mqtt_bridge.transport import PublishAck, PublishHandle
 
 

@@ -9,10 +9,10 @@ import uuid
 
 from mosquitto_broker import MosquittoBroker
 
-from cloud_sync.anonymise import keys_outside_allowlist
-from mqtt_bridge.errors import TopicError
+from mqtt_bridge.contract.allowlist import keys_outside_allowlist
+from mqtt_bridge.contract.errors import TopicError
+from mqtt_bridge.contract.topics import parse_topic
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import parse_topic
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
 PREFIX = "vitrina/v1"

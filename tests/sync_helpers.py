@@ -10,13 +10,14 @@ from pathlib import Path
 
 from mosquitto_broker import MosquittoBroker
 
+from backoffice.ingest import Ingest, Store
+from backoffice.settings import IngestSettings
 from cloud_sync.device import DeviceSync
-from cloud_sync.ingest import Ingest, Store
-from cloud_sync.settings import AnonymisationSettings, IngestSettings, OutboxSettings
+from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from mqtt_bridge.commands import CommandProcessor
-from mqtt_bridge.payloads import BirthPayload
+from mqtt_bridge.contract.payloads import BirthPayload
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceTopics
 
 
 def broker_settings(broker: MosquittoBroker) -> BrokerSettings:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from cloud_sync.device import DeviceSync
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
-from kiosk.events import Event, Health, OfferShown, StaffCall, VisitStarted
-from mqtt_bridge.payloads import BirthPayload
+from mqtt_bridge.contract.events import Event, Health, OfferShown, StaffCall, VisitStarted
+from mqtt_bridge.contract.payloads import BirthPayload
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceTopics
 
 
 def _event(rng: random.Random) -> Event:

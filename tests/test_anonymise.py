@@ -13,16 +13,15 @@ from outbox_doubles import make_event
 from pydantic import Field
 
 from cloud_sync.anonymise import (
-    EVENT_ALLOWLIST,
     Anonymiser,
     DailySalt,
     anonymise_event,
     coarsen_ts,
-    keys_outside_allowlist,
     suppress_small_counts,
 )
 from cloud_sync.settings import AnonymisationSettings
-from kiosk.events import (
+from mqtt_bridge.contract.allowlist import EVENT_ALLOWLIST, keys_outside_allowlist
+from mqtt_bridge.contract.events import (
     ConsentChanged,
     Feedback,
     OfferRedeemed,

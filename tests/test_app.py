@@ -1,6 +1,6 @@
 """The composition root end to end: real threads, a real SQLite store, fake camera and detector.
 
-The detector is a fake behind the :class:`~kiosk.perception.Detector` protocol (the vision models are
+The detector is a fake behind the :class:`~kiosk.perception.types.Detector` protocol (the vision models are
 another package): a bright block in the frame is a face; its green level is its valence.
 """
 
@@ -21,12 +21,12 @@ import pytest
 from waiting import wait_for
 
 from edge_models.sample_media import WOLFGANG_CLIP, sample_file
-from kiosk.app import KioskApp
-from kiosk.camera import CameraError
+from kiosk.app.root import KioskApp
 from kiosk.config import CameraConfig, KioskConfig, RuntimeConfig, StorageConfig
-from kiosk.engagement import Touch
-from kiosk.perception import Box, Detection, Frame, ValenceReading
-from kiosk.store import DB_NAME, StoreError, open_existing, read_events
+from kiosk.decisions.engagement import Touch
+from kiosk.link.store import DB_NAME, StoreError, open_existing, read_events
+from kiosk.perception.camera import CameraError
+from kiosk.perception.types import Box, Detection, Frame, ValenceReading
 
 
 def _frame(face: bool) -> Frame:

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from kiosk.audience import AudienceMeter, VisitMetrics
 from kiosk.config import AudienceConfig, TrackerConfig
-from kiosk.perception import Box, Detection, Snapshot, ValenceReading
-from kiosk.tracker import Tracker
+from kiosk.decisions.audience import AudienceMeter, VisitMetrics
+from kiosk.decisions.tracker import Tracker
+from kiosk.perception.types import Box, Detection, Snapshot, ValenceReading
 
 DT = 0.1
 

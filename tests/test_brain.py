@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.brain import Acknowledgement, KioskBrain, Redemption
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, PrivacyConfig, StaffConfig
-from kiosk.engagement import MaintenanceSwitch, Touch
-from kiosk.events import (
+from kiosk.decisions.brain import Acknowledgement, KioskBrain, Redemption
+from kiosk.decisions.engagement import MaintenanceSwitch, Touch
+from kiosk.decisions.offers import OfferEngine, load_catalogue
+from kiosk.perception.types import Box, Detection, Snapshot, Valence, ValenceReading
+from mqtt_bridge.contract.events import (
     ConsentChanged,
     Event,
     Feedback,
@@ -25,8 +27,6 @@ from kiosk.events import (
     VisitEnded,
     VisitStarted,
 )
-from kiosk.offers import OfferEngine, load_catalogue
-from kiosk.perception import Box, Detection, Snapshot, Valence, ValenceReading
 
 DT = 0.1
 

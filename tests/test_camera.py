@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from waiting import wait_for
 
-from kiosk.camera import (
+from kiosk.clock import SystemClock
+from kiosk.config import CameraConfig
+from kiosk.perception.camera import (
     Backoff,
     CameraError,
     CapturedFrame,
@@ -22,9 +24,7 @@ from kiosk.camera import (
     Picamera2Source,
     make_source,
 )
-from kiosk.clock import SystemClock
-from kiosk.config import CameraConfig
-from kiosk.perception import Frame
+from kiosk.perception.types import Frame
 
 FAST = CameraConfig(reconnect_initial_s=0.01, reconnect_max_s=0.02, frame_timeout_s=1.0)
 

@@ -1,4 +1,4 @@
-"""`cloud-sync publish-catalogue` on the real broker: retained, installed late, tampering refused."""
+"""`backoffice publish-catalogue` on the real broker: retained, installed late, tampering refused."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mosquitto_broker import MosquittoBroker
 from sync_helpers import broker_settings, wait_for
 
-from cloud_sync.cli import main, read_catalogue_files
-from kiosk.catalogue_sync import CatalogueInstaller, CatalogueListener, InstallResult, load_installed
-from kiosk.offers import load_catalogue
+from backoffice.cli import main, read_catalogue_files
+from kiosk.decisions.offers import load_catalogue
+from kiosk.link.catalogue_sync import CatalogueInstaller, CatalogueListener, InstallResult, load_installed
 from mqtt_bridge.catalogue import build_release, sign_release
 from mqtt_bridge.commands import CommandBridge, CommandProcessor
-from mqtt_bridge.payloads import CatalogueRelease, CatalogueResult
+from mqtt_bridge.contract.payloads import CatalogueRelease, CatalogueResult
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import CommandSettings
 from mqtt_bridge.signing import public_key_text
-from mqtt_bridge.topics import DeviceTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
 DEMO = Path(__file__).resolve().parent.parent / "kiosk" / "demo_assets" / "catalogue.toml"

@@ -1,7 +1,7 @@
-"""Signed catalogue releases: sign and verify (mqtt_bridge.catalogue), install (kiosk.catalogue_sync).
+"""Signed catalogue releases: sign and verify (mqtt_bridge.catalogue), install (kiosk.link.catalogue_sync).
 
 Real input: the demo catalogue (kiosk/demo_assets/catalogue.toml) and its pictures, read the way
-`cloud-sync publish-catalogue` reads them.
+`backoffice publish-catalogue` reads them.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import kiosk.catalogue_sync as cs
-from cloud_sync.cli import read_catalogue_files
-from kiosk.catalogue_sync import CatalogueInstaller, load_installed
-from kiosk.offers import load_catalogue
+import kiosk.link.catalogue_sync as cs
+from backoffice.cli import read_catalogue_files
+from kiosk.decisions.offers import load_catalogue
+from kiosk.link.catalogue_sync import CatalogueInstaller, load_installed
 from mqtt_bridge.catalogue import CatalogueRejectedError, build_release, sign_release, verify_release
-from mqtt_bridge.payloads import CatalogueAsset, CatalogueRelease, CatalogueResult
+from mqtt_bridge.contract.payloads import CatalogueAsset, CatalogueRelease, CatalogueResult
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.signing import b64url_encode, public_key_text
-from mqtt_bridge.topics import DeviceTopics
 
 KEY = Ed25519PrivateKey.generate()
 OTHER_KEY = Ed25519PrivateKey.generate()
@@ -421,7 +421,7 @@ def test_a_json_catalogue_reads_like_its_toml_twin(tmp_path: Path) -> None:
 def test_publish_refuses_a_missing_image_or_an_oversized_release_before_connecting(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cloud_sync.cli import main
+    from backoffice.cli import main
 
     runner = CliRunner()
     key = tmp_path / "bo.pem"

@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cloud_sync.cli import main as cloud_sync_main
+from backoffice.cli import main as backoffice_main
 from edge_models.cli import main as edge_models_main
 from kiosk.cli import main as kiosk_main
 from provisioning.cli import main as provision_main
@@ -14,7 +14,7 @@ from provisioning.cli import main as provision_main
 GROUPS = {
     "kiosk": kiosk_main,
     "edge-models": edge_models_main,
-    "cloud-sync": cloud_sync_main,
+    "backoffice": backoffice_main,
     "provision": provision_main,
 }
 

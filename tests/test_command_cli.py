@@ -1,4 +1,4 @@
-"""`cloud-sync keygen` and `cloud-sync send-command` against a device's CommandBridge on the real broker."""
+"""`backoffice keygen` and `backoffice send-command` against a device's CommandBridge on the real broker."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from mosquitto_broker import MosquittoBroker
 from sync_helpers import broker_settings
 
-from cloud_sync.cli import main
+from backoffice.cli import main
 from mqtt_bridge.commands import CommandBridge, CommandProcessor
-from mqtt_bridge.payloads import CommandEnvelope
+from mqtt_bridge.contract.payloads import CommandEnvelope
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import CommandSettings
-from mqtt_bridge.topics import DeviceTopics
 from mqtt_bridge.transport import MqttTransport
 
 

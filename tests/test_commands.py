@@ -17,10 +17,10 @@ from mosquitto_broker import MosquittoBroker
 from sync_helpers import broker_settings, wait_for
 
 from mqtt_bridge.commands import CommandBridge, CommandProcessor, CommandRefusedError, public_key_text, sign
+from mqtt_bridge.contract.payloads import CommandEnvelope, CommandResult
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.errors import MqttBridgeError
-from mqtt_bridge.payloads import CommandEnvelope, CommandResult
 from mqtt_bridge.settings import CommandSettings
-from mqtt_bridge.topics import DeviceTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_models.presence import PresenceDetector
-from kiosk.demo_media import BACKGROUND, PHOTO, WALK, frame_at, write_walk_in_clip
+from kiosk.perception.demo_media import BACKGROUND, PHOTO, WALK, frame_at, write_walk_in_clip
 
 
 @pytest.fixture(scope="module")

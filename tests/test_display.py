@@ -42,7 +42,7 @@ def test_kiosk_demo_exits_zero_without_display(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_kiosk_run_with_its_screen_without_display(tmp_path: Path) -> None:
-    from kiosk.demo_media import write_walk_in_clip
+    from kiosk.perception.demo_media import write_walk_in_clip
 
     clip = write_walk_in_clip(tmp_path / "walk.avi")
     config = tmp_path / "kiosk.toml"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.config import EngagementConfig
-from kiosk.engagement import (
+from kiosk.decisions.engagement import (
     ALL,
     TIMEOUTS,
     TRANSITIONS,

@@ -7,7 +7,7 @@ import typing
 import pydantic
 import pytest
 
-from kiosk.events import EVENT_ADAPTER, Event, OfferShown, StaffCall, VisitEnded, parse_event
+from mqtt_bridge.contract.events import EVENT_ADAPTER, Event, OfferShown, StaffCall, VisitEnded, parse_event
 
 FORBIDDEN_WORDS = {"image", "crop", "embedding", "frame", "face", "person", "pixels", "photo", "name"}
 

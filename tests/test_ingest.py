@@ -12,8 +12,8 @@ from mosquitto_broker import MosquittoBroker
 from outbox_doubles import make_event
 from sync_helpers import IngestThread, make_device, wait_for
 
-from cloud_sync.ingest import PostgresStore, SqliteStore, Store, open_store, parse_messages
-from mqtt_bridge.payloads import EventBatch
+from backoffice.ingest import PostgresStore, SqliteStore, Store, open_store, parse_messages
+from mqtt_bridge.contract.payloads import EventBatch
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -159,7 +159,7 @@ def test_two_consumers_in_one_group_split_the_load(mosquitto: MosquittoBroker, t
 def test_broker_url_parsing(tmp_path: Path) -> None:
     from click import BadParameter
 
-    from cloud_sync.cli import broker_settings_from_url
+    from backoffice.cli import broker_settings_from_url
 
     s = broker_settings_from_url("mqtt://ingest@broker.example:1884", password_env="PW")
     assert (s.host, s.port, s.username, s.tls) == ("broker.example", 1884, "ingest", None)
@@ -172,9 +172,9 @@ def test_broker_url_parsing(tmp_path: Path) -> None:
 
 
 def test_unknown_store_url_is_explained() -> None:
-    from cloud_sync.errors import CloudSyncError
+    from backoffice.errors import BackofficeError
 
-    with pytest.raises(CloudSyncError, match="sqlite:///path"):
+    with pytest.raises(BackofficeError, match="sqlite:///path"):
         open_store("mysql://x")
 
 

@@ -1,7 +1,7 @@
 """The kiosk linked to the back office over a real Mosquitto: every stored event reaches the back-office
 store once, a staff call is acknowledged through the broker, a broker that is down does not stop the kiosk.
 
-The back office is the real ``cloud-sync ingest`` (a process, into a SQLite file) and ``cloud-sync
+The back office is the real ``backoffice ingest`` (a process, into a SQLite file) and ``backoffice
 send-command``; the broker fixture's payload audit checks every payload published against the
 anonymisation allowlist.
 """
@@ -27,13 +27,13 @@ from waiting import wait_for
 
 from cloud_sync.settings import OutboxSettings
 from edge_models.sample_media import WOLFGANG_CLIP, sample_file
-from kiosk.app import KioskApp, NoDetector
+from kiosk.app.root import KioskApp, NoDetector
 from kiosk.config import CameraConfig, KioskConfig, PrivacyConfig, RuntimeConfig, StorageConfig
-from kiosk.engagement import Touch
-from kiosk.store import DB_NAME, open_existing, read_events
-from kiosk.sync import birth_payload, command_handlers, config_hash
+from kiosk.decisions.engagement import Touch
+from kiosk.link.store import DB_NAME, open_existing, read_events
+from kiosk.link.sync import birth_payload, command_handlers, config_hash
 from mqtt_bridge.commands import CommandProcessor
-from mqtt_bridge.payloads import CommandEnvelope
+from mqtt_bridge.contract.payloads import CommandEnvelope
 from mqtt_bridge.settings import BrokerSettings, CommandSettings
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
@@ -44,13 +44,13 @@ BIN = Path(sys.executable).parent
 
 
 class BackOffice:
-    """``cloud-sync ingest`` in a process, storing into ``path``; read with plain SQLite."""
+    """``backoffice ingest`` in a process, storing into ``path``; read with plain SQLite."""
 
     def __init__(self, broker: MosquittoBroker, path: Path) -> None:
         self.broker = broker
         self.path = path
         self.proc = subprocess.Popen(
-            [str(BIN / "cloud-sync"), "ingest", "--broker", f"mqtt://{broker.host}:{broker.port}",
+            [str(BIN / "backoffice"), "ingest", "--broker", f"mqtt://{broker.host}:{broker.port}",
              "--db", f"sqlite:///{path}", "--group", ""],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -92,7 +92,7 @@ class BackOffice:
 
     def send(self, name: str, args: dict[str, object]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(BIN / "cloud-sync"), "send-command", "--broker", f"mqtt://{self.broker.host}:{self.broker.port}",
+            [str(BIN / "backoffice"), "send-command", "--broker", f"mqtt://{self.broker.host}:{self.broker.port}",
              "--store", "s1", "--device", "k1", "--name", name, "--args", json.dumps(args), "--wait", "20"],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
@@ -153,7 +153,7 @@ def _clip(path: Path, frames: int = 40) -> Path:
 def test_kiosk_with_the_real_models_reaches_the_back_office_and_answers_a_staff_ack(
     mosquitto: MosquittoBroker, back_office: BackOffice, tmp_path: Path
 ) -> None:
-    from kiosk.perception_adapter import open_model_detector
+    from kiosk.perception.detector import open_model_detector
 
     config = _config(tmp_path, mosquitto, str(sample_file(WOLFGANG_CLIP)), health_interval_s=1.0)
     detector = open_model_detector(config.presence, config.emotion)
@@ -421,15 +421,15 @@ def test_birth_payload_capabilities_follow_the_privacy_mode() -> None:
 def test_a_catalogue_released_by_the_back_office_reaches_the_offer_engine_and_the_screen(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
-    """``cloud-sync publish-catalogue`` -> broker (retained) -> the running kiosk: verified, installed,
+    """``backoffice publish-catalogue`` -> broker (retained) -> the running kiosk: verified, installed,
     swapped into the offer engine and the screen's port; a restarted kiosk starts with it."""
     from click.testing import CliRunner
 
-    from cloud_sync.cli import main as cloud_sync
+    from backoffice.cli import main as cloud_sync
+    from kiosk.app.demo import DEMO_CATALOGUE
+    from kiosk.app.screen_port import AppPort
     from kiosk.cli import _start_catalogue
-    from kiosk.demo import DEMO_CATALOGUE
-    from kiosk.offers import load_catalogue
-    from kiosk.runtime_port import AppPort
+    from kiosk.decisions.offers import load_catalogue
 
     runner = CliRunner()
     key = tmp_path / "bo.pem"

@@ -12,10 +12,10 @@ import skimage.data
 
 from edge_models.config import EmotionSettings, PresenceSettings
 from edge_models.manifest import MODELS_DIR
-from kiosk.app import NoDetector
+from kiosk.app.root import NoDetector
 from kiosk.cli import _open_detector
 from kiosk.config import KioskConfig
-from kiosk.perception_adapter import open_model_detector
+from kiosk.perception.detector import open_model_detector
 
 pytestmark = pytest.mark.integration
 

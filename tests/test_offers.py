@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import OffersConfig
-from kiosk.errors import ConfigError
-from kiosk.offers import (
-    Catalogue,
+from kiosk.decisions.offers import (
     OfferContext,
     OfferEngine,
     ThompsonBandit,
@@ -19,6 +17,8 @@ from kiosk.offers import (
     eligible,
     load_catalogue,
 )
+from kiosk.errors import ConfigError
+from mqtt_bridge.contract.catalogue import Catalogue
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_damaged_state_starts_afresh(tmp_path: Path) -> None:
 
 
 def test_oldest_unredeemed_codes_expire(catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kiosk.offers.MAX_OPEN_CODES", 2)
+    monkeypatch.setattr("kiosk.decisions.offers.MAX_OPEN_CODES", 2)
     engine = OfferEngine(catalogue, OffersConfig(), random.Random(0))
     codes = []
     for _ in range(3):

@@ -13,9 +13,9 @@ from outbox_doubles import FakeTransport, make_event
 from cloud_sync.anonymise import Anonymiser
 from cloud_sync.outbox import Outbox, OutboxPublisher, migrations
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
-from kiosk.events import parse_event
-from mqtt_bridge.payloads import EventBatch
-from mqtt_bridge.topics import DeviceTopics
+from mqtt_bridge.contract.events import parse_event
+from mqtt_bridge.contract.payloads import EventBatch
+from mqtt_bridge.contract.topics import DeviceTopics
 
 TOPICS = DeviceTopics("vitrina/v1", "s1", "d1")
 

@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from cloud_sync.cli import main
-from mqtt_bridge.payloads import WIRE_MODELS, EventBatch, StatusPayload
-from mqtt_bridge.schemas import stale_schemas
+from backoffice.cli import main
+from mqtt_bridge.contract.payloads import WIRE_MODELS, EventBatch, StatusPayload
+from mqtt_bridge.contract.schemas import stale_schemas
 
 
 def test_committed_schemas_match_the_models(repo_root: Path) -> None:
-    assert stale_schemas(repo_root / "docs" / "schemas") == [], "run `cloud-sync schemas` and commit"
+    assert stale_schemas(repo_root / "docs" / "schemas") == [], "run `backoffice schemas` and commit"
 
 
 def test_cli_writes_then_checks(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.perception import Box, ValenceReading
-from kiosk.perception_adapter import ModelDetector, to_detection
+from kiosk.perception.detector import ModelDetector, to_detection
+from kiosk.perception.types import Box, ValenceReading
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def test_model_detector_runs_the_function_and_closes() -> None:
 
 
 def test_rate_gate_allows_at_most_rate_hz() -> None:
-    from kiosk.perception_adapter import RateGate
+    from kiosk.perception.detector import RateGate
 
     now = [0.0]
     gate = RateGate(5.0, lambda: now[0])
@@ -77,8 +77,8 @@ def test_rate_gate_allows_at_most_rate_hz() -> None:
 
 
 def test_model_detector_passes_the_expression_gate_to_the_models() -> None:
-    from kiosk.perception import ExpressionGated
-    from kiosk.perception_adapter import ModelDetector
+    from kiosk.perception.detector import ModelDetector
+    from kiosk.perception.types import ExpressionGated
 
     asked: list[bool] = []
     detector = ModelDetector(lambda _frame, read: asked.append(read) or [])

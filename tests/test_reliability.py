@@ -21,7 +21,7 @@ from mosquitto_broker import MosquittoBroker
 from outbox_doubles import make_event
 from sync_helpers import IngestThread, make_device, wait_for
 
-from cloud_sync.ingest import SqliteStore
+from backoffice.ingest import SqliteStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

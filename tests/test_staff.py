@@ -6,9 +6,9 @@ import pytest
 
 from kiosk.clock import ManualClock
 from kiosk.config import DeviceConfig, StaffConfig
-from kiosk.events import StaffCall, parse_event
-from kiosk.perception import Valence
-from kiosk.staff import NegativeValenceWatch, StaffCalls
+from kiosk.decisions.staff import NegativeValenceWatch, StaffCalls
+from kiosk.perception.types import Valence
+from mqtt_bridge.contract.events import StaffCall, parse_event
 
 CFG = StaffConfig(negative_enter_s=5.0, negative_exit_s=2.0, repeat_after_s=60.0)
 

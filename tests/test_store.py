@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from kiosk.cli import main
 from kiosk.clock import ManualClock
 from kiosk.config import StorageConfig
-from kiosk.events import Health, OfferShown, StaffCall, parse_event
-from kiosk.store import DB_NAME, EventWriter, open_db, purge, read_events, tail, write_events
+from kiosk.link.store import DB_NAME, EventWriter, open_db, purge, read_events, tail, write_events
+from mqtt_bridge.contract.events import Health, OfferShown, StaffCall, parse_event
 
 
 def _shown(i: int = 0, **kw: object) -> OfferShown:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from kiosk.clock import ManualClock
 from kiosk.config import StorageConfig
-from kiosk.events import Event, OfferShown, StaffCall
-from kiosk.store import DB_NAME, EventWriter, count_unsynced, open_db, purge, read_events
+from kiosk.link.store import DB_NAME, EventWriter, count_unsynced, open_db, purge, read_events
+from mqtt_bridge.contract.events import Event, OfferShown, StaffCall
 
 
 def _shown(i: int, **kw: object) -> OfferShown:
@@ -130,8 +130,8 @@ import os, sys, threading
 from pathlib import Path
 from kiosk.clock import SystemClock
 from kiosk.config import StorageConfig
-from kiosk.events import OfferShown
-from kiosk.store import EventWriter
+from mqtt_bridge.contract.events import OfferShown
+from kiosk.link.store import EventWriter
 
 def sink(events):
     os._exit(9)  # killed after the store's commit, before the sink took anything

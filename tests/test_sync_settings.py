@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from cloud_sync.settings import AnonymisationSettings, IngestSettings, OutboxSettings
+from backoffice.settings import IngestSettings
+from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from mqtt_bridge.settings import BrokerSettings, CommandSettings
 
 MODELS: list[type[BaseModel]] = [

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mqtt_bridge.errors import TopicError
-from mqtt_bridge.topics import (
+from mqtt_bridge.contract.errors import TopicError
+from mqtt_bridge.contract.topics import (
     CATALOGUE_QOS,
     CATALOGUE_RESULT_QOS,
     CATALOGUE_RESULT_RETAIN,

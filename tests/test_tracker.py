@@ -10,9 +10,9 @@ import pytest
 
 from kiosk.clock import ManualClock
 from kiosk.config import TrackerConfig
-from kiosk.perception import Box, Detection, Snapshot, ValenceReading
-from kiosk.tracker import Tracker, ValenceSmoother
-from kiosk.visit_refs import VisitRefs
+from kiosk.decisions.tracker import Tracker, ValenceSmoother
+from kiosk.decisions.visit_refs import VisitRefs
+from kiosk.perception.types import Box, Detection, Snapshot, ValenceReading
 
 
 def _det(x: float, reading: ValenceReading | None = None, w: float = 100.0) -> Detection:

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime
 
 from kiosk.config import DeviceConfig
-from kiosk.consent import ConsentState, consent_event
+from kiosk.decisions.consent import ConsentState, consent_event
 
 
 def test_presence_only_never_reads_and_offers_no_controls() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kiosk.app.demo import DEMO_CATALOGUE, DemoError, run_demo
 from kiosk.cli import main
 from kiosk.config import KioskConfig
-from kiosk.demo import DEMO_CATALOGUE, DemoError, run_demo
-from kiosk.offers import load_catalogue
+from kiosk.decisions.offers import load_catalogue
 
 SUMMARY_KEYS = {
     "frames",
@@ -53,7 +53,7 @@ def test_a_demo_without_models_says_what_it_needs(tmp_path: Path, monkeypatch: p
     def refuse(_config: KioskConfig) -> None:
         raise DemoError("cannot open the vision models (no models); use the scripted perception feed")
 
-    monkeypatch.setattr("kiosk.demo._open_models", refuse)
+    monkeypatch.setattr("kiosk.app.demo._open_models", refuse)
     result = CliRunner().invoke(main, ["demo", "--headless", "--camera", "x.mp4", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "scripted perception feed" in result.output

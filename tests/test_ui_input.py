@@ -9,7 +9,7 @@ import pygame
 import pytest
 from ui_support import FakeClock, make_runtime, make_ui
 
-from kiosk.engagement import Primary, Seen
+from kiosk.decisions.engagement import Primary, Seen
 from kiosk.ui.input import map_event
 from kiosk.ui.screen_app import ScreenApp
 from kiosk.views.layout import Layout, compute_layout
@@ -206,7 +206,7 @@ def test_a_failing_update_keeps_the_last_view_up(caplog: pytest.LogCaptureFixtur
 
 
 def test_a_new_catalogue_from_the_runtime_is_shown_from_the_next_frame(tmp_path: Path) -> None:
-    from kiosk.offers import Catalogue
+    from mqtt_bridge.contract.catalogue import Catalogue
 
     ui = make_ui(language="en")
     assert ui.catalogue is not None

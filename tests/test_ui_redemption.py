@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kiosk.redemption import ALPHABET, RedemptionCodes, normalise, qr_matrix
+from kiosk.decisions.redemption import ALPHABET, RedemptionCodes, normalise, qr_matrix
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 

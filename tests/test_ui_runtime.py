@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from kiosk.app.demo import run_demo
 from kiosk.config import KioskConfig
-from kiosk.demo import run_demo
-from kiosk.perception import Box, Detection, Frame, ValenceReading
-from kiosk.store import DB_NAME, open_existing, read_events
+from kiosk.link.store import DB_NAME, open_existing, read_events
+from kiosk.perception.types import Box, Detection, Frame, ValenceReading
 
 
 class BlockDetector:
@@ -84,11 +84,11 @@ def test_demo_on_the_real_clip_with_the_real_models(tmp_path: Path) -> None:
 def test_app_port_reads_the_brain_and_hands_back_touches_and_nps(tmp_path: Path) -> None:
     from waiting import wait_for
 
-    from kiosk.app import KioskApp
-    from kiosk.brain import Acknowledgement
+    from kiosk.app.root import KioskApp
+    from kiosk.app.screen_port import AppPort
     from kiosk.config import CameraConfig, StorageConfig
-    from kiosk.engagement import Touch
-    from kiosk.runtime_port import AppPort
+    from kiosk.decisions.brain import Acknowledgement
+    from kiosk.decisions.engagement import Touch
     from kiosk.views.port import NpsAnswer
 
     config = KioskConfig(

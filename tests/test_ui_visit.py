@@ -8,8 +8,8 @@ from pathlib import Path
 from ui_support import FakeClock, make_runtime, make_ui
 
 from kiosk.config import PrivacyMode
-from kiosk.engagement import Primary, Seen, Touch
-from kiosk.perception import Valence
+from kiosk.decisions.engagement import Primary, Seen, Touch
+from kiosk.perception.types import Valence
 from kiosk.views.kiosk_ui import KioskUi, deliver
 from kiosk.views.layout import compute_layout
 from kiosk.views.port import RuntimeView
@@ -231,7 +231,7 @@ def test_every_interactive_screen_has_a_call_button_and_large_targets() -> None:
 def test_the_attract_loop_shows_what_may_run_now_and_nothing_age_restricted() -> None:
     from datetime import datetime
 
-    from kiosk.offers import load_catalogue
+    from kiosk.decisions.offers import load_catalogue
 
     example = Path(__file__).resolve().parent.parent / "examples" / "catalogue.toml"
     catalogue = load_catalogue(example)

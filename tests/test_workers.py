@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from kiosk.app.workers import Supervisor
 from kiosk.clock import ManualClock
 from kiosk.queues import DropOldestQueue
-from kiosk.workers import Supervisor
 
 
 class Recorder:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from datetime import date, datetime
 
+from kiosk.app.demo import DEMO_CATALOGUE
 from kiosk.config import EngagementConfig, KioskConfig, PrivacyConfig, PrivacyMode, UiConfig
-from kiosk.consent import ConsentState
-from kiosk.demo import DEMO_CATALOGUE
+from kiosk.decisions.consent import ConsentState
+from kiosk.decisions.offers import load_catalogue
+from kiosk.decisions.redemption import RedemptionCodes
 from kiosk.i18n import Language
 from kiosk.local_runtime import LocalRuntime
-from kiosk.offers import load_catalogue
-from kiosk.redemption import RedemptionCodes
 from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.port import RuntimeView
 from kiosk.views.screen import UiAction

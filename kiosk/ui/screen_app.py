@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pygame
 
-from kiosk.redemption import qr_matrix
+from kiosk.decisions.redemption import qr_matrix
 from kiosk.ui.display import use_headless_drivers_if_needed
 from kiosk.ui.input import map_event
 from kiosk.ui.renderer import Renderer, Theme, release_caches

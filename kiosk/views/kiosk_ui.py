@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Literal
 
 from kiosk.config import EngagementConfig, PrivacyConfig, UiConfig
-from kiosk.consent import ConsentState
-from kiosk.engagement import Screen, Touch
+from kiosk.decisions.consent import ConsentState
+from kiosk.decisions.engagement import Screen, Touch
+from kiosk.decisions.redemption import Redemption, qr_matrix
 from kiosk.i18n import Language, Messages, load_messages
-from kiosk.offers import Catalogue, Offer
-from kiosk.redemption import Redemption, qr_matrix
 from kiosk.views.port import KioskPort, NpsAnswer, RuntimeView
 from kiosk.views.screen import Button, Notice, ScreenName, ScreenView, UiAction
+from mqtt_bridge.contract.catalogue import Catalogue, Offer
 
 Output = Touch | NpsAnswer
 FeedbackKind = Literal["csat", "nps"]

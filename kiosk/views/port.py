@@ -2,8 +2,9 @@
 
 The runtime (the composition root's brain worker, or the demo's scripted stand-in) implements
 :class:`KioskPort`. The screen polls :meth:`KioskPort.runtime_view` once a frame; touches go back as the
-state machine's :class:`~kiosk.engagement.Touch` inputs, consent choices as
-:class:`~kiosk.consent.ConsentChange` (the runtime records a ``ConsentChanged`` event), and redemption codes
+state machine's :class:`~kiosk.decisions.engagement.Touch` inputs, consent choices as
+:class:`~kiosk.decisions.consent.ConsentChange` (the runtime records a ``ConsentChanged`` event), and
+redemption codes
 come from the runtime, which knows the device's secret; NPS answers (the state machine asks CSAT only)
 go back as :class:`NpsAnswer`.
 """
@@ -14,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from kiosk.engagement import Screen, Touch
-from kiosk.offers import Catalogue
-from kiosk.redemption import Redemption
+from kiosk.decisions.engagement import Screen, Touch
+from kiosk.decisions.redemption import Redemption
+from mqtt_bridge.contract.catalogue import Catalogue
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The ``cloud-sync`` command: the outbox on the device and ingest in the back office."""
+"""The ``backoffice`` command: ingest, signed commands, catalogue publishing and the wire schemas."""
 
 from __future__ import annotations
 
@@ -18,30 +18,30 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import JsonValue, ValidationError
 
-from cloud_sync import __version__
-from cloud_sync.errors import CloudSyncError
-from cloud_sync.ingest import Ingest, open_store
-from cloud_sync.settings import IngestSettings
+from backoffice import __version__
+from backoffice.errors import BackofficeError
+from backoffice.ingest import Ingest, open_store
+from backoffice.settings import IngestSettings
 from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, build_release, sign_release
 from mqtt_bridge.commands import sign
+from mqtt_bridge.contract.payloads import CatalogueResult, CommandEnvelope, CommandResult
+from mqtt_bridge.contract.schemas import stale_schemas, write_schemas
+from mqtt_bridge.contract.topics import CATALOGUE_QOS, CATALOGUE_RETAIN, DeviceTopics, StoreTopics
 from mqtt_bridge.errors import BrokerUrlError, MqttBridgeError
-from mqtt_bridge.payloads import CatalogueResult, CommandEnvelope, CommandResult
-from mqtt_bridge.schemas import stale_schemas, write_schemas
 from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.settings import broker_settings_from_url as settings_from_url
 from mqtt_bridge.signing import canonical_json, public_key_text
-from mqtt_bridge.topics import CATALOGUE_QOS, CATALOGUE_RETAIN, DeviceTopics, StoreTopics
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="cloud-sync")
+@click.version_option(__version__, prog_name="backoffice")
 def main() -> None:
     """Vitrina cloud sync: durable outbox, anonymisation, catalogue sync and back-office ingest.
 
     \b
     Example:
-      cloud-sync --version
+      backoffice --version
     """
 
 
@@ -59,14 +59,14 @@ def schemas(out: Path, check: bool) -> None:
 
     \b
     Example:
-      cloud-sync schemas --out docs/schemas
-      cloud-sync schemas --check
+      backoffice schemas --out docs/schemas
+      backoffice schemas --check
     """
     if check:
         stale = stale_schemas(out)
         if stale:
             raise click.ClickException(
-                f"schemas in {out} are out of date: {', '.join(stale)}; run `cloud-sync schemas --out {out}`"
+                f"schemas in {out} are out of date: {', '.join(stale)}; run `backoffice schemas --out {out}`"
             )
         click.echo(f"schemas in {out} match the models")
         return
@@ -111,14 +111,14 @@ def ingest(
 
     \b
     Example:
-      cloud-sync ingest --broker mqtt://127.0.0.1:1883 --db sqlite:///backoffice.sqlite
-      cloud-sync ingest --broker mqtt://broker:1883 --db postgresql://vitrina@db/vitrina --group ingest
+      backoffice ingest --broker mqtt://127.0.0.1:1883 --db sqlite:///backoffice.sqlite
+      backoffice ingest --broker mqtt://broker:1883 --db postgresql://vitrina@db/vitrina --group ingest
     """
     settings = broker_settings_from_url(broker, ca_file=ca_file, password_env=password_env)
     settings = settings.model_copy(update={"topic_prefix": prefix})
     try:
         store = open_store(db_url)
-    except CloudSyncError as exc:
+    except BackofficeError as exc:
         raise click.ClickException(str(exc)) from exc
     consumer = Ingest(settings, IngestSettings(share_group=group or None, db_url=db_url), store)
     stop = threading.Event()
@@ -145,7 +145,7 @@ def keygen(out: Path) -> None:
 
     \b
     Example:
-      cloud-sync keygen --out backoffice-commands.pem
+      backoffice keygen --out backoffice-commands.pem
     """
     if out.exists():
         raise click.ClickException(f"{out} exists; refusing to overwrite a key")
@@ -165,7 +165,7 @@ def _load_key(path: Path) -> Ed25519PrivateKey:
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read an Ed25519 PEM key from {path}: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise click.ClickException(f"{path} is not an Ed25519 key; create one with `cloud-sync keygen`")
+        raise click.ClickException(f"{path} is not an Ed25519 key; create one with `backoffice keygen`")
     return key
 
 
@@ -195,7 +195,7 @@ def send_command(
 
     \b
     Example:
-      cloud-sync send-command --broker mqtt://127.0.0.1:1883 --key bo.pem \\
+      backoffice send-command --broker mqtt://127.0.0.1:1883 --key bo.pem \\
         --store demo-store --device demo-kiosk --name purge --args '{"scope": "today"}'
     """
     try:
@@ -260,7 +260,8 @@ def _json_ready(value: object) -> JsonValue:
 def read_catalogue_files(path: Path) -> tuple[str, dict[str, bytes]]:
     """A catalogue file (TOML or JSON) as canonical JSON text, and every offer's image, read relative to it.
 
-    The catalogue's full validation is the device's (``kiosk.offers.Catalogue``); this reads what a release
+    The catalogue's full validation is the device's (``kiosk.decisions.offers.Catalogue``); this reads what a
+    release
     needs and refuses what it cannot carry: an image that is missing, or outside the catalogue's folder.
     """
     try:
@@ -345,12 +346,12 @@ def publish_catalogue(
     """Sign a store's offer catalogue with its images and publish it, retained, to every device of the store.
 
     The release carries the catalogue and every image inline (devices fetch nothing), signed with --key
-    (Ed25519, `cloud-sync keygen`). Devices install it only when --version is above the one they have, and
+    (Ed25519, `backoffice keygen`). Devices install it only when --version is above the one they have, and
     keep their previous catalogue when anything is wrong. Results are printed one JSON line each.
 
     \b
     Example:
-      cloud-sync publish-catalogue --broker mqtt://127.0.0.1:1883 --key bo.pem \\
+      backoffice publish-catalogue --broker mqtt://127.0.0.1:1883 --key bo.pem \\
         --store demo-store --catalogue kiosk/demo_assets/catalogue.toml --version 3 --wait 10
     """
     key = _load_key(key_path)

@@ -1,11 +1,12 @@
-"""Write the JSON Schemas of the wire models (:mod:`mqtt_bridge.payloads`) into a folder, or check them."""
+"""Write the JSON Schemas of the wire models (:mod:`mqtt_bridge.contract.payloads`) into a folder, or check
+them."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from mqtt_bridge.payloads import json_schemas
+from mqtt_bridge.contract.payloads import json_schemas
 
 
 def render_schemas() -> dict[str, str]:

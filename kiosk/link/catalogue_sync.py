@@ -1,13 +1,15 @@
 """Catalogue sync on the device: install a signed catalogue release atomically, keep the last good one.
 
 The back office publishes the store's catalogue retained on ``{prefix}/{store}/catalogue``
-(:class:`~mqtt_bridge.payloads.CatalogueRelease`, checked by :func:`mqtt_bridge.catalogue.verify_release`).
+(:class:`~mqtt_bridge.contract.payloads.CatalogueRelease`, checked by
+:func:`mqtt_bridge.catalogue.verify_release`).
 :meth:`CatalogueInstaller.install` takes the payload's bytes and
 
 1. verifies it: size, schema, the Ed25519 signature, the store, every inline asset's sha256 and size;
 2. answers ``kept`` for a version not newer than the installed one (the retained release seen again after a
    reconnect, or a replay of an old one), changing nothing;
-3. validates the catalogue text with :class:`kiosk.offers.Catalogue` and checks that every offer's image is
+3. validates the catalogue text with :class:`kiosk.decisions.offers.Catalogue` and checks that every offer's
+image is
    one of the release's assets, whose bytes came inline or are already installed with the same sha256;
 4. writes the assets content-addressed (``assets/<sha256>``), builds the new version in a temporary folder
    (``versions/<N>/catalogue.json``, ``manifest.json``, the images under ``files/`` at their names), renames
@@ -45,11 +47,16 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kiosk.offers import Catalogue
 from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, CatalogueRejectedError, verify_release
-from mqtt_bridge.payloads import CatalogueResult
+from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.payloads import CatalogueResult
+from mqtt_bridge.contract.topics import (
+    CATALOGUE_QOS,
+    CATALOGUE_RESULT_QOS,
+    CATALOGUE_RESULT_RETAIN,
+    DeviceTopics,
+)
 from mqtt_bridge.signing import load_public_keys
-from mqtt_bridge.topics import CATALOGUE_QOS, CATALOGUE_RESULT_QOS, CATALOGUE_RESULT_RETAIN, DeviceTopics
 from mqtt_bridge.transport import InboundMessage, Publisher
 
 log = logging.getLogger(__name__)
@@ -184,7 +191,7 @@ def _version_numbers(directory: Path) -> list[int]:
 class CatalogueInstaller:
     """Installs signed catalogue releases into ``directory`` (see the module's docstring).
 
-    ``public_keys`` are the back office's raw Ed25519 keys in base64url (``cloud-sync keygen`` prints one);
+    ``public_keys`` are the back office's raw Ed25519 keys in base64url (``backoffice keygen`` prints one);
     ``store_id`` refuses a release signed for another store; ``max_bytes`` bounds a release payload.
     :meth:`install` never raises: whatever the bytes, the answer is an :class:`InstallResult`.
     """

@@ -2,7 +2,7 @@
 
 :class:`KioskBrain` is single-threaded and deterministic (clock and random passed in): it takes snapshots,
 ticks, camera changes and outside inputs (:data:`External`), and hands every event it makes to ``emit``.
-:mod:`kiosk.app` runs it in a worker thread.
+:mod:`kiosk.app.root` runs it in a worker thread.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from kiosk.audience import AudienceMeter, OfferExposure, VisitMetrics
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig
-from kiosk.engagement import (
+from kiosk.decisions.audience import AudienceMeter, OfferExposure, VisitMetrics
+from kiosk.decisions.engagement import (
     CallStaff,
     CameraChanged,
     ChooseOffer,
@@ -35,7 +35,12 @@ from kiosk.engagement import (
     Tick,
     Touch,
 )
-from kiosk.events import (
+from kiosk.decisions.offers import Choice, OfferContext, OfferEngine
+from kiosk.decisions.staff import NegativeValenceWatch, StaffCalls
+from kiosk.decisions.tracker import Track, Tracker
+from kiosk.decisions.visit_refs import VisitRefs
+from kiosk.perception.types import Snapshot
+from mqtt_bridge.contract.events import (
     ConsentChanged,
     Event,
     Feedback,
@@ -45,12 +50,7 @@ from kiosk.events import (
     VisitEnded,
     VisitStarted,
 )
-from kiosk.events import ValenceMix as EventValenceMix
-from kiosk.offers import Choice, OfferContext, OfferEngine
-from kiosk.perception import Snapshot
-from kiosk.staff import NegativeValenceWatch, StaffCalls
-from kiosk.tracker import Track, Tracker
-from kiosk.visit_refs import VisitRefs
+from mqtt_bridge.contract.events import ValenceMix as EventValenceMix
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``kiosk demo``: the whole shopper's screen on embedded defaults, with a demo catalogue and pictures.
 
 With ``--camera SOURCE`` (a camera index, or a video file played in a loop) it runs the whole kiosk: the
-composition root (:class:`~kiosk.app.KioskApp`: camera, perception with the ``edge_models`` detector,
+composition root (:class:`~kiosk.app.root.KioskApp`: camera, perception with the ``edge_models`` detector,
 brain, event store) with the screen in the main thread, and a :class:`ReactiveShopper` tapping through
 what it shows.
 
@@ -14,7 +14,7 @@ on and off. The scripted shopper taps real buttons: its actions become mouse cli
 rectangles.
 
 With ``--broker URL`` (``[mqtt] enabled``) the whole kiosk also publishes its telemetry and answers the back
-office's commands (:mod:`kiosk.sync`), and the reactive shopper asks for a consultant after showing the
+office's commands (:mod:`kiosk.link.sync`), and the reactive shopper asks for a consultant after showing the
 code, so a staff call reaches ``alerts`` for the back office to acknowledge with ``staff_ack``.
 
 Headless (no display, or ``--headless``), it runs ``seconds``, saves a screenshot of every screen it
@@ -36,20 +36,20 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from kiosk.config import EngagementConfig, KioskConfig
-from kiosk.consent import ConsentState
-from kiosk.engagement import Primary, Seen
+from kiosk.decisions.consent import ConsentState
+from kiosk.decisions.engagement import Primary, Seen
+from kiosk.decisions.offers import load_catalogue
+from kiosk.decisions.redemption import RedemptionCodes
 from kiosk.errors import KioskError
 from kiosk.local_runtime import LocalRuntime
-from kiosk.offers import load_catalogue
-from kiosk.perception import Detector, Valence
-from kiosk.redemption import RedemptionCodes
+from kiosk.perception.types import Detector, Valence
 from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
 from kiosk.views.screen import ActionName, ScreenView, UiAction
 
 log = logging.getLogger(__name__)
 
-DEMO_ASSETS = Path(__file__).resolve().parent / "demo_assets"
+DEMO_ASSETS = Path(__file__).resolve().parent.parent / "demo_assets"
 DEMO_CATALOGUE = DEMO_ASSETS / "catalogue.toml"
 
 #: The state machine's timings at demo pace, so one loop of the script shows every screen in ~10 s.
@@ -228,7 +228,7 @@ class ReactiveShopper:
 
 def _open_models(config: KioskConfig) -> Detector:
     try:
-        from kiosk.perception_adapter import open_model_detector
+        from kiosk.perception.detector import open_model_detector
 
         return open_model_detector(
             config.presence, config.emotion, read_expression=config.privacy.mode != "presence_only"
@@ -253,7 +253,7 @@ def run_demo(
     """Run the demo; returns the summary it wrote to ``out_dir/summary.json``.
 
     ``camera`` None: the scripted perception feed on the real state machine. Otherwise a camera index or
-    a video file (looped) watched by the whole kiosk (:class:`~kiosk.app.KioskApp`, with ``detector``).
+    a video file (looped) watched by the whole kiosk (:class:`~kiosk.app.root.KioskApp`, with ``detector``).
     """
     if camera is None and config.mqtt.enabled:
         raise DemoError(
@@ -356,8 +356,8 @@ def _run_on_camera(
     rng: random.Random,
 ) -> dict[str, Any]:
     """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
-    from kiosk.app import KioskApp
-    from kiosk.runtime_port import run_screen
+    from kiosk.app.root import KioskApp
+    from kiosk.app.screen_port import run_screen
     from mqtt_bridge.errors import MqttBridgeError
 
     is_file = Path(source).is_file()

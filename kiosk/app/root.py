@@ -12,12 +12,14 @@ it accepted and hands it to the outbox; then the sync waits up to ``[outbox] dra
 broker to acknowledge the outbox and disconnects with status ``stopped``. Nothing accepted is lost on
 SIGTERM or SIGINT.
 
-Thread boundaries and their drop policies: camera -> perception, :class:`~kiosk.camera.LatestFrames`
+Thread boundaries and their drop policies: camera -> perception,
+:class:`~kiosk.perception.camera.LatestFrames`
 (two frames, newest wins, drops counted as ``dropped_frames``); perception -> brain, a
 :class:`~kiosk.queues.DropOldestQueue` of snapshots (newest wins, counted); touches, redemptions, staff
 acknowledgements and the maintenance switch -> brain, an unbounded :class:`queue.Queue` (never dropped: they
-are people's actions, at human rates); brain -> store, :class:`~kiosk.store.EventWriter`; store -> outbox,
-the writer's ``on_commit`` sink (in the writer thread, after each commit; see :mod:`kiosk.store`).
+are people's actions, at human rates); brain -> store, :class:`~kiosk.link.store.EventWriter`; store ->
+outbox,
+the writer's ``on_commit`` sink (in the writer thread, after each commit; see :mod:`kiosk.link.store`).
 """
 
 from __future__ import annotations
@@ -31,20 +33,21 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.brain import Acknowledgement, External, KioskBrain
-from kiosk.camera import CaptureWorker, FrameSource, LatestFrames, make_source
+from kiosk.app.workers import Supervisor, Worker
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
-from kiosk.engagement import MaintenanceSwitch
-from kiosk.events import Health
-from kiosk.offers import Catalogue, OfferEngine
-from kiosk.perception import Detection, Detector, ExpressionGated, Frame, Snapshot
+from kiosk.decisions.brain import Acknowledgement, External, KioskBrain
+from kiosk.decisions.engagement import MaintenanceSwitch
+from kiosk.decisions.offers import OfferEngine
+from kiosk.link.store import EventWriter
+from kiosk.perception.camera import CaptureWorker, FrameSource, LatestFrames, make_source
+from kiosk.perception.types import Detection, Detector, ExpressionGated, Frame, Snapshot
 from kiosk.queues import DropOldestQueue
-from kiosk.store import EventWriter
-from kiosk.workers import Supervisor, Worker
+from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.events import Health
 
 if TYPE_CHECKING:
-    from kiosk.sync import SyncWorker
+    from kiosk.link.sync import SyncWorker
     from mqtt_bridge.commands import Handler
 
 log = logging.getLogger(__name__)
@@ -185,7 +188,7 @@ class KioskApp:
     ) -> None:
         """``image_base``: the folder the catalogue's pictures are relative to. ``sync`` None: link to the
         back office when ``[mqtt] enabled``; ``command_handlers``: commands beyond ``staff_ack`` and
-        ``maintenance`` (see :func:`kiosk.sync.build_device_sync`)."""
+        ``maintenance`` (see :func:`kiosk.link.sync.build_device_sync`)."""
         self.config = config
         self.clock = clock or SystemClock()
         rng = rng or random.SystemRandom()
@@ -194,7 +197,7 @@ class KioskApp:
         self.image_base = image_base
         self.sync: SyncWorker | None = None
         if config.mqtt.enabled if sync is None else sync:
-            from kiosk.sync import SyncWorker, build_device_sync
+            from kiosk.link.sync import SyncWorker, build_device_sync
 
             device_sync = build_device_sync(
                 config,

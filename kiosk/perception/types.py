@@ -1,6 +1,6 @@
 """The kiosk's own perception inputs: small value types the pure core takes, whatever the models are.
 
-:mod:`kiosk.perception_adapter` maps the vision models' objects onto these; tests build them by hand.
+:mod:`kiosk.perception.detector` maps the vision models' objects onto these; tests build them by hand.
 Nothing here holds pixels: a :class:`Detection` is a box, a distance, a head yaw and a valence reading.
 """
 

@@ -10,7 +10,8 @@
   on "don't analyse me" withdraws it.
 
 Every change is returned as a :class:`ConsentChange` for the runtime to record as a
-:class:`~kiosk.events.ConsentChanged` event (:func:`consent_event`). The state resets when the visit ends.
+:class:`~mqtt_bridge.contract.events.ConsentChanged` event (:func:`consent_event`). The state resets when the
+visit ends.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 from kiosk.config import DeviceConfig, PrivacyMode
-from kiosk.events import ConsentChanged
+from mqtt_bridge.contract.events import ConsentChanged
 
 Choice = Literal["none", "opted_in", "opted_out"]
 

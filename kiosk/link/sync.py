@@ -6,15 +6,16 @@ supervised worker that runs it.
   privacy mode lets the kiosk read expressions at all, ``offers`` with a catalogue, ``cmd:<name>`` for each
   command handled) and :func:`config_hash`.
 - :func:`command_handlers`: ``staff_ack`` (the back office acknowledges a staff call: ``{"call_id": ...}``,
-  the ``call_id`` of the :class:`~kiosk.events.StaffCall` event) and ``maintenance`` (``{"on": true|false}``).
+  the ``call_id`` of the :class:`~mqtt_bridge.contract.events.StaffCall` event) and ``maintenance`` (``{"on":
+  true|false}``).
   Both are idempotent: a call already acknowledged is refused with a reason and nothing changes; switching
   maintenance to the state it is in changes nothing. Neither needs a signature (they are not in
   ``[mqtt.commands] signed_commands``); every command still needs a fresh nonce and an expiry.
 - Other packages add handlers through ``extra_handlers`` of :func:`build_device_sync`.
 - :func:`attach_catalogue_sync`: the store's signed catalogue releases (retained on
-  ``{prefix}/{store}/catalogue``) are installed by :mod:`kiosk.catalogue_sync` and swapped into the offer
+  ``{prefix}/{store}/catalogue``) are installed by :mod:`kiosk.link.catalogue_sync` and swapped into the offer
   engine and the screen.
-- :class:`SyncWorker`: started first and stopped last by the :class:`~kiosk.workers.Supervisor`, so every
+- :class:`SyncWorker`: started first and stopped last by the :class:`~kiosk.app.workers.Supervisor`, so every
   event the writer commits reaches the outbox; on stop it waits up to ``[outbox] drain_on_stop_s`` for the
   broker to acknowledge what is left, then publishes the retained ``stopped`` status and disconnects. A
   broker that is down never stops the kiosk: the transport reconnects with backoff and events wait in the
@@ -35,12 +36,12 @@ from typing import Protocol
 
 from cloud_sync.device import DeviceSync
 from kiosk import __version__
-from kiosk.catalogue_sync import CatalogueInstaller, CatalogueListener
 from kiosk.config import KioskConfig
-from kiosk.offers import Catalogue
+from kiosk.link.catalogue_sync import CatalogueInstaller, CatalogueListener
 from mqtt_bridge.commands import CommandProcessor, CommandRefusedError, Handler
-from mqtt_bridge.payloads import BirthPayload, CommandEnvelope
-from mqtt_bridge.topics import DeviceTopics
+from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.payloads import BirthPayload, CommandEnvelope
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.transport import InboundMessage
 
 log = logging.getLogger(__name__)

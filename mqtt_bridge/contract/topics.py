@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from mqtt_bridge.errors import TopicError
+from mqtt_bridge.contract.errors import TopicError
 
 #: Topic kinds a device publishes (the last level of the topic).
 DeviceKind = Literal["status", "birth", "events", "metrics", "alerts"]

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-PHOTO = Path(__file__).resolve().parent / "demo_assets" / "people" / "astronaut.jpg"
+PHOTO = Path(__file__).resolve().parent.parent / "demo_assets" / "people" / "astronaut.jpg"
 WIDTH, HEIGHT, FPS = 640, 480, 30.0
 BACKGROUND = (96, 100, 104)
 

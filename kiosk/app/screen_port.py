@@ -1,5 +1,6 @@
 """The screen on the composition root: :class:`AppPort` is the :class:`~kiosk.views.port.KioskPort` of a
-running :class:`~kiosk.app.KioskApp`, and :func:`run_screen` runs the render loop in the main thread while
+running :class:`~kiosk.app.root.KioskApp`, and :func:`run_screen` runs the render loop in the main thread
+while
 the app's workers run in theirs.
 
 Reads take the brain worker's lock for a moment (a few attribute reads); touches go through the app's inbox
@@ -16,16 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from kiosk.app import KioskApp
+from kiosk.app.root import KioskApp
 from kiosk.config import UiConfig
-from kiosk.consent import ConsentState
-from kiosk.engagement import Touch
-from kiosk.events import Feedback
-from kiosk.redemption import Redemption, RedemptionCodes
+from kiosk.decisions.consent import ConsentState
+from kiosk.decisions.engagement import Touch
+from kiosk.decisions.redemption import Redemption, RedemptionCodes
 from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
 from kiosk.views.port import NpsAnswer, RuntimeView
 from kiosk.views.screen import ScreenView, UiAction
+from mqtt_bridge.contract.events import Feedback
 
 if TYPE_CHECKING:
     from kiosk.ui.screen_app import ScreenStats
@@ -83,7 +84,7 @@ class AppPort:
 
     def redemption(self, offer_id: str) -> Redemption:
         """The code the offer engine issued for the tap (the till redeems it through the inbox), else a
-        fresh HMAC code from :mod:`kiosk.redemption`."""
+        fresh HMAC code from :mod:`kiosk.decisions.redemption`."""
         with self._lock:
             code = self.app.brain.redemption_code
         return Redemption(offer_id, code) if code is not None else self._codes.issue(offer_id)

@@ -24,7 +24,7 @@ import numpy as np
 from kiosk.clock import Clock
 from kiosk.config import CameraConfig
 from kiosk.errors import KioskError
-from kiosk.perception import Frame
+from kiosk.perception.types import Frame
 from kiosk.queues import DropOldestQueue
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from edge_models.config import EmotionSettings, PresenceSettings
-from kiosk.perception import VALENCES, Box, Detection, Frame, ValenceReading
+from kiosk.perception.types import VALENCES, Box, Detection, Frame, ValenceReading
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def to_detection(analysis: FaceAnalysisLike) -> Detection:
 
 
 class ModelDetector:
-    """A :class:`kiosk.perception.Detector` over a function that runs the models on a frame.
+    """A :class:`kiosk.perception.types.Detector` over a function that runs the models on a frame.
 
     ``analyse(frame, read_expression)`` gets False while the kiosk's expression gate is shut (nobody in
     view may have their expression read: ``privacy.mode`` and the shoppers' choices), and then runs no

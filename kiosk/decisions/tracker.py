@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kiosk.config import TrackerConfig
-from kiosk.perception import VALENCES, Box, Detection, Snapshot, Valence, ValenceReading
+from kiosk.perception.types import VALENCES, Box, Detection, Snapshot, Valence, ValenceReading
 
 
 class ValenceSmoother:

@@ -2,7 +2,8 @@
 
 :class:`NegativeValenceWatch` decides, per visit, when negative valence has lasted long enough (with
 hysteresis: short non-negative spells do not reset it, a long one does). :class:`StaffCalls` makes the
-:class:`~kiosk.events.StaffCall` events (store, device, zone, time; never an image) and tracks their
+:class:`~mqtt_bridge.contract.events.StaffCall` events (store, device, zone, time; never an image) and tracks
+their
 acknowledgement and response time.
 """
 
@@ -14,8 +15,8 @@ from typing import Literal
 
 from kiosk.clock import Clock
 from kiosk.config import DeviceConfig, StaffConfig
-from kiosk.events import StaffCall, StaffCallAcknowledged
-from kiosk.perception import Valence
+from kiosk.perception.types import Valence
+from mqtt_bridge.contract.events import StaffCall, StaffCallAcknowledged
 
 CallReason = Literal["negative_valence", "shopper_request"]
 

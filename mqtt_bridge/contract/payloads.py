@@ -1,11 +1,11 @@
 """Wire models of every JSON payload on Vitrina's topics. Each carries ``schema_version``.
 
-The JSON Schemas in docs/schemas/ are generated from these models (``cloud-sync schemas``) and a test checks
+The JSON Schemas in docs/schemas/ are generated from these models (``backoffice schemas``) and a test checks
 that the committed files match. A change to a model that is not backwards compatible bumps its
 ``schema_version`` (and, for the whole tree, the ``v1`` in the topic prefix).
 
 Events inside a batch are plain JSON objects here: :mod:`mqtt_bridge` knows nothing of Vitrina's event
-schema (``kiosk.events``); the ingest validates each event against it.
+schema (``mqtt_bridge.contract.events``); the ingest validates each event against it.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class EventBatch(_Wire):
     store_id: str = Field(description="Store of the device that sent the batch.")
     device_id: str = Field(description="Device that sent the batch.")
     events: list[dict[str, JsonValue]] = Field(
-        min_length=1, description="Anonymised events (kiosk.events schema), each with its event_id."
+        min_length=1,
+        description="Anonymised events (mqtt_bridge.contract.events schema), each with its event_id.",
     )
 
 
@@ -160,7 +161,8 @@ class CatalogueRelease(_Wire):
     issued_at: AwareDatetime = Field(description="When the back office issued it (with a time zone).")
     catalogue: str = Field(
         min_length=2,
-        description="The catalogue document (kiosk.offers.Catalogue) as JSON text; images relative to it.",
+        description="The catalogue document (kiosk.decisions.offers.Catalogue) as JSON text; images "
+        "relative to it.",
     )
     assets: list[CatalogueAsset] = Field(
         default_factory=list, max_length=1024, description="Every file the catalogue refers to."

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kiosk.config import AudienceConfig
-from kiosk.perception import VALENCES, Valence
-from kiosk.tracker import Track, TrackerUpdate
+from kiosk.decisions.tracker import Track, TrackerUpdate
+from kiosk.perception.types import VALENCES, Valence
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from kiosk.config import EngagementConfig
-from kiosk.perception import Valence
+from kiosk.perception.types import Valence
 
 State = Literal[
     "attract", "approach", "engaged", "offer", "interaction", "feedback", "thanks", "cooldown", "maintenance"

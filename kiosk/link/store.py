@@ -36,7 +36,7 @@ from sqlite_utils import Database, Migrations
 from kiosk.clock import Clock
 from kiosk.config import StorageConfig
 from kiosk.errors import KioskError
-from kiosk.events import Event, parse_event
+from mqtt_bridge.contract.events import Event, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ SINK_RETRY_S = 5.0
 #: Called in the writer thread with events just committed to the store; raising leaves them unsynced.
 CommitSink = Callable[[Sequence[Event]], object]
 
-MIGRATIONS = Migrations("kiosk.store")
+MIGRATIONS = Migrations("kiosk.link.store")
 
 
 @MIGRATIONS()

@@ -2,7 +2,8 @@
 events once each, plus device status, birth certificates and metrics.
 
 - Several ingest processes in the same ``share_group`` split the load (``$share/<group>/vitrina/v1/+/+/...``).
-- Every message is validated: its topic, its size, the wire model, every event against ``kiosk.events``,
+- Every message is validated: its topic, its size, the wire model, every event against
+``mqtt_bridge.contract.events``,
   the event's store and device against the topic, and every key against the anonymisation allowlist.
   Invalid messages and events are counted (``ingest_counters``) and skipped, never retried forever.
 - Events are stored idempotently by ``event_id`` (a redelivered event changes nothing), so the device's
@@ -32,14 +33,20 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from cloud_sync.anonymise import keys_outside_allowlist
-from cloud_sync.errors import CloudSyncError
-from cloud_sync.settings import IngestSettings
-from kiosk.events import EVENT_ADAPTER, Event
-from mqtt_bridge.errors import TopicError
-from mqtt_bridge.payloads import MAX_PAYLOAD_BYTES, BirthPayload, EventBatch, MetricsPayload, StatusPayload
+from backoffice.errors import BackofficeError
+from backoffice.settings import IngestSettings
+from mqtt_bridge.contract.allowlist import keys_outside_allowlist
+from mqtt_bridge.contract.errors import TopicError
+from mqtt_bridge.contract.events import EVENT_ADAPTER, Event
+from mqtt_bridge.contract.payloads import (
+    MAX_PAYLOAD_BYTES,
+    BirthPayload,
+    EventBatch,
+    MetricsPayload,
+    StatusPayload,
+)
+from mqtt_bridge.contract.topics import DeviceKind, ParsedTopic, fleet_filter, parse_topic, shared_filter
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.topics import DeviceKind, ParsedTopic, fleet_filter, parse_topic, shared_filter
 from mqtt_bridge.transport import InboundMessage, MqttTransport, drain_queue
 
 logger = logging.getLogger(__name__)
@@ -140,7 +147,7 @@ def _event_row(event: Event, now: str) -> tuple[str, str, str, str, str, str, st
     )
 
 
-sqlite_migrations = Migrations("cloud_sync.ingest")
+sqlite_migrations = Migrations("backoffice.ingest")
 
 
 @sqlite_migrations(name="0001_events")
@@ -271,13 +278,13 @@ class PostgresStore:
         try:
             import psycopg
         except ImportError as exc:
-            raise CloudSyncError(
+            raise BackofficeError(
                 "a postgresql:// store needs psycopg 3: pip install 'psycopg[binary]'"
             ) from exc
         try:
             self.conn = psycopg.connect(url, autocommit=False)
         except psycopg.OperationalError as exc:
-            raise CloudSyncError(
+            raise BackofficeError(
                 f"cannot connect to PostgreSQL: {exc}; check the URL and the server"
             ) from exc
         self._lock = threading.Lock()
@@ -333,7 +340,7 @@ def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
         return SqliteStore(Path(url.removeprefix("sqlite:///")))
     if "://" in url:
-        raise CloudSyncError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://user@host/db")
+        raise BackofficeError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://user@host/db")
     return SqliteStore(Path(url))
 
 
