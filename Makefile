@@ -18,9 +18,10 @@ demo: $(RUNTIME_STAMP)  ## Create .venv, install, run the kiosk demo (headless a
 
 test: $(DEV_STAMP) system-deps lint typecheck pytest  ## Create .venv, install dev extras, run lint, types and every test
 
-lint: $(DEV_STAMP)  ## ruff: lint and formatting
+lint: $(DEV_STAMP)  ## ruff (lint and formatting) and the import contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)  ## mypy, strict, on every package
 	$(BIN)/mypy
@@ -60,12 +61,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The demo runs the whole system on one machine: the device side and the server side.
 $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[kiosk,backoffice]'
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,kiosk,backoffice]'
 	@touch $@ $(RUNTIME_STAMP)
 
 clean:  ## Remove .venv and caches (the models and your data stay)

@@ -1,19 +1,30 @@
-"""Write the JSON Schemas of the wire models (:mod:`mqtt_bridge.contract.payloads`) into a folder, or check
-them."""
+"""The contract's JSON Schemas (docs/schemas/): generate them into a folder, or check a folder against them."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from typing import Any
+
+from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.events import EVENT_ADAPTER
 from mqtt_bridge.contract.payloads import json_schemas
+
+
+def contract_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of everything the contract defines, by file stem: every wire payload, one event (the
+    union, discriminated by ``type``) and the offer catalogue."""
+    schemas = json_schemas({"catalogue": Catalogue})
+    schemas["event"] = EVENT_ADAPTER.json_schema(mode="validation")
+    return dict(sorted(schemas.items()))
 
 
 def render_schemas() -> dict[str, str]:
     """File name -> file text (pretty JSON, sorted keys, trailing newline) of every schema."""
     return {
         f"{name}.schema.json": json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        for name, schema in json_schemas().items()
+        for name, schema in contract_schemas().items()
     }
 
 
