@@ -37,7 +37,7 @@ from mqtt_bridge.transport import MqttTransport, drain_queue
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backoffice")
 def main() -> None:
-    """Vitrina cloud sync: durable outbox, anonymisation, catalogue sync and back-office ingest.
+    """Vitrina's back office: ingest the fleet's telemetry, send signed commands, publish signed catalogues.
 
     \b
     Example:

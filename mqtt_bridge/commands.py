@@ -6,14 +6,15 @@ anything, a command that is:
 
 - larger than ``max_payload_bytes``, not JSON, or not a valid envelope (wrong types, unknown keys, ...);
 - named differently from its topic, or unknown to this device;
-- unsigned or badly signed, when its name is in ``signed_commands`` (catalogue, configure, purge): the
-  signature is Ed25519 by one of the back office's ``public_keys`` over :func:`signing_bytes`;
+- unsigned or badly signed: every command must carry an Ed25519 signature by one of the back office's
+  ``public_keys`` over :func:`signing_bytes` (a name in ``unsigned_commands``, a test bench's escape hatch,
+  may come unsigned; a signature it carries is still verified);
 - expired, issued in the future (beyond ``max_clock_skew_s``), or valid for longer than ``max_lifetime_s``;
 - replayed: its nonce was seen before with another command id.
 
 A command id already applied is answered ``duplicate`` and not applied again (QoS 1 redelivery, a retry).
 Nonces and applied ids live in a :class:`CommandLedger`: on disk (:class:`SqliteLedger`, ``ledger_path``) so
-they survive a restart, or in memory.
+they survive a restart (the kiosk always gives one, by default in its data dir), or in memory.
 :meth:`CommandProcessor.handle` never raises: whatever the bytes, the answer is a
 :class:`~mqtt_bridge.contract.payloads.CommandResult`.
 """
@@ -214,6 +215,11 @@ class CommandProcessor:
                 else MemoryLedger(settings.nonce_cache_size)
             )
         self.ledger: CommandLedger = ledger
+        if not self._keys and set(handlers) - set(settings.unsigned_commands):
+            logger.warning(
+                "[mqtt.commands] public_keys is empty: every signed command will be refused; run "
+                "`backoffice keygen --out KEY` and put the public key it prints in public_keys"
+            )
 
     def handle(self, name: str, payload: bytes) -> CommandResult:
         """Decide on a command that arrived on ``cmd/<name>``. Never raises."""
@@ -271,7 +277,7 @@ class CommandProcessor:
 
     def _check(self, envelope: CommandEnvelope) -> None:
         problem = ""
-        if envelope.name in self.settings.signed_commands or envelope.signature is not None:
+        if envelope.name not in self.settings.unsigned_commands or envelope.signature is not None:
             problem = self._signature_problem(envelope)
         problem = problem or self._time_problem(envelope)
         if problem:

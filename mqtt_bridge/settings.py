@@ -83,9 +83,11 @@ class CommandSettings(BaseModel):
         description="The back office's Ed25519 public keys (raw 32 bytes, base64url); a signed command must "
         "verify under one of them. Empty: every command that needs a signature is refused.",
     )
-    signed_commands: list[str] = Field(
-        default_factory=lambda: ["catalogue", "configure", "purge"],
-        description="Commands that must carry a valid signature, a nonce and an expiry.",
+    unsigned_commands: list[str] = Field(
+        default_factory=list,
+        description="Commands accepted without a signature (a test bench without a back-office key only). "
+        "Empty, the default: every command must carry a valid Ed25519 signature, and any command still "
+        "needs a fresh nonce and an expiry.",
     )
     max_payload_bytes: int = Field(
         default=64 * 1024, ge=256, le=1024 * 1024, description="Larger commands are refused unread."
@@ -103,9 +105,19 @@ class CommandSettings(BaseModel):
     )
     ledger_path: Path | None = Field(
         default=None,
-        description="SQLite file remembering nonces and applied commands across restarts (e.g. "
-        "'var/commands.sqlite'); absent: in memory, nonce_cache_size entries, forgotten on restart.",
+        description="SQLite file remembering nonces and applied commands across restarts, so a captured "
+        "command is never applied twice. Absent: the kiosk keeps it in [storage] data_dir "
+        "(commands.sqlite).",
     )
+
+    @model_validator(mode="after")
+    def _unsigned_names(self) -> CommandSettings:
+        if "*" in self.unsigned_commands:
+            raise ValueError(
+                "unsigned_commands takes command names, not '*'; sign commands with "
+                "`backoffice send-command --key KEY` instead of switching signing off"
+            )
+        return self
 
 
 class BrokerSettings(BaseModel):
@@ -134,11 +146,26 @@ class BrokerSettings(BaseModel):
         default=None, description="TLS settings; absent means a plain connection."
     )
     reconnect_min_s: float = Field(default=1.0, gt=0, description="First reconnect delay, in seconds.")
-    reconnect_max_s: float = Field(default=60.0, gt=0, description="Longest reconnect delay, in seconds.")
+    reconnect_max_s: float = Field(
+        default=4.0,
+        gt=0,
+        le=60,
+        description="Longest reconnect delay, in seconds (jittered between reconnect_min_s and this): the "
+        "default brings a kiosk back within 5 s of its broker's return.",
+    )
     commands: CommandSettings = Field(
         default_factory=CommandSettings,
         description="Inbound commands from the back office ([mqtt.commands]): keys, signing, limits.",
     )
+
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> BrokerSettings:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError(
+                f"reconnect_min_s ({self.reconnect_min_s}) is above reconnect_max_s ({self.reconnect_max_s}); "
+                "make reconnect_min_s the smaller one"
+            )
+        return self
 
 
 def broker_settings_from_url(

@@ -22,8 +22,15 @@
                                       broker delivers it again after the next reconnect
   ``acks``     PUBACKs (mid, reason)  the oldest ack is dropped and counted (``dropped_acks``); the
                                       outbox then resends that batch later (duplicates, never a loss)
-  ``changes``  connection changes     the oldest change is dropped and counted (``dropped_changes``)
+  ``changes``  connection changes     the oldest change is dropped and counted (``dropped_changes``); its
+                                      reader is a :class:`ConnectionMonitor` (the device's publisher loop)
   ============ ====================== ====================================================================
+
+- :class:`ConnectionMonitor` drains ``changes``: it logs each change for a person (connected; lost, with
+  the reason; refused, with the reason and what to check; a warning naming ``host:port`` and the fix when
+  connecting fails) and keeps the latest error. ``counters`` counts ``connects`` and ``disconnects``.
+- The reconnect delay is capped by ``reconnect_max_s`` (4 s by default): a transport is back within about
+  that long of its broker's return.
 
 - :meth:`MqttTransport.publish` returns a :class:`PublishHandle` carrying the message id (``mid``); the
   PUBACK for it arrives on :attr:`MqttTransport.acks` as a :class:`PublishAck` with the same ``mid``.
@@ -184,7 +191,9 @@ class MqttTransport:
     """One connection to the broker, kept up by its own network thread. Thread-safe.
 
     ``subscriptions`` are (re)made on every connect; ``online`` is published on every connect (the
-    retained ``status`` ``online``, then the birth certificate); ``will`` is the last will.
+    retained ``status`` ``online``, then the birth certificate): the messages themselves, or a function
+    called at each connect that makes them (so they carry that connection's time); ``will`` is the last
+    will.
     """
 
     def __init__(
@@ -193,7 +202,7 @@ class MqttTransport:
         *,
         client_id: str,
         will: Will | None = None,
-        online: Iterable[Will] = (),
+        online: Iterable[Will] | Callable[[], Iterable[Will]] = (),
         subscriptions: Iterable[tuple[str, int]] = (),
         rng: random.Random | None = None,
         inbound_queue_size: int = 1000,
@@ -207,7 +216,11 @@ class MqttTransport:
         self.settings = settings
         self.client_id = client_id
         self.will = will
-        self.online = tuple(online)
+        if callable(online):
+            self._online: Callable[[], Iterable[Will]] = online
+        else:
+            fixed = tuple(online)
+            self._online = lambda: fixed
         self._subscriptions = dict(subscriptions)
         self._rng = rng or random.SystemRandom()
         self._max_inflight = max_inflight
@@ -286,7 +299,7 @@ class MqttTransport:
             return
         for topic, qos in self._subscriptions.items():
             client.subscribe(topic, qos)
-        for message in self.online:
+        for message in self._online():
             client.publish(message.topic, message.payload, message.qos, message.retain)
         with self._state_lock:
             self._connected = True
@@ -308,6 +321,7 @@ class MqttTransport:
             self._state_lock.notify_all()
         self._ended.set()
         if was_connected:
+            self.counters["disconnects"] += 1
             code, name = _code(reason_code)
             self._emit(ConnectionChange("lost", code, name))
 
@@ -490,6 +504,88 @@ class MqttTransport:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+
+
+class ConnectionMonitor:
+    """The reader of a transport's ``changes``: logs each connection change for a person to read and
+    keeps the latest error. :meth:`step` runs in one thread (the device's publisher loop); the properties
+    are read from any thread.
+
+    Logged: ``connected`` (INFO), ``lost`` with the broker's or the socket's reason (WARNING), ``refused``
+    with the CONNACK's reason and what to check (ERROR), and the first ``failed`` connect of an outage
+    (WARNING, naming ``host:port`` and the fix; the later attempts of the same outage at DEBUG).
+    """
+
+    def __init__(self, transport: MqttTransport, log: logging.Logger | None = None) -> None:
+        self.transport = transport
+        self._log = log or logger
+        self._lock = threading.Lock()
+        self._last_error: str | None = None
+        self._failures = 0  # failed attempts in the current outage
+
+    @property
+    def last_error(self) -> str | None:
+        """The latest refusal, loss or connect failure, as a sentence; None before any."""
+        with self._lock:
+            return self._last_error
+
+    def step(self) -> int:
+        """Read and log every change waiting now; returns how many."""
+        changes = drain_queue(self.transport.changes, 0.0, limit=1000)
+        for change in changes:
+            self._one(change)
+        return len(changes)
+
+    def _where(self) -> str:
+        s = self.transport.settings
+        return f"{s.host}:{s.port}"
+
+    def _error(self, text: str) -> None:
+        with self._lock:
+            self._last_error = text
+
+    def _one(self, change: ConnectionChange) -> None:
+        where = self._where()
+        retry = self.transport.settings.reconnect_max_s
+        if change.state == "connected":
+            after = f" after {self._failures} failed attempts" if self._failures else ""
+            self._failures = 0
+            resumed = ", session resumed" if change.session_present else ""
+            self._log.info(
+                "connected to the broker at %s (MQTT %s%s)%s", where, self.transport.protocol, resumed, after
+            )
+        elif change.state == "lost":
+            self._error(f"connection to {where} lost: {change.reason}")
+            self._log.warning(
+                "lost the connection to the broker at %s: %s; reconnecting (at most %.0f s between attempts)",
+                where,
+                change.reason,
+                retry,
+            )
+        elif change.state == "refused":
+            if change.reason_code in _UNSUPPORTED_PROTOCOL and self.transport.settings.protocol == "5":
+                self._log.info("the broker at %s does not speak MQTT 5; using 3.1.1", where)
+                return
+            self._error(f"the broker at {where} refused the connection: {change.reason}")
+            self._log.error(
+                "the broker at %s refused the connection: %s; check [mqtt] username and password (or the "
+                "client certificate in [mqtt.tls]) and the broker's ACL",
+                where,
+                change.reason,
+            )
+        else:
+            self._failures += 1
+            self._error(f"cannot connect to {where}: {change.reason}")
+            level = logging.WARNING if self._failures == 1 else logging.DEBUG
+            self._log.log(
+                level,
+                "cannot connect to the broker at %s: %s; check that the broker runs there and that [mqtt] "
+                "host and port (1883 plain, 8883 TLS) and [mqtt.tls] are right; retrying (at most %.0f s "
+                "between attempts)",
+                where,
+                change.reason,
+                retry,
+            )
 
 
 def drain_queue(q: queue.Queue[_T], timeout_s: float = 0.0, limit: int = 10_000) -> list[_T]:

@@ -1,14 +1,24 @@
-"""The import rules of docs/architecture.md, checked on the source so they cannot drift."""
+"""The floors of docs/architecture.md, checked so they cannot drift.
+
+The layers and the single homes of pygame, paho and TensorFlow are import-linter contracts
+(``[tool.importlinter]`` in pyproject.toml), run by ``lint-imports`` in ``make test`` and here. What
+import-linter cannot see is checked on the source: the wire contract imports only the standard library,
+pydantic and itself; the interpreter, which edge_models.runtime imports by name, is named nowhere else.
+"""
 
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("kiosk", "edge_models", "mqtt_bridge", "cloud_sync", "provisioning")
+PACKAGES = ("kiosk", "edge_models", "mqtt_bridge", "cloud_sync", "backoffice", "provisioning")
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def _imports(path: Path) -> set[str]:
@@ -22,52 +32,77 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def _modules() -> list[tuple[str, set[str]]]:
-    return [
-        (path.relative_to(ROOT).as_posix(), _imports(path))
-        for package in PACKAGES
-        for path in sorted((ROOT / package).rglob("*.py"))
-    ]
-
-
 def _top(name: str) -> str:
     return name.split(".", maxsplit=1)[0]
 
 
-@pytest.mark.parametrize("package", ["edge_models", "mqtt_bridge"])
-def test_leaf_packages_import_nothing_of_ours(package: str) -> None:
-    ours = set(PACKAGES) - {package}
-    offenders = [
-        (mod, sorted(n for n in names if _top(n) in ours))
-        for mod, names in _modules()
-        if mod.startswith(package + "/")
-    ]
-    assert [o for o in offenders if o[1]] == []
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=root, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
-@pytest.mark.parametrize(
-    ("library", "allowed_prefixes"),
-    [
-        ("pygame", ("kiosk/ui/",)),
-        ("paho", ("mqtt_bridge/",)),
-        ("ai_edge_litert", ("edge_models/runtime.py",)),
-        ("tflite_runtime", ("edge_models/runtime.py",)),
-        ("tensorflow", ("edge_models/build/",)),
-    ],
-)
-def test_third_party_library_is_imported_in_one_place(
-    library: str, allowed_prefixes: tuple[str, ...]
-) -> None:
+@pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is in the dev extra")
+def test_the_import_contracts_hold() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is in the dev extra")
+def test_an_import_of_the_kiosk_in_the_back_office_breaks_the_contracts(tmp_path: Path) -> None:
+    # Guards the contracts themselves: a copy of the tree with one forbidden import must fail them.
+    copy = tmp_path / "tree"
+    copy.mkdir()
+    for name in (*PACKAGES, "pyproject.toml"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.tflite"))
+        else:
+            shutil.copy(source, copy / name)
+    (copy / "backoffice" / "planted.py").write_text("import kiosk.decisions.brain\n", encoding="utf-8")
+    result = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PYTHONPATH": str(copy), "PATH": str(LINT_IMPORTS.parent)},
+    )
+    assert result.returncode != 0, result.stdout
+    assert "backoffice.planted -> kiosk" in result.stdout
+
+
+def test_the_wire_contract_imports_only_the_standard_library_and_pydantic() -> None:
+    allowed = set(sys.stdlib_module_names) | {"pydantic", "pydantic_core"}
+    offenders = {
+        path.relative_to(ROOT).as_posix(): sorted(
+            name
+            for name in _imports(path)
+            if _top(name) not in allowed and not name.startswith("mqtt_bridge.contract")
+        )
+        for path in sorted((ROOT / "mqtt_bridge" / "contract").rglob("*.py"))
+    }
+    assert {mod: names for mod, names in offenders.items() if names} == {}
+
+
+def test_the_interpreter_is_named_only_in_edge_models_runtime() -> None:
+    # edge_models.runtime imports the interpreter by name (importlib), which import-linter cannot see: no
+    # other module may even name it.
     offenders = [
-        mod
-        for mod, names in _modules()
-        if any(_top(n) == library for n in names) and not mod.startswith(allowed_prefixes)
+        path.relative_to(ROOT).as_posix()
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "edge_models" / "runtime.py"
+        and any(name in path.read_text(encoding="utf-8") for name in ("ai_edge_litert", "tflite_runtime"))
     ]
-    assert offenders == [], f"{library} may be imported only under {allowed_prefixes}"
+    assert offenders == []
+    assert '"ai_edge_litert.interpreter"' in (ROOT / "edge_models" / "runtime.py").read_text(encoding="utf-8")
 
 
 def test_the_rules_see_real_imports() -> None:
-    # Guards the checker itself: it must find the imports we know are there.
-    modules = dict(_modules())
-    assert "pygame" in modules["kiosk/ui/screen_app.py"]
-    assert "mqtt_bridge.settings" in modules["kiosk/config.py"]
+    # Guards the source checks: they must find the imports we know are there.
+    assert "pygame" in _imports(ROOT / "kiosk" / "ui" / "screen_app.py")
+    assert "pydantic" in _imports(ROOT / "mqtt_bridge" / "contract" / "events.py")

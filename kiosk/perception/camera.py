@@ -5,7 +5,10 @@ images, and ``picamera2`` where it is installed (imported only then). :class:`Ca
 thread and hands frames through a :class:`LatestFrames` queue of at most two: when it is full the oldest frame
 is dropped (newest wins) and the drop counted. When a source fails or disappears the worker reports it in
 :class:`CameraHealth`, closes it and reopens it with exponential backoff; the rest of the kiosk keeps running.
-Frames are never logged or written anywhere.
+A read never blocks for longer than one pass over its source, so the worker always sees ``stop``; a source
+that delivers nothing is a failure like any other (backoff, one log line when it goes down). A file or folder
+that does not exist before any frame came is a configuration mistake: the worker gives up
+(:attr:`CameraHealth.missing`) and the run ends. Frames are never logged or written anywhere.
 """
 
 from __future__ import annotations
@@ -31,9 +34,40 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
+#: How to fix a wrong source, appended to every error about a file or folder source.
+SOURCE_FIX = "check --source / [camera] source (a video file, an image folder, a camera index or 'picamera2')"
+
 
 class CameraError(KioskError):
     """A camera source cannot be opened or read."""
+
+
+class CameraSourceMissingError(CameraError):
+    """The configured video file or image folder is not there (or the folder holds no images)."""
+
+
+class VideoCapture(Protocol):
+    """The part of ``cv2.VideoCapture`` the OpenCV source uses: the seam a test double replaces."""
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        """Whether the device or file opened."""
+        ...
+
+    def read(self) -> tuple[bool, Any]:
+        """``(ok, frame)``."""
+        ...
+
+    def get(self, prop_id: int) -> float:
+        """A capture property."""
+        ...
+
+    def set(self, prop_id: int, value: float) -> bool:
+        """Set a capture property."""
+        ...
+
+    def release(self) -> None:
+        """Release the device or file."""
+        ...
 
 
 class FrameSource(Protocol):
@@ -58,26 +92,44 @@ class FrameSource(Protocol):
 
 
 class OpenCVSource:
-    """A V4L2/USB camera through OpenCV, by index or device path; or a video file when ``finite``."""
+    """A V4L2/USB camera through OpenCV, by index or device path; or a video file when ``finite``.
+
+    ``capture`` opens the capture (``cv2.VideoCapture``; a test double in tests)."""
 
     def __init__(
-        self, target: int | str, width: int = 640, height: int = 480, fps: int = 30, *, loop: bool = False
+        self,
+        target: int | str,
+        width: int = 640,
+        height: int = 480,
+        fps: int = 30,
+        *,
+        loop: bool = False,
+        capture: Callable[[int | str], VideoCapture] = cv2.VideoCapture,
     ) -> None:
         self.target = target
         self.finite = isinstance(target, str) and not target.startswith("/dev/")
         self.loop = loop
         self.name = f"opencv:{target}"
         self._size = (width, height, fps)
-        self._cap: Any = None
+        self._capture = capture
+        self._cap: VideoCapture | None = None
+        self._delivered = 0
         self.fps_hint: float | None = None
 
     def open(self) -> None:
-        """Open the device or file."""
-        cap = cv2.VideoCapture(self.target)
+        """Open the device or file; a missing video file raises :class:`CameraSourceMissingError`."""
+        if self.finite and not Path(str(self.target)).is_file():
+            raise CameraSourceMissingError(f"video file {self.target} does not exist: {SOURCE_FIX}")
+        cap = self._capture(self.target)
         if not cap.isOpened():
             cap.release()
+            if self.finite:
+                raise CameraError(
+                    f"cannot read video file {self.target}: OpenCV cannot decode it (broken or an "
+                    f"unsupported format); re-encode it, or {SOURCE_FIX}"
+                )
             raise CameraError(
-                f"cannot open camera source {self.target!r}: check the cable, the index or path"
+                f"cannot open camera {self.target!r}: check the cable, the camera index or device path"
             )
         if self.finite:
             fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -88,16 +140,25 @@ class OpenCVSource:
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
             cap.set(cv2.CAP_PROP_FPS, fps)
         self._cap = cap
+        self._delivered = 0
 
     def read(self) -> Frame | None:
-        """The next frame; a file restarts at its end when looping."""
+        """The next frame; a file restarts at its end when looping. A file that gave no frame at all since
+        it was opened raises :class:`CameraError` (rather than ending as if played)."""
         if self._cap is None:
             raise CameraError(f"{self.name} is not open")
         ok, frame = self._cap.read()
         if not ok and self.finite and self.loop:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self._cap.read()
-        return np.asarray(frame, dtype=np.uint8) if ok else None
+        if not ok:
+            if self.finite and not self._delivered:
+                raise CameraError(
+                    f"video file {self.target} gave no frame OpenCV can decode: re-encode it, or {SOURCE_FIX}"
+                )
+            return None
+        self._delivered += 1
+        return np.asarray(frame, dtype=np.uint8)
 
     def close(self) -> None:
         """Release the capture."""
@@ -117,29 +178,53 @@ class ImageFolderSource:
         self.name = f"folder:{folder}"
         self._files: list[Path] = []
         self._next = 0
+        self._delivered = 0
+        self._warned: set[Path] = set()
 
     def open(self) -> None:
-        """List the images."""
+        """List the images; a missing or empty folder raises :class:`CameraSourceMissingError`."""
         if not self.folder.is_dir():
-            raise CameraError(f"image folder {self.folder} does not exist")
+            raise CameraSourceMissingError(f"image folder {self.folder} does not exist: {SOURCE_FIX}")
         self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self._files:
-            raise CameraError(f"image folder {self.folder} has no .jpg/.png images")
+            raise CameraSourceMissingError(
+                f"image folder {self.folder} has no .jpg/.png images ({', '.join(sorted(IMAGE_SUFFIXES))}): "
+                f"{SOURCE_FIX}"
+            )
         self._next = 0
+        self._delivered = 0
 
     def read(self) -> Frame | None:
-        """The next image; skips unreadable files."""
-        while True:
+        """The next image, skipping unreadable files (each logged once). Tries each file at most once per
+        call: when none of them can be read (broken files, the folder removed) it raises
+        :class:`CameraError` instead of spinning."""
+        skipped: list[Path] = []
+        for _ in range(len(self._files)):
             if self._next >= len(self._files):
                 if not self.loop:
-                    return None
+                    break
                 self._next = 0
             path = self._files[self._next]
             self._next += 1
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
+                self._delivered += 1
+                self._warn(skipped)
                 return np.asarray(image, dtype=np.uint8)
-            log.warning("unreadable image skipped: %s", path.name)
+            skipped.append(path)
+        if self._delivered and (not self.loop or len(skipped) < len(self._files)):
+            self._warn(skipped)
+            return None
+        raise CameraError(
+            f"no readable image in {self.folder}: {len(skipped)} of {len(self._files)} files could not be "
+            f"decoded (broken files, or the folder was removed); {SOURCE_FIX}"
+        )
+
+    def _warn(self, skipped: list[Path]) -> None:
+        for path in skipped:
+            if path not in self._warned:
+                self._warned.add(path)
+                log.warning("unreadable image skipped: %s", path.name)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -239,6 +324,8 @@ class CameraHealth:
 
     ok: bool = False
     finished: bool = False
+    #: The source does not exist and never delivered a frame: the worker gave up (``finished`` is set too).
+    missing: bool = False
     frames: int = 0
     failures: int = 0
     reconnects: int = 0
@@ -279,6 +366,16 @@ class CaptureWorker:
             source = self._factory()
             try:
                 source.open()
+            except CameraSourceMissingError as exc:
+                if self.health.frames:  # it was there and delivered: it may come back (a remounted folder)
+                    self._down(str(exc))
+                    stop.wait(backoff.next())
+                    continue
+                log.error("camera source unusable, stopping: %s", exc)
+                self.health.failures += 1
+                self.health.last_error = str(exc)
+                self.health.missing = self.health.finished = True
+                break
             except CameraError as exc:
                 self._down(str(exc))
                 stop.wait(backoff.next())
