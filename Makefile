@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.vitrina-dev
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck pytest system-deps clean
+.PHONY: help demo test lint typecheck pytest faults system-deps clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ typecheck: $(DEV_STAMP)  ## mypy, strict, on every package
 
 pytest: $(DEV_STAMP) system-deps  ## The whole test suite, integration and slow tests included
 	$(BIN)/pytest
+
+faults: $(DEV_STAMP) system-deps  ## The fault suite (docs/reliability.md): prints its table, fails on any red row
+	$(BIN)/python -m tests.faults
 
 system-deps:  ## Install the Debian packages the tests need (mosquitto, xvfb) when missing and running as root
 	@missing=""; \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import signal
 import threading
@@ -24,6 +25,7 @@ from backoffice.ingest import Ingest, open_store
 from backoffice.settings import IngestSettings
 from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, build_release, sign_release
 from mqtt_bridge.commands import sign
+from mqtt_bridge.contract.errors import ContractError
 from mqtt_bridge.contract.payloads import CatalogueResult, CommandEnvelope, CommandResult
 from mqtt_bridge.contract.schemas import stale_schemas, write_schemas
 from mqtt_bridge.contract.topics import CATALOGUE_QOS, CATALOGUE_RETAIN, DeviceTopics, StoreTopics
@@ -92,10 +94,28 @@ def broker_settings_from_url(
     "--db", "db_url", required=True, help="Store: sqlite:///path/backoffice.sqlite or postgresql://..."
 )
 @click.option(
-    "--group",
-    default=IngestSettings().share_group,
+    "--client-id",
+    default=IngestSettings().client_id,
     show_default=True,
-    help="Shared subscription group; '' for a plain subscription (one consumer).",
+    help="This consumer's MQTT client id: keep it the same across restarts (the broker queues what "
+    "arrives meanwhile under it). Two consumers running at once, in one group or not, need different ids.",
+)
+@click.option(
+    "--group",
+    default="",
+    show_default=True,
+    help="Shared subscription group, for scale: consumers in it split the load, each with its own "
+    "--client-id. '' (the default): a plain subscription, which loses nothing across a broker restart; a "
+    "group on Mosquitto 2.0.11 loses what is published between a broker restart and its reconnection "
+    "(docs/mqtt.md).",
+)
+@click.option(
+    "--session-expiry",
+    "session_expiry_s",
+    type=click.IntRange(min=0),
+    default=IngestSettings().session_expiry_s,
+    show_default=True,
+    help="Seconds the broker keeps this consumer's session and queue while it is away.",
 )
 @click.option("--prefix", default=BrokerSettings().topic_prefix, show_default=True, help="Topic prefix.")
 @click.option(
@@ -103,28 +123,60 @@ def broker_settings_from_url(
 )
 @click.option("--password-env", help="Environment variable holding the broker password.")
 def ingest(
-    *, broker: str, db_url: str, group: str, prefix: str, ca_file: Path | None, password_env: str | None
+    *,
+    broker: str,
+    db_url: str,
+    client_id: str,
+    group: str,
+    session_expiry_s: int,
+    prefix: str,
+    ca_file: Path | None,
+    password_env: str | None,
 ) -> None:
-    """Store every device's events, status, birth and metrics; run several to split the load.
+    """Store every device's events, status, birth and metrics; restart it with the same --client-id.
 
-    Runs until interrupted (Ctrl-C or SIGTERM). Each event is stored once, whatever is redelivered.
+    Runs until interrupted (Ctrl-C or SIGTERM). Each event is stored once, whatever is redelivered; what
+    devices publish while it is stopped or killed waits in its broker session and is stored when it comes
+    back with the same --client-id (within --session-expiry).
 
     \b
     Example:
       backoffice ingest --broker mqtt://127.0.0.1:1883 --db sqlite:///backoffice.sqlite
-      backoffice ingest --broker mqtt://broker:1883 --db postgresql://vitrina@db/vitrina --group ingest
+      # two consumers splitting the load: one group, two ids
+      backoffice ingest --broker mqtt://broker:1883 --db postgresql://vitrina@db/vitrina \\
+        --group ingest --client-id vitrina-ingest-1
+      backoffice ingest --broker mqtt://broker:1883 --db postgresql://vitrina@db/vitrina \\
+        --group ingest --client-id vitrina-ingest-2
     """
     settings = broker_settings_from_url(broker, ca_file=ca_file, password_env=password_env)
     settings = settings.model_copy(update={"topic_prefix": prefix})
     try:
+        ingest_settings = IngestSettings(
+            client_id=client_id,
+            share_group=group or None,
+            db_url=db_url,
+            session_expiry_s=session_expiry_s,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        option = {"client_id": "--client-id", "share_group": "--group"}.get(str(first["loc"][0]), "--db")
+        raise click.BadParameter(str(first["msg"]).removeprefix("Value error, "), param_hint=option) from exc
+    try:
         store = open_store(db_url)
     except BackofficeError as exc:
         raise click.ClickException(str(exc)) from exc
-    consumer = Ingest(settings, IngestSettings(share_group=group or None, db_url=db_url), store)
+    try:
+        consumer = Ingest(settings, ingest_settings, store)
+    except ContractError as exc:
+        store.close()
+        raise click.BadParameter(str(exc), param_hint="--group/--prefix") from exc
+    # Refusals, session resumption and a client id taken over by another consumer are logged.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     consumer.start()
-    click.echo(f"ingesting from {broker} into {db_url} (group {group}); Ctrl-C to stop", err=True)
+    how = f"group {group}" if group else "plain subscription"
+    click.echo(f"ingesting from {broker} into {db_url} as {client_id} ({how}); Ctrl-C to stop", err=True)
     try:
         consumer.run(stop)
     except KeyboardInterrupt:
@@ -141,7 +193,7 @@ def keygen(out: Path) -> None:
     """Create the back office's Ed25519 key for signing commands and catalogues; print its public key.
 
     The private key is written as PEM (mode 600). Put the printed public key in the devices'
-    [mqtt.commands] public_keys.
+    [mqtt.commands] public_keys: devices refuse every unsigned command and every unsigned catalogue.
 
     \b
     Example:
@@ -171,10 +223,15 @@ def _load_key(path: Path) -> Ed25519PrivateKey:
 
 @main.command("send-command")
 @click.option("--broker", required=True, help="Broker URL: mqtt://host:1883.")
-@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path), help="Signing key (PEM).")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Signing key (PEM, `backoffice keygen`). Devices refuse unsigned commands.",
+)
 @click.option("--store", "store_id", required=True, help="Store id of the device.")
 @click.option("--device", "device_id", required=True, help="Device id.")
-@click.option("--name", required=True, help="Command name (purge, catalogue, configure, ...).")
+@click.option("--name", required=True, help="Command name: staff_ack or maintenance (what a kiosk answers).")
 @click.option("--args", "args_json", default="{}", show_default=True, help="Arguments as a JSON object.")
 @click.option("--ttl", default=300, show_default=True, help="Seconds until the command expires.")
 @click.option("--wait", "wait_s", default=10.0, show_default=True, help="Seconds to wait for the result.")
@@ -193,10 +250,14 @@ def send_command(
 ) -> None:
     """Sign (with --key) and send a command to one device; print its result.
 
+    A kiosk answers staff_ack ({"call_id": "..."}, the staff_call event's call_id) and maintenance
+    ({"on": true} or {"on": false}); each must be signed with a key whose public half is in the
+    device's [mqtt.commands] public_keys. Exits 1 when the device refuses the command.
+
     \b
     Example:
       backoffice send-command --broker mqtt://127.0.0.1:1883 --key bo.pem \\
-        --store demo-store --device demo-kiosk --name purge --args '{"scope": "today"}'
+        --store demo-store --device demo-kiosk --name maintenance --args '{"on": true}'
     """
     try:
         args = json.loads(args_json)

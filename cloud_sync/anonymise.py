@@ -3,8 +3,8 @@
 Only fields named in :data:`EVENT_ALLOWLIST` for an event's ``type`` are kept: no image, crop, embedding or
 stable person identifier can leave, even if a later event model grows one, because a field nobody listed
 is dropped. ``visit_ref`` is re-hashed under a salt that rotates daily and lives only in memory
-(:class:`DailySalt`), or unlinked; timestamps are floored to a bucket; distances rounded; aggregate counts
-below k suppressed.
+(:class:`DailySalt`), or unlinked; timestamps are floored to a bucket; distances and durations rounded;
+aggregate counts below k suppressed.
 
 Everything here is a pure function except :class:`DailySalt`, which holds the salt and takes its clock
 and random generator from the caller.
@@ -42,6 +42,25 @@ def round_to_step(value: float, step: float) -> float:
     return round(round(value / step) * step, 6)
 
 
+#: A field whose name ends so is a duration in seconds, rounded to ``duration_step_s`` (nested ones too).
+DURATION_SUFFIX = "_s"
+
+
+def round_durations(data: dict[str, JsonValue], step: float) -> dict[str, JsonValue]:
+    """``data`` with every number under a key ending in :data:`DURATION_SUFFIX` rounded to ``step``
+    seconds, inside the nested objects of :data:`NESTED_ALLOWLIST` too (unrounded durations, like exact
+    times, can be matched against CCTV or till records)."""
+    out: dict[str, JsonValue] = {}
+    for key, value in data.items():
+        if key.endswith(DURATION_SUFFIX) and isinstance(value, float | int) and not isinstance(value, bool):
+            out[key] = round_to_step(float(value), step)
+        elif key in NESTED_ALLOWLIST and isinstance(value, dict):
+            out[key] = round_durations(value, step)
+        else:
+            out[key] = value
+    return out
+
+
 def suppress_small_counts(counts: Mapping[str, int], k: int) -> dict[str, int | None]:
     """Counts below ``k`` (but above zero) become ``None``: a group that small could single a person out."""
     return {name: (None if 0 < count < k else count) for name, count in counts.items()}
@@ -51,7 +70,7 @@ def anonymise_event(
     event: Event, settings: AnonymisationSettings, salt: bytes, rng: random.Random
 ) -> dict[str, JsonValue]:
     """The event as it may leave the device: allowlisted fields only, ``visit_ref`` re-hashed or unlinked,
-    ``ts`` floored to the bucket, distances rounded. Pure, given ``salt`` and ``rng``."""
+    ``ts`` floored to the bucket, distances and durations rounded. Pure, given ``salt`` and ``rng``."""
     allowed = EVENT_ALLOWLIST[event.type]
     data = event.model_dump(mode="json")
     out: dict[str, JsonValue] = {}
@@ -74,7 +93,7 @@ def anonymise_event(
     distance = out.get("distance_m")
     if isinstance(distance, float | int) and not isinstance(distance, bool):
         out["distance_m"] = round_to_step(float(distance), settings.distance_step_m)
-    return out
+    return round_durations(out, settings.duration_step_s)
 
 
 class DailySalt:

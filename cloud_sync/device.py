@@ -1,6 +1,10 @@
 """The device side of cloud sync, composed: transport (status, birth, last will), outbox, publisher thread,
 and, given a :class:`~mqtt_bridge.commands.CommandProcessor`, the commands on ``cmd/+``.
 
+The publisher thread also reads the transport's connection changes (a
+:class:`~mqtt_bridge.transport.ConnectionMonitor`): each is logged, and :attr:`DeviceSync.monitor` keeps the
+latest error for the kiosk's run summary and health.
+
 The kiosk's composition root builds one :class:`DeviceSync`, calls :meth:`DeviceSync.start`, hands committed
 events to :meth:`DeviceSync.add` and calls :meth:`DeviceSync.stop` on the way out (status ``stopped``).
 """
@@ -24,7 +28,7 @@ from mqtt_bridge.contract.topics import QOS, DeviceTopics
 from mqtt_bridge.device import device_transport, stopped_message
 from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.transport import InboundMessage, drain_queue
+from mqtt_bridge.transport import ConnectionMonitor, InboundMessage, drain_queue
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,10 @@ class DeviceSync:
         self.transport = device_transport(broker, topics, birth, rng=rng, max_inflight=max_inflight)
         self.outbox = Outbox(outbox, Anonymiser(anonymisation, lambda: datetime.now(UTC), rng))
         self.publisher = OutboxPublisher(self.outbox, self.transport, topics)
+        self.monitor = ConnectionMonitor(self.transport, logger)
+        self._sent_before = self.outbox.stats().counters.get("sent", 0)
+        self._delivered_at_stop: int | None = None
+        self._depth_at_stop: int | None = None
         self._listeners: dict[str, Callable[[InboundMessage], object]] = {}
         self.commands = (
             CommandBridge(self.transport, topics, commands, other=self._dispatch)
@@ -112,6 +120,7 @@ class DeviceSync:
             while not self._stop.is_set():
                 busy = self.publisher.step(wait_s=idle_s)
                 busy += self._inbound()
+                busy += self.monitor.step()
                 if not busy and not self.publisher.inflight:
                     self._stop.wait(idle_s)
                 if time.monotonic() >= next_metrics and self.transport.connected:
@@ -129,6 +138,18 @@ class DeviceSync:
         except MqttBridgeError:
             logger.info("metrics not published: not connected")
 
+    def delivered(self) -> int:
+        """Events the broker acknowledged (PUBACK) since this sync was made (also after :meth:`stop`)."""
+        if self._delivered_at_stop is not None:
+            return self._delivered_at_stop
+        return self.outbox.stats().counters.get("sent", 0) - self._sent_before
+
+    def depth(self) -> int:
+        """Events waiting in the outbox now (at the stop, after :meth:`stop`)."""
+        if self._depth_at_stop is not None:
+            return self._depth_at_stop
+        return self.outbox.stats().depth
+
     def add(self, events: Iterable[Event]) -> int:
         """Commit events to the outbox (anonymised); they are published from there."""
         return self.outbox.add(events)
@@ -143,4 +164,7 @@ class DeviceSync:
         if self._thread is not None:
             self._thread.join(timeout_s)
         self.transport.stop(final=stopped_message(self.topics), timeout_s=timeout_s)
+        self.monitor.step()  # the last changes, logged
+        self._delivered_at_stop = self.delivered()
+        self._depth_at_stop = self.depth()
         self.outbox.close()

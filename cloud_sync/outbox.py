@@ -35,6 +35,7 @@ from pydantic import JsonValue
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from cloud_sync.errors import CloudSyncError
 from cloud_sync.settings import OutboxSettings
 from mqtt_bridge.contract.events import Event, Priority
 from mqtt_bridge.contract.payloads import MetricsPayload
@@ -99,6 +100,10 @@ class OutboxStats:
 Anonymise = Callable[[Event], dict[str, JsonValue]]
 
 
+class OutboxWriteError(CloudSyncError):
+    """The outbox could not commit (a full or read-only disk): nothing of that batch was stored."""
+
+
 class Outbox:
     """The SQLite outbox. Open it once per file and process; close it when done."""
 
@@ -132,30 +137,39 @@ class Outbox:
             payload = json.dumps(self._anonymise(event), separators=(",", ":"), ensure_ascii=False)
             kind: Kind = "alerts" if event.priority == "alert" else "events"
             rows.append((event.event_id, kind, RANK[event.priority], payload, len(payload.encode()), now))
-        added = 0
+        added, added_bytes = 0, 0
         with self._lock:
-            with self.db.atomic():
-                for row in rows:
-                    cursor = self.db.conn.execute(
-                        "INSERT OR IGNORE INTO outbox (event_id, kind, rank, payload, size, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        row,
-                    )
-                    if cursor.rowcount == 1:
-                        added += 1
-                        self._bytes += row[4]
+            try:
+                with self.db.atomic():
+                    for row in rows:
+                        cursor = self.db.conn.execute(
+                            "INSERT OR IGNORE INTO outbox (event_id, kind, rank, payload, size, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            row,
+                        )
+                        if cursor.rowcount == 1:
+                            added += 1
+                            added_bytes += row[4]
+                # The counters follow the file: only what the commit stored counts (a full disk: nothing).
                 self._depth += added
-            self._enforce_bounds()
+                self._bytes += added_bytes
+                self._enforce_bounds()
+            except sqlite3.OperationalError as exc:
+                raise OutboxWriteError(
+                    f"cannot write the outbox {self.path}: {exc}. Free disk space there (or move [outbox] "
+                    "path to a larger disk); the events are kept in the event store and handed over again"
+                ) from exc
         return added
 
     def _enforce_bounds(self) -> None:
         s = self.settings
         dropped: dict[str, int] = {}
+        depth, size_total = self._depth, self._bytes
         with self.db.atomic():
             for rank, name in ((RANK["low"], "low"), (RANK["normal"], "normal")):
-                while self._depth > s.max_rows or self._bytes > s.max_bytes:
-                    need_rows = max(0, self._depth - s.max_rows)
-                    need_bytes = max(0, self._bytes - s.max_bytes)
+                while depth > s.max_rows or size_total > s.max_bytes:
+                    need_rows = max(0, depth - s.max_rows)
+                    need_bytes = max(0, size_total - s.max_bytes)
                     candidates = self.db.execute(
                         "SELECT seq, size FROM outbox WHERE rank = ? ORDER BY seq LIMIT ?",
                         [rank, max(need_rows, 500 if need_bytes else 1)],
@@ -170,11 +184,12 @@ class Outbox:
                         victims.append(int(seq))
                         freed += int(size)
                     self._delete(victims)
-                    self._depth -= len(victims)
-                    self._bytes -= freed
+                    depth -= len(victims)
+                    size_total -= freed
                     dropped[name] = dropped.get(name, 0) + len(victims)
             for name, n in dropped.items():
                 self._count(f"dropped_{name}", n)
+        self._depth, self._bytes = depth, size_total
         for name, n in dropped.items():
             logger.warning(
                 "outbox full (bounds %d rows, %d bytes): dropped the %d oldest %s-priority events",

@@ -70,3 +70,11 @@ class AnonymisationSettings(BaseModel):
     distance_step_m: float = Field(
         default=0.5, gt=0, description="Distances are rounded to a multiple of this many metres."
     )
+    duration_step_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="Durations (every field ending in _s: dwell, attention, staff response, seconds of each "
+        "valence) are rounded to a multiple of this many seconds, so that they cannot be matched against "
+        "CCTV or till times; 1 s keeps the KPIs.",
+    )

@@ -29,7 +29,7 @@ from edge_models.datasets import (
 from edge_models.emotion import EmotionClassifier
 from edge_models.errors import EdgeModelsError
 from edge_models.evaluation import compare_presence, evaluate_emotion
-from edge_models.manifest import MODELS_DIR, Manifest, ModelEntry, load_manifest
+from edge_models.manifest import MODELS_DIR, Manifest, ModelEntry, check_file, load_manifest
 from edge_models.presence import PresenceDetector
 from edge_models.runtime import open_model
 from edge_models.sample_media import WOLFGANG_CLIP, sample_file
@@ -136,20 +136,49 @@ def main() -> None:
 
 @main.command("list")
 @manifest_option
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest entries as JSON.")
-def list_models(manifest_path: Path | None, as_json: bool) -> None:
-    """List the models in the manifest.
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the manifest entries as JSON, each with its file check."
+)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Check every file's size and sha256 against the manifest (without loading it).",
+)
+def list_models(manifest_path: Path | None, as_json: bool, verify: bool) -> None:
+    """List the models in the manifest, each file checked against it (size and sha256).
+
+    One line a model, ending in 'ok' or in what differs and how to fix it. Exits 1 when a file is missing
+    or differs from the manifest (`edge-models info NAME` also loads it and checks its tensors).
 
     \b
     Example:
         edge-models list
+        edge-models list --json | jq '.[] | select(.check.ok | not)'
     """
-    manifest, _ = _manifest(manifest_path)
+    manifest, models_dir = _manifest(manifest_path)
+    checks = [check_file(m, models_dir) if verify else None for m in manifest.models]
     if as_json:
-        _echo_json([m.model_dump(mode="json") for m in manifest.models])
-        return
-    for m in manifest.models:
-        click.echo(f"{m.name:32} {m.task:9} {m.precision:8} {m.size_bytes / 1024:8.0f} KiB  {m.file}")
+        _echo_json(
+            [
+                m.model_dump(mode="json") | ({"check": {"ok": c.ok, "problem": c.problem}} if c else {})
+                for m, c in zip(manifest.models, checks, strict=True)
+            ]
+        )
+    else:
+        for m, c in zip(manifest.models, checks, strict=True):
+            verdict = "" if c is None else "  ok" if c.ok else f"  MISMATCH {c.problem}"
+            click.echo(
+                f"{m.name:32} {m.task:9} {m.precision:8} {m.size_bytes / 1024:8.0f} KiB  {m.file}{verdict}"
+            )
+    bad = [c for c in checks if c is not None and not c.ok]
+    if bad:
+        click.echo(
+            f"{len(bad)} of {len(checks)} model files differ from the manifest: "
+            + ", ".join(c.entry.name for c in bad),
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _describe(entry: ModelEntry) -> list[str]:

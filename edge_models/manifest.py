@@ -1,12 +1,15 @@
 """The model manifest: what every committed model file is, where it came from, and what it promises.
 
 ``edge_models/models/manifest.json`` is written by ``edge-models build`` and read before any model is
-loaded. A file whose sha256 or input/output contract differs from its entry is refused.
+loaded. A file whose sha256 or input/output contract differs from its entry is refused;
+:func:`check_file` checks a file's size and sha256 without loading it (``edge-models list``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -104,3 +107,48 @@ def load_manifest(path: Path | None = None) -> Manifest:
     """Read and validate ``manifest.json`` (default: the one shipped in ``edge_models/models``)."""
     manifest_path = path or MODELS_DIR / "manifest.json"
     return Manifest.model_validate(json.loads(manifest_path.read_text(encoding="utf-8")))
+
+
+#: How to repair a model file that differs from the manifest.
+RESTORE_HINT = "restore it from the release (or rebuild with `edge-models build`)"
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """One model file checked against its manifest entry: ``problem`` is empty when size and sha256 match."""
+
+    entry: ModelEntry
+    path: Path
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """The file is there with the manifest's size and sha256."""
+        return not self.problem
+
+
+def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_file(entry: ModelEntry, models_dir: Path) -> FileCheck:
+    """Check ``entry``'s file in ``models_dir``: present, then its size, then its sha256 (no interpreter)."""
+    path = models_dir / entry.file
+    if not path.is_file():
+        return FileCheck(entry, path, f"missing: no file {path}; {RESTORE_HINT}")
+    size = path.stat().st_size
+    if size != entry.size_bytes:
+        return FileCheck(
+            entry, path, f"size {size} bytes, the manifest says {entry.size_bytes}: {path}; {RESTORE_HINT}"
+        )
+    digest = file_sha256(path)
+    if digest != entry.sha256:
+        return FileCheck(
+            entry, path, f"sha256 {digest}, the manifest says {entry.sha256}: {path}; {RESTORE_HINT}"
+        )
+    return FileCheck(entry, path)

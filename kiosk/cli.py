@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import tempfile
@@ -149,9 +148,9 @@ def demo(
         sys.exit(1)
     log.info(
         "demo finished: %d frames in %.1f s, screens %s; wrote %s",
-        summary["frames"],
-        summary["seconds"],
-        ", ".join(summary["screens"]),
+        summary.frames,
+        summary.seconds,
+        ", ".join(summary.screen.screens if summary.screen is not None else ()),
         out_dir,
     )
 
@@ -298,6 +297,13 @@ def events_tail(db_path: Path | None, config_file: Path | None, count: int, foll
     show_default=True,
     help="'models': the on-device vision models (edge_models); 'none': presence off, nobody is ever seen.",
 )
+@click.option(
+    "--broker",
+    default=None,
+    metavar="URL",
+    help="Publish telemetry to this MQTT broker (mqtt://host:1883) and answer its commands, as [mqtt] "
+    "enabled does; TLS files and the password stay as [mqtt] configures them.",
+)
 def run(
     *,
     config_file: Path | None,
@@ -307,6 +313,7 @@ def run(
     seconds: float | None,
     summary_file: Path | None,
     detector: str,
+    broker: str | None,
 ) -> None:
     """Run the kiosk: camera, perception, engagement, offers, staff calls and the local event store.
 
@@ -317,21 +324,26 @@ def run(
     \b
     Example:
       kiosk run --config examples/kiosk.toml --headless --source clip.mp4 --seconds 20 --summary out.json
+      kiosk run --config examples/kiosk.toml --broker mqtt://127.0.0.1:1883
     """
     import signal
     import threading
 
     from kiosk.app.root import KioskApp
+    from kiosk.errors import KioskError
+    from mqtt_bridge.contract.errors import ContractError
     from mqtt_bridge.errors import MqttBridgeError
 
     config = _run_config(config_file, source, loop)
+    if broker is not None:
+        config = _linked(config, broker)
     configure_logging(config.logging)
     catalogue, image_base = _start_catalogue(config)
     chosen = _open_detector(detector, config)
     try:
         app = KioskApp(config, chosen, catalogue=catalogue, image_base=image_base)
-    except MqttBridgeError as exc:  # [mqtt] enabled with a secret or key that cannot be used
-        click.echo(f"cannot link to the back office: {exc}", err=True)
+    except (MqttBridgeError, ContractError, KioskError) as exc:  # a secret, key or store that cannot be used
+        click.echo(f"cannot start the kiosk: {exc}", err=True)
         sys.exit(EXIT_CONFIG_ERROR)
     stop = threading.Event()
 
@@ -345,9 +357,10 @@ def run(
             summary = app.run(seconds, stop)
         else:  # the screen in this (main) thread; the workers start once its first frame is up
             from kiosk.app.screen_port import run_screen
+            from kiosk.app.summary import screen_summary
 
-            run_screen(app, seconds=seconds, stop=stop.is_set)
-            summary = app.summary()
+            _ui, stats = run_screen(app, seconds=seconds, stop=stop.is_set)
+            summary = app.summary(screen_summary(stats))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -355,20 +368,48 @@ def run(
         if callable(close):
             close()
     if summary_file is not None:
-        summary_file.parent.mkdir(parents=True, exist_ok=True)
-        summary_file.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        summary.write(summary_file)
     log.info(
         "run finished: %d frames, %.1f fps, %d visits, %d offers, %d staff calls, %d events",
-        summary["frames"],
-        summary["fps"],
-        summary["visits"],
-        summary["offers_shown"],
-        summary["staff_calls"],
-        summary["events_recorded"],
+        summary.frames,
+        summary.fps,
+        summary.visits,
+        summary.offers_shown,
+        summary.staff_calls,
+        summary.events_recorded or 0,
     )
-    if summary["fatal"]:
-        click.echo(f"kiosk stopped: {summary['fatal']}", err=True)
+    if summary.fatal:
+        click.echo(f"kiosk stopped: {summary.fatal}", err=True)
         sys.exit(1)
+    if app.camera.health.missing:  # the source never delivered: it is not there
+        click.echo(f"kiosk stopped: {app.camera.health.last_error}", err=True)
+        sys.exit(1)
+
+
+def _linked(config: KioskConfig, url: str) -> KioskConfig:
+    """``config`` with ``[mqtt]`` enabled towards the broker at ``url`` (host, port, and user when the URL
+    names one); an ``mqtts://`` URL keeps the TLS files of ``[mqtt.tls]``, an ``mqtt://`` one drops TLS."""
+    from mqtt_bridge.errors import BrokerUrlError
+    from mqtt_bridge.settings import broker_settings_from_url
+
+    tls = config.mqtt.tls
+    try:
+        settings = broker_settings_from_url(url, ca_file=tls.ca_file if tls is not None else None)
+    except BrokerUrlError as exc:
+        if exc.option == "--ca-file":
+            raise click.BadParameter(
+                f"{url!r}: an mqtts:// broker needs [mqtt.tls] ca_file in --config", param_hint="--broker"
+            ) from exc
+        raise click.BadParameter(str(exc), param_hint="--broker") from exc
+    update: dict[str, object] = {
+        "enabled": True,
+        "host": settings.host,
+        "port": settings.port,
+        "tls": tls if settings.tls is not None else None,
+    }
+    if settings.username is not None:
+        update["username"] = settings.username
+    return config.model_copy(update={"mqtt": config.mqtt.model_copy(update=update)})
 
 
 def _run_config(config_file: Path | None, source: str | None, loop: bool | None) -> KioskConfig:

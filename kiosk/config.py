@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticUndefined
 
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from edge_models.config import EmotionSettings, PresenceSettings
 from kiosk.errors import ConfigError, ConfigIssue
-from mqtt_bridge.settings import BrokerSettings
+from mqtt_bridge.settings import BrokerSettings, SecretRef
 
 
 class _Section(BaseModel):
@@ -285,6 +286,21 @@ class OffersConfig(_Section):
     )
 
 
+class RedemptionConfig(_Section):
+    """Redemption codes: issued at a tap, checked at the till offline (docs/ui.md, Redemption)."""
+
+    secret: SecretRef | None = Field(
+        default=None,
+        description="Where this device's redemption secret lives (an environment variable or a file; at "
+        "least 16 bytes). The back office holds the same secret so a till can check this device's codes "
+        "without asking it. Set by hand for now; issued at enrolment once provisioning exists. Absent: "
+        "codes are keyed by a secret drawn at start, which no till knows (demos).",
+    )
+    valid_days: int = Field(
+        default=14, ge=1, le=365, description="A code is good through this many days after the tap."
+    )
+
+
 class StaffConfig(_Section):
     """Calling a person: for a frustrated shopper or one who asks."""
 
@@ -341,6 +357,9 @@ class KioskConfig(_Section):
     )
     offers: OffersConfig = Field(default_factory=OffersConfig, description="Offer catalogue and bandit.")
     staff: StaffConfig = Field(default_factory=StaffConfig, description="Staff escalation.")
+    redemption: RedemptionConfig = Field(
+        default_factory=RedemptionConfig, description="Redemption codes: their secret and lifetime."
+    )
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Workers and supervisor.")
     presence: PresenceSettings = Field(
         default_factory=PresenceSettings, description="Face detection model and thresholds."
@@ -356,8 +375,26 @@ class KioskConfig(_Section):
     )
 
     def config_hash(self) -> str:
-        """A short, stable hash of the effective configuration (secrets are references, never values)."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """SHA-256 (64 hex digits) of the effective configuration's canonical JSON (sorted keys, no
+        spaces), secrets and where they live excluded. The one hash: ``kiosk validate-config`` prints it
+        and the birth certificate carries it, so the two can be compared."""
+        data = self.model_dump(mode="json", exclude=_secret_fields(self) or None)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _secret_fields(model: BaseModel) -> dict[str, Any]:
+    """``model_dump``'s ``exclude`` for every secret (a ``SecretRef`` or ``SecretStr``) in ``model``."""
+    found: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretRef | SecretStr):
+            found[name] = True
+        elif isinstance(value, BaseModel):
+            inner = _secret_fields(value)
+            if inner:
+                found[name] = inner
+    return found
 
 
 def load_config(path: Path) -> KioskConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from mqtt_bridge.contract.payloads import BirthPayload, StatusPayload
@@ -27,17 +27,27 @@ def device_transport(
     subscriptions: Iterable[tuple[str, int]] = (),
     rng: random.Random | None = None,
     max_inflight: int = 100,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> MqttTransport:
-    """A transport for one device: last will ``offline``, and ``online`` then the birth on every connect.
+    """A transport for one device: last will ``offline``, and ``online`` then the birth on every connect,
+    both stamped with that connection's time (``clock``), not the process's start.
 
     Stop it with ``transport.stop(final=stopped_message(topics))`` so the broker keeps ``stopped``.
     """
-    birth_message = Will(topics.birth, birth.model_dump_json().encode(), QOS["birth"], RETAIN["birth"])
+
+    def on_connect() -> list[Will]:
+        now = clock()
+        born = birth.model_copy(update={"ts": now})
+        return [
+            status_message(topics, StatusPayload(state="online", ts=now)),
+            Will(topics.birth, born.model_dump_json().encode(), QOS["birth"], RETAIN["birth"]),
+        ]
+
     return MqttTransport(
         settings,
         client_id=f"{topics.store_id}.{topics.device_id}",
         will=status_message(topics, StatusPayload(state="offline")),
-        online=[status_message(topics, StatusPayload(state="online", ts=birth.ts)), birth_message],
+        online=on_connect,
         subscriptions=subscriptions,
         rng=rng,
         max_inflight=max_inflight,

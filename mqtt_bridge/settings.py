@@ -162,8 +162,8 @@ class BrokerSettings(BaseModel):
     def _backoff_in_order(self) -> BrokerSettings:
         if self.reconnect_min_s > self.reconnect_max_s:
             raise ValueError(
-                f"reconnect_min_s ({self.reconnect_min_s}) is above reconnect_max_s ({self.reconnect_max_s}); "
-                "make reconnect_min_s the smaller one"
+                f"reconnect_min_s ({self.reconnect_min_s}) is above reconnect_max_s "
+                f"({self.reconnect_max_s}); make reconnect_min_s the smaller one"
             )
         return self
 

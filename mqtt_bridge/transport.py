@@ -320,7 +320,7 @@ class MqttTransport:
             was_connected, self._connected = self._connected, False
             self._state_lock.notify_all()
         self._ended.set()
-        if was_connected:
+        if was_connected and not self._stop.is_set():  # our own clean DISCONNECT is no loss
             self.counters["disconnects"] += 1
             code, name = _code(reason_code)
             self._emit(ConnectionChange("lost", code, name))

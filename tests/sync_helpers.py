@@ -1,21 +1,26 @@
-"""Helpers shared by the sync integration tests: a device, an ingest thread, waiting."""
+"""Helpers shared by the sync integration tests: a device, an ingest thread, waiting, the back office's
+command-signing key."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mosquitto_broker import MosquittoBroker
 
 from backoffice.ingest import Ingest, Store
 from backoffice.settings import IngestSettings
 from cloud_sync.device import DeviceSync
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
-from mqtt_bridge.commands import CommandProcessor
-from mqtt_bridge.contract.payloads import BirthPayload
+from mqtt_bridge.commands import CommandProcessor, public_key_text, sign
+from mqtt_bridge.contract.payloads import BirthPayload, CommandEnvelope
 from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
 
@@ -82,3 +87,34 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 20.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def write_command_key(path: Path) -> tuple[Ed25519PrivateKey, str]:
+    """A back-office signing key written as PEM at ``path`` (for ``send-command --key``), and its public
+    key text (for ``[mqtt.commands] public_keys``)."""
+    key = Ed25519PrivateKey.generate()
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return key, public_key_text(key)
+
+
+def command_bytes(
+    name: str, args: dict[str, object], key: Ed25519PrivateKey | None, command_id: str | None = None
+) -> bytes:
+    """A fresh command (new nonce, valid five minutes) as sent on ``cmd/<name>``; signed unless ``key`` is
+    None."""
+    now = datetime.now(UTC)
+    envelope = CommandEnvelope.model_validate(
+        {
+            "command_id": command_id or uuid.uuid4().hex,
+            "name": name,
+            "issued_at": now,
+            "expires_at": now + timedelta(minutes=5),
+            "nonce": secrets.token_urlsafe(24),
+            "args": args,
+        }
+    )
+    return (sign(envelope, key) if key is not None else envelope).model_dump_json().encode()

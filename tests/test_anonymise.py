@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import typing
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from outbox_doubles import make_event
-from pydantic import Field
+from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
 
 from cloud_sync.anonymise import (
     Anonymiser,
@@ -23,6 +26,7 @@ from cloud_sync.settings import AnonymisationSettings
 from mqtt_bridge.contract.allowlist import EVENT_ALLOWLIST, keys_outside_allowlist
 from mqtt_bridge.contract.events import (
     ConsentChanged,
+    Event,
     Feedback,
     OfferRedeemed,
     OfferTapped,
@@ -143,3 +147,76 @@ def test_counts_under_k_are_suppressed() -> None:
         "d": 5,
         "e": 50,
     }
+
+
+UNROUNDED_S = 19.63673591400004
+
+
+def _is_duration(name: str, field: FieldInfo) -> bool:
+    """A duration as a reader of the event models would see one: seconds in its name or its description."""
+    return name.endswith("_s") or (field.description or "").lower().startswith("seconds")
+
+
+def _duration_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every numeric duration field of ``model``, nested models included, as a key path."""
+    paths: list[tuple[str, ...]] = []
+    for name, field in model.model_fields.items():
+        kinds = [a for a in (typing.get_args(field.annotation) or (field.annotation,)) if a is not type(None)]
+        nested = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
+        if nested:
+            paths += _duration_paths(nested[0], (*prefix, name))
+        elif _is_duration(name, field) and any(k in (float, int) for k in kinds):
+            paths.append((*prefix, name))
+    return paths
+
+
+def _with_durations(event: Event, paths: list[tuple[str, ...]], value: float) -> Event:
+    """``event`` with every duration at ``paths`` set to ``value`` (validated, as the kiosk builds it)."""
+    data = event.model_dump()
+    for path in paths:
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return type(event).model_validate(data)
+
+
+EVENT_MODELS: list[type[BaseModel]] = list(typing.get_args(typing.get_args(Event)[0]))
+
+
+def test_the_duration_fields_are_found_from_the_event_models() -> None:
+    found = {(m.model_fields["type"].default, p) for m in EVENT_MODELS for p in _duration_paths(m)}
+    assert {
+        ("visit_ended", ("dwell_s",)),
+        ("visit_ended", ("attention_s",)),
+        ("visit_ended", ("valence", "positive_s")),
+        ("staff_call_acknowledged", ("response_s",)),
+    } <= found
+
+
+@pytest.mark.parametrize("step", [1.0, 0.25, 5.0])
+@pytest.mark.parametrize("event", ALL_TYPES, ids=lambda e: e.type)
+def test_every_duration_of_every_event_is_rounded_before_it_leaves(event: Event, step: float) -> None:
+    paths = _duration_paths(type(event))
+    settings = AnonymisationSettings(duration_step_s=step)
+    out = anonymise_event(_with_durations(event, paths, UNROUNDED_S), settings, b"x", random.Random(0))
+    expected = round(UNROUNDED_S / step) * step
+    for path in paths:
+        node: Any = out
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                break  # not on the allowlist: it does not leave at all
+            node = node[key]
+        else:
+            assert node == pytest.approx(expected, abs=1e-9), (event.type, path, node)
+            assert node != pytest.approx(UNROUNDED_S)
+    assert keys_outside_allowlist(out) == []
+    parse_event(json.dumps(out))  # still a valid event
+
+
+def test_durations_round_to_one_second_by_default() -> None:
+    ended = VisitEnded(visit_ref="v", dwell_s=19.636, attention_s=0.4, watcher=True, glance=True, **COMMON)
+    out = anonymise_event(ended, AnonymisationSettings(), b"x", random.Random(0))
+    assert (out["dwell_s"], out["attention_s"]) == (20.0, 0.0)
+    acked = StaffCallAcknowledged(call_id="c", response_s=6.957618475000004, **COMMON)
+    assert anonymise_event(acked, AnonymisationSettings(), b"x", random.Random(0))["response_s"] == 7.0

@@ -18,10 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from mosquitto_broker import MosquittoBroker
 from waiting import wait_for
 
+from cloud_sync.settings import OutboxSettings
 from edge_models.sample_media import WOLFGANG_CLIP, sample_file
 from kiosk.app.root import KioskApp
+from kiosk.app.summary import SCHEMA_FILE, RunSummary, schema_text
 from kiosk.config import CameraConfig, KioskConfig, RuntimeConfig, StorageConfig
 from kiosk.decisions.engagement import Touch
 from kiosk.link.store import DB_NAME, StoreError, open_existing, read_events
@@ -110,11 +113,12 @@ def test_run_to_the_end_of_a_source_stores_every_event(tmp_path: Path) -> None:
     camera = ScriptedCamera([True] * 60 + [False] * 20)
     app = KioskApp(_config(tmp_path), BrightBlockDetector(), source_factory=lambda: camera)
     summary = app.run(seconds=60, stop=threading.Event())
-    assert summary["frames"] == 80 and summary["fatal"] is None
-    assert summary["frames_processed"] + summary["dropped_frames"] == 80
-    assert summary["visits"] == 1
+    assert summary.frames == 80 and summary.fatal is None
+    assert summary.frames_processed + summary.dropped_frames == 80
+    assert summary.visits == 1 and summary.screen is None, "headless: no screen figures"
+    assert summary.mqtt_connected is None and summary.events_handed_to_outbox is None, "no broker link"
     rows = _stored(tmp_path)
-    assert len(rows) == summary["events_recorded"]
+    assert len(rows) == summary.events_recorded
     types = [r["type"] for r in rows]
     assert types.count("visit_started") == 1 and types.count("visit_ended") == 1
     refs = {json.loads(str(r["json"]))["visit_ref"] for r in rows if str(r["type"]).startswith("visit_")}
@@ -125,8 +129,8 @@ def test_camera_pulled_mid_run_and_returned(tmp_path: Path) -> None:
     camera = ScriptedCamera()
     app = KioskApp(_config(tmp_path), BrightBlockDetector(), source_factory=lambda: camera)
     stop = threading.Event()
-    result: dict[str, object] = {}
-    runner = threading.Thread(target=lambda: result.update(app.run(None, stop)))
+    result: list[RunSummary] = []
+    runner = threading.Thread(target=lambda: result.append(app.run(None, stop)))
     runner.start()
     try:
         wait_for(lambda: app.brain.stats.visits == 1 and app.brain.camera_ok, "the first visit")
@@ -141,19 +145,20 @@ def test_camera_pulled_mid_run_and_returned(tmp_path: Path) -> None:
     finally:
         stop.set()
         runner.join(60)
-    assert result["camera_reconnects"] >= 1 and result["camera_failures"] >= 1  # type: ignore[operator]
+    (summary,) = result
+    assert summary.camera_reconnects >= 1 and summary.camera_failures >= 1
     rows = _stored(tmp_path)
     assert [r["type"] for r in rows].count("visit_ended") == 2
     assert [r["type"] for r in rows].count("staff_call") == 1
-    assert len(rows) == result["events_recorded"]
+    assert len(rows) == summary.events_recorded
 
 
 def test_crashed_perception_is_restarted(tmp_path: Path) -> None:
     camera = ScriptedCamera([True] * 100)
     app = KioskApp(_config(tmp_path), BrightBlockDetector(crash_on_call=5), source_factory=lambda: camera)
     summary = app.run(seconds=60, stop=threading.Event())
-    assert summary["worker_restarts"] == {"perception": 1}
-    assert summary["fatal"] is None and summary["visits"] == 1
+    assert summary.worker_restarts == {"perception": 1}
+    assert summary.fatal is None and summary.visits == 1
 
 
 def _clip(path: Path, frames: int = 30) -> Path:
@@ -210,3 +215,83 @@ def test_kiosk_run_with_the_real_models_on_a_real_clip(tmp_path: Path) -> None:
     stored = _stored(tmp_path)
     assert figures["events_recorded"] == len(stored)
     assert {"visit_started", "visit_ended"} <= {row["type"] for row in stored}
+
+
+def test_the_committed_run_summary_schema_matches_the_model(repo_root: Path) -> None:
+    committed = repo_root / "docs" / "schemas" / "kiosk" / SCHEMA_FILE
+    assert committed.read_text(encoding="utf-8") == schema_text(), (
+        "the run summary changed: run `python -m kiosk.app.summary docs/schemas/kiosk` and commit"
+    )
+
+
+def _matches_schema(document: dict[str, object], schema: dict[str, object]) -> None:
+    """The document's keys are the schema's properties, every required one there (additionalProperties is
+    false), and the model the schema was made from accepts it."""
+    properties = schema["properties"]
+    assert isinstance(properties, dict) and isinstance(schema["required"], list)
+    assert set(document) <= set(properties), set(document) - set(properties)
+    assert set(schema["required"]) <= set(document)
+    RunSummary.model_validate(document)
+
+
+def test_the_demo_and_kiosk_run_write_summaries_of_one_schema(repo_root: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+
+    schema = json.loads((repo_root / "docs" / "schemas" / "kiosk" / SCHEMA_FILE).read_text(encoding="utf-8"))
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
+    runner = CliRunner()
+    ran = runner.invoke(
+        main,
+        ["run", "--headless", "--config", str(config), "--source", str(_clip(tmp_path / "c.avi")),
+         "--detector", "none", "--seconds", "5", "--summary", str(tmp_path / "run.json")],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    demo = runner.invoke(main, ["demo", "--headless", "--scripted", "--seconds", "1", "--out", str(tmp_path)])
+    assert demo.exit_code == 0, demo.output
+    run_doc = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    demo_doc = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    for document in (run_doc, demo_doc):
+        _matches_schema(document, schema)
+    assert run_doc["perception"] == "clip" and run_doc["events_recorded"] >= 0 and run_doc["screen"] is None
+    assert demo_doc["perception"] == "scripted" and demo_doc["events_recorded"] is None
+    assert demo_doc["screen"]["frames"] > 0
+    assert "events_synced" not in run_doc and "outbox_left" not in run_doc, "the misleading names are gone"
+
+
+def test_the_link_is_in_the_gauges_and_the_summary(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    from kiosk.app.root import NoDetector
+    from mqtt_bridge.settings import BrokerSettings
+
+    config = _config(tmp_path, health_interval_s=0.2).model_copy(
+        update={
+            "mqtt": BrokerSettings(
+                enabled=True,
+                host=mosquitto.host,
+                port=mosquitto.port,
+                reconnect_min_s=0.05,
+                reconnect_max_s=0.3,
+            ),
+            "outbox": OutboxSettings(path=tmp_path / "var" / "outbox.sqlite"),
+        }
+    )
+    app = KioskApp(config, NoDetector(), source_factory=ScriptedCamera)
+    app.start()
+    try:
+        wait_for(lambda: app._gauges().get("mqtt_connected") == 1.0, "the link up in the gauges", 10)
+        assert app._gauges()["mqtt_disconnects"] == 0.0
+        mosquitto.stop()
+        wait_for(lambda: app._gauges()["mqtt_connected"] == 0.0, "the link down in the gauges", 10)
+        assert app._gauges()["mqtt_disconnects"] == 1.0
+        mosquitto.start()
+        wait_for(lambda: app._gauges()["mqtt_connected"] == 1.0, "the link back", 10)
+        wait_for(lambda: app.sync is not None and app.sync.status().events_delivered > 0, "a delivery", 10)
+    finally:
+        app.stop()
+    summary = app.summary()
+    assert summary.mqtt_connects == 2 and summary.mqtt_disconnects == 1 and summary.mqtt_connected is True
+    assert summary.events_delivered is not None and summary.events_delivered > 0
+    assert summary.events_handed_to_outbox is not None and summary.events_handed_to_outbox >= 1
+    assert summary.outbox_depth == 0

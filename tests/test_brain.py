@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, PrivacyConfig, StaffConfig
-from kiosk.decisions.brain import Acknowledgement, KioskBrain, Redemption
+from kiosk.decisions.brain import Acknowledgement, KioskBrain, NpsAnswer, Redemption, ScreenState, ShowCode
 from kiosk.decisions.engagement import MaintenanceSwitch, Touch
 from kiosk.decisions.offers import OfferEngine, load_catalogue
 from kiosk.perception.types import Box, Detection, Snapshot, Valence, ValenceReading
@@ -27,6 +27,7 @@ from mqtt_bridge.contract.events import (
     VisitEnded,
     VisitStarted,
 )
+from mqtt_bridge.contract.redemption import qr_payload
 
 DT = 0.1
 
@@ -198,3 +199,44 @@ def test_expression_gate_follows_the_mode_and_the_shoppers_choices(repo_root: Pa
     presence = Rig(repo_root, KioskConfig(privacy=PrivacyConfig(mode="presence_only")))
     presence.frames(1.0, [_face("positive")])
     assert not presence.brain.expression_wanted()
+
+
+def test_the_brain_builds_the_nps_answer_joined_to_the_csat_before_it(rig: Rig) -> None:
+    rig.frames(3.0, [_face()])
+    rig.touch("tap")
+    rig.touch("done")
+    rig.touch("feedback", 4)
+    rig.brain.on_external(NpsAnswer(rig.clock.monotonic(), 11))  # out of range: refused, nothing recorded
+    rig.brain.on_external(NpsAnswer(rig.clock.monotonic(), 9))
+    csat, nps = rig.of(Feedback)
+    assert (csat.kind, nps.kind, nps.score) == ("csat", "nps", 9)
+    assert nps.offer_id == csat.offer_id == "coffee-morning" and nps.visit_ref == csat.visit_ref is not None
+    assert list(rig.brain.stats.feedback) == [("csat", 4), ("nps", 9)]
+
+
+def test_the_screen_state_is_the_brains_narrow_read_model(rig: Rig) -> None:
+    assert rig.brain.screen_state() == ScreenState(screen="attract", offers_opt_out=True)
+    rig.frames(3.0, [_face()])
+    shown = rig.brain.screen_state()
+    assert (shown.screen, shown.offer_id, shown.consent, shown.code_ready) == (
+        "offer", "coffee-morning", "none", False,
+    )  # fmt: skip
+    rig.brain.on_external(ShowCode(rig.clock.monotonic()))
+    assert rig.brain.screen_state().code is None, "no tap, no code"
+    rig.touch("tap")
+    ready = rig.brain.screen_state()
+    assert ready.screen == "details" and ready.code_ready and ready.code is None
+    rig.brain.on_external(ShowCode(rig.clock.monotonic()))
+    code = rig.brain.screen_state().code
+    assert code is not None and code == rig.brain.redemption_code
+    assert rig.brain.screen_state().qr_payload == qr_payload(code)
+    rig.touch("decline")
+    declined = rig.brain.screen_state()
+    assert declined.consent == "opted_out" and not declined.offers_opt_out and not declined.offers_opt_in
+    rig.touch("done")
+    assert rig.brain.screen_state().code is None and not rig.brain.screen_state().code_ready
+    rig.touch("call_staff")
+    assert rig.brain.screen_state().staff_acks == 0
+    (call,) = rig.of(StaffCall)
+    rig.brain.on_external(Acknowledgement(call.call_id))
+    assert rig.brain.screen_state().staff_acks == 1

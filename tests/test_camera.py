@@ -226,6 +226,8 @@ def test_a_missing_or_empty_folder_is_a_missing_source(tmp_path: Path) -> None:
         ImageFolderSource(tmp_path / "gone").open()
     with pytest.raises(CameraSourceMissingError, match=r"has no \.jpg/\.png images"):
         ImageFolderSource(tmp_path).open()
+    # A missing path without a suffix is taken for a folder, so the message says "image folder".
+    assert isinstance(make_source(CameraConfig(source=str(tmp_path / "gone"))), ImageFolderSource)
 
 
 def test_a_broken_video_file_says_so_not_check_the_cable(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,3 +112,21 @@ def test_device_sync_answers_commands(mosquitto: MosquittoBroker, tmp_path: Path
         assert json.loads(result.output)["status"] == "applied" and len(applied) == 1
     finally:
         device.stop()
+
+
+def test_send_command_help_shows_a_command_the_kiosk_answers() -> None:
+    from kiosk.link.sync import command_handlers
+
+    class Control:
+        def acknowledge_staff(self, call_id: str) -> bool:
+            return False
+
+        def set_maintenance(self, on: bool) -> None:
+            pass
+
+        def install_catalogue(self, catalogue: object, image_base: Path) -> None:
+            pass
+
+    shown = CliRunner().invoke(main, ["send-command", "--help"]).output
+    names = re.findall(r"--name ([a-z_]+)", shown)  # the example's (the option's own line says TEXT)
+    assert names and set(names) <= set(command_handlers(Control())), shown  # type: ignore[arg-type]

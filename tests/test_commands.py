@@ -1,4 +1,5 @@
-"""Commands: signed where it matters, expiring, never replayed, idempotent, and never crashing the bridge."""
+"""Commands: signed (every one, by default), expiring, never replayed, idempotent, and never crashing the
+bridge."""
 
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ class Applied:
         return "done"
 
 
-def _processor(applied: Applied, clock: Callable[[], datetime] = lambda: NOW) -> CommandProcessor:
-    cmd_settings = CommandSettings(public_keys=[public_key_text(KEY)])
+def _processor(
+    applied: Applied, clock: Callable[[], datetime] = lambda: NOW, unsigned: tuple[str, ...] = ()
+) -> CommandProcessor:
+    cmd_settings = CommandSettings(public_keys=[public_key_text(KEY)], unsigned_commands=list(unsigned))
     handlers = {"purge": applied, "catalogue": applied, "configure": applied, "ping": applied}
     return CommandProcessor(cmd_settings, handlers, clock=clock)
 
@@ -112,11 +115,36 @@ def test_a_replayed_nonce_with_another_id_is_refused() -> None:
     assert applied.calls == ["c1"]
 
 
-def test_name_must_match_the_topic_and_unsigned_commands_may_run_unsigned() -> None:
+def test_name_must_match_the_topic_and_only_listed_commands_may_run_unsigned() -> None:
     applied = Applied()
     p = _processor(applied)
     assert "does not match" in _send(p, sign(_envelope(), KEY), name="catalogue").reason
-    assert _send(p, _envelope(name="ping")).status == "applied"
+    assert "must be signed" in _send(p, _envelope(name="ping")).reason, "signed by default, every command"
+    bench = _processor(applied, unsigned=("ping",))
+    assert _send(bench, _envelope(name="ping")).status == "applied"
+    assert _send(bench, _envelope(name="ping", cid="c2", nonce="b" * 16, signature="!!!")).status == "refused"
+    assert applied.calls == ["c1"]
+
+
+@pytest.mark.parametrize("name", ["staff_ack", "maintenance"])
+def test_by_default_the_kiosks_own_commands_must_be_signed(name: str) -> None:
+    applied = Applied()
+    p = CommandProcessor(CommandSettings(public_keys=[public_key_text(KEY)]), {name: applied}, lambda: NOW)
+    unsigned = _send(p, _envelope(name=name))
+    assert (unsigned.status, unsigned.reason) == ("refused", "this command must be signed by the back office")
+    assert _send(p, sign(_envelope(name=name, cid="c2", nonce="s" * 16), KEY)).status == "applied"
+    assert applied.calls == ["c2"]
+
+
+def test_with_no_public_key_every_command_is_refused_and_a_warning_says_how_to_fix_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    applied = Applied()
+    with caplog.at_level("WARNING", logger="mqtt_bridge.commands"):
+        p = CommandProcessor(CommandSettings(), {"maintenance": applied}, lambda: NOW)
+    assert "backoffice keygen" in caplog.text and "public_keys" in caplog.text
+    assert _send(p, sign(_envelope(name="maintenance"), KEY)).reason.startswith("no back-office public key")
+    assert applied.calls == []
 
 
 def test_oversized_and_malformed_are_refused() -> None:
@@ -178,10 +206,8 @@ def test_fuzzed_commands_never_crash_and_only_valid_ones_apply(name: str, payloa
     assert isinstance(result, CommandResult)
     assert result.status in ("applied", "refused")
     if result.status == "applied":
-        # Only the signed command itself (defaults filled in) or the unsigned 'ping' can apply.
-        assert name == "ping" or CommandEnvelope.model_validate_json(
-            payload
-        ) == CommandEnvelope.model_validate(_valid)
+        # Only the signed command itself (defaults filled in) can apply: no command runs unsigned.
+        assert CommandEnvelope.model_validate_json(payload) == CommandEnvelope.model_validate(_valid)
     else:
         assert applied.calls == []
         assert result.reason

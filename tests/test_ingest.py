@@ -199,3 +199,147 @@ def test_device_to_postgres_end_to_end(mosquitto: MosquittoBroker, tmp_path: Pat
         device.stop()
         ingest.stop()
         store.close()
+
+
+def test_every_refusal_says_where_and_why_without_the_payloads_values() -> None:
+    topic = "vitrina/v1/s1/d1/events"
+    secret = [0.123456789] * 64
+    messages = [
+        ("elsewhere/x", b"{}"),
+        (topic, b"not json " + b"x" * 500),
+        (topic, _batch([{**_event_json(5), "embedding": secret}])),
+        (topic, _batch([{**_event_json(4), "device_id": "d2"}])),
+        (topic, b'{"schema_version": 1}'),
+        (topic, b"x" * 300_000),
+    ]
+    parsed = parse_messages("vitrina/v1", messages)
+    got = {r.counter: r for r in parsed.refusals}
+    assert list(got) == [
+        "invalid_topic",
+        "invalid_json",
+        "outside_allowlist",
+        "foreign_event",
+        "invalid_events",
+        "oversized",
+    ]
+    assert all(r.topic == t for r, (t, _) in zip(parsed.refusals, messages, strict=True))
+    assert sum(parsed.counters[c] for c in got) == len(parsed.refusals)  # every refusal is counted too
+    assert got["invalid_json"].excerpt == "not json " + "x" * 39 + "..."
+    assert "embedding" in got["outside_allowlist"].reason
+    assert got["outside_allowlist"].excerpt == "" and "0.123" not in got["outside_allowlist"].reason
+    assert "e000004" in got["foreign_event"].reason and "s1/d2" in got["foreign_event"].reason
+    assert "batch_id" in got["invalid_events"].reason and "Field required" in got["invalid_events"].reason
+    assert "300000 bytes" in got["oversized"].reason and got["oversized"].excerpt == ""
+
+
+def test_rate_limit_holds_back_beyond_the_burst_and_reports_it() -> None:
+    from backoffice.ingest import RateLimit
+
+    limit = RateLimit(burst=3, window_s=60)
+    assert [limit.allow(t) for t in (0, 1, 2, 3, 4)] == [True, True, True, False, False]
+    assert limit.overdue(59.9) == 0  # the window has not ended: nothing to say yet
+    assert limit.allow(61)  # a new window: allowed, and it reports the two held back
+    assert limit.take_held_back() == 2 and limit.take_held_back() == 0
+    assert [limit.allow(t) for t in (62, 63, 64)] == [True, True, False]
+    assert limit.overdue(130) == 1 and limit.overdue(131) == 0
+
+
+def _publish_raw(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-publisher", protocol=mqtt.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        for topic, payload in messages:
+            client.publish(topic, payload, qos=1).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.mark.integration
+def test_ingest_logs_refusals_rate_limited(
+    mosquitto: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from sync_helpers import broker_settings
+
+    from backoffice.ingest import Ingest
+    from backoffice.settings import IngestSettings
+    from kiosk.clock import ManualClock
+
+    clock = ManualClock()
+    store = SqliteStore(tmp_path / "bo.sqlite")
+    # Under its own prefix: the fixture's payload audit checks what devices publish under vitrina/v1.
+    broker = broker_settings(mosquitto).model_copy(update={"topic_prefix": "refusals/v1"})
+    ingest = Ingest(broker, IngestSettings(), store, monotonic=clock.monotonic)
+    ingest.start()
+    ingest.transport.wait_connected(10)
+    wait_for(lambda: mosquitto.log_file.read_text().count("Sending SUBACK to vitrina-ingest") >= 5)
+    caplog.set_level(logging.WARNING, logger="backoffice.ingest")
+    try:
+        bad = [(f"refusals/v1/s1/d{i}/events", b"{not json: " + b"z" * 200) for i in range(15)]
+        _publish_raw(mosquitto, bad)
+        wait_for(lambda: ingest.step(0.05) >= 0 and ingest.handled >= 15, what="15 messages handled")
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 10, lines  # the burst; the other 5 are held back
+        assert lines[0].startswith("refused a message on refusals/v1/s1/d0/events (invalid_json): not JSON")
+        assert "starts '{not json: zzz" in lines[0] and "z" * 60 not in lines[0]  # a short excerpt only
+        clock.advance(61)
+        ingest.step(0.0)
+        assert caplog.records[-1].getMessage().startswith("5 more messages refused and not logged")
+        assert store.counters()["invalid_json"] == 15
+    finally:
+        ingest.transport.stop()
+        store.close()
+
+
+@pytest.mark.integration
+def test_two_consumers_with_one_client_id_are_told_to_use_their_own(
+    mosquitto: MosquittoBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="backoffice.ingest")
+    store = SqliteStore(tmp_path / "bo.sqlite")
+    first = IngestThread(mosquitto, store, client_id="same-id").start()
+    second = IngestThread(mosquitto, store, client_id="same-id").start()
+    try:
+        wait_for(lambda: any("--client-id" in r.getMessage() for r in caplog.records), what="the error")
+        message = next(r.getMessage() for r in caplog.records if "--client-id" in r.getMessage())
+        assert "another consumer runs with the same client id" in message and "same-id" in message
+    finally:
+        first.stop()
+        second.stop()
+        store.close()
+
+
+def test_ingest_client_id_is_stable_and_checked() -> None:
+    from pydantic import ValidationError
+
+    from backoffice.settings import IngestSettings
+
+    assert IngestSettings().client_id == IngestSettings().client_id == "vitrina-ingest"
+    assert IngestSettings().share_group is None  # the default: a plain subscription (docs/mqtt.md)
+    for bad in ("", "a/b", "x" * 65, "$share", "in gest"):
+        with pytest.raises(ValidationError, match="the same on every restart"):
+            IngestSettings(client_id=bad)
+
+
+def test_ingest_help_says_each_consumer_needs_its_own_id() -> None:
+    from click.testing import CliRunner
+
+    from backoffice.cli import main
+
+    result = CliRunner().invoke(main, ["ingest", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--client-id TEXT" in text and "need different ids" in text
+    assert "[default: vitrina-ingest]" in text
+    bad = CliRunner().invoke(
+        main, ["ingest", "--broker", "mqtt://h:1", "--db", "x.sqlite", "--client-id", "a/b"]
+    )
+    assert bad.exit_code == 2 and "Invalid value for --client-id" in bad.output

@@ -16,13 +16,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from mosquitto_broker import MosquittoBroker
+from sync_helpers import command_bytes, write_command_key
 from waiting import wait_for
 
 from cloud_sync.settings import OutboxSettings
@@ -31,9 +32,8 @@ from kiosk.app.root import KioskApp, NoDetector
 from kiosk.config import CameraConfig, KioskConfig, PrivacyConfig, RuntimeConfig, StorageConfig
 from kiosk.decisions.engagement import Touch
 from kiosk.link.store import DB_NAME, open_existing, read_events
-from kiosk.link.sync import birth_payload, command_handlers, config_hash
+from kiosk.link.sync import birth_payload, command_handlers
 from mqtt_bridge.commands import CommandProcessor
-from mqtt_bridge.contract.payloads import CommandEnvelope
 from mqtt_bridge.settings import BrokerSettings, CommandSettings
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
@@ -44,11 +44,14 @@ BIN = Path(sys.executable).parent
 
 
 class BackOffice:
-    """``backoffice ingest`` in a process, storing into ``path``; read with plain SQLite."""
+    """``backoffice ingest`` in a process, storing into ``path``; read with plain SQLite. Its commands
+    are signed with ``key_path`` (the kiosk trusts ``public_key``)."""
 
     def __init__(self, broker: MosquittoBroker, path: Path) -> None:
         self.broker = broker
         self.path = path
+        self.key_path = path.with_name("backoffice-commands.pem")
+        _, self.public_key = write_command_key(self.key_path)
         self.proc = subprocess.Popen(
             [str(BIN / "backoffice"), "ingest", "--broker", f"mqtt://{broker.host}:{broker.port}",
              "--db", f"sqlite:///{path}", "--group", ""],
@@ -93,7 +96,8 @@ class BackOffice:
     def send(self, name: str, args: dict[str, object]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "backoffice"), "send-command", "--broker", f"mqtt://{self.broker.host}:{self.broker.port}",
-             "--store", "s1", "--device", "k1", "--name", name, "--args", json.dumps(args), "--wait", "20"],
+             "--store", "s1", "--device", "k1", "--name", name, "--args", json.dumps(args), "--wait", "20",
+             "--key", str(self.key_path)],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
 
@@ -115,7 +119,9 @@ def back_office(mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[BackOffi
         office.stop()
 
 
-def _config(tmp_path: Path, broker: MosquittoBroker, source: str, **runtime: float) -> KioskConfig:
+def _config(
+    tmp_path: Path, broker: MosquittoBroker, source: str, keys: tuple[str, ...] = (), **runtime: float
+) -> KioskConfig:
     return KioskConfig.model_validate(
         {
             "device": {"store_id": "s1", "device_id": "k1"},
@@ -123,7 +129,12 @@ def _config(tmp_path: Path, broker: MosquittoBroker, source: str, **runtime: flo
             "camera": CameraConfig(source=source, loop=True),
             "runtime": RuntimeConfig(**runtime),  # type: ignore[arg-type]
             "mqtt": BrokerSettings(
-                enabled=True, host=broker.host, port=broker.port, reconnect_min_s=0.05, reconnect_max_s=0.5
+                enabled=True,
+                host=broker.host,
+                port=broker.port,
+                reconnect_min_s=0.05,
+                reconnect_max_s=0.5,
+                commands=CommandSettings(public_keys=list(keys)),
             ),
             "outbox": OutboxSettings(path=tmp_path / "var" / "outbox.sqlite", synchronous="NORMAL"),
         }
@@ -155,7 +166,9 @@ def test_kiosk_with_the_real_models_reaches_the_back_office_and_answers_a_staff_
 ) -> None:
     from kiosk.perception.detector import open_model_detector
 
-    config = _config(tmp_path, mosquitto, str(sample_file(WOLFGANG_CLIP)), health_interval_s=1.0)
+    config = _config(
+        tmp_path, mosquitto, str(sample_file(WOLFGANG_CLIP)), (back_office.public_key,), health_interval_s=1.0
+    )
     detector = open_model_detector(config.presence, config.emotion)
     app = KioskApp(config, detector)
     assert app.sync is not None
@@ -181,7 +194,7 @@ def test_kiosk_with_the_real_models_reaches_the_back_office_and_answers_a_staff_
         runner.join(120)
         detector.close()
     assert not runner.is_alive()
-    assert result["fatal"] is None and result["mqtt_connected"] is True and result["outbox_left"] == 0
+    assert result["fatal"] is None and result["mqtt_connected"] is True and result["outbox_depth"] == 0
     # The real models may raise more calls (a frustrated face); the one acknowledged is the shopper's.
     assert result["staff_calls"] >= 1 and result["staff_acks"] == 1  # type: ignore[operator]
     assert isinstance(result["staff_response_ms_p50"], float) and result["staff_response_ms_p50"] > 0
@@ -189,7 +202,8 @@ def test_kiosk_with_the_real_models_reaches_the_back_office_and_answers_a_staff_
     (ack,) = [json.loads(str(r["json"])) for r in stored if r["type"] == "staff_call_acknowledged"]
     assert ack["call_id"] == call["call_id"] and ack["response_s"] > 0
     assert {"visit_started", "staff_call", "staff_call_acknowledged", "health"} <= {r["type"] for r in stored}
-    assert result["events_recorded"] == result["events_synced"] == len(stored)
+    assert result["events_recorded"] == result["events_handed_to_outbox"] == len(stored)
+    assert result["events_delivered"] == len(stored)
     kiosk_ids = sorted(str(r["event_id"]) for r in stored)
     wait_for(lambda: len(back_office.event_ids()) >= len(kiosk_ids), "every event in the back office", 60)
     assert sorted(back_office.event_ids()) == kiosk_ids, "every stored event in the back office, once"
@@ -198,7 +212,7 @@ def test_kiosk_with_the_real_models_reaches_the_back_office_and_answers_a_staff_
     born = json.loads(str(birth))
     assert set(born["models"]) == {config.presence.model, config.emotion.model}
     assert {"expression", "cmd:staff_ack", "cmd:maintenance"} <= set(born["capabilities"])
-    assert born["config_hash"] == config_hash(config)
+    assert born["config_hash"] == config.config_hash()
     (metrics,) = back_office.rows("select payload from metrics order by id desc limit 1")
     values = json.loads(str(metrics[0]))["values"]
     assert {"fps", "inference_ms", "dropped_frames", "events_queued"} <= set(values)
@@ -224,9 +238,9 @@ def test_kiosk_run_cli_publishes_when_mqtt_is_enabled(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     figures = json.loads(summary.read_text())
-    assert figures["mqtt_connected"] is True and figures["outbox_left"] == 0
+    assert figures["mqtt_connected"] is True and figures["outbox_depth"] == 0
     stored = sorted(str(r["event_id"]) for r in _kiosk_events(tmp_path))
-    assert len(stored) >= 5 and figures["events_synced"] == len(stored)
+    assert len(stored) >= 5 and figures["events_handed_to_outbox"] == len(stored)
     wait_for(lambda: len(back_office.event_ids()) >= len(stored), "the events in the back office", 60)
     assert sorted(back_office.event_ids()) == stored
     assert "stopped sync" in done.stderr
@@ -261,7 +275,7 @@ def test_a_broker_down_at_start_does_not_stop_the_kiosk_and_the_outbox_catches_u
         stop.set()
         runner.join(60)
     try:
-        assert result["outbox_left"] == 0 and result["fatal"] is None
+        assert result["outbox_depth"] == 0 and result["fatal"] is None
         stored = sorted(str(r["event_id"]) for r in _kiosk_events(tmp_path))
         wait_for(lambda: len(office.event_ids()) >= len(stored), "every event in the back office", 60)
         assert sorted(office.event_ids()) == stored
@@ -279,8 +293,9 @@ def test_with_the_broker_unreachable_the_stop_does_not_wait_and_keeps_the_outbox
     stop = threading.Event()
     threading.Timer(1.5, stop.set).start()
     summary = app.run(None, stop)
-    assert summary["mqtt_connected"] is False and summary["outbox_left"] == summary["events_recorded"] > 0
-    assert summary["seconds"] < 1.5 + config.outbox.drain_on_stop_s, "no wait for a broker that is down"
+    assert summary.mqtt_connected is False and summary.outbox_depth == summary.events_recorded > 0
+    assert summary.events_delivered == 0, "nothing reached a broker that is down"
+    assert summary.seconds < 1.5 + config.outbox.drain_on_stop_s, "no wait for a broker that is down"
     mosquitto.start()  # the fixture's audit checks it after the test
 
 
@@ -314,14 +329,14 @@ def test_kiosk_demo_with_a_broker_publishes_every_documented_topic(
     states = [json.loads(p)["state"] for t, p in seen if t == base + "status"]
     assert states[0] == "online" and states[-1] == "stopped"
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    assert summary["mqtt_connected"] is True and summary["outbox_left"] == 0
+    assert summary["mqtt_connected"] is True and summary["outbox_depth"] == 0
     published = {
         json.loads(p)["events"][i]["event_id"]
         for t, p in seen
         if t in (base + "events", base + "alerts")
         for i in range(len(json.loads(p)["events"]))
     }
-    assert len(published) == summary["events_recorded"] == summary["events_synced"]
+    assert len(published) == summary["events_recorded"] == summary["events_handed_to_outbox"]
 
 
 def test_kiosk_demo_scripted_with_a_broker_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -370,36 +385,22 @@ class Control:
         self.maintenance.append(on)
 
 
-def _envelope(name: str, args: dict[str, object], command_id: str = "cmd1", nonce: str = "n" * 20) -> bytes:
-    now = datetime.now(UTC)
-    return (
-        CommandEnvelope.model_validate(
-            {
-                "command_id": command_id,
-                "name": name,
-                "issued_at": now,
-                "expires_at": now + timedelta(minutes=5),
-                "nonce": nonce,
-                "args": args,
-            }
-        )
-        .model_dump_json()
-        .encode()
-    )
-
-
-def test_staff_ack_and_maintenance_handlers_are_idempotent() -> None:
+def test_staff_ack_and_maintenance_handlers_are_idempotent(tmp_path: Path) -> None:
     control = Control()
-    processor = CommandProcessor(CommandSettings(), command_handlers(control), lambda: datetime.now(UTC))
-    first = processor.handle("staff_ack", _envelope("staff_ack", {"call_id": "c1"}))
+    key, public = write_command_key(tmp_path / "bo.pem")
+    processor = CommandProcessor(
+        CommandSettings(public_keys=[public]), command_handlers(control), lambda: datetime.now(UTC)
+    )
+    ack = command_bytes("staff_ack", {"call_id": "c1"}, key, "cmd1")
+    first = processor.handle("staff_ack", ack)
     assert first.status == "applied" and control.open == set()
-    assert processor.handle("staff_ack", _envelope("staff_ack", {"call_id": "c1"})).status == "duplicate"
-    other = processor.handle("staff_ack", _envelope("staff_ack", {"call_id": "c1"}, "cmd2", "m" * 20))
+    assert processor.handle("staff_ack", ack).status == "duplicate"
+    other = processor.handle("staff_ack", command_bytes("staff_ack", {"call_id": "c1"}, key, "cmd2"))
     assert other.status == "refused" and "no open staff call" in other.reason
-    bad = processor.handle("staff_ack", _envelope("staff_ack", {}, "cmd3", "o" * 20))
+    bad = processor.handle("staff_ack", command_bytes("staff_ack", {}, key, "cmd3"))
     assert bad.status == "refused" and "call_id" in bad.reason
-    on = processor.handle("maintenance", _envelope("maintenance", {"on": True}, "cmd4", "p" * 20))
-    off = processor.handle("maintenance", _envelope("maintenance", {"on": "off"}, "cmd5", "q" * 20))
+    on = processor.handle("maintenance", command_bytes("maintenance", {"on": True}, key, "cmd4"))
+    off = processor.handle("maintenance", command_bytes("maintenance", {"on": "off"}, key, "cmd5"))
     assert on.status == "applied" and off.status == "refused" and control.maintenance == [True]
 
 
@@ -407,14 +408,14 @@ def test_birth_payload_capabilities_follow_the_privacy_mode() -> None:
     handlers = command_handlers(Control())
     reading = KioskConfig(privacy=PrivacyConfig(mode="notice"))
     presence = KioskConfig(privacy=PrivacyConfig(mode="presence_only"))
-    birth = birth_payload(reading, models={"face": "ab"}, offers=True, commands=handlers)
+    loaded = {"face": "ab", reading.emotion.model: "cd"}
+    birth = birth_payload(reading, models=loaded, offers=True, commands=handlers)
     assert birth.capabilities == ["expression", "offers", "cmd:maintenance", "cmd:staff_ack"]
-    assert birth.models == {"face": "ab"} and len(birth.config_hash) == 64
-    assert (
-        "expression" not in birth_payload(presence, models={}, offers=False, commands=handlers).capabilities
-    )
-    assert config_hash(reading) == config_hash(KioskConfig(privacy=PrivacyConfig(mode="notice")))
-    assert config_hash(reading) != config_hash(presence)
+    assert birth.models == loaded and len(birth.config_hash) == 64
+    presence_birth = birth_payload(presence, models=loaded, offers=False, commands=handlers)
+    assert "expression" not in presence_birth.capabilities
+    assert reading.config_hash() == KioskConfig(privacy=PrivacyConfig(mode="notice")).config_hash()
+    assert reading.config_hash() != presence.config_hash()
 
 
 @pytest.mark.integration

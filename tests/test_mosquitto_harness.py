@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import socket
 import ssl
+import time
 import uuid
 
 import mosquitto_broker
@@ -12,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from mosquitto_broker import BrokerStartError, MosquittoBroker
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -101,3 +104,46 @@ def test_free_ports_are_distinct_and_unused() -> None:
 
 def test_a_broker_listens_on_three_different_ports(mosquitto: MosquittoBroker) -> None:
     assert len({mosquitto.port, mosquitto.tls_port, mosquitto.auth_port}) == 3
+
+
+def test_an_away_session_keeps_more_than_mosquittos_default_1000_messages(mosquitto: MosquittoBroker) -> None:
+    """The harness raises ``max_queued_messages``: past Mosquitto's default 1000, messages for an offline
+    session are dropped although the publisher got its PUBACK."""
+    count = 1500
+    assert count <= mosquitto_broker.MAX_QUEUED_MESSAGES
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 600
+    received: queue.Queue[bytes] = queue.Queue()
+    subscribed: queue.Queue[bool] = queue.Queue()
+
+    def consumer() -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="away-consumer", protocol=mqtt.MQTTv5)
+        client.on_connect = lambda c, *_a: c.subscribe("harness/queue", qos=1)
+        client.on_subscribe = lambda *_a: subscribed.put(True)
+        client.on_message = lambda _c, _u, msg: received.put(msg.payload)
+        client.connect(mosquitto.host, mosquitto.port, clean_start=False, properties=props)
+        client.loop_start()
+        return client
+
+    away = consumer()
+    assert subscribed.get(timeout=10)
+    away.disconnect()
+    away.loop_stop()
+    publisher = _client(mosquitto, tls=False)
+    publisher.connect(mosquitto.host, mosquitto.port)
+    publisher.loop_start()
+    for i in range(count):
+        publisher.publish("harness/queue", str(i).encode(), qos=1).wait_for_publish(10)
+    publisher.disconnect()
+    publisher.loop_stop()
+    back = consumer()  # the same client id: its session, with what was queued
+    try:
+        got: set[bytes] = set()
+        deadline = time.monotonic() + 20
+        while len(got) < count and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                got.add(received.get(timeout=0.5))
+        assert len(got) == count
+    finally:
+        back.disconnect()
+        back.loop_stop()

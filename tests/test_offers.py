@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime
+import re
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from kiosk.decisions.offers import (
     eligible,
     load_catalogue,
 )
+from kiosk.decisions.redemption import CodeIssuer, MemoryCodeStore
 from kiosk.errors import ConfigError
 from mqtt_bridge.contract.catalogue import Catalogue
 
@@ -141,11 +143,18 @@ def test_evidence_is_capped_so_it_keeps_adapting() -> None:
 def test_redemption_rewards_the_arm_and_state_persists(tmp_path: Path, catalogue: Catalogue) -> None:
     engine = OfferEngine(catalogue, OffersConfig(redemption_weight=3), random.Random(0))
     choice = engine.choose(_ctx(hour=19))
+    assert engine.last_code() is None, "no tap, no code"
     engine.settle(tapped=True)
     code = engine.last_code()
-    assert code is not None and len(code) == 6
-    assert engine.redeemed(code) == "wine-tasting"
+    assert code is not None and re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}", code)
+    found = engine.redeemed(code.lower())  # typed at a till: slips forgiven
+    assert found is not None and (found.offer_id, found.bucket, found.code) == (
+        "wine-tasting",
+        choice.bucket,
+        code,
+    )
     assert engine.redeemed(code) is None, "a code redeems once"
+    assert engine.redeemed("0000-0000-0000-0000") is None
     assert engine.bandit.posterior("wine-tasting", choice.bucket) == (5.0, 1.0)
     state = tmp_path / "state" / "bandit.json"
     engine.bandit.save(state)
@@ -162,13 +171,23 @@ def test_damaged_state_starts_afresh(tmp_path: Path) -> None:
     assert bandit.arms == {}
 
 
-def test_oldest_unredeemed_codes_expire(catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kiosk.decisions.offers.MAX_OPEN_CODES", 2)
-    engine = OfferEngine(catalogue, OffersConfig(), random.Random(0))
+def test_oldest_unredeemed_codes_are_forgotten_past_the_memory_bound(catalogue: Catalogue) -> None:
+    store = MemoryCodeStore(max_codes=2)
+    issuer = CodeIssuer(
+        secret=b"s" * 32,
+        device_id="k1",
+        valid_days=14,
+        store=store,
+        rng=random.Random(0),
+        today=lambda: date(2026, 5, 8),
+    )
+    engine = OfferEngine(catalogue, OffersConfig(), random.Random(0), issuer)
     codes = []
     for _ in range(3):
         engine.choose(_ctx(hour=19))
         engine.settle(tapped=True)
         codes.append(engine.last_code())
+    assert store.dropped == 1
     assert engine.redeemed(str(codes[0])) is None
-    assert engine.redeemed(str(codes[2])) == "wine-tasting"
+    found = engine.redeemed(str(codes[2]))
+    assert found is not None and found.offer_id == "wine-tasting"

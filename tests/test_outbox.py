@@ -181,3 +181,20 @@ def test_batch_byte_limit(tmp_path: Path, n: int) -> None:
     OutboxPublisher(outbox, transport, TOPICS).step()
     assert all(len(p) < 4096 + 200 for _m, _t, p in transport.published)
     assert sum(len(b.events) for _m, _t, b in _batches(transport)) == 100 * n
+
+
+def test_a_full_disk_refuses_the_batch_with_the_fix_and_the_counts_follow_the_file(tmp_path: Path) -> None:
+    # SQLite's page limit gives the real "database or disk is full" error without a small disk.
+    from cloud_sync.outbox import OutboxWriteError
+
+    outbox = _outbox(tmp_path)
+    assert outbox.add(make_event(i) for i in range(10)) == 10
+    pages = outbox.db.execute("PRAGMA page_count").fetchone()[0]
+    outbox.db.execute(f"PRAGMA max_page_count = {pages + 2}")
+    with pytest.raises(OutboxWriteError, match=r"outbox\.sqlite.*full.*Free disk space"):
+        outbox.add(make_event(i) for i in range(100, 2100))
+    in_file = outbox.db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
+    assert (outbox.stats().depth, outbox.stats().bytes) == (in_file[0], in_file[1]) == (10, in_file[1])
+    outbox.db.execute("PRAGMA max_page_count = 1073741823")  # space is back
+    assert outbox.add(make_event(i) for i in range(100, 2100)) == 2000
+    assert outbox.stats().depth == 2010

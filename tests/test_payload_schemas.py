@@ -24,7 +24,10 @@ def test_cli_writes_then_checks(tmp_path: Path) -> None:
     assert runner.invoke(main, ["schemas", "--out", str(tmp_path)]).exit_code == 0
     result = runner.invoke(main, ["schemas", "--check", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert {p.stem.removesuffix(".schema") for p in tmp_path.iterdir()} == set(WIRE_MODELS) | {"event", "catalogue"}
+    assert {p.stem.removesuffix(".schema") for p in tmp_path.iterdir()} == set(WIRE_MODELS) | {
+        "event",
+        "catalogue",
+    }
 
 
 def test_every_model_carries_schema_version_and_forbids_extra_keys() -> None:

@@ -33,8 +33,9 @@ PRODUCER = Path(__file__).with_name("sync_producer.py")
 def test_broker_outage_mid_stream(persistent_mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     broker = persistent_mosquitto
     store = SqliteStore(tmp_path / "bo.sqlite")
-    # A plain subscription: Mosquitto 2.0.11 loses what it queued for a persistent *shared* subscription
-    # across a restart (docs/mqtt.md); the restart is what this test is about.
+    # The ingest's default design, a plain subscription: Mosquitto 2.0.11's shared groups lose what is
+    # published between a broker restart and their resubscription (docs/mqtt.md); the restart is what this
+    # test is about.
     ingest = IngestThread(broker, store, share_group=None).start()
     device = make_device(broker, tmp_path, batch_size=25)
     device.start()

@@ -31,3 +31,17 @@ def test_forbids_extra_and_describes_every_field(model: type[BaseModel]) -> None
 @pytest.mark.parametrize("model", [OutboxSettings, AnonymisationSettings, IngestSettings, CommandSettings])
 def test_new_sections_have_sane_defaults(model: type[BaseModel]) -> None:
     model()
+
+
+def test_commands_are_signed_and_remembered_by_default() -> None:
+    commands = CommandSettings()
+    assert commands.unsigned_commands == [], "no command runs unsigned unless a test bench lists it"
+    with pytest.raises(ValidationError, match="command names"):
+        CommandSettings(unsigned_commands=["*"])
+
+
+def test_the_default_back_off_is_capped_so_a_kiosk_is_back_within_5_s() -> None:
+    settings = BrokerSettings()
+    assert settings.reconnect_min_s <= settings.reconnect_max_s < 5.0
+    with pytest.raises(ValidationError, match="make reconnect_min_s the smaller one"):
+        BrokerSettings(reconnect_min_s=10.0, reconnect_max_s=2.0)

@@ -271,7 +271,7 @@ def test_a_manual_ack_consumer_slower_than_the_stream_gets_every_message_without
         consumer.wait_connected(10)
         producer.wait_connected(10)
         handles = [producer.publish("t/slow", f"m{i}".encode(), qos=1) for i in range(200)]
-        assert all(h.wait(10) for h in handles)
+        assert all(h.wait(30) for h in handles)
         got: list[bytes] = []
         deadline = time.monotonic() + 30
         while len(got) < 200 and time.monotonic() < deadline:

@@ -1,5 +1,5 @@
 """Input mapping and the render loop: pygame events become actions, the loop draws only on change, and a
-visit tapped through real mouse and touch events reaches the state machine."""
+visit tapped through real mouse and touch events reaches the kiosk's brain (stepped in-process)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pygame
 import pytest
-from ui_support import FakeClock, make_runtime, make_ui
+from ui_support import face, make_clock, make_runtime, make_ui, snapshot, state
 
-from kiosk.decisions.engagement import Primary, Seen
 from kiosk.ui.input import map_event
 from kiosk.ui.screen_app import ScreenApp
 from kiosk.views.layout import Layout, compute_layout
 from kiosk.views.port import RuntimeView
 from kiosk.views.screen import ScreenView, UiAction
+from mqtt_bridge.contract.events import Feedback, OfferTapped
 
 
 def _offer_view() -> tuple[ScreenView, Layout]:
     ui = make_ui(language="en")
-    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    ui.observe(state("offer", "croissant-pair"), 1.0)
     view = ui.view(1.0)
     return view, compute_layout(view, 1280, 720)
 
@@ -52,7 +52,7 @@ def test_every_button_has_a_keyboard_equivalent() -> None:
     assert map_event(_key(pygame.K_5), view, layout) is None, "no scores on an offer"
     assert map_event(_key(pygame.K_q, pygame.KMOD_CTRL), view, layout) == "quit"
     ui = make_ui(nps_share=1.0)
-    ui.observe(RuntimeView("feedback", "croissant-pair", "v"), 1.0)
+    ui.observe(state("feedback", "croissant-pair"), 1.0)
     ui.handle(UiAction("feedback", 5), 1.0)
     nps = ui.view(1.0)
     nps_layout = compute_layout(nps, 640, 360)
@@ -61,7 +61,7 @@ def test_every_button_has_a_keyboard_equivalent() -> None:
 
 
 def test_a_visit_through_the_render_loop(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = make_clock()
     runtime = make_runtime(clock)
     ui = make_ui(nps_share=0.0)
     plan = {"offer": UiAction("tap"), "details": UiAction("done"), "feedback_csat": UiAction("feedback", 5)}
@@ -71,24 +71,25 @@ def test_a_visit_through_the_render_loop(tmp_path: Path) -> None:
     def shopper(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
         nonlocal frames
         frames += 1
-        clock.t += 0.1  # ten times faster than the wall clock: timeouts are in machine seconds
+        clock.advance(0.1)  # ten times faster than the wall clock: timeouts are in machine seconds
         if 5 <= frames < 40:
-            primary = Primary("visit-1", 1.2, 1.0, (frames - 5) * 0.1, "neutral")
-            runtime.see(Seen(clock.t, 1, primary))
+            runtime.see(snapshot(clock, face()))
         action = plan.get(view.screen)
         if action is not None and view.screen not in done and frames % 5 == 0:
             done.add(view.screen)
             return [action]
         return []
 
-    app = ScreenApp(ui, runtime, size=(640, 360), headless=True, fps=120, clock=clock, hook=shopper)
+    app = ScreenApp(ui, runtime, size=(640, 360), headless=True, fps=120, clock=clock.monotonic, hook=shopper)
     app.screenshot_dir = tmp_path
     stats = app.run(None, stop=lambda: frames > 150)
-    assert runtime.record.taps == 1 and runtime.record.feedback == [("csat", 5)]
+    events = list(runtime.events)
+    assert len([e for e in events if isinstance(e, OfferTapped)]) == 1
+    assert [(e.kind, e.score) for e in events if isinstance(e, Feedback)] == [("csat", 5)]
     assert {"attract", "welcome", "offer", "details", "feedback_csat", "thanks"} <= set(stats.screens)
     assert stats.draws < stats.frames, "frames without a change are not drawn"
     assert (tmp_path / "offer-ru.png").stat().st_size > 1000
-    assert stats.tap_frames == [0, 0, 0], "each tap's answer is on the very next flip"
+    assert stats.taps_answered == 3 and stats.tap_frames_max == 0, "each tap's answer is on the next flip"
     assert stats.taps_unanswered == 0
 
 
@@ -97,7 +98,7 @@ def test_a_touched_button_answers_at_once_and_lets_go() -> None:
     from kiosk.views.kiosk_ui import PRESS_S
 
     ui = make_ui(language="en")
-    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    ui.observe(state("offer", "croissant-pair"), 1.0)
     assert ui.view(1.0).pressed is None
     ui.handle(UiAction("language"), 1.0)
     touched = ui.view(1.0)
@@ -128,17 +129,17 @@ def test_a_touched_button_answers_at_once_and_lets_go() -> None:
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920), (1280, 720)])
 def test_the_loop_opens_every_supported_size(size: tuple[int, int]) -> None:
-    clock = FakeClock()
+    clock = make_clock()
     frames = 0
 
     def count(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
         nonlocal frames
         frames += 1
-        clock.t += 1 / 60
+        clock.advance(1 / 60)
         return []
 
     app = ScreenApp(
-        make_ui(), make_runtime(clock), size=size, headless=True, fps=240, clock=clock, hook=count
+        make_ui(), make_runtime(clock), size=size, headless=True, fps=240, clock=clock.monotonic, hook=count
     )
     stats = app.run(None, stop=lambda: frames >= 5)
     assert stats.frames >= 4 and stats.draws >= 1
@@ -147,7 +148,7 @@ def test_the_loop_opens_every_supported_size(size: tuple[int, int]) -> None:
 def test_a_transition_never_blocks_input() -> None:
     from kiosk.ui.screen_app import TRANSITION_S
 
-    clock = FakeClock()
+    clock = make_clock()
     runtime = make_runtime(clock)
     ui = make_ui()
     seen: dict[str, float] = {}
@@ -156,15 +157,15 @@ def test_a_transition_never_blocks_input() -> None:
     def shopper(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
         nonlocal frames
         frames += 1
-        clock.t += 1 / 60
+        clock.advance(1 / 60)
         seen.setdefault(view.screen, now)
-        if frames == 3:
-            runtime.see(Seen(clock.t, 1, Primary("v", 1.2, 1.0, 0.0, "neutral")))
+        if frames >= 3:
+            runtime.see(snapshot(clock, face()))
         if view.screen == "welcome":
             return [UiAction("tap")]  # at once, while the cross-fade to welcome is still running
         return []
 
-    app = ScreenApp(ui, runtime, size=(640, 360), headless=True, fps=240, clock=clock, hook=shopper)
+    app = ScreenApp(ui, runtime, size=(640, 360), headless=True, fps=240, clock=clock.monotonic, hook=shopper)
     app.run(None, stop=lambda: frames > 40)
     assert "offer" in seen, "the tap during the fade reached the state machine"
     assert seen["offer"] - seen["welcome"] < TRANSITION_S
@@ -172,7 +173,7 @@ def test_a_transition_never_blocks_input() -> None:
 
 def test_font_scale_grows_text_and_touch_targets() -> None:
     ui = make_ui()
-    ui.observe(RuntimeView("offer", "croissant-pair", "v"), 1.0)
+    ui.observe(state("offer", "croissant-pair"), 1.0)
     view = ui.view(1.0)
     normal, large = compute_layout(view, 1280, 720), compute_layout(view, 1280, 720, font_scale=1.5)
     assert large.unit == pytest.approx(normal.unit * 1.5)
@@ -181,7 +182,7 @@ def test_font_scale_grows_text_and_touch_targets() -> None:
 
 
 def test_a_failing_update_keeps_the_last_view_up(caplog: pytest.LogCaptureFixture) -> None:
-    clock = FakeClock()
+    clock = make_clock()
     runtime = make_runtime(clock)
     frames = 0
     real = runtime.runtime_view
@@ -196,10 +197,12 @@ def test_a_failing_update_keeps_the_last_view_up(caplog: pytest.LogCaptureFixtur
     def count(now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
         nonlocal frames
         frames += 1
-        clock.t += 1 / 60
+        clock.advance(1 / 60)
         return []
 
-    app = ScreenApp(make_ui(), runtime, size=(640, 360), headless=True, fps=240, clock=clock, hook=count)
+    app = ScreenApp(
+        make_ui(), runtime, size=(640, 360), headless=True, fps=240, clock=clock.monotonic, hook=count
+    )
     stats = app.run(None, stop=lambda: frames >= 15)
     assert stats.frames >= 14
     assert sum("could not be updated" in r.message for r in caplog.records) == 1
@@ -213,8 +216,8 @@ def test_a_new_catalogue_from_the_runtime_is_shown_from_the_next_frame(tmp_path:
     first = ui.catalogue.offers[0]
     renamed = first.model_copy(update={"title": first.title.model_copy(update={"en": "Released today"})})
     released = Catalogue.model_validate({"schema_version": 1, "offers": [renamed]})
-    ui.observe(RuntimeView("offer", first.id, "v", catalogue=released, image_base=tmp_path), 1.0)
+    ui.observe(RuntimeView(state("offer", first.id).state, catalogue=released, image_base=tmp_path), 1.0)
     view = ui.view(1.0)
     assert view.title == "Released today" and view.image == str(tmp_path / first.image)
-    ui.observe(RuntimeView("offer", first.id, "v"), 1.1)  # a runtime without one: the screen keeps it
+    ui.observe(state("offer", first.id), 1.1)  # a runtime without one: the screen keeps it
     assert ui.view(1.1).title == "Released today"

@@ -1,54 +1,83 @@
-"""Redemption codes: short, typable, tied to the offer (not a person), checkable offline."""
+"""Redemption codes as the screen shows them: issued by the device's issuer in the contract's format, tied
+to the offer (not a person), checkable offline, with a QR code that carries the code alone."""
 
 from __future__ import annotations
 
 import random
 import re
+from datetime import date
 
 import pytest
 
-from kiosk.decisions.redemption import ALPHABET, RedemptionCodes, normalise, qr_matrix
+from kiosk.decisions.redemption import ALPHABET, CodeIssuer, MemoryCodeStore, normalise, qr_matrix
+from mqtt_bridge.contract.redemption import QR_PREFIX, RedemptionSecretError, qr_payload, verify
 
 SECRET = b"0123456789abcdef0123456789abcdef"
+OFFERS = ["coffee-to-go", "croissant-pair", "family-box"]
+CODE_RE = r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}"
+
+
+def _issuer(secret: bytes = SECRET, seed: int = 1) -> CodeIssuer:
+    return CodeIssuer(
+        secret=secret,
+        device_id="kiosk-1",
+        valid_days=14,
+        store=MemoryCodeStore(),
+        rng=random.Random(seed),
+        today=lambda: date(2026, 6, 1),
+    )
+
+
+def _code(issuer: CodeIssuer, offer_id: str) -> str:
+    code = issuer.issue(offer_id, "bucket")
+    assert code is not None
+    return code
 
 
 def test_codes_verify_for_their_offer_only() -> None:
-    codes = RedemptionCodes(SECRET, random.Random(1))
-    issued = codes.issue("coffee-to-go")
-    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", issued.code)
-    assert codes.verify("coffee-to-go", issued.code)
-    assert not codes.verify("croissant-pair", issued.code)
-    other = RedemptionCodes(b"another-secret-of-32-bytes-xxxxx", random.Random(1))
-    assert not other.verify("coffee-to-go", issued.code)
+    issuer = _issuer()
+    code = _code(issuer, "coffee-to-go")
+    assert re.fullmatch(CODE_RE, code)
+    verdict = issuer.verify(code, OFFERS)
+    assert verdict.ok and verdict.offer_id == "coffee-to-go"
+    assert not issuer.verify(code, ["croissant-pair"]).ok
+    assert _issuer(b"another-secret-of-32-bytes-xxxxx").verify(code, OFFERS).status == "bad_mac"
+
+
+def test_a_verdict_cannot_be_mistaken_for_a_yes() -> None:
+    verdict = _issuer().verify("ZZZZ", OFFERS)
+    assert verdict.status == "malformed"
+    with pytest.raises(TypeError, match=r"verdict\.ok"):
+        bool(verdict)
 
 
 def test_typing_slips_are_forgiven_and_garbage_refused() -> None:
-    codes = RedemptionCodes(SECRET, random.Random(2))
-    code = codes.issue("family-box").code
+    issuer = _issuer(seed=2)
+    code = _code(issuer, "family-box")
     typed = code.lower().replace("-", " ").replace("0", "o").replace("1", "l")
-    assert codes.verify("family-box", typed)
+    assert issuer.verify(typed, OFFERS).ok
     assert normalise("ab-cd") == "ABCD"
-    assert not codes.verify("family-box", "ZZZZ")
-    assert not codes.verify("family-box", "!!!!-????")
+    assert issuer.verify("!!!!-????-!!!!-????", OFFERS).status == "malformed"
 
 
 def test_every_issue_is_fresh_and_says_nothing_about_a_person() -> None:
-    codes = RedemptionCodes(SECRET, random.Random(3))
-    issued = {codes.issue("coffee-to-go").code for _ in range(200)}
-    assert len(issued) > 190
-    one = codes.issue("coffee-to-go")
-    assert one.qr_payload == f"VITRINA:coffee-to-go:{one.code}"
-    assert set(one.code.replace("-", "")) <= set(ALPHABET)
+    issuer = _issuer(seed=3)
+    issued = [_code(issuer, "coffee-to-go") for _ in range(200)]
+    assert len(set(issued)) == 200, "the issuer draws again for a nonce it already holds"
+    assert qr_payload(issued[0]) == f"{QR_PREFIX}{issued[0]}"
+    assert all(set(code.replace("-", "")) <= set(ALPHABET) for code in issued)
+    today = date(2026, 6, 1)
+    assert verify(issued[0], devices={"kiosk-1": SECRET}, offers=OFFERS, today=today).ok
 
 
 def test_a_short_secret_is_refused() -> None:
-    with pytest.raises(ValueError, match="16 bytes"):
-        RedemptionCodes(b"short", random.Random(0))
+    with pytest.raises(RedemptionSecretError, match="16 are needed"):
+        _issuer(b"short")
 
 
 def test_qr_matrix_is_square_and_has_finder_patterns() -> None:
     pytest.importorskip("segno")
-    rows = qr_matrix("VITRINA:coffee-to-go:ABCD-EFGH")
+    rows = qr_matrix(qr_payload(_code(_issuer(), "coffee-to-go")))
     assert rows is not None
     assert all(len(r) == len(rows) for r in rows) and len(rows) >= 21
     assert rows[0][:7] == "1111111" and rows[6][:7] == "1111111"

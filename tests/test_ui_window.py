@@ -56,6 +56,7 @@ def test_demo_opens_a_real_window(xvfb: str, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["headless"] is False and summary["video_driver"] == "x11"
-    assert summary["frames"] > 30
+    screen = summary["screen"]
+    assert summary["headless"] is False and screen["headless"] is False and screen["video_driver"] == "x11"
+    assert screen["frames"] > 30
     assert (out / "attract-ru.png").stat().st_size > 1000, summary

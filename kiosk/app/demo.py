@@ -5,47 +5,47 @@ composition root (:class:`~kiosk.app.root.KioskApp`: camera, perception with the
 brain, event store) with the screen in the main thread, and a :class:`ReactiveShopper` tapping through
 what it shows.
 
-Without it, the demo drives the screen with the *real* engagement state machine and offer engine
-(:class:`LocalRuntime`) and a **scripted perception feed** (:class:`ScriptedPerception`): two visitors on
-a loop, one who looks, opts out of expression reading, opens an offer, shows its code and answers the
-feedback questions; one who is read as frustrated, gets the help screen and calls a consultant, whom the
-back office acknowledges; then the camera drops out and comes back, and an operator switches maintenance
-on and off. The scripted shopper taps real buttons: its actions become mouse clicks on the buttons'
-rectangles.
+Without it (``--scripted``), the demo runs the kiosk's own brain
+(:class:`~kiosk.decisions.brain.KioskBrain`, stepped in-process on the render thread by
+:class:`~kiosk.app.screen_port.InProcessBrain`) on a **scripted perception feed**
+(:class:`ScriptedPerception`: snapshots of face detections, as the perception worker makes them from a
+camera): two visitors on a loop, one who looks, opts out of expression reading, opens an offer, shows its
+code and answers the feedback questions; one who is read as frustrated, gets the help screen and calls a
+consultant, whom the back office acknowledges; then the camera drops out and comes back, and an operator
+switches maintenance on and off. The scripted shopper taps real buttons: its actions become mouse clicks on
+the buttons' rectangles.
 
 With ``--broker URL`` (``[mqtt] enabled``) the whole kiosk also publishes its telemetry and answers the back
 office's commands (:mod:`kiosk.link.sync`), and the reactive shopper asks for a consultant after showing the
 code, so a staff call reaches ``alerts`` for the back office to acknowledge with ``staff_ack``.
 
 Headless (no display, or ``--headless``), it runs ``seconds``, saves a screenshot of every screen it
-reached and writes ``summary.json``.
+reached and writes ``summary.json`` (a :class:`~kiosk.app.summary.RunSummary`, like ``kiosk run --summary``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
+from kiosk.app.summary import FeedbackAnswer, RunSummary, exposure_summary, percentile_ms, screen_summary
+from kiosk.clock import SystemClock
 from kiosk.config import EngagementConfig, KioskConfig
-from kiosk.decisions.consent import ConsentState
-from kiosk.decisions.engagement import Primary, Seen
 from kiosk.decisions.offers import load_catalogue
-from kiosk.decisions.redemption import RedemptionCodes
 from kiosk.errors import KioskError
-from kiosk.local_runtime import LocalRuntime
-from kiosk.perception.types import Detector, Valence
+from kiosk.perception.types import Box, Detection, Detector, Snapshot, Valence, ValenceReading
 from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
 from kiosk.views.screen import ActionName, ScreenView, UiAction
+
+if TYPE_CHECKING:
+    from kiosk.app.screen_port import InProcessBrain
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,14 @@ class DemoError(KioskError):
 
 @dataclass(frozen=True)
 class Visitor:
-    """A scripted visitor: when they are in view, how near, read how."""
+    """A scripted visitor: when they are in view, where in the frame, how near, read how."""
 
     name: str
     arrives: float
     leaves: float
     distance_m: float
     valence: Valence | None
+    box: Box
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,8 @@ def _world(at: float, what: str) -> Beat:
 
 
 VISITORS = (
-    Visitor("a", 0.3, 4.2, 1.4, "neutral"),
-    Visitor("b", 5.6, 7.0, 1.2, "negative"),
+    Visitor("a", 0.3, 4.2, 1.4, "neutral", Box(260, 140, 380, 260)),
+    Visitor("b", 5.6, 7.0, 1.2, "negative", Box(80, 120, 200, 240)),
 )
 BEATS = (
     _tap(1.3, "offer", "opt_out"),
@@ -122,18 +123,20 @@ PERCEPTION_HZ = 15.0
 
 
 class ScriptedPerception:
-    """The scripted perception feed and shopper (a stand-in for camera + models + a person)."""
+    """The scripted perception feed and shopper (a stand-in for camera + models + a person): detections for
+    the brain, taps for the screen, and the world's events (the back office, the camera, an operator)."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: InProcessBrain) -> None:
         self.runtime = runtime
         self.start: float | None = None  # the script starts on the first frame, once the screen is up
+        self.snapshots = 0
         self._loop = -1
         self._done: set[int] = set()
         self._next_seen = 0.0
         self._camera_ok = True
 
     def __call__(self, now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
-        """Once a frame: feed perception to the runtime, and return the shopper's taps due now."""
+        """Once a frame: feed perception to the brain, and return the shopper's taps due now."""
         if self.start is None:
             self.start = self._next_seen = now
         elapsed = now - self.start
@@ -154,21 +157,23 @@ class ScriptedPerception:
                 self._done.add(index)  # the screen never came (a timing slip): skip the beat
         if self._camera_ok and now >= self._next_seen:
             self._next_seen = now + 1.0 / PERCEPTION_HZ
-            self.runtime.see(self._seen(now, loop, t))
+            self.snapshots += 1
+            self.runtime.see(self._snapshot(now, t))
         return actions
 
-    def _seen(self, now: float, loop: int, t: float) -> Seen:
-        for visitor in VISITORS:
-            if visitor.arrives <= t < visitor.leaves:
-                primary = Primary(
-                    visit_id=f"demo-{loop}-{visitor.name}",
-                    distance_m=visitor.distance_m,
-                    area_growth=1.0,
-                    attention_s=t - visitor.arrives,
-                    valence=visitor.valence,
-                )
-                return Seen(now, 1, primary)
-        return Seen(now, 0, None)
+    def _snapshot(self, now: float, t: float) -> Snapshot:
+        """The faces in view at ``t``: frontal, at their distance, with a confident valence reading."""
+        faces = tuple(
+            Detection(
+                visitor.box,
+                distance_m=visitor.distance_m,
+                yaw_deg=0.0,
+                reading=ValenceReading(visitor.valence, 0.9) if visitor.valence is not None else None,
+            )
+            for visitor in VISITORS
+            if visitor.arrives <= t < visitor.leaves
+        )
+        return Snapshot(now, faces)
 
     def _world(self, what: str) -> None:
         runtime = self.runtime
@@ -249,11 +254,11 @@ def run_demo(
     camera: str | None = None,
     rng: random.Random | None = None,
     detector: Callable[[KioskConfig], Detector] | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Run the demo; returns the summary it wrote to ``out_dir/summary.json``.
 
-    ``camera`` None: the scripted perception feed on the real state machine. Otherwise a camera index or
-    a video file (looped) watched by the whole kiosk (:class:`~kiosk.app.root.KioskApp`, with ``detector``).
+    ``camera`` None: the scripted perception feed on the kiosk's brain. Otherwise a camera index or a video
+    file (looped) watched by the whole kiosk (:class:`~kiosk.app.root.KioskApp`, with ``detector``).
     """
     if camera is None and config.mqtt.enabled:
         raise DemoError(
@@ -261,7 +266,7 @@ def run_demo(
             "kiosk: drop --scripted (the shipped footage is used) or pass --camera SOURCE"
         )
     if camera is not None:
-        return _run_on_camera(
+        summary = _run_on_camera(
             config,
             camera,
             seconds=seconds,
@@ -270,30 +275,28 @@ def run_demo(
             detector=(detector or _open_models)(config),
             rng=rng or random.SystemRandom(),
         )
+    else:
+        summary = _run_scripted(config, seconds=seconds, headless=headless, out_dir=out_dir, rng=rng)
+    summary.write(out_dir / "summary.json")
+    return summary
+
+
+def _run_scripted(
+    config: KioskConfig, *, seconds: float | None, headless: bool, out_dir: Path, rng: random.Random | None
+) -> RunSummary:
+    """The brain stepped on the render thread, fed by :class:`ScriptedPerception`."""
+    from kiosk.app.screen_port import InProcessBrain
     from kiosk.ui.screen_app import ScreenApp
 
     rng = rng or random.SystemRandom()
-    clock = time.monotonic
+    clock = SystemClock()
     catalogue = load_catalogue(DEMO_CATALOGUE)
     demo_config = config.model_copy(update={"engagement": DEMO_ENGAGEMENT})
     zone = ZoneInfo(config.device.timezone)
-
-    def local_time() -> datetime:
-        return datetime.now(zone).replace(tzinfo=None)
-
-    consent = ConsentState(config.privacy.mode)
-    runtime = LocalRuntime(
-        demo_config,
-        catalogue=catalogue,
-        rng=rng,
-        clock=clock,
-        wall=local_time,
-        codes=RedemptionCodes(secrets.token_bytes(32), rng),
-    )
+    runtime = InProcessBrain(demo_config, clock, rng, catalogue=catalogue, image_base=DEMO_CATALOGUE.parent)
     ui = KioskUi(
         privacy=config.privacy,
         engagement=DEMO_ENGAGEMENT,
-        consent=consent,
         rng=rng,
         catalogue=catalogue,
         image_base=DEMO_CATALOGUE.parent,
@@ -302,8 +305,7 @@ def run_demo(
         settings=config.ui.model_copy(
             update={"nps_share": 0.5, "staff_fallback_s": 20.0, "staff_linger_s": 3.0, "attract_slide_s": 3.0}
         ),
-        redemption=runtime.redemption,
-        local_time=local_time,
+        local_time=lambda: datetime.now(zone).replace(tzinfo=None),
     )
     feed = ScriptedPerception(runtime)
     app = ScreenApp(
@@ -314,35 +316,90 @@ def run_demo(
         headless=headless,
         fps=config.ui.fps,
         font_scale=config.ui.font_scale,
-        clock=clock,
+        clock=clock.monotonic,
         hook=feed,
         screenshot_dir=out_dir,
     )
     stats = app.run(seconds)
-    record = runtime.record
-    summary: dict[str, Any] = {
-        "perception": "scripted",
-        "seconds": round(stats.seconds, 3),
-        "frames": stats.frames,
-        "draws": stats.draws,
-        "fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
-        "visits": len(record.visits),
-        "offers_shown": len(record.offers_shown),
-        "taps": record.taps,
-        "feedback": [{"kind": kind, "score": score} for kind, score in record.feedback],
-        "ui_fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
-        "staff_calls": len(record.staff_calls),
-        "consent_changes": ["opted_in" if c.opted_in else "opted_out" for c in record.consent],
-        "codes_issued": len(record.codes),
-        "screens": stats.screens,
-        "screenshots": sorted(p.name for p in stats.screenshots.values()),
-        **stats.figures(),
-        "headless": stats.headless,
-        "video_driver": stats.video_driver,
-    }
+    brain = runtime.brain
+    brain.finish(clock.monotonic())
+    counts, totals = brain.stats, brain.meter.totals
+    return RunSummary(
+        perception="scripted",
+        seconds=round(stats.seconds, 3),
+        frames=feed.snapshots,
+        frames_processed=counts.snapshots,
+        fps=round(counts.snapshots / stats.seconds, 2) if stats.seconds > 0 else 0.0,
+        inference_ms=None,
+        dropped_frames=0,
+        dropped_snapshots=0,
+        visits=counts.visits,
+        watchers=totals.watchers,
+        glances=totals.glances,
+        peak_crowd=totals.peak_crowd,
+        offers_shown=counts.offers_shown,
+        taps=counts.taps,
+        feedback=[FeedbackAnswer(kind=kind, score=score) for kind, score in counts.feedback],
+        consent_changes=counts.consent_changes,
+        staff_calls=counts.staff_calls,
+        staff_acks=brain.calls.raised - len(brain.calls.open_calls),
+        staff_response_ms_p50=percentile_ms(brain.calls.response_times, 50),
+        staff_response_ms_max=percentile_ms(brain.calls.response_times, 100),
+        decision_latency_ms_p50=None,
+        decision_latency_ms_p95=None,
+        events_recorded=None,
+        events_dropped={},
+        alerts_spilled=0,
+        events_handed_to_outbox=None,
+        events_delivered=None,
+        outbox_depth=None,
+        mqtt_connected=None,
+        mqtt_connects=None,
+        mqtt_disconnects=None,
+        mqtt_last_error=None,
+        camera_failures=0,
+        camera_reconnects=0,
+        worker_restarts={},
+        fatal=None,
+        screen_counts=dict(counts.screens),
+        offer_exposures=[exposure_summary(e) for e in counts.exposures],
+        headless=stats.headless,
+        screen=screen_summary(stats),
+    )
+
+
+#: The demo's own command-signing key, written into ``--out`` when it runs with a broker.
+DEMO_COMMAND_KEY = "backoffice-commands.pem"
+
+
+def _with_demo_command_key(config: KioskConfig, out_dir: Path) -> KioskConfig:
+    """Every command must be signed: the demo makes its own Ed25519 key pair at start, trusts its public
+    half and leaves the private half (PEM, mode 600) in ``out_dir`` for ``backoffice send-command --key``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mqtt_bridge.signing import public_key_text
+
+    key = Ed25519PrivateKey.generate()
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return summary
+    path = out_dir / DEMO_COMMAND_KEY
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    commands = config.mqtt.commands
+    keys = [*commands.public_keys, public_key_text(key)]
+    log.info("demo command key: %s (backoffice send-command --key %s ...)", path, path)
+    return config.model_copy(
+        update={
+            "mqtt": config.mqtt.model_copy(
+                update={"commands": commands.model_copy(update={"public_keys": keys})}
+            )
+        }
+    )
 
 
 def _run_on_camera(
@@ -354,13 +411,15 @@ def _run_on_camera(
     out_dir: Path,
     detector: Detector,
     rng: random.Random,
-) -> dict[str, Any]:
+) -> RunSummary:
     """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
     from kiosk.app.root import KioskApp
     from kiosk.app.screen_port import run_screen
     from mqtt_bridge.errors import MqttBridgeError
 
     is_file = Path(source).is_file()
+    if config.mqtt.enabled:
+        config = _with_demo_command_key(config, out_dir)
     run_config = config.model_copy(
         update={
             "camera": config.camera.model_copy(update={"source": source, "loop": is_file}),
@@ -373,7 +432,7 @@ def _run_on_camera(
     except MqttBridgeError as exc:
         raise DemoError(f"cannot link to the broker: {exc}") from exc
     try:
-        ui, stats = run_screen(
+        _ui, stats = run_screen(
             app,
             seconds=seconds,
             headless=headless,
@@ -386,33 +445,4 @@ def _run_on_camera(
         close = getattr(detector, "close", None)
         if callable(close):
             close()
-    run = app.summary()
-    summary: dict[str, Any] = {
-        "perception": "camera" if not is_file else "clip",
-        "source": source,
-        "seconds": round(stats.seconds, 3),
-        "frames": run["frames"],
-        "fps": run["fps"],
-        "inference_ms": run["inference_ms"],
-        "visits": run["visits"],
-        "offers_shown": run["offers_shown"],
-        "feedback": [{"kind": kind, "score": score} for kind, score in ui.feedback_given],
-        "staff_calls": run["staff_calls"],
-        "events_recorded": run["events_recorded"],
-        "events_synced": run["events_synced"],
-        "outbox_left": run["outbox_left"],
-        "mqtt_connected": run["mqtt_connected"],
-        "staff_acks": run["staff_acks"],
-        "ui_frames": stats.frames,
-        "draws": stats.draws,
-        "ui_fps": round(stats.frames / stats.seconds, 1) if stats.seconds > 0 else 0.0,
-        "screens": stats.screens,
-        "screenshots": sorted(p.name for p in stats.screenshots.values()),
-        **stats.figures(),
-        "headless": stats.headless,
-        "video_driver": stats.video_driver,
-        "fatal": run["fatal"],
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return summary
+    return app.summary(screen_summary(stats))

@@ -29,16 +29,24 @@ import queue
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from kiosk.app.summary import (
+    FeedbackAnswer,
+    RunSummary,
+    ScreenSummary,
+    exposure_summary,
+    percentile_ms,
+)
 from kiosk.app.workers import Supervisor, Worker
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.decisions.brain import Acknowledgement, External, KioskBrain
 from kiosk.decisions.engagement import MaintenanceSwitch
 from kiosk.decisions.offers import OfferEngine
+from kiosk.decisions.redemption import device_codes
 from kiosk.link.store import EventWriter
 from kiosk.perception.camera import CaptureWorker, FrameSource, LatestFrames, make_source
 from kiosk.perception.types import Detection, Detector, ExpressionGated, Frame, Snapshot
@@ -214,7 +222,11 @@ class KioskApp:
         self.frames: LatestFrames = LatestFrames(2)
         self.snapshots: DropOldestQueue[Snapshot] = DropOldestQueue(SNAPSHOT_QUEUE)
         self.inbox: queue.Queue[External] = queue.Queue()
-        self.engine = OfferEngine(catalogue, config.offers, rng) if catalogue is not None else None
+        # Issued codes live in data_dir, so a code shown before a restart still rewards the bandit after it.
+        self.codes = device_codes(config, self.clock, rng)
+        self.engine = (
+            OfferEngine(catalogue, config.offers, rng, self.codes) if catalogue is not None else None
+        )
         self.bandit_path = config.offers.state_file or config.storage.data_dir / BANDIT_FILE
         self.brain = KioskBrain(config, self.clock, rng, self.writer.submit, self.engine)
         self.camera = CaptureWorker(
@@ -279,7 +291,15 @@ class KioskApp:
             "events_dropped": float(sum(self.writer.dropped.values())),
             "events_queued": float(health.queue_depths["events"]),
             "open_staff_calls": float(self._open_calls()),
+            **self._link_gauges(),
         }
+
+    def _link_gauges(self) -> dict[str, float]:
+        """The broker link's gauges (none without ``[mqtt]``): up now (1.0) or not, and losses so far."""
+        if self.sync is None:
+            return {}
+        link = self.sync.status()
+        return {"mqtt_connected": float(link.connected), "mqtt_disconnects": float(link.disconnects)}
 
     def _open_calls(self) -> int:
         with self.brain_worker.lock:
@@ -306,7 +326,7 @@ class KioskApp:
         release is installed); the screen takes it on its next frame."""
         with self.brain_worker.lock:
             if self.engine is None:
-                self.engine = OfferEngine(catalogue, self.config.offers, self._rng)
+                self.engine = OfferEngine(catalogue, self.config.offers, self._rng, self.codes)
                 self.engine.bandit.load(self.bandit_path)
                 self.brain.engine = self.engine
             else:
@@ -334,7 +354,7 @@ class KioskApp:
         self._stopped_at = self.clock.monotonic()
         return stuck
 
-    def run(self, seconds: float | None, stop: threading.Event) -> dict[str, Any]:
+    def run(self, seconds: float | None, stop: threading.Event) -> RunSummary:
         """Start, run until ``seconds`` pass, ``stop`` is set, a finite source ends or a worker is lost for
         good; then stop and return the summary."""
         self.start()
@@ -358,53 +378,54 @@ class KioskApp:
         at_stop = self.sync.connected_at_stop
         return self.sync.connected if at_stop is None else at_stop
 
-    def summary(self) -> dict[str, Any]:
-        """What the run did: the figures ``kiosk run --summary`` writes."""
+    def summary(self, screen: ScreenSummary | None = None) -> RunSummary:
+        """What the run did: the figures ``kiosk run --summary`` writes (``screen``: the render loop's)."""
         end = self._stopped_at if self._stopped_at is not None else self.clock.monotonic()
         elapsed = max(0.0, end - self._started_at)
         stats, totals = self.brain.stats, self.brain.meter.totals
         responses = list(self.brain.calls.response_times)
-        return {
-            "seconds": round(elapsed, 3),
-            "frames": self.camera.health.frames,
-            "frames_processed": self.perception.processed,
-            "fps": round(self.perception.processed / elapsed, 2) if elapsed > 0 else 0.0,
-            "inference_ms": round(self.perception.inference_ms, 3),
-            "dropped_frames": self.frames.dropped,
-            "dropped_snapshots": self.snapshots.dropped,
-            "visits": stats.visits,
-            "watchers": totals.watchers,
-            "glances": totals.glances,
-            "peak_crowd": totals.peak_crowd,
-            "offers_shown": stats.offers_shown,
-            "staff_calls": stats.staff_calls,
-            "staff_acks": len(responses),
-            "staff_response_ms_p50": _percentile_ms(responses, 50),
-            "staff_response_ms_max": _percentile_ms(responses, 100),
-            "decision_latency_ms_p50": _percentile_ms(self.brain_worker.decision_latency_s, 50),
-            "decision_latency_ms_p95": _percentile_ms(self.brain_worker.decision_latency_s, 95),
-            "events_recorded": self.writer.written,
-            "events_dropped": dict(self.writer.dropped),
-            "alerts_spilled": self.writer.spilled,
-            "events_synced": self.writer.synced if self.sync is not None else None,
-            "outbox_left": self.sync.outbox_left if self.sync is not None else None,
-            "mqtt_connected": self._mqtt_connected(),
-            "camera_failures": self.camera.health.failures,
-            "camera_reconnects": self.camera.health.reconnects,
-            "worker_restarts": dict(self.supervisor.restarts),
-            "fatal": self.supervisor.fatal_reason or None,
-            "screens": dict(stats.screens),
-            "offer_exposures": [
-                {"offer_id": e.offer_id, "seconds": round(e.seconds, 3), "peak_crowd": e.peak_crowd}
-                | e.valence.as_dict()
-                for e in stats.exposures
-            ],
-        }
-
-
-def _percentile_ms(seconds: Iterable[float], pct: float) -> float | None:
-    """The ``pct`` percentile of durations given in seconds, in milliseconds (None when there are none)."""
-    ordered = sorted(seconds)
-    if not ordered:
-        return None
-    return round(1000 * ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))], 3)
+        link = self.sync.status() if self.sync is not None else None
+        source = self.config.camera.source
+        return RunSummary(
+            perception="clip" if Path(str(source)).is_file() else "camera",
+            source=str(source),
+            seconds=round(elapsed, 3),
+            frames=self.camera.health.frames,
+            frames_processed=self.perception.processed,
+            fps=round(self.perception.processed / elapsed, 2) if elapsed > 0 else 0.0,
+            inference_ms=round(self.perception.inference_ms, 3),
+            dropped_frames=self.frames.dropped,
+            dropped_snapshots=self.snapshots.dropped,
+            visits=stats.visits,
+            watchers=totals.watchers,
+            glances=totals.glances,
+            peak_crowd=totals.peak_crowd,
+            offers_shown=stats.offers_shown,
+            taps=stats.taps,
+            feedback=[FeedbackAnswer(kind=kind, score=score) for kind, score in stats.feedback],
+            consent_changes=stats.consent_changes,
+            staff_calls=stats.staff_calls,
+            staff_acks=self.brain.calls.raised - len(self.brain.calls.open_calls),
+            staff_response_ms_p50=percentile_ms(responses, 50),
+            staff_response_ms_max=percentile_ms(responses, 100),
+            decision_latency_ms_p50=percentile_ms(self.brain_worker.decision_latency_s, 50),
+            decision_latency_ms_p95=percentile_ms(self.brain_worker.decision_latency_s, 95),
+            events_recorded=self.writer.written,
+            events_dropped=dict(self.writer.dropped),
+            alerts_spilled=self.writer.spilled,
+            events_handed_to_outbox=self.writer.synced if self.sync is not None else None,
+            events_delivered=link.events_delivered if link is not None else None,
+            outbox_depth=link.outbox_depth if link is not None else None,
+            mqtt_connected=self._mqtt_connected(),
+            mqtt_connects=link.connects if link is not None else None,
+            mqtt_disconnects=link.disconnects if link is not None else None,
+            mqtt_last_error=link.last_error if link is not None else None,
+            camera_failures=self.camera.health.failures,
+            camera_reconnects=self.camera.health.reconnects,
+            worker_restarts=dict(self.supervisor.restarts),
+            fatal=self.supervisor.fatal_reason or None,
+            screen_counts=dict(stats.screens),
+            offer_exposures=[exposure_summary(e) for e in stats.exposures],
+            headless=screen is None or screen.headless,
+            screen=screen,
+        )

@@ -1,32 +1,40 @@
-"""The screen on the composition root: :class:`AppPort` is the :class:`~kiosk.views.port.KioskPort` of a
-running :class:`~kiosk.app.root.KioskApp`, and :func:`run_screen` runs the render loop in the main thread
-while
-the app's workers run in theirs.
+r"""The screen's two ports onto the one decision runtime, the :class:`~kiosk.decisions.brain.KioskBrain`.
 
-Reads take the brain worker's lock for a moment (a few attribute reads); touches go through the app's inbox
-(never dropped); an NPS answer becomes a ``Feedback`` event handed to the event writer (thread-safe).
+:class:`AppPort` is the :class:`~kiosk.views.port.KioskPort` of a running
+:class:`~kiosk.app.root.KioskApp`: reads take the brain worker's lock for a moment (the brain builds its
+read model, :meth:`~kiosk.decisions.brain.KioskBrain.screen_state`); intents go through the app's inbox
+(never dropped) and the brain turns them into events. :func:`run_screen` runs the render loop in the main
+thread while the app's workers run in theirs.
+
+:class:`InProcessBrain` steps a brain on the render thread instead, fed by a scripted perception feed
+(:class:`~kiosk.perception.types.Snapshot`\ s of detections, as the perception worker makes them): the
+scripted ``kiosk demo`` and the UI tests run the same brain a shop runs, without threads.
 """
 
 from __future__ import annotations
 
 import random
-import secrets
+from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from kiosk.app.root import KioskApp
-from kiosk.config import UiConfig
-from kiosk.decisions.consent import ConsentState
-from kiosk.decisions.engagement import Touch
-from kiosk.decisions.redemption import Redemption, RedemptionCodes
+from kiosk.clock import Clock
+from kiosk.config import KioskConfig, UiConfig
+from kiosk.decisions.brain import Acknowledgement, Intent, KioskBrain
+from kiosk.decisions.engagement import MaintenanceSwitch
+from kiosk.decisions.offers import OfferEngine
+from kiosk.perception.types import Snapshot
 from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
-from kiosk.views.port import NpsAnswer, RuntimeView
+from kiosk.views.port import RuntimeView
 from kiosk.views.screen import ScreenView, UiAction
-from mqtt_bridge.contract.events import Feedback
+from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.events import Event
 
 if TYPE_CHECKING:
     from kiosk.ui.screen_app import ScreenStats
@@ -35,64 +43,93 @@ if TYPE_CHECKING:
 class AppPort:
     """What the screen reads from, and hands to, a :class:`KioskApp`."""
 
-    def __init__(self, app: KioskApp, codes: RedemptionCodes | None = None) -> None:
+    def __init__(self, app: KioskApp) -> None:
         self.app = app
         self._lock = app.brain_worker.lock
-        self._codes = codes or RedemptionCodes(secrets.token_bytes(32), random.SystemRandom())
 
     def runtime_view(self) -> RuntimeView:
-        """The brain's screen, visit, camera and acknowledged staff calls, read under its lock."""
-        brain = self.app.brain
+        """The brain's read model and the catalogue in use, read under the brain's lock."""
         with self._lock:
-            shown, ctx = brain.screen, brain.machine.ctx
-            return RuntimeView(
-                screen=shown.screen,
-                offer_id=shown.offer_id or ctx.offer_id,
-                visit_id=ctx.visit_id,
-                camera_ok=brain.camera_ok or self._camera_starting(),
-                # Acknowledged so far: raised minus still open (response_times is bounded, this never is).
-                staff_acks=brain.calls.raised - len(brain.calls.open_calls),
-                catalogue=self.app.catalogue,
-                image_base=self.app.image_base,
-            )
+            state = self.app.brain.screen_state()
+            catalogue, image_base = self.app.catalogue, self.app.image_base
+        if not state.camera_ok and self._camera_starting():
+            state = replace(state, camera_ok=True)
+        return RuntimeView(state, catalogue, image_base)
 
     def _camera_starting(self) -> bool:
         """No frame yet and no failure either: the camera is opening, not down."""
         health = self.app.camera.health
         return health.frames == 0 and health.failures == 0
 
-    def touch(self, touch: Touch) -> None:
-        """Into the app's inbox."""
-        self.app.send(touch)
+    def send(self, intent: Intent) -> None:
+        """Into the app's inbox; the brain worker takes it within a tick."""
+        self.app.send(intent)
 
-    def nps_answered(self, answer: NpsAnswer) -> None:
-        """A ``Feedback`` event of kind 'nps' for the event writer."""
-        brain = self.app.brain
-        with self._lock:
-            ref = brain.refs.ref(answer.visit_id) if answer.visit_id is not None else None
-        self.app.writer.submit(
-            Feedback(
-                ts=brain.clock.now(),
-                store_id=self.app.config.device.store_id,
-                device_id=self.app.config.device.device_id,
-                kind="nps",
-                score=answer.score,
-                offer_id=answer.offer_id,
-                visit_ref=ref,
-            )
-        )
 
-    def redemption(self, offer_id: str) -> Redemption:
-        """The code the offer engine issued for the tap (the till redeems it through the inbox), else a
-        fresh HMAC code from :mod:`kiosk.decisions.redemption`."""
-        with self._lock:
-            code = self.app.brain.redemption_code
-        return Redemption(offer_id, code) if code is not None else self._codes.issue(offer_id)
+#: How many of the latest events an in-process brain keeps for whoever scripts it (a demo may run for days).
+KEEP_EVENTS = 10_000
+
+
+class InProcessBrain:
+    """A :class:`KioskBrain` stepped on the render thread: the :class:`~kiosk.views.port.KioskPort` of the
+    scripted demo and the UI tests, and the world's side (perception, camera, operator, back office) for
+    whoever scripts it. Time comes from ``clock`` (a ``ManualClock`` in tests)."""
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        clock: Clock,
+        rng: random.Random,
+        *,
+        catalogue: Catalogue | None,
+        image_base: Path | None = None,
+        camera_ok: bool = True,
+    ) -> None:
+        self.clock = clock
+        self.catalogue = catalogue
+        self.image_base = image_base
+        #: The latest events the brain emitted (the oldest go first).
+        self.events: deque[Event] = deque(maxlen=KEEP_EVENTS)
+        engine = OfferEngine(catalogue, config.offers, rng) if catalogue is not None else None
+        self.brain = KioskBrain(config, clock, rng, self.events.append, engine)
+        self.brain.on_camera(camera_ok, clock.monotonic())
+
+    # ---- the port --------------------------------------------------------------------------------
+
+    def runtime_view(self) -> RuntimeView:
+        """The brain's read model this frame (time passes first: timeouts fire)."""
+        self.brain.on_tick(self.clock.monotonic())
+        return RuntimeView(self.brain.screen_state(), self.catalogue, self.image_base)
+
+    def send(self, intent: Intent) -> None:
+        """A shopper's intent, straight to the brain."""
+        self.brain.on_external(intent)
+
+    # ---- the world -------------------------------------------------------------------------------
+
+    def see(self, snapshot: Snapshot) -> None:
+        """One frame's detections, as the perception worker hands them over."""
+        self.brain.on_snapshot(snapshot)
+
+    def camera(self, ok: bool) -> None:
+        """The camera went down or came back."""
+        self.brain.on_camera(ok, self.clock.monotonic())
+
+    def maintenance(self, on: bool) -> None:
+        """An operator's switch."""
+        self.brain.on_external(MaintenanceSwitch(self.clock.monotonic(), on))
+
+    def acknowledge_staff(self) -> bool:
+        """The back office answers the oldest open staff call; False when none is open."""
+        calls = self.brain.calls.open_calls
+        if not calls:
+            return False
+        self.brain.on_external(Acknowledgement(calls[0]))
+        return True
 
 
 def screen_for_app(
     app: KioskApp,
-    port: AppPort,
     *,
     settings: UiConfig | None = None,
     rng: random.Random | None = None,
@@ -104,14 +141,12 @@ def screen_for_app(
     return KioskUi(
         privacy=config.privacy,
         engagement=config.engagement,
-        consent=ConsentState(config.privacy.mode),
         rng=rng or random.SystemRandom(),
         catalogue=app.catalogue,
         image_base=app.image_base,
         zone=config.device.zone,
         language=config.ui.language,
         settings=settings or config.ui,
-        redemption=port.redemption,
         local_time=lambda: datetime.now(zone).replace(tzinfo=None),
     )
 
@@ -144,7 +179,7 @@ def run_screen(
 
     config = app.config
     port = AppPort(app)
-    ui = screen_for_app(app, port, settings=settings, rng=rng)
+    ui = screen_for_app(app, settings=settings, rng=rng)
     screen = ScreenApp(
         ui,
         port,

@@ -1,8 +1,12 @@
-"""The kiosk's brain: tracker, audience meter, engagement machine, offers and staff calls, wired together.
+"""The kiosk's brain: tracker, audience meter, engagement machine, offers, consent and staff calls, wired
+together.
 
 :class:`KioskBrain` is single-threaded and deterministic (clock and random passed in): it takes snapshots,
-ticks, camera changes and outside inputs (:data:`External`), and hands every event it makes to ``emit``.
-:mod:`kiosk.app.root` runs it in a worker thread.
+ticks, camera changes and outside inputs (:data:`External`: the screen's intents, the till, the back office,
+an operator), and hands every event it makes to ``emit``; the screen reads it through
+:meth:`KioskBrain.screen_state`, a frozen :class:`ScreenState`. It is the kiosk's one decision runtime:
+:mod:`kiosk.app.root` runs it in a worker thread, and ``kiosk demo --scripted`` and the UI tests step it
+in-process (:class:`kiosk.app.screen_port.InProcessBrain`).
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import random
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig
 from kiosk.decisions.audience import AudienceMeter, OfferExposure, VisitMetrics
+from kiosk.decisions.consent import Choice as ConsentChoice
+from kiosk.decisions.consent import Consents
 from kiosk.decisions.engagement import (
     CallStaff,
     CameraChanged,
@@ -30,6 +37,7 @@ from kiosk.decisions.engagement import (
     OfferReady,
     Primary,
     Record,
+    Screen,
     Seen,
     ShowScreen,
     Tick,
@@ -51,6 +59,7 @@ from mqtt_bridge.contract.events import (
     VisitStarted,
 )
 from mqtt_bridge.contract.events import ValenceMix as EventValenceMix
+from mqtt_bridge.contract.redemption import qr_payload
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +78,48 @@ class Acknowledgement:
     call_id: str
 
 
+@dataclass(frozen=True)
+class NpsAnswer:
+    """The shopper's answer (0-10) to the NPS question the screen asks after some CSAT answers."""
+
+    t: float
+    score: int
+
+
+@dataclass(frozen=True)
+class ShowCode:
+    """The shopper asked to see the redemption code of the offer they tapped."""
+
+    t: float
+
+
+#: What the screen hands the brain: touches for the state machine (consent among them), NPS answers, and
+#: the request to show the code. Events are the brain's to build, never the screen's.
+Intent = Touch | NpsAnswer | ShowCode
+
 #: Inputs from outside the kiosk's own loop: the screen, the till, the back office, an operator.
-External = Touch | MaintenanceSwitch | Redemption | Acknowledgement
+External = Touch | NpsAnswer | ShowCode | MaintenanceSwitch | Redemption | Acknowledgement
+
+
+@dataclass(frozen=True)
+class ScreenState:
+    """What the screen may know of the brain, once a frame: a frozen, narrow read model."""
+
+    screen: Screen = "attract"
+    offer_id: str | None = None
+    #: The camera delivers frames (the camera-active indicator shows; attract says "no camera" otherwise).
+    camera_ok: bool = True
+    #: Staff calls acknowledged so far (rises when the back office answers).
+    staff_acks: int = 0
+    #: What the shopper in front chose about expression reading, and which buttons to offer them.
+    consent: ConsentChoice = "none"
+    offers_opt_in: bool = False
+    offers_opt_out: bool = False
+    #: The tap issued a code the shopper may ask to see (the details screen offers "show code").
+    code_ready: bool = False
+    #: The redemption code on display, and the text of its QR code (None until asked for).
+    code: str | None = None
+    qr_payload: str | None = None
 
 
 #: How many recent offer exposures the stats keep (the kiosk runs for weeks).
@@ -85,6 +134,10 @@ class BrainStats:
     visits: int = 0
     offers_shown: int = 0
     staff_calls: int = 0
+    taps: int = 0
+    consent_changes: int = 0
+    #: The latest feedback answers, (csat | nps, score).
+    feedback: deque[tuple[Literal["csat", "nps"], int]] = field(default_factory=lambda: deque(maxlen=KEEP))
     #: Decisions taken: visits started and state-machine effects carried out (for latency measurement).
     decisions: int = 0
     screens: Counter[str] = field(default_factory=Counter)
@@ -108,9 +161,7 @@ class KioskBrain:
         self.engine = engine
         self.tz = ZoneInfo(config.device.timezone)
         self.tracker = Tracker(config.tracker, rng, self._reads_valence)
-        self._choices: dict[
-            str, bool
-        ] = {}  # visit id -> consented (True) or declined (False), this visit only
+        self.consent = Consents(config.privacy.mode)
         self.refs = VisitRefs(clock, rng, self.tz)
         self._store = config.device.store_id
         self._device = config.device.device_id
@@ -124,6 +175,9 @@ class KioskBrain:
         self.camera_ok = False  # until the first frame
         self._choice: Choice | None = None
         self._primary: Track | None = None
+        self._tap_code: str | None = None  # the code this session's tap issued
+        self._code_shown = False  # the shopper asked to see it
+        self._nps_for: tuple[str | None, str | None] | None = None  # (offer, visit ref) of the last CSAT
 
     # ---- inputs ---------------------------------------------------------------------------------------
 
@@ -174,12 +228,7 @@ class KioskBrain:
 
     def _reads_valence(self, visit_id: str) -> bool:
         """Privacy: whether this visit's expression may be read at all."""
-        mode = self.config.privacy.mode
-        if mode == "presence_only":
-            return False
-        if mode == "opt_in":
-            return self._choices.get(visit_id) is True
-        return self._choices.get(visit_id) is not False  # notice: read unless this shopper declined
+        return self.consent.reads(visit_id)
 
     def expression_wanted(self) -> bool:
         """Privacy: whether anyone in view may have their expression read now (the perception gate).
@@ -187,13 +236,29 @@ class KioskBrain:
         ``notice``: yes unless everyone in view declined (a newcomer is read by default); ``opt_in``: only
         while someone in view has consented; ``presence_only``: never.
         """
-        mode = self.config.privacy.mode
-        if mode == "presence_only":
-            return False
-        visits = [track.visit_id for track in self.tracker.tracks]
-        if mode == "opt_in":
-            return any(self._choices.get(v) is True for v in visits)
-        return not visits or any(self._choices.get(v) is not False for v in visits)
+        return self.consent.wanted(track.visit_id for track in self.tracker.tracks)
+
+    def screen_state(self) -> ScreenState:
+        """The screen's read model: what shows, for which offer, and what the shopper in front may do."""
+        shown, visit = self.screen, self._addressed()
+        code = self._tap_code if self._code_shown else None
+        return ScreenState(
+            screen=shown.screen,
+            offer_id=shown.offer_id or self.machine.ctx.offer_id,
+            camera_ok=self.camera_ok,
+            # Acknowledged so far: raised minus still open (response_times is bounded, this never is).
+            staff_acks=self.calls.raised - len(self.calls.open_calls),
+            consent=self.consent.choice(visit),
+            offers_opt_in=self.consent.offers_opt_in(visit),
+            offers_opt_out=self.consent.offers_opt_out(visit),
+            code_ready=self._tap_code is not None,
+            code=code,
+            qr_payload=qr_payload(code) if code is not None else None,
+        )
+
+    def _addressed(self) -> str | None:
+        """The visit the screen speaks to: the session's, else the nearest face."""
+        return self.machine.ctx.visit_id or (self._primary.visit_id if self._primary else None)
 
     def on_tick(self, t: float) -> None:
         """Time passes."""
@@ -204,9 +269,15 @@ class KioskBrain:
         match command:
             case Touch() | MaintenanceSwitch():
                 self._step(command)
+            case NpsAnswer():
+                self._nps(command)
+            case ShowCode():
+                if self.machine.state == "interaction" and self._tap_code is not None:
+                    self._code_shown = True
             case Redemption():
-                offer_id = self.engine.redeemed(command.code) if self.engine is not None else None
-                if offer_id is None:
+                # The engine's code store survives restarts: a code shown before one still rewards, once.
+                found = self.engine.redeemed(command.code) if self.engine is not None else None
+                if found is None:
                     log.warning("redemption of an unknown or used code ignored")
                     return
                 self.emit(
@@ -214,8 +285,8 @@ class KioskBrain:
                         ts=self.clock.now(),
                         store_id=self._store,
                         device_id=self._device,
-                        offer_id=offer_id,
-                        code=command.code,
+                        offer_id=found.offer_id,
+                        code=found.code,
                     )
                 )
             case Acknowledgement():
@@ -266,6 +337,8 @@ class KioskBrain:
             case ShowScreen():
                 self.screen = effect
                 self.stats.screens[effect.screen] += 1
+                if effect.screen != "details":  # the code shows on the details screen only, once asked
+                    self._tap_code, self._code_shown = None, False
             case ChooseOffer():
                 return self.machine.step(self._choose(effect.visit_id, t))
             case Record(kind="offer_shown"):
@@ -273,6 +346,8 @@ class KioskBrain:
             case Record(kind="offer_tapped"):
                 if self.engine is not None:
                     self.engine.settle(tapped=True)
+                    self._tap_code = self.redemption_code
+                self.stats.taps += 1
                 self.emit(
                     OfferTapped(
                         ts=self.clock.now(),
@@ -283,6 +358,8 @@ class KioskBrain:
                     )
                 )
             case Record(kind="feedback"):
+                self._nps_for = (effect.offer_id, self._ref(effect))
+                self.stats.feedback.append(("csat", effect.score or 0))
                 self.emit(
                     Feedback(
                         ts=self.clock.now(),
@@ -340,21 +417,55 @@ class KioskBrain:
             )
         )
 
-    def _consent(self, effect: Consent) -> None:
-        visit_id = effect.visit_id or (self._primary.visit_id if self._primary else None)
-        if visit_id is None:
+    def _nps(self, answer: NpsAnswer) -> None:
+        """A ``Feedback`` of kind 'nps', joined to the visit and offer of the CSAT answer before it (the
+        screen asks NPS only after one)."""
+        if not 0 <= answer.score <= 10:
+            log.warning("an NPS answer of %d ignored: scores run from 0 to 10", answer.score)
             return
-        self._choices[visit_id] = effect.opted_in
+        if self._nps_for is not None:
+            offer_id, visit_ref = self._nps_for
+        else:  # no CSAT answer before it: the session on screen, if any
+            addressed = self._addressed()
+            offer_id = self.machine.ctx.offer_id
+            visit_ref = self.refs.ref(addressed) if addressed is not None else None
+        self.stats.feedback.append(("nps", answer.score))
         self.emit(
-            ConsentChanged(
+            Feedback(
                 ts=self.clock.now(),
                 store_id=self._store,
                 device_id=self._device,
-                visit_ref=self.refs.ref(visit_id),
-                state="opted_in" if effect.opted_in else "opted_out",
-                mode=self.config.privacy.mode,
+                kind="nps",
+                score=answer.score,
+                offer_id=offer_id,
+                visit_ref=visit_ref,
             )
         )
+
+    def _consent(self, effect: Consent) -> None:
+        """An opt-in covers the visit addressed; an opt-out everyone in view (the screen cannot tell who
+        tapped). Each visit whose choice changed gets its own ``ConsentChanged``."""
+        addressed = effect.visit_id or (self._primary.visit_id if self._primary else None)
+        if effect.opted_in:
+            covered = [addressed] if addressed is not None else []
+        else:
+            in_view = [track.visit_id for track in self.tracker.tracks]
+            covered = ([addressed] if addressed is not None and addressed not in in_view else []) + in_view
+        for visit_id in covered:
+            changed = self.consent.opt_in(visit_id) if effect.opted_in else self.consent.opt_out(visit_id)
+            if not changed:
+                continue
+            self.stats.consent_changes += 1
+            self.emit(
+                ConsentChanged(
+                    ts=self.clock.now(),
+                    store_id=self._store,
+                    device_id=self._device,
+                    visit_ref=self.refs.ref(visit_id),
+                    state="opted_in" if effect.opted_in else "opted_out",
+                    mode=self.config.privacy.mode,
+                )
+            )
 
     def _end_visits(self, ended: list[VisitMetrics]) -> None:
         for metrics in ended:
@@ -372,7 +483,7 @@ class KioskBrain:
                 )
             )
             self.refs.release(metrics.visit_id)
-            self._choices.pop(metrics.visit_id, None)
+            self.consent.forget(metrics.visit_id)
             self.staff_watch.forget(metrics.visit_id)
 
     def _ref(self, effect: Record) -> str | None:

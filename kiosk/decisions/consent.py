@@ -1,4 +1,4 @@
-"""Consent for expression reading, per visit: a small, pure, thread-safe state the runtime queries.
+"""Consent for expression reading, per visit: the kiosk's one consent rule, which the brain applies.
 
 ``privacy.mode`` sets the rules:
 
@@ -9,114 +9,81 @@
 * ``opt_in``: expressions are read only after the shopper taps "personalise for me", for that visit; one tap
   on "don't analyse me" withdraws it.
 
-Every change is returned as a :class:`ConsentChange` for the runtime to record as a
-:class:`~mqtt_bridge.contract.events.ConsentChanged` event (:func:`consent_event`). The state resets when the
-visit ends.
+A choice belongs to a visit (the tracker's ephemeral id) and is forgotten when the visit ends, so the next
+shopper starts with the mode's default. The brain (:class:`~kiosk.decisions.brain.KioskBrain`) decides
+which visits a tap covers, records each change as a ``ConsentChanged`` event, and tells the screen, in its
+read model, what the shopper in front chose and which buttons to offer. Single-threaded, like the brain.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Literal
 
-from kiosk.config import DeviceConfig, PrivacyMode
-from mqtt_bridge.contract.events import ConsentChanged
+from kiosk.config import PrivacyMode
 
+#: What a visit chose: nothing yet (the mode's default applies), yes, or no.
 Choice = Literal["none", "opted_in", "opted_out"]
 
 
-@dataclass(frozen=True)
-class ConsentChange:
-    """The shopper changed their choice for this visit (``visit_id`` None: nobody tracked yet)."""
-
-    state: Literal["opted_in", "opted_out"]
-    mode: PrivacyMode
-    visit_id: str | None
-    t: float
-
-
-class ConsentState:
-    """The consent of the visit in front of the screen. Safe to query from the brain's thread."""
+class Consents:
+    """Each visit's choice, and what the mode makes of it."""
 
     def __init__(self, mode: PrivacyMode) -> None:
         self.mode: PrivacyMode = mode
-        self._lock = threading.Lock()
-        self._choice: Choice = "none"
-        self._visit_id: str | None = None
+        self._choices: dict[str, bool] = {}  # visit id -> opted in (True) or out (False), this visit only
 
-    @property
-    def choice(self) -> Choice:
-        """What the shopper chose this visit."""
-        with self._lock:
-            return self._choice
+    def choice(self, visit_id: str | None) -> Choice:
+        """What ``visit_id`` chose ("none" for no visit)."""
+        chosen = self._choices.get(visit_id) if visit_id is not None else None
+        return "none" if chosen is None else "opted_in" if chosen else "opted_out"
 
-    def reads_expression(self, visit_id: str | None = None) -> bool:
-        """May the kiosk read the expression of ``visit_id`` now?
+    def reads(self, visit_id: str) -> bool:
+        """May the kiosk read the expression of ``visit_id`` now?"""
+        if self.mode == "presence_only":
+            return False
+        if self.mode == "opt_in":
+            return self._choices.get(visit_id) is True
+        return self._choices.get(visit_id) is not False  # notice: read unless this shopper declined
 
-        An opt-out covers everyone in view for the rest of the visit (the screen cannot tell who tapped).
-        An opt-in covers the visit that was in front of the screen when it was given (any, if none was).
+    def wanted(self, in_view: Iterable[str]) -> bool:
+        """Whether anyone in view may have their expression read now (the perception gate).
+
+        ``notice``: yes unless everyone in view declined (a newcomer is read by default); ``opt_in``: only
+        while someone in view has consented; ``presence_only``: never.
         """
-        with self._lock:
-            if self.mode == "presence_only" or self._choice == "opted_out":
-                return False
-            if self.mode == "notice":
-                return True
-            if self._choice != "opted_in":
-                return False
-            return self._visit_id is None or visit_id is None or visit_id == self._visit_id
+        if self.mode == "presence_only":
+            return False
+        visits = list(in_view)
+        if self.mode == "notice" and not visits:
+            return True
+        return any(self.reads(v) for v in visits)
 
-    @property
-    def offers_opt_in(self) -> bool:
-        """Whether the screen shows "personalise for me"."""
-        with self._lock:
-            return self.mode == "opt_in" and self._choice == "none"
+    def offers_opt_in(self, visit_id: str | None) -> bool:
+        """Whether the screen shows "personalise for me" to ``visit_id``."""
+        return self.mode == "opt_in" and self.choice(visit_id) == "none"
 
-    @property
-    def offers_opt_out(self) -> bool:
-        """Whether the screen shows "don't analyse me" (there is something to stop)."""
-        with self._lock:
-            if self.mode == "presence_only" or self._choice == "opted_out":
-                return False
-            return self.mode == "notice" or self._choice == "opted_in"
+    def offers_opt_out(self, visit_id: str | None) -> bool:
+        """Whether the screen shows "don't analyse me" to ``visit_id`` (there is something to stop)."""
+        chosen = self.choice(visit_id)
+        if self.mode == "presence_only" or chosen == "opted_out":
+            return False
+        return self.mode == "notice" or chosen == "opted_in"
 
-    def opt_in(self, visit_id: str | None, t: float) -> ConsentChange | None:
-        """The shopper tapped "personalise for me" (opt_in mode only). None when nothing changed."""
-        with self._lock:
-            if self.mode != "opt_in" or self._choice == "opted_in":
-                return None
-            self._choice, self._visit_id = "opted_in", visit_id
-        return ConsentChange("opted_in", self.mode, visit_id, t)
+    def opt_in(self, visit_id: str) -> bool:
+        """``visit_id`` tapped "personalise for me" (``opt_in`` mode only). False when nothing changed."""
+        if self.mode != "opt_in" or self._choices.get(visit_id) is True:
+            return False
+        self._choices[visit_id] = True
+        return True
 
-    def opt_out(self, visit_id: str | None, t: float) -> ConsentChange | None:
-        """The shopper tapped "don't analyse me". None when nothing changed (already out; presence_only)."""
-        with self._lock:
-            if self.mode == "presence_only" or self._choice == "opted_out":
-                return None
-            self._choice, self._visit_id = "opted_out", visit_id
-        return ConsentChange("opted_out", self.mode, visit_id, t)
+    def opt_out(self, visit_id: str) -> bool:
+        """``visit_id`` declined. False when nothing changed (already out; ``presence_only``)."""
+        if self.mode == "presence_only" or self._choices.get(visit_id) is False:
+            return False
+        self._choices[visit_id] = False
+        return True
 
-    def end_visit(self) -> None:
-        """The visit is over: the next shopper starts with the mode's default."""
-        with self._lock:
-            self._choice, self._visit_id = "none", None
-
-
-def consent_event(
-    change: ConsentChange,
-    device: DeviceConfig,
-    ts: datetime,
-    visit_ref: Callable[[str], str] | None = None,
-) -> ConsentChanged:
-    """The event to record for ``change``; ``visit_ref`` turns the ephemeral visit id into its keyed hash."""
-    ref = visit_ref(change.visit_id) if visit_ref is not None and change.visit_id is not None else None
-    return ConsentChanged(
-        ts=ts,
-        store_id=device.store_id,
-        device_id=device.device_id,
-        visit_ref=ref,
-        state=change.state,
-        mode=change.mode,
-    )
+    def forget(self, visit_id: str) -> None:
+        """The visit ended: its choice goes with it."""
+        self._choices.pop(visit_id, None)

@@ -5,6 +5,8 @@ decide what is *eligible*. The bandit then chooses among the eligible ones with 
 (offer, context bucket), learning from taps and redemptions. Exploration is bounded: a floor
 (``explore_floor``) keeps trying every eligible offer now and then, and a cap on each posterior's evidence
 (``max_evidence``) keeps it from freezing. The bandit's state is a small JSON file, written atomically.
+A tap issues a redemption code (:class:`~kiosk.decisions.redemption.CodeIssuer`, remembered with the arm);
+a till redeeming it rewards that arm once more (``redemption_weight``).
 
 Policies that are not the bandit's to learn:
 
@@ -19,13 +21,15 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
 from kiosk.config import OffersConfig
+from kiosk.decisions.redemption import CodeIssuer, MemoryCodeStore, OpenCode
 from kiosk.errors import ConfigError, ConfigIssue, KioskError
 from kiosk.perception.types import Valence
 from mqtt_bridge.contract.catalogue import Catalogue, Offer
@@ -33,9 +37,6 @@ from mqtt_bridge.contract.catalogue import load_catalogue as read_catalogue
 from mqtt_bridge.contract.errors import CatalogueFileError
 
 log = logging.getLogger(__name__)
-
-#: Unredeemed codes remembered (in memory); older ones can no longer reward the bandit.
-MAX_OPEN_CODES = 10_000
 
 
 def load_catalogue(path: Path) -> Catalogue:
@@ -164,16 +165,37 @@ class Choice:
     explored: bool = False
 
 
-class OfferEngine:
-    """Rules, then the bandit; remembers the shown offer until its outcome (tap or not) is known."""
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
 
-    def __init__(self, catalogue: Catalogue, config: OffersConfig, rng: random.Random) -> None:
+
+def ephemeral_codes(rng: random.Random, valid_days: int = 14) -> CodeIssuer:
+    """Codes only this process can redeem: a fresh secret, held in memory, dated in UTC (tests, demos)."""
+    return CodeIssuer(
+        secret=secrets.token_bytes(32),
+        device_id="unenrolled",
+        valid_days=valid_days,
+        store=MemoryCodeStore(),
+        rng=rng,
+        today=_utc_today,
+    )
+
+
+class OfferEngine:
+    """Rules, then the bandit; remembers the shown offer until its outcome (tap or not) is known.
+
+    ``codes`` issues and remembers the redemption code of each tap; without one, :func:`ephemeral_codes`."""
+
+    def __init__(
+        self, catalogue: Catalogue, config: OffersConfig, rng: random.Random, codes: CodeIssuer | None = None
+    ) -> None:
         self.catalogue = catalogue
         self.config = config
         self._rng = rng
         self.bandit = ThompsonBandit(rng, config.explore_floor, config.max_evidence)
         self._pending: Choice | None = None
-        self._codes: dict[str, tuple[str, str]] = {}
+        self.codes = codes or ephemeral_codes(rng)
+        self._last_code: str | None = None
 
     def replace_catalogue(self, catalogue: Catalogue) -> None:
         """Use ``catalogue`` from the next choice on. What the bandit learnt stays (offers are known by id),
@@ -206,19 +228,16 @@ class OfferEngine:
             return
         self.bandit.update(choice.offer_id, choice.bucket, 1.0 if tapped else 0.0, 0.0 if tapped else 1.0)
         if tapped:
-            code = "".join(self._rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
-            self._codes[code] = (choice.offer_id, choice.bucket)
-            while len(self._codes) > MAX_OPEN_CODES:  # the oldest unredeemed codes expire
-                del self._codes[next(iter(self._codes))]
+            self._last_code = self.codes.issue(choice.offer_id, choice.bucket)
 
     def last_code(self) -> str | None:
-        """The redemption code issued by the latest tap."""
-        return next(reversed(self._codes), None)
+        """The redemption code issued by the latest tap (None before one, or when none could be issued)."""
+        return self._last_code
 
-    def redeemed(self, code: str) -> str | None:
-        """A till redeemed ``code``: reward its arm; returns the offer id, None for an unknown code."""
-        found = self._codes.pop(code, None)
+    def redeemed(self, code: str) -> OpenCode | None:
+        """A till redeemed ``code``: reward its arm, once; None for a code unknown here or already used."""
+        found = self.codes.redeem(code)
         if found is None:
             return None
-        self.bandit.update(found[0], found[1], self.config.redemption_weight, 0.0)
-        return found[0]
+        self.bandit.update(found.offer_id, found.bucket, self.config.redemption_weight, 0.0)
+        return found

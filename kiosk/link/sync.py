@@ -2,15 +2,20 @@
 from :class:`~kiosk.config.KioskConfig`, its birth certificate, the commands the kiosk answers, and the
 supervised worker that runs it.
 
-- :func:`birth_payload`: software version, the models loaded, capabilities (``expression`` only when the
-  privacy mode lets the kiosk read expressions at all, ``offers`` with a catalogue, ``cmd:<name>`` for each
-  command handled) and :func:`config_hash`.
+- :func:`birth_payload`: software version, the models that actually loaded (the detector's ``models``),
+  capabilities from what runs, not what was configured (``expression`` only when the emotion model loaded
+  and the privacy mode lets the kiosk read expressions, ``offers`` with a catalogue, ``cmd:<name>`` for
+  each command handled) and :meth:`KioskConfig.config_hash <kiosk.config.KioskConfig.config_hash>` (the
+  hash ``kiosk validate-config`` prints).
 - :func:`command_handlers`: ``staff_ack`` (the back office acknowledges a staff call: ``{"call_id": ...}``,
   the ``call_id`` of the :class:`~mqtt_bridge.contract.events.StaffCall` event) and ``maintenance`` (``{"on":
   true|false}``).
   Both are idempotent: a call already acknowledged is refused with a reason and nothing changes; switching
-  maintenance to the state it is in changes nothing. Neither needs a signature (they are not in
-  ``[mqtt.commands] signed_commands``); every command still needs a fresh nonce and an expiry.
+  maintenance to the state it is in changes nothing. Both must be signed by the back office
+  (``backoffice send-command --key KEY``; the public key in ``[mqtt.commands] public_keys``) and carry a
+  fresh nonce and an expiry. The nonces and applied command ids are kept on disk, in ``[mqtt.commands]
+  ledger_path`` or else ``commands.sqlite`` in ``[storage] data_dir``, so a captured command replayed
+  after a restart is not applied again.
 - Other packages add handlers through ``extra_handlers`` of :func:`build_device_sync`.
 - :func:`attach_catalogue_sync`: the store's signed catalogue releases (retained on
   ``{prefix}/{store}/catalogue``) are installed by :mod:`kiosk.link.catalogue_sync` and swapped into the offer
@@ -19,17 +24,18 @@ supervised worker that runs it.
   event the writer commits reaches the outbox; on stop it waits up to ``[outbox] drain_on_stop_s`` for the
   broker to acknowledge what is left, then publishes the retained ``stopped`` status and disconnects. A
   broker that is down never stops the kiosk: the transport reconnects with backoff and events wait in the
-  outbox.
+  outbox. :meth:`SyncWorker.status` is the link's state (:class:`LinkStatus`) for the run summary and
+  health; every connection change is logged.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -38,13 +44,16 @@ from cloud_sync.device import DeviceSync
 from kiosk import __version__
 from kiosk.config import KioskConfig
 from kiosk.link.catalogue_sync import CatalogueInstaller, CatalogueListener
-from mqtt_bridge.commands import CommandProcessor, CommandRefusedError, Handler
+from mqtt_bridge.commands import CommandProcessor, CommandRefusedError, Handler, SqliteLedger
 from mqtt_bridge.contract.catalogue import Catalogue
 from mqtt_bridge.contract.payloads import BirthPayload, CommandEnvelope
 from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.transport import InboundMessage
 
 log = logging.getLogger(__name__)
+
+#: The command ledger's file in ``[storage] data_dir`` when ``[mqtt.commands] ledger_path`` is absent.
+LEDGER_NAME = "commands.sqlite"
 
 
 class KioskControl(Protocol):
@@ -63,17 +72,13 @@ class KioskControl(Protocol):
         ...
 
 
-def config_hash(config: KioskConfig) -> str:
-    """SHA-256 of the configuration's canonical JSON (sorted keys, no spaces). Secrets are references
-    (an environment variable's name, a file's path) in the configuration, never values."""
-    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def capabilities(config: KioskConfig, *, offers: bool, commands: Mapping[str, object]) -> list[str]:
-    """What this kiosk can do, for the birth certificate."""
+def capabilities(
+    config: KioskConfig, *, models: Mapping[str, str], offers: bool, commands: Mapping[str, object]
+) -> list[str]:
+    """What this kiosk can do now, for the birth certificate: ``models`` are the models that loaded (a
+    refused or unloaded emotion model means no ``expression``, whatever the configuration asked)."""
     found = []
-    if config.privacy.mode != "presence_only" and config.emotion.enabled:
+    if config.privacy.mode != "presence_only" and config.emotion.model in models:
         found.append("expression")
     if offers:
         found.append("offers")
@@ -90,12 +95,14 @@ def birth_payload(
     commands: Mapping[str, object],
     now: datetime | None = None,
 ) -> BirthPayload:
-    """The retained birth certificate: software and model versions, capabilities, configuration hash."""
+    """The retained birth certificate: software and model versions, capabilities, configuration hash.
+    ``models``: what loaded (name -> version), e.g. the detector's ``models``; ``now``: the time stamped
+    until the first connection restamps it."""
     return BirthPayload(
         software_version=__version__,
         models=dict(models),
-        capabilities=capabilities(config, offers=offers, commands=commands),
-        config_hash=config_hash(config),
+        capabilities=capabilities(config, models=models, offers=offers, commands=commands),
+        config_hash=config.config_hash(),
         protocol=config.mqtt.protocol,
         ts=now or datetime.now(UTC),
     )
@@ -153,7 +160,7 @@ def build_device_sync(
         handlers[name] = handler
     processor = None
     if config.mqtt.commands.enabled:
-        processor = CommandProcessor(config.mqtt.commands, handlers, lambda: datetime.now(UTC))
+        processor = command_processor(config, handlers)
     device = config.device
     topics = DeviceTopics(config.mqtt.topic_prefix, device.store_id, device.device_id)
     sync = DeviceSync(
@@ -168,6 +175,18 @@ def build_device_sync(
     )
     attach_catalogue_sync(sync, config, control)
     return sync
+
+
+def command_processor(config: KioskConfig, handlers: Mapping[str, Handler]) -> CommandProcessor:
+    """The kiosk's command processor: ``[mqtt.commands]`` with its ledger on disk (``ledger_path``, or
+    :data:`LEDGER_NAME` in ``[storage] data_dir``), so replay protection survives a restart."""
+    settings = config.mqtt.commands
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    path = settings.ledger_path or config.storage.data_dir / LEDGER_NAME
+    return CommandProcessor(settings, handlers, clock, ledger=SqliteLedger(path, clock))
 
 
 def attach_catalogue_sync(sync: DeviceSync, config: KioskConfig, control: KioskControl) -> CatalogueInstaller:
@@ -188,6 +207,18 @@ def attach_catalogue_sync(sync: DeviceSync, config: KioskConfig, control: KioskC
     return installer
 
 
+@dataclass(frozen=True)
+class LinkStatus:
+    """The link to the broker now, for the run summary and health (:meth:`SyncWorker.status`)."""
+
+    connected: bool  # the broker connection is up now
+    connects: int  # successful connections since start
+    disconnects: int  # connections lost since start
+    last_error: str | None  # the latest refusal or loss reason, for a person to read
+    events_delivered: int  # events the broker acknowledged (PUBACK) since start
+    outbox_depth: int  # events waiting in the outbox now
+
+
 class SyncWorker:
     """Runs a :class:`DeviceSync` under the supervisor: start it, watch it, drain and stop it."""
 
@@ -201,6 +232,31 @@ class SyncWorker:
         #: Whether the broker connection was up when the stop began; events left in the outbox at exit.
         self.connected_at_stop: bool | None = None
         self.outbox_left: int | None = None
+        self._lock = threading.Lock()
+        self._final: LinkStatus | None = None  # the status at close, once the outbox is closed
+
+    def status(self) -> LinkStatus:
+        """The link's state now (thread-safe, from any thread; counter reads and one small query). After
+        :meth:`close`, the state at close with ``connected`` False."""
+        with self._lock:
+            if self._final is not None:
+                return self._final
+            return self._status()
+
+    def _status(self) -> LinkStatus:
+        transport = self.sync.transport
+        try:
+            delivered, depth = self.sync.delivered(), self.sync.depth()
+        except sqlite3.ProgrammingError:  # the outbox closed by a close() running now: its figures
+            delivered, depth = self.sync.delivered(), self.sync.depth()
+        return LinkStatus(
+            connected=transport.connected,
+            connects=transport.counters["connects"],
+            disconnects=transport.counters["disconnects"],
+            last_error=self.sync.monitor.last_error,
+            events_delivered=delivered,
+            outbox_depth=depth,
+        )
 
     @property
     def connected(self) -> bool:
@@ -234,4 +290,19 @@ class SyncWorker:
         self.outbox_left = self.sync.outbox.stats().depth
         if self.outbox_left:
             log.warning("%d events left in the outbox; they are sent after the next start", self.outbox_left)
+        # Not under the lock: the publisher thread that stop() joins may be reading status() (gauges).
         self.sync.stop()
+        final = self._status_before_close()
+        with self._lock:
+            self._final = final
+
+    def _status_before_close(self) -> LinkStatus:
+        transport = self.sync.transport
+        return LinkStatus(
+            connected=False,
+            connects=transport.counters["connects"],
+            disconnects=transport.counters["disconnects"],
+            last_error=self.sync.monitor.last_error,
+            events_delivered=self.sync.delivered(),
+            outbox_depth=self.sync.depth(),
+        )

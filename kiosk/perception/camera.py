@@ -57,11 +57,11 @@ class VideoCapture(Protocol):
         """``(ok, frame)``."""
         ...
 
-    def get(self, prop_id: int) -> float:
+    def get(self, prop_id: int, /) -> float:
         """A capture property."""
         ...
 
-    def set(self, prop_id: int, value: float) -> bool:
+    def set(self, prop_id: int, value: float, /) -> bool:
         """Set a capture property."""
         ...
 
@@ -91,6 +91,10 @@ class FrameSource(Protocol):
         ...
 
 
+def _open_capture(target: int | str) -> VideoCapture:
+    return cv2.VideoCapture(target)
+
+
 class OpenCVSource:
     """A V4L2/USB camera through OpenCV, by index or device path; or a video file when ``finite``.
 
@@ -104,14 +108,14 @@ class OpenCVSource:
         fps: int = 30,
         *,
         loop: bool = False,
-        capture: Callable[[int | str], VideoCapture] = cv2.VideoCapture,
+        capture: Callable[[int | str], VideoCapture] | None = None,
     ) -> None:
         self.target = target
         self.finite = isinstance(target, str) and not target.startswith("/dev/")
         self.loop = loop
         self.name = f"opencv:{target}"
         self._size = (width, height, fps)
-        self._capture = capture
+        self._capture = capture or _open_capture
         self._cap: VideoCapture | None = None
         self._delivered = 0
         self.fps_hint: float | None = None
@@ -274,7 +278,8 @@ class Picamera2Source:
 
 
 def make_source(config: CameraConfig) -> FrameSource:
-    """The source that ``camera.source`` names: an index, a device path, a folder, a file, or 'picamera2'."""
+    """The source that ``camera.source`` names: an index, a device path, a folder, a file, or 'picamera2'.
+    A path that does not exist is a video file when it has a suffix (``clip.mp4``), else a folder."""
     spec = config.source
     if spec == "picamera2":
         return Picamera2Source(config.width, config.height)
@@ -283,7 +288,7 @@ def make_source(config: CameraConfig) -> FrameSource:
     if spec.startswith("/dev/"):
         return OpenCVSource(spec, config.width, config.height, config.fps)
     path = Path(spec)
-    if path.is_dir():
+    if path.is_dir() or (not path.exists() and not path.suffix):  # a missing path without a suffix: a folder
         return ImageFolderSource(path, loop=config.loop)
     return OpenCVSource(str(path), loop=config.loop)
 
@@ -380,9 +385,6 @@ class CaptureWorker:
                 self._down(str(exc))
                 stop.wait(backoff.next())
                 continue
-            if self.health.failures:
-                self.health.reconnects += 1
-                log.info("camera %s is back", source.name)
             try:
                 self._capture(source, stop, backoff)
             finally:
@@ -407,6 +409,9 @@ class CaptureWorker:
                 else:
                     self._down(f"{source.name} returned no frame")
                 return
+            if not self.health.ok and self.health.failures:  # back only once a frame comes, not on open
+                self.health.reconnects += 1
+                log.info("camera %s is back", source.name)
             self.health.ok = True
             self.health.last_frame_t = now
             self.health.frames += 1

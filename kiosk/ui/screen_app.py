@@ -11,7 +11,6 @@ Transitions are a short cross-fade drawn frame by frame: input is read every fra
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from kiosk.decisions.redemption import qr_matrix
 from kiosk.ui.display import use_headless_drivers_if_needed
 from kiosk.ui.input import map_event
 from kiosk.ui.renderer import Renderer, Theme, release_caches
+from kiosk.ui.stats import StreamingHistogram
 from kiosk.views.kiosk_ui import KioskUi, deliver
 from kiosk.views.layout import Layout, compute_layout
 from kiosk.views.port import KioskPort
@@ -41,47 +41,39 @@ FrameHook = Callable[[float, ScreenView, Layout], list[UiAction]]
 
 @dataclass
 class ScreenStats:
-    """What a run of the screen did."""
+    """What a run of the screen did. Bounded: the frame and tap times are streaming histograms, so a
+    screen that runs for months holds no more than one that ran for a minute."""
 
     frames: int = 0
     draws: int = 0
     seconds: float = 0.0
-    frame_ms: list[float] = field(default_factory=list)
+    #: Frame times (update + draw + flip) in ms.
+    frame_ms: StreamingHistogram = field(default_factory=StreamingHistogram)
     screens: list[str] = field(default_factory=list)  # every screen reached, in order of first sight
     screenshots: dict[str, Path] = field(default_factory=dict)
     headless: bool = True
     video_driver: str = ""
     # A tap's answer: frames from the frame that read the touch to the frame that showed its answer
     # (0: the same frame, i.e. on the next flip), and milliseconds from reading it to that flip.
-    tap_frames: list[int] = field(default_factory=list)
-    tap_ms: list[float] = field(default_factory=list)
+    taps_answered: int = 0
+    tap_frames_max: int = 0
+    tap_ms: StreamingHistogram = field(default_factory=StreamingHistogram)
     taps_unanswered: int = 0
 
     def percentile(self, pct: float) -> float:
         """A percentile of the frame times (update + draw + flip), in ms."""
-        if not self.frame_ms:
-            return 0.0
-        ordered = sorted(self.frame_ms)
-        return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+        return self.frame_ms.percentile(pct)
 
     @property
     def frame_ms_p50(self) -> float:
         """Median frame time in ms."""
-        return statistics.median(self.frame_ms) if self.frame_ms else 0.0
+        return self.frame_ms.percentile(50)
 
-    def figures(self) -> dict[str, float | int]:
-        """The screen's figures for a run summary: frame times and how fast taps were answered."""
-        ordered = sorted(self.tap_ms)
-        return {
-            "ui_frame_ms_p50": round(self.frame_ms_p50, 3),
-            "ui_frame_ms_p99": round(self.percentile(99), 3),
-            "ui_taps": len(self.tap_frames) + self.taps_unanswered,
-            "ui_tap_frames_max": max(self.tap_frames, default=0),
-            "ui_tap_ms_p99": round(ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))], 3)
-            if ordered
-            else 0.0,
-            "ui_taps_unanswered": self.taps_unanswered,
-        }
+    def tap_answered(self, frames: int, ms: float) -> None:
+        """A tap was answered ``frames`` frames and ``ms`` milliseconds after it was read."""
+        self.taps_answered += 1
+        self.tap_frames_max = max(self.tap_frames_max, frames)
+        self.tap_ms.add(ms)
 
 
 class ScreenApp:
@@ -201,7 +193,7 @@ class ScreenApp:
                 tap = self._answered(tap, drawn, now, shot_s)
             self.stats.frames += 1
             # Frame time: events, update, draw, flip; not the demo's screenshots (saving a PNG).
-            self.stats.frame_ms.append((self.clock() - now - shot_s) * 1000.0)
+            self.stats.frame_ms.add((self.clock() - now - shot_s) * 1000.0)
             ticker.tick(self.fps)
         self.stats.seconds = self.clock() - start
 
@@ -212,8 +204,9 @@ class ScreenApp:
         came in anything but what changes by itself (the progress cue, a fade). Like the frame time, the time
         leaves out the demo's screenshots (``shot_s``)."""
         if drawn is not None and (tap.before is None or _settled(drawn) != _settled(tap.before)):
-            self.stats.tap_frames.append(self.stats.frames - tap.frame)
-            self.stats.tap_ms.append((self.clock() - tap.read_at - shot_s) * 1000.0)
+            self.stats.tap_answered(
+                self.stats.frames - tap.frame, (self.clock() - tap.read_at - shot_s) * 1000.0
+            )
             return None
         if now - tap.read_at > TAP_GIVE_UP_S:
             self.stats.taps_unanswered += 1

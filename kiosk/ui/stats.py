@@ -20,30 +20,37 @@ GROWTH = 1.01
 class StreamingHistogram:
     """Durations in milliseconds, counted into a fixed set of buckets (about 2,100 integers)."""
 
-    __slots__ = ("_counts", "_log_growth", "count", "max", "min", "total")
+    __slots__ = ("_counts", "_inv_log_growth", "_last", "_scale", "count", "max", "min", "total")
 
     def __init__(self) -> None:
-        self._log_growth = math.log(GROWTH)
-        buckets = math.ceil(math.log(HIGH_MS / LOW_MS) / self._log_growth) + 1
-        self._counts = [0] * buckets
+        log_growth = math.log(GROWTH)
+        self._inv_log_growth = 1.0 / log_growth
+        self._scale = 1.0 / LOW_MS
+        self._last = math.ceil(math.log(HIGH_MS / LOW_MS) / log_growth) + 1
+        self._counts = [0] * (self._last + 1)  # 0: at most LOW_MS; the last: beyond HIGH_MS
         self.count = 0
         self.total = 0.0
         self.min = math.inf
         self.max = -math.inf
 
-    def _bucket(self, ms: float) -> int:
-        if ms <= LOW_MS:
-            return 0
-        return min(len(self._counts) - 1, int(math.log(ms / LOW_MS) / self._log_growth) + 1)
-
     def add(self, ms: float) -> None:
         """Count one duration (negative ones, from a clock step, count as zero)."""
-        ms = max(0.0, ms)
-        self._counts[self._bucket(ms)] += 1
+        # Called once a frame: plain comparisons and one logarithm, no calls that allocate.
+        if ms <= LOW_MS:
+            if ms < 0.0:  # noqa: PLR1730 (once a frame: a comparison, not a call)
+                ms = 0.0
+            index = 0
+        else:
+            index = int(math.log(ms * self._scale) * self._inv_log_growth) + 1
+            if index >= self._last:  # noqa: PLR1730
+                index = self._last
+        self._counts[index] += 1
         self.count += 1
         self.total += ms
-        self.min = min(self.min, ms)
-        self.max = max(self.max, ms)
+        if ms < self.min:  # noqa: PLR1730
+            self.min = ms
+        if ms > self.max:  # noqa: PLR1730
+            self.max = ms
 
     def percentile(self, pct: float) -> float:
         """The ``pct`` percentile (0-100) in ms, within :data:`GROWTH` of the exact one; 0.0 when empty.
@@ -58,10 +65,10 @@ class StreamingHistogram:
         for index, n in enumerate(self._counts):
             seen += n
             if seen > rank:
-                if index == 0:
-                    return self.min
+                if index in (0, self._last):
+                    return self.min if index == 0 else self.max
                 # The geometric middle of the bucket's bounds.
-                middle = LOW_MS * GROWTH ** (index - 0.5)
+                middle: float = LOW_MS * GROWTH ** (index - 0.5)
                 return min(self.max, max(self.min, middle))
         return self.max
 

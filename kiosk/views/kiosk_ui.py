@@ -1,12 +1,12 @@
-"""The shopper's screen as a pure state: it turns the runtime's state into a :class:`ScreenView`, and the
-shopper's actions into state-machine touches and consent changes. No pygame, no threads, no clock of its
-own: every method takes ``now`` (the kiosk's monotonic seconds), and randomness is passed in.
+"""The shopper's screen as a pure state: it turns the brain's read model into a :class:`ScreenView`, and
+the shopper's actions into intents for the brain. No pygame, no threads, no clock of its own: every method
+takes ``now`` (the kiosk's monotonic seconds), and randomness is passed in.
 
-What the screen keeps itself (the state machine does not know it): the language, the open notice, the
-redemption code on display, the consent controls, the NPS question some visits get after the CSAT one
-(the state machine asks CSAT only; NPS answers go to the runtime as :class:`NpsAnswer`), and the
-staff-coming message, which outlives the session so the shopper sees the acknowledgement or, after a
-timeout, the fallback.
+The brain decides (screens, consent, the redemption code, every event); the screen keeps only what is its
+own: the language, the open notice, the press highlight, the NPS question some visits get after the CSAT
+one (the state machine asks CSAT only; the answer goes to the brain as an
+:class:`~kiosk.decisions.brain.NpsAnswer`), and the staff-coming message, which outlives the session so the
+shopper sees the acknowledgement or, after a timeout, the fallback.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Literal
 
 from kiosk.config import EngagementConfig, PrivacyConfig, UiConfig
-from kiosk.decisions.consent import ConsentState
+from kiosk.decisions.brain import Intent, NpsAnswer, ScreenState, ShowCode
 from kiosk.decisions.engagement import Screen, Touch
-from kiosk.decisions.redemption import Redemption, qr_matrix
+from kiosk.decisions.redemption import qr_matrix
 from kiosk.i18n import Language, Messages, load_messages
-from kiosk.views.port import KioskPort, NpsAnswer, RuntimeView
+from kiosk.views.port import KioskPort, RuntimeView
 from kiosk.views.screen import Button, Notice, ScreenName, ScreenView, UiAction
 from mqtt_bridge.contract.catalogue import Catalogue, Offer
 
-Output = Touch | NpsAnswer
+Output = Intent
 FeedbackKind = Literal["csat", "nps"]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -50,12 +50,9 @@ _SCREENS: dict[Screen, ScreenName] = {
 
 
 def deliver(port: KioskPort, outputs: list[Output]) -> None:
-    """Hand the screen's outputs to the runtime: touches (consent choices among them), NPS answers."""
+    """Hand the screen's intents to the runtime, in order."""
     for out in outputs:
-        if isinstance(out, Touch):
-            port.touch(out)
-        else:
-            port.nps_answered(out)
+        port.send(out)
 
 
 def format_date(day: date, language: Language) -> str:
@@ -85,7 +82,6 @@ class KioskUi:
         *,
         privacy: PrivacyConfig,
         engagement: EngagementConfig,
-        consent: ConsentState,
         rng: random.Random,
         catalogue: Catalogue | None = None,
         image_base: Path | None = None,
@@ -94,11 +90,9 @@ class KioskUi:
         settings: UiConfig | None = None,
         messages: Messages | None = None,
         local_time: Callable[[], datetime] = datetime.now,
-        redemption: Callable[[str], Redemption] | None = None,
     ) -> None:
         self.privacy = privacy
         self.engagement = engagement
-        self.consent = consent
         self.rng = rng
         self.catalogue = catalogue
         self.image_base = image_base
@@ -108,13 +102,11 @@ class KioskUi:
         self.settings = settings or UiConfig()
         self.messages = messages or load_messages()
         self.local_time = local_time  # the store's local time (validity, dayparts and hours of offers)
-        self._redemption = redemption
         self.runtime = RuntimeView()
         self._since = 0.0
         self._attract_since = 0.0
         self.notice_open = False
-        self.code: Redemption | None = None
-        self._qr: tuple[str, ...] | None = None
+        self._qr: tuple[str | None, tuple[str, ...] | None] = (None, None)  # (payload, its matrix)
         self.nps_since: float | None = None  # the NPS question is up since
         self._nps_asked = False
         self.staff: _Staff | None = None
@@ -124,34 +116,36 @@ class KioskUi:
 
     # ---- the runtime's side -----------------------------------------------------------------------
 
+    @property
+    def state(self) -> ScreenState:
+        """The brain's read model, as of the last frame."""
+        return self.runtime.state
+
     def observe(self, runtime: RuntimeView, now: float) -> None:
         """Take the runtime's state for this frame."""
-        before = self.runtime
+        before = self.runtime.state
         self.runtime = runtime
+        state = runtime.state
         if runtime.catalogue is not None and runtime.catalogue is not self.catalogue:
             self.catalogue, self.image_base = runtime.catalogue, runtime.image_base
-        if (runtime.screen, runtime.offer_id) != (before.screen, before.offer_id):
+        if (state.screen, state.offer_id) != (before.screen, before.offer_id):
             self._since = now
-            if runtime.screen in _SESSION_ENDS and before.screen not in _SESSION_ENDS:
+            if state.screen in _SESSION_ENDS and before.screen not in _SESSION_ENDS:
                 self._end_visit(now)
-            if runtime.screen == "staff_coming" and self.staff is None:
+            if state.screen == "staff_coming" and self.staff is None:
                 self.staff = _Staff(now, before.staff_acks)
-            if runtime.offer_id != before.offer_id:
-                self.code, self._qr = None, None
         if self.nps_since is not None and now - self.nps_since >= self.engagement.feedback_timeout_s:
             self.nps_since = None
         staff = self.staff
         if staff is not None:
-            if staff.acked_at is None and runtime.staff_acks > staff.acks_before:
+            if staff.acked_at is None and state.staff_acks > staff.acks_before:
                 staff.acked_at = now
             if self._staff_over(staff, now):
                 self.staff = None
 
     def _end_visit(self, now: float) -> None:
-        self.consent.end_visit()
         self.language = self.default_language  # the next shopper starts in the kiosk's language
         self.notice_open = False
-        self.code, self._qr = None, None
         self._nps_asked = False
         self._attract_since = now
 
@@ -194,22 +188,16 @@ class KioskUi:
         return []
 
     def _on_opt_in(self, _action: UiAction, now: float) -> list[Output]:
-        change = self.consent.opt_in(self.runtime.visit_id, now)
-        return [Touch(now, "consent")] if change is not None else []
+        return [Touch(now, "consent")]
 
     def _on_opt_out(self, _action: UiAction, now: float) -> list[Output]:
-        change = self.consent.opt_out(self.runtime.visit_id, now)
-        return [Touch(now, "decline")] if change is not None else []
+        return [Touch(now, "decline")]
 
-    def _on_show_code(self, _action: UiAction, _now: float) -> list[Output]:
-        offer_id = self.runtime.offer_id
-        if offer_id is not None and self._redemption is not None and self.code is None:
-            self.code = self._redemption(offer_id)
-            self._qr = qr_matrix(self.code.qr_payload)
-        return []
+    def _on_show_code(self, _action: UiAction, now: float) -> list[Output]:
+        return [ShowCode(now)]
 
     def _on_call_staff(self, _action: UiAction, now: float) -> list[Output]:
-        self.staff = _Staff(now, self.runtime.staff_acks)
+        self.staff = _Staff(now, self.state.staff_acks)
         return [Touch(now, "call_staff")]
 
     def _on_feedback(self, action: UiAction, now: float) -> list[Output]:
@@ -217,7 +205,7 @@ class KioskUi:
         if self.nps_since is not None:
             self.nps_since = None
             self.feedback_given.append(("nps", action.score))
-            return [NpsAnswer(action.score, self.runtime.offer_id, self.runtime.visit_id, now)]
+            return [NpsAnswer(now, action.score)]
         self.feedback_given.append(("csat", action.score))
         self._maybe_ask_nps(now)
         return [Touch(now, "feedback", score=action.score)]
@@ -237,9 +225,9 @@ class KioskUi:
         return self.messages.get(key, self.language, **values)
 
     def _offer(self) -> Offer | None:
-        if self.catalogue is None or self.runtime.offer_id is None:
+        if self.catalogue is None or self.state.offer_id is None:
             return None
-        return next((o for o in self.catalogue.offers if o.id == self.runtime.offer_id), None)
+        return next((o for o in self.catalogue.offers if o.id == self.state.offer_id), None)
 
     def _image(self, offer: Offer) -> str | None:
         return str(self.image_base / offer.image) if self.image_base is not None else None
@@ -251,9 +239,9 @@ class KioskUi:
         """Which screen shows now."""
         if self.staff is not None:
             return "staff_coming"
-        screen = self.runtime.screen
+        screen = self.state.screen
         if screen == "attract":
-            return "attract" if self.runtime.camera_ok else "no_camera"
+            return "attract" if self.state.camera_ok else "no_camera"
         if self.nps_since is not None:
             return "feedback_nps"
         if screen == "offer" and self._offer() is None:
@@ -281,7 +269,8 @@ class KioskUi:
         """What every screen has: the language toggle, the camera indicator, the notice, the footer."""
         t = self._t
         camera, notice_line, notice = None, "", None
-        if self.runtime.camera_ok:
+        state = self.state
+        if state.camera_ok:
             camera = Button(UiAction("notice"), t("camera_active"), "indicator", "I")
             notice_line = t(
                 "notice_short_presence" if self.privacy.mode == "presence_only" else "notice_short"
@@ -295,13 +284,13 @@ class KioskUi:
             )
         footer: list[Button] = []
         if name not in ("thanks", "staff_coming", "maintenance"):
-            if self.consent.offers_opt_in:
+            if state.offers_opt_in:
                 footer.append(Button(UiAction("opt_in"), t("personalise_me"), "secondary", "P"))
-            if self.consent.offers_opt_out:
+            if state.offers_opt_out:
                 footer.append(Button(UiAction("opt_out"), t("dont_analyse_me"), "secondary", "N"))
             if name != "help":
                 footer.append(Button(UiAction("call_staff"), t("call_staff"), "primary", "S"))
-        choice, status = self.consent.choice, ""
+        choice, status = state.consent, ""
         if choice == "opted_out" and self.privacy.mode != "presence_only":
             status = t("consent_opted_out")
         elif choice == "opted_in":
@@ -423,18 +412,27 @@ class KioskUi:
     def _view_details(self, now: float, base: ScreenView) -> ScreenView:
         t = self._t
         offer = self._offer()
+        state = self.state
         main: list[Button] = []
-        if self.code is None and self._redemption is not None and offer is not None:
+        if state.code is None and state.code_ready and offer is not None:
             main.append(Button(UiAction("show_code"), t("offer_show_code"), "primary", "C"))
         main.append(Button(UiAction("done"), t("done"), "secondary" if main else "primary", "Enter"))
         return replace(
             self._with_offer(base, offer),
             main=tuple(main),
-            code=self.code.code if self.code is not None else None,
-            code_hint=t("offer_code_hint") if self.code is not None else "",
-            qr=self._qr,
+            code=state.code,
+            code_hint=t("offer_code_hint") if state.code is not None else "",
+            qr=self._qr_of(state.qr_payload),
             progress=self._progress(self.engagement.interaction_timeout_s, now),
         )
+
+    def _qr_of(self, payload: str | None) -> tuple[str, ...] | None:
+        """The QR matrix of ``payload``, made once per code (the view is built every frame)."""
+        if payload is None:
+            return None
+        if self._qr[0] != payload:
+            self._qr = (payload, qr_matrix(payload))
+        return self._qr[1]
 
     def _view_feedback_csat(self, now: float, base: ScreenView) -> ScreenView:
         t = self._t

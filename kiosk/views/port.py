@@ -1,12 +1,14 @@
 """The seam between the screen and the kiosk's runtime: what the screen reads, and what it hands back.
 
-The runtime (the composition root's brain worker, or the demo's scripted stand-in) implements
-:class:`KioskPort`. The screen polls :meth:`KioskPort.runtime_view` once a frame; touches go back as the
-state machine's :class:`~kiosk.decisions.engagement.Touch` inputs, consent choices as
-:class:`~kiosk.decisions.consent.ConsentChange` (the runtime records a ``ConsentChanged`` event), and
-redemption codes
-come from the runtime, which knows the device's secret; NPS answers (the state machine asks CSAT only)
-go back as :class:`NpsAnswer`.
+The runtime is always the brain (:class:`~kiosk.decisions.brain.KioskBrain`): on a device behind the
+composition root's worker (:class:`kiosk.app.screen_port.AppPort`), in the scripted demo and the UI tests
+stepped in-process (:class:`kiosk.app.screen_port.InProcessBrain`). Both implement :class:`KioskPort`.
+
+The screen polls :meth:`KioskPort.runtime_view` once a frame and gets a frozen :class:`RuntimeView`: the
+brain's :class:`~kiosk.decisions.brain.ScreenState` (screen, offer, camera, staff acknowledgements, the
+shopper's consent choice and the consent buttons to offer, the redemption code on display) and the
+catalogue in use. It hands back intents (:data:`~kiosk.decisions.brain.Intent`: touches, consent and
+feedback answers among them, NPS answers, the request to show the code); the brain turns them into events.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from kiosk.decisions.engagement import Screen, Touch
-from kiosk.decisions.redemption import Redemption
+from kiosk.decisions.brain import Intent, ScreenState
 from mqtt_bridge.contract.catalogue import Catalogue
 
 
@@ -24,25 +25,11 @@ from mqtt_bridge.contract.catalogue import Catalogue
 class RuntimeView:
     """What the runtime tells the screen, once a frame."""
 
-    screen: Screen = "attract"
-    offer_id: str | None = None
-    visit_id: str | None = None
-    camera_ok: bool = True  # the camera delivers frames (the camera-active indicator shows)
-    staff_acks: int = 0  # staff calls acknowledged so far (rises when the back office answers)
+    state: ScreenState = field(default_factory=ScreenState)
     # The catalogue in use and the folder of its pictures, when the runtime has one (a new one arrives from
     # the back office); None: the screen keeps the one it was made with.
     catalogue: Catalogue | None = field(default=None, compare=False)
     image_base: Path | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class NpsAnswer:
-    """A shopper's answer to the NPS question (0-10), which the screen asks outside the state machine."""
-
-    score: int
-    offer_id: str | None
-    visit_id: str | None
-    t: float
 
 
 class KioskPort(Protocol):
@@ -52,14 +39,6 @@ class KioskPort(Protocol):
         """The current screen state (cheap; called every frame)."""
         ...
 
-    def touch(self, touch: Touch) -> None:
-        """A shopper's input for the state machine (queued, never dropped)."""
-        ...
-
-    def nps_answered(self, answer: NpsAnswer) -> None:
-        """Record an NPS answer (a Feedback event of kind 'nps')."""
-        ...
-
-    def redemption(self, offer_id: str) -> Redemption:
-        """A redemption code for the offer on screen."""
+    def send(self, intent: Intent) -> None:
+        """A shopper's intent for the brain (queued, never dropped)."""
         ...

@@ -107,7 +107,8 @@ class OfferRedeemed(EventBase):
     type: Literal["offer_redeemed"] = "offer_redeemed"
     offer_id: str = Field(description="Catalogue id of the offer.")
     code: str = Field(
-        description="The short redemption code shown on screen (ties to the offer, not a person)."
+        description="The redemption code as issued (XXXX-XXXX-XXXX-XXXX, mqtt_bridge.contract.redemption): "
+        "it ties to the offer and the device, never to a person."
     )
 
 

@@ -1,10 +1,9 @@
-"""The contract's JSON Schemas (docs/schemas/): generate them into a folder, or check a folder against them."""
+"""The contract's JSON Schemas (docs/schemas/): generate them into a folder, or check a folder."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
 from typing import Any
 
 from mqtt_bridge.contract.catalogue import Catalogue

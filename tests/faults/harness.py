@@ -178,7 +178,9 @@ class Producer:
     def _lines(self, mark: str) -> set[str]:
         if not self.log.exists():
             return set()
-        return {line[2:] for line in self.log.read_text(encoding="utf-8").splitlines() if line.startswith(mark)}
+        return {
+            line[2:] for line in self.log.read_text(encoding="utf-8").splitlines() if line.startswith(mark)
+        }
 
 
 def stored_ids(db: Path) -> list[str]:
