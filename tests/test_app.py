@@ -225,12 +225,11 @@ def test_the_committed_run_summary_schema_matches_the_model(repo_root: Path) -> 
 
 
 def _matches_schema(document: dict[str, object], schema: dict[str, object]) -> None:
-    """The document's keys are the schema's properties, every required one there (additionalProperties is
-    false), and the model the schema was made from accepts it."""
-    properties = schema["properties"]
-    assert isinstance(properties, dict) and isinstance(schema["required"], list)
-    assert set(document) <= set(properties), set(document) - set(properties)
-    assert set(schema["required"]) <= set(document)
+    """The document validates against the committed JSON Schema (a JSON Schema validator, not our model),
+    and the model the schema was made from accepts it."""
+    import jsonschema
+
+    jsonschema.validate(document, schema)
     RunSummary.model_validate(document)
 
 
