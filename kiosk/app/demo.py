@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
-from kiosk.app.summary import FeedbackAnswer, RunSummary, exposure_summary, percentile_ms, screen_summary
+from kiosk.app.summary import RunSummary, decision_figures, screen_summary
 from kiosk.clock import SystemClock
 from kiosk.config import EngagementConfig, KioskConfig
 from kiosk.decisions.offers import load_catalogue
@@ -323,7 +323,7 @@ def _run_scripted(
     stats = app.run(seconds)
     brain = runtime.brain
     brain.finish(clock.monotonic())
-    counts, totals = brain.stats, brain.meter.totals
+    counts = brain.stats
     return RunSummary(
         perception="scripted",
         seconds=round(stats.seconds, 3),
@@ -333,18 +333,7 @@ def _run_scripted(
         inference_ms=None,
         dropped_frames=0,
         dropped_snapshots=0,
-        visits=counts.visits,
-        watchers=totals.watchers,
-        glances=totals.glances,
-        peak_crowd=totals.peak_crowd,
-        offers_shown=counts.offers_shown,
-        taps=counts.taps,
-        feedback=[FeedbackAnswer(kind=kind, score=score) for kind, score in counts.feedback],
-        consent_changes=counts.consent_changes,
-        staff_calls=counts.staff_calls,
-        staff_acks=brain.calls.raised - len(brain.calls.open_calls),
-        staff_response_ms_p50=percentile_ms(brain.calls.response_times, 50),
-        staff_response_ms_max=percentile_ms(brain.calls.response_times, 100),
+        **decision_figures(brain),
         decision_latency_ms_p50=None,
         decision_latency_ms_p95=None,
         events_recorded=None,
@@ -361,8 +350,6 @@ def _run_scripted(
         camera_reconnects=0,
         worker_restarts={},
         fatal=None,
-        screen_counts=dict(counts.screens),
-        offer_exposures=[exposure_summary(e) for e in counts.exposures],
         headless=stats.headless,
         screen=screen_summary(stats),
     )

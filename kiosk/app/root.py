@@ -34,10 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk.app.summary import (
-    FeedbackAnswer,
     RunSummary,
     ScreenSummary,
-    exposure_summary,
+    decision_figures,
     percentile_ms,
 )
 from kiosk.app.workers import Supervisor, Worker
@@ -382,8 +381,6 @@ class KioskApp:
         """What the run did: the figures ``kiosk run --summary`` writes (``screen``: the render loop's)."""
         end = self._stopped_at if self._stopped_at is not None else self.clock.monotonic()
         elapsed = max(0.0, end - self._started_at)
-        stats, totals = self.brain.stats, self.brain.meter.totals
-        responses = list(self.brain.calls.response_times)
         link = self.sync.status() if self.sync is not None else None
         source = self.config.camera.source
         return RunSummary(
@@ -396,18 +393,7 @@ class KioskApp:
             inference_ms=round(self.perception.inference_ms, 3),
             dropped_frames=self.frames.dropped,
             dropped_snapshots=self.snapshots.dropped,
-            visits=stats.visits,
-            watchers=totals.watchers,
-            glances=totals.glances,
-            peak_crowd=totals.peak_crowd,
-            offers_shown=stats.offers_shown,
-            taps=stats.taps,
-            feedback=[FeedbackAnswer(kind=kind, score=score) for kind, score in stats.feedback],
-            consent_changes=stats.consent_changes,
-            staff_calls=stats.staff_calls,
-            staff_acks=self.brain.calls.raised - len(self.brain.calls.open_calls),
-            staff_response_ms_p50=percentile_ms(responses, 50),
-            staff_response_ms_max=percentile_ms(responses, 100),
+            **decision_figures(self.brain),
             decision_latency_ms_p50=percentile_ms(self.brain_worker.decision_latency_s, 50),
             decision_latency_ms_p95=percentile_ms(self.brain_worker.decision_latency_s, 95),
             events_recorded=self.writer.written,
@@ -424,8 +410,6 @@ class KioskApp:
             camera_reconnects=self.camera.health.reconnects,
             worker_restarts=dict(self.supervisor.restarts),
             fatal=self.supervisor.fatal_reason or None,
-            screen_counts=dict(stats.screens),
-            offer_exposures=[exposure_summary(e) for e in stats.exposures],
             headless=screen is None or screen.headless,
             screen=screen,
         )

@@ -13,13 +13,14 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kiosk.decisions.audience import OfferExposure
 
 if TYPE_CHECKING:
+    from kiosk.decisions.brain import KioskBrain
     from kiosk.ui.screen_app import ScreenStats
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -152,6 +153,47 @@ def exposure_summary(exposure: OfferExposure) -> ExposureSummary:
         seconds=round(exposure.seconds, 3),
         peak_crowd=exposure.peak_crowd,
         **exposure.valence.as_dict(),
+    )
+
+
+class DecisionFigures(TypedDict):
+    """The :class:`RunSummary` fields that come from the brain, the same for every kind of run."""
+
+    visits: int
+    watchers: int
+    glances: int
+    peak_crowd: int
+    offers_shown: int
+    taps: int
+    feedback: list[FeedbackAnswer]
+    consent_changes: int
+    staff_calls: int
+    staff_acks: int
+    staff_response_ms_p50: float | None
+    staff_response_ms_max: float | None
+    screen_counts: dict[str, int]
+    offer_exposures: list[ExposureSummary]
+
+
+def decision_figures(brain: KioskBrain) -> DecisionFigures:
+    """What the brain decided during a run: visits, offers, feedback, consent, staff calls, screens."""
+    stats, totals, calls = brain.stats, brain.meter.totals, brain.calls
+    responses = list(calls.response_times)
+    return DecisionFigures(
+        visits=stats.visits,
+        watchers=totals.watchers,
+        glances=totals.glances,
+        peak_crowd=totals.peak_crowd,
+        offers_shown=stats.offers_shown,
+        taps=stats.taps,
+        feedback=[FeedbackAnswer(kind=kind, score=score) for kind, score in stats.feedback],
+        consent_changes=stats.consent_changes,
+        staff_calls=stats.staff_calls,
+        staff_acks=calls.acknowledged,
+        staff_response_ms_p50=percentile_ms(responses, 50),
+        staff_response_ms_max=percentile_ms(responses, 100),
+        screen_counts=dict(stats.screens),
+        offer_exposures=[exposure_summary(e) for e in stats.exposures],
     )
 
 

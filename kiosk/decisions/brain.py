@@ -246,8 +246,7 @@ class KioskBrain:
             screen=shown.screen,
             offer_id=shown.offer_id or self.machine.ctx.offer_id,
             camera_ok=self.camera_ok,
-            # Acknowledged so far: raised minus still open (response_times is bounded, this never is).
-            staff_acks=self.calls.raised - len(self.calls.open_calls),
+            staff_acks=self.calls.acknowledged,
             consent=self.consent.choice(visit),
             offers_opt_in=self.consent.offers_opt_in(visit),
             offers_opt_out=self.consent.offers_opt_out(visit),

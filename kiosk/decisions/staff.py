@@ -105,6 +105,11 @@ class StaffCalls:
         )
 
     @property
+    def acknowledged(self) -> int:
+        """Calls acknowledged so far: raised minus still open (``response_times`` is bounded, this is not)."""
+        return self.raised - len(self._open)
+
+    @property
     def open_calls(self) -> list[str]:
         """Ids of calls not yet acknowledged."""
         return list(self._open)
