@@ -23,7 +23,8 @@ from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
 
 
-def _event(rng: random.Random) -> Event:
+def make_event(rng: random.Random) -> Event:
+    """One event of a realistic mix: mostly visits and offers, some health, a few staff calls (alerts)."""
     common = {"store_id": "s1", "device_id": "d1", "event_id": rng.randbytes(16).hex()}
     roll = rng.random()
     if roll < 0.05:
@@ -59,7 +60,7 @@ def main() -> int:
         return 0
     with Path(log_path).open("a", encoding="utf-8") as log:
         while True:
-            events = [_event(rng) for _ in range(rng.randint(1, 5))]
+            events = [make_event(rng) for _ in range(rng.randint(1, 5))]
             log.write("".join(f"I {e.event_id}\n" for e in events))
             log.flush()
             device.add(events)

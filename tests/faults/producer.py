@@ -18,25 +18,15 @@ from pathlib import Path
 
 from cloud_sync.device import DeviceSync
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
-from mqtt_bridge.contract.events import Event, Health, OfferShown, StaffCall, VisitStarted
 from mqtt_bridge.contract.payloads import BirthPayload
 from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings
 
+# The same event mix as the crash tests' producer (tests/sync_producer.py), run here as a script.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sync_producer import make_event
+
 DRAIN_LIMIT_S = 120.0
-
-
-def make_event(rng: random.Random) -> Event:
-    """One event of a realistic mix: mostly visits and offers, some health, a few staff calls (alerts)."""
-    common = {"store_id": "s1", "device_id": "d1", "event_id": rng.randbytes(16).hex()}
-    roll = rng.random()
-    if roll < 0.05:
-        return StaffCall(reason="negative_valence", zone="entrance", **common)
-    if roll < 0.15:
-        return Health(fps=9.5, inference_ms=12, dropped_frames=1, camera_ok=True, **common)
-    if roll < 0.6:
-        return VisitStarted(visit_ref=f"v{rng.randrange(1000)}", **common)
-    return OfferShown(offer_id="o1", reason="rules", language="ru", **common)
 
 
 def main() -> int:
