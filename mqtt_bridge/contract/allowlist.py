@@ -16,20 +16,38 @@ _COMMON: Final = frozenset({"schema_version", "event_id", "ts", "store_id", "dev
 #: The fields of each event type that may leave the device. Anything else is dropped.
 EVENT_ALLOWLIST: Final[dict[str, frozenset[str]]] = {
     "visit_started": _COMMON | {"visit_ref", "distance_m", "crowd_size"},
-    "visit_ended": _COMMON | {"visit_ref", "dwell_s", "attention_s", "watcher", "glance", "valence"},
-    "offer_shown": _COMMON | {"offer_id", "visit_ref", "reason", "language", "valence"},
-    "offer_tapped": _COMMON | {"offer_id", "visit_ref"},
+    "visit_ended": _COMMON
+    | {"visit_ref", "dwell_s", "attention_s", "watcher", "glance", "valence"}
+    | {"frustrated", "frustrated_after"},
+    "offer_shown": _COMMON | {"offer_id", "visit_ref", "reason", "language", "valence", "arm"},
+    "offer_tapped": _COMMON | {"offer_id", "visit_ref", "arm"},
+    "offer_ended": _COMMON
+    | {
+        "offer_id",
+        "visit_ref",
+        "arm",
+        "shown_s",
+        "attention_s",
+        "attended",
+        "tapped",
+        "valence_before",
+        "valence_during",
+    },
     "offer_redeemed": _COMMON | {"offer_id", "code"},
     "feedback": _COMMON | {"kind", "score", "offer_id", "visit_ref", "valence"},
-    "staff_call": _COMMON | {"call_id", "reason", "zone"},
+    "staff_call": _COMMON | {"call_id", "reason", "zone", "visit_ref", "offer_id"},
     "staff_call_acknowledged": _COMMON | {"call_id", "response_s"},
     "consent_changed": _COMMON | {"visit_ref", "state", "mode"},
     "health": _COMMON | {"fps", "inference_ms", "dropped_frames", "camera_ok", "queue_depths"},
 }
 
-#: Keys allowed inside nested objects of events (the valence mix).
+_VALENCE_MIX: Final = frozenset({"negative_s", "neutral_s", "positive_s"})
+
+#: Keys allowed inside nested objects of events (the valence mixes).
 NESTED_ALLOWLIST: Final[dict[str, frozenset[str]]] = {
-    "valence": frozenset({"negative_s", "neutral_s", "positive_s"}),
+    "valence": _VALENCE_MIX,
+    "valence_before": _VALENCE_MIX,
+    "valence_during": _VALENCE_MIX,
 }
 
 #: Fields whose value is a map of names to numbers (its keys are data, not fields).
@@ -48,6 +66,7 @@ PAYLOAD_KEYS: Final = frozenset().union(
         "capabilities",
         "config_hash",
         "protocol",
+        "privacy_mode",
         "batch_id",
         "store_id",
         "device_id",

@@ -8,17 +8,25 @@ linked, and nothing on disk leads back to a person.
 
 This module is a pure schema: it imports nothing else of Vitrina's, so that :mod:`cloud_sync` (the outbox
 and the back office's ingest) can share it without importing the rest of the kiosk.
+
+Versions: schema 2 added, each with a default so that a version-1 event still parses, the bandit ``arm`` on
+``offer_shown`` and ``offer_tapped``, the ``visit_ref`` and ``offer_id`` of a ``staff_call``, ``frustrated``
+and ``frustrated_after`` on ``visit_ended``, and the ``offer_ended`` event, which carries what the back
+office cannot compute from minute-floored times: how long the offer was on screen, whether it was attended,
+and the shopper's valence in the seconds before it and while it was shown (two aggregates, computed on the
+device). A device writes version 2; the ingest accepts 1 and 2.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-EVENT_SCHEMA_VERSION = 1
+#: The version a device writes; the back office accepts 1 and 2.
+EVENT_SCHEMA_VERSION: Final[Literal[2]] = 2
 
 Valence = Literal["negative", "neutral", "positive"]
 Priority = Literal["alert", "normal", "low"]
@@ -42,11 +50,22 @@ class EventBase(BaseModel):
     #: Delivery priority: alerts jump the outbox queue; low-priority events are dropped first when full.
     priority: ClassVar[Priority] = "normal"
 
-    schema_version: Literal[1] = Field(default=1, description="Version of the event schema.")
+    schema_version: Literal[1, 2] = Field(
+        default=EVENT_SCHEMA_VERSION,
+        description="Version of the event schema: 2 is written; 1 (no arm, offer_ended or frustration "
+        "fields) is still accepted.",
+    )
     event_id: str = Field(default_factory=new_event_id, description="Unique id; storage is idempotent on it.")
     ts: datetime = Field(default_factory=utc_now, description="When it happened (UTC).")
     store_id: str = Field(description="Store the device belongs to.")
     device_id: str = Field(description="Device that recorded the event.")
+
+
+#: How the ``arm`` fields are described (one text for every event that carries one).
+ARM_DESCRIPTION = (
+    "The bandit arm the outcome is credited to: '<offer_id>|<context bucket>' (valence, dwell band, crowd "
+    "band, daypart; kiosk.decisions.offers.context_bucket); None when rules alone chose (schema 2)."
+)
 
 
 class ValenceMix(BaseModel):
@@ -78,6 +97,15 @@ class VisitEnded(EventBase):
     watcher: bool = Field(description="Attention reached the watcher threshold.")
     glance: bool = Field(description="Attention was under 2 s.")
     valence: ValenceMix = Field(default_factory=ValenceMix, description="Valence mix over the visit.")
+    frustrated: bool = Field(
+        default=False,
+        description="Sustained negative valence (the staff watch's negative_enter_s) was reached during the "
+        "visit, whether or not a staff call followed (schema 2).",
+    )
+    frustrated_after: str | None = Field(
+        default=None,
+        description="The offer last shown to this visit before its frustration began, if any (schema 2).",
+    )
 
 
 class OfferShown(EventBase):
@@ -91,6 +119,7 @@ class OfferShown(EventBase):
     reason: Literal["attract", "rules", "bandit", "help"] = Field(description="Why this offer was chosen.")
     language: Literal["ru", "en"] = Field(description="Language it was shown in.")
     valence: Valence | None = Field(default=None, description="Smoothed valence when shown, if read.")
+    arm: str | None = Field(default=None, max_length=128, description=ARM_DESCRIPTION)
 
 
 class OfferTapped(EventBase):
@@ -99,6 +128,37 @@ class OfferTapped(EventBase):
     type: Literal["offer_tapped"] = "offer_tapped"
     offer_id: str = Field(description="Catalogue id of the offer.")
     visit_ref: str | None = Field(default=None, description="The visit it was tapped in.")
+    arm: str | None = Field(default=None, max_length=128, description=ARM_DESCRIPTION)
+
+
+class OfferEnded(EventBase):
+    """An offer left the screen (schema 2). It carries, as aggregates computed on the device, what the back
+    office cannot compute from minute-floored times: how long the offer showed, whether the shopper it was
+    shown to attended to it, and that shopper's valence before and while it showed (mood uplift)."""
+
+    type: Literal["offer_ended"] = "offer_ended"
+    offer_id: str = Field(description="Catalogue id of the offer.")
+    visit_ref: str | None = Field(default=None, description="The visit it was shown to; None in attract.")
+    arm: str | None = Field(default=None, max_length=128, description=ARM_DESCRIPTION)
+    shown_s: float = Field(ge=0, description="Seconds the offer was on screen.")
+    attention_s: float = Field(
+        default=0.0, ge=0, description="Seconds the shopper it was shown to was frontal while it showed."
+    )
+    attended: bool = Field(
+        default=False,
+        description="The shopper's attention while it showed reached the audience meter's watcher threshold.",
+    )
+    tapped: bool = Field(default=False, description="The shopper tapped it while it showed.")
+    valence_before: ValenceMix = Field(
+        default_factory=ValenceMix,
+        description="Seconds of each smoothed valence of the shopper in the window before it showed "
+        "(the device's [audience] uplift_window_s); empty where expression was not read.",
+    )
+    valence_during: ValenceMix = Field(
+        default_factory=ValenceMix,
+        description="Seconds of each smoothed valence of the shopper while it showed; empty where "
+        "expression was not read.",
+    )
 
 
 class OfferRedeemed(EventBase):
@@ -131,6 +191,12 @@ class StaffCall(EventBase):
     call_id: str = Field(default_factory=new_event_id, description="Id the back office acknowledges.")
     reason: Literal["negative_valence", "shopper_request"] = Field(description="What raised the call.")
     zone: str = Field(description="Where in the store the screen stands.")
+    visit_ref: str | None = Field(
+        default=None, description="The visit the call is for, when one is in view (schema 2)."
+    )
+    offer_id: str | None = Field(
+        default=None, description="The offer on screen (or last shown to the visit) when raised (schema 2)."
+    )
 
 
 class StaffCallAcknowledged(EventBase):
@@ -168,6 +234,7 @@ Event = Annotated[
     | VisitEnded
     | OfferShown
     | OfferTapped
+    | OfferEnded
     | OfferRedeemed
     | Feedback
     | StaffCall

@@ -19,9 +19,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, fie
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 
 
-class _Wire(BaseModel):
+class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+class _Wire(_Frozen):
     schema_version: Literal[1] = Field(default=1, description="Version of this payload's schema.")
 
 
@@ -37,8 +39,12 @@ class StatusPayload(_Wire):
     )
 
 
-class BirthPayload(_Wire):
-    """Retained on ``birth``: what the device runs."""
+class BirthPayload(_Frozen):
+    """Retained on ``birth``: what the device runs. Schema 2 added ``privacy_mode``."""
+
+    schema_version: Literal[1, 2] = Field(
+        default=2, description="Version of this payload's schema: 2 is written, 1 still accepted."
+    )
 
     software_version: str = Field(description="Version of the kiosk software.")
     models: dict[str, str] = Field(default_factory=dict, description="Model name -> version or sha256.")
@@ -48,6 +54,12 @@ class BirthPayload(_Wire):
     config_hash: str = Field(description="SHA-256 of the effective configuration (secrets excluded).")
     protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version in use.")
     ts: datetime = Field(description="When the device connected (UTC).")
+    privacy_mode: Literal["presence_only", "notice", "opt_in"] | None = Field(
+        default=None,
+        description="The device's consent mode ([privacy] mode): 'presence_only' (expression never read), "
+        "'notice' (read unless the shopper declines), 'opt_in' (read only after consent); None from a "
+        "device older than birth schema 2.",
+    )
 
 
 class EventBatch(_Wire):
