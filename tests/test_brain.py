@@ -355,3 +355,14 @@ def test_a_staff_call_with_nobody_in_view_names_the_offer_on_screen(rig: Rig) ->
     assert (call.visit_ref, call.offer_id) == (None, shown.offer_id)
     (ended,) = rig.of(OfferEnded)
     assert ended.visit_ref is None and ended.attention_s == 0 and not ended.attended
+
+
+def test_a_session_that_outlives_its_visit_keeps_no_ephemeral_id(rig: Rig) -> None:
+    rig.frames(0.5, [face(distance=1.5)])
+    rig.frames(1.5, [])  # the face left: its visit ended, the approach is still within its grace
+    (left,) = rig.of(VisitEnded)
+    rig.touch("tap")  # an offer for the visit that ended
+    rig.touch("call_staff")
+    (shown,), (ended,), (call,) = rig.of(OfferShown), rig.of(OfferEnded), rig.of(StaffCall)
+    assert shown.visit_ref == ended.visit_ref == call.visit_ref == left.visit_ref, "still joinable"
+    assert rig.brain.refs._refs == {} and rig.brain.staff_watch._runs == {}, "nothing kept for it"

@@ -54,8 +54,9 @@ def test_disabled_never_calls_but_still_sees_the_frustration() -> None:
 
 def test_frustration_is_the_first_sustained_run_and_names_the_offer_shown_before_it_began() -> None:
     watch = NegativeValenceWatch(CFG)
-    watch.offer_shown("v", "coffee")
-    _feed(watch, [("positive", 2.0), ("negative", 3.0)])  # a short run (3 s < enter 5 s): not frustrated
+    _feed(watch, [("positive", 1.0)])
+    watch.offer_shown("v", "coffee")  # at 1.0
+    _feed(watch, [("positive", 1.0), ("negative", 3.0)], t0=1.0)  # a short run (3 s < enter 5 s)
     assert watch.frustration("v") is None and watch.last_offer("v") == "coffee"
     watch.offer_shown("v", "croissant")  # at 5.0, while the run goes on: it does not precede the run
     _feed(watch, [("negative", 3.0)], t0=5.0)  # the run began at 2.0 and reaches 5 s at 7.0
@@ -66,6 +67,8 @@ def test_frustration_is_the_first_sustained_run_and_names_the_offer_shown_before
     assert watch.frustration("v") == Frustration(since=pytest.approx(2.0), after="coffee"), "the first one"
     watch.forget("v")
     assert watch.frustration("v") is None and watch.last_offer("v") is None
+    watch.offer_shown("v", "coffee")  # the visit ended: nothing is kept for it
+    assert watch._runs == {}
 
 
 def test_a_reset_run_takes_the_offer_shown_before_the_next_one() -> None:

@@ -468,7 +468,7 @@ class KioskBrain:
         offer_id = self.machine.ctx.offer_id
         if offer_id is None and visit_id is not None:
             offer_id = self.staff_watch.last_offer(visit_id)
-        visit_ref = self.refs.ref(visit_id) if visit_id is not None else None
+        visit_ref = self._visit_ref(visit_id)
         self.emit(self.calls.raise_call(effect.reason, visit_ref=visit_ref, offer_id=offer_id))
 
     def _nps(self, answer: NpsAnswer) -> None:
@@ -482,7 +482,7 @@ class KioskBrain:
         else:  # no CSAT answer before it: the session on screen, if any
             addressed = self._addressed()
             offer_id = self.machine.ctx.offer_id
-            visit_ref = self.refs.ref(addressed) if addressed is not None else None
+            visit_ref = self._visit_ref(addressed)
         self.stats.feedback.append(("nps", answer.score))
         self.emit(
             Feedback(
@@ -515,7 +515,7 @@ class KioskBrain:
                     ts=self.clock.now(),
                     store_id=self._store,
                     device_id=self._device,
-                    visit_ref=self.refs.ref(visit_id),
+                    visit_ref=self._visit_ref(visit_id),
                     state="opted_in" if effect.opted_in else "opted_out",
                     mode=self.config.privacy.mode,
                 )
@@ -544,4 +544,14 @@ class KioskBrain:
             self.staff_watch.forget(metrics.visit_id)
 
     def _ref(self, effect: Record) -> str | None:
-        return self.refs.ref(effect.visit_id) if effect.visit_id else None
+        return self._visit_ref(effect.visit_id)
+
+    def _visit_ref(self, visit_id: str | None) -> str | None:
+        """The ``visit_ref`` of a visit. Only a visit in view is remembered (until it ends); one that ended
+        already (a session outlives its shopper by the grace times), or a face not yet confirmed as a visit,
+        gets the same ref without its id being kept."""
+        if visit_id is None:
+            return None
+        if any(track.visit_id == visit_id and track.confirmed for track in self.tracker.tracks):
+            return self.refs.ref(visit_id)
+        return self.refs.peek(visit_id)

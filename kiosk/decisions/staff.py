@@ -81,8 +81,11 @@ class NegativeValenceWatch:
 
     def offer_shown(self, visit_id: str, offer_id: str) -> None:
         """An offer went on screen for ``visit_id`` (call it after :meth:`observe` of the same moment: an
-        offer shown as a negative run begins does not precede it)."""
-        self._runs.setdefault(visit_id, _Run()).last_offer = offer_id
+        offer shown as a negative run begins does not precede it). A visit never observed, or forgotten
+        (it ended), is ignored: nothing is kept for a visit no longer in view."""
+        run = self._runs.get(visit_id)
+        if run is not None:
+            run.last_offer = offer_id
 
     def last_offer(self, visit_id: str) -> str | None:
         """The offer last shown to ``visit_id`` (None: none, or the visit is unknown)."""
