@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from backoffice import retention, rollups, staff_calls
 from backoffice.db import Database, Migration, as_utc
 from backoffice.errors import BackofficeError
 from backoffice.settings import IngestSettings
@@ -234,6 +235,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE ingest_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0)",
         "CREATE TABLE ingest_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     ),
+    # Issue #16: a metrics payload is stored once (a redelivered one was stored twice), with when it was
+    # received (clock drift) and its outbox depth (the outbox rule); retention deletes by ts.
+    Migration(
+        "0005_metrics_identity",
+        """ALTER TABLE metrics ADD COLUMN received_at TEXT;
+        ALTER TABLE metrics ADD COLUMN outbox_depth INTEGER;
+        DELETE FROM metrics WHERE id NOT IN (SELECT min(id) FROM metrics GROUP BY store_id, device_id, ts);
+        CREATE UNIQUE INDEX metrics_identity ON metrics (store_id, device_id, ts);
+        CREATE INDEX metrics_ts ON metrics (ts);
+        CREATE INDEX events_ts ON events (ts)""",
+        """ALTER TABLE metrics ADD COLUMN received_at TIMESTAMPTZ;
+        ALTER TABLE metrics ADD COLUMN outbox_depth BIGINT;
+        DELETE FROM metrics WHERE id NOT IN (SELECT min(id) FROM metrics GROUP BY store_id, device_id, ts);
+        CREATE UNIQUE INDEX metrics_identity ON metrics (store_id, device_id, ts);
+        CREATE INDEX metrics_ts ON metrics (ts);
+        CREATE INDEX events_ts ON events (ts)""",
+    ),
 )
 
 #: Where the stores of issue #14 recorded their migrations: sqlite-utils' table (its migration set) and
@@ -275,7 +293,8 @@ _SQL = {
     "status_at = excluded.status_at, last_seen = excluded.last_seen",
     "birth": "INSERT INTO devices (store_id, device_id, birth, last_seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (store_id, device_id) DO UPDATE SET birth = excluded.birth, last_seen = excluded.last_seen",
-    "metrics": "INSERT INTO metrics (store_id, device_id, ts, payload) VALUES (?, ?, ?, ?)",
+    "metrics": "INSERT INTO metrics (store_id, device_id, ts, payload, received_at, outbox_depth) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, device_id, ts) DO NOTHING",
     "counter": "INSERT INTO ingest_counters (name, value) VALUES (?, ?) "
     "ON CONFLICT (name) DO UPDATE SET value = ingest_counters.value + excluded.value",
 }
@@ -284,25 +303,54 @@ _SQL = {
 _EVENTS_PER_STATEMENT = 500
 
 
+def migrate_store(db: Database) -> None:
+    """Make or update every table of the store that is not the web application's: the ingest's, the
+    rollups', staff calls' and retention's. The first time the rollups are made on a store that already
+    holds events (one made before them), they are filled from those events (:func:`rollups.rebuild`)."""
+    _adopt_legacy_migrations(db)
+    db.migrate("ingest", MIGRATIONS)
+    db.migrate("staff_calls", staff_calls.MIGRATIONS)
+    db.migrate("retention", retention.MIGRATIONS)
+    made = db.migrate("rollups", rollups.MIGRATIONS)
+    if "0001_rollups" in made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:
+        logger.info("the rollups are new on a store that holds events: counting them once (backfill)")
+        rollups.rebuild(db)
+
+
 class BackofficeStore:
     """The ingest's store on a :class:`backoffice.db.Database` (SQLite or PostgreSQL, one code path).
 
-    :meth:`write` stores a drained set of messages in one transaction."""
+    :meth:`write` stores a drained set of messages in one transaction: the events new to the store, what
+    they add to the hourly rollups, the staff calls they raise, the devices' status, birth, metrics and
+    latest health, and the ingest's counters. A redelivered event or metrics payload changes nothing."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        _adopt_legacy_migrations(db)
-        db.migrate("ingest", MIGRATIONS)
+        migrate_store(db)
 
     def write(self, parsed: Parsed) -> int:
         now = datetime.now(UTC)
         with self.db.transaction():
-            new = len(self._insert_events(parsed.events, now))
-            for kind, rows in _device_rows(parsed, now.isoformat()).items():
-                self.db.executemany(_SQL[kind], rows)
-            counts = {**parsed.counters, "events_new": new, "duplicates": len(parsed.events) - new}
+            new = self._insert_events(parsed.events, now)
+            new_metrics = [m for m in parsed.metrics if self._insert_metrics(m, now)]
+            for kind in ("status", "birth"):
+                self.db.executemany(_SQL[kind], _device_rows(parsed, now.isoformat())[kind])
+            rollups.apply(self.db, rollups.event_deltas(new).merge(rollups.metrics_deltas(new_metrics)))
+            rollups.record_latest(self.db, parsed.events, new_metrics, now)
+            staff_calls.record_events(self.db, new, now)
+            counts = {
+                **parsed.counters,
+                "events_new": len(new),
+                "duplicates": len(parsed.events) - len(new),
+                "metrics_duplicates": len(parsed.metrics) - len(new_metrics),
+            }
             self.db.executemany(_SQL["counter"], [(k, v) for k, v in counts.items() if v])
-        return new
+        return len(new)
+
+    def _insert_metrics(self, metrics: tuple[str, str, MetricsPayload], now: datetime) -> bool:
+        store_id, device_id, payload = metrics
+        row = (store_id, device_id, as_utc(payload.ts), payload.model_dump_json(), now, payload.outbox_depth)
+        return self.db.execute(_SQL["metrics"], row).rowcount == 1
 
     def _insert_events(self, events: Sequence[Event], now: datetime) -> list[Event]:
         """Insert the events not stored yet; returns them (first copy of each), in the batch's order."""
@@ -337,7 +385,6 @@ def _device_rows(parsed: Parsed, now: str) -> dict[str, list[tuple[Any, ...]]]:
     return {
         "status": [(s, d, p.state, (p.ts.isoformat() if p.ts else now), now) for s, d, p in parsed.statuses],
         "birth": [(s, d, p.model_dump_json(), now) for s, d, p in parsed.births],
-        "metrics": [(s, d, as_utc(p.ts), p.model_dump_json()) for s, d, p in parsed.metrics],
     }
 
 
