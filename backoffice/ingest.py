@@ -324,12 +324,15 @@ class BackofficeStore:
     they add to the hourly rollups, the staff calls they raise, the devices' status, birth, metrics and
     latest health, and the ingest's counters. A redelivered event or metrics payload changes nothing."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: the receipt time of each write (raised time of staff calls, ``received_at``);
+        the wall clock by default."""
         self.db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
         migrate_store(db)
 
     def write(self, parsed: Parsed) -> int:
-        now = datetime.now(UTC)
+        now = self._clock()
         with self.db.transaction():
             new = self._insert_events(parsed.events, now)
             new_metrics = [m for m in parsed.metrics if self._insert_metrics(m, now)]
@@ -391,15 +394,15 @@ def _device_rows(parsed: Parsed, now: str) -> dict[str, list[tuple[Any, ...]]]:
 class SqliteStore(BackofficeStore):
     """The default store: one SQLite file (WAL)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(Database(f"sqlite:///{path}"))
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(Database(f"sqlite:///{path}"), clock=clock)
 
 
 class PostgresStore(BackofficeStore):
     """The fleet store: PostgreSQL through psycopg 3."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(Database(url))
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(Database(url), clock=clock)
 
 
 def open_store(url: str) -> BackofficeStore:

@@ -569,3 +569,42 @@ def _rebuild_metrics(db: Database, since: datetime | None) -> int:
         for row, item in zip(rows, metrics, strict=True):
             record_latest(db, [], [item], as_datetime(row[4]) or item[2].ts)
         last, count = int(rows[-1][0]), count + len(rows)
+
+
+# --- the ingest's own figures (Prometheus) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestFigures:
+    """The ingest's totals and freshness, for ``/metrics``."""
+
+    events_stored: int
+    messages: int
+    duplicates: int
+    refused: int
+    last_received_at: datetime | None
+    lag_s: float | None
+
+
+#: ingest_counters that are not refusals.
+_NOT_REFUSALS = frozenset({"messages", "events_new", "duplicates", "metrics_duplicates"})
+
+
+def ingest_figures(db: Database, now: datetime, *, recent_s: float = 600.0) -> IngestFigures:
+    """Totals from ``ingest_counters``; the newest receipt; and the lag, the largest gap between receipt
+    and the newest event's ``ts`` over devices heard from in the last ``recent_s`` (device clocks
+    included)."""
+    counters = {str(n): int(v) for n, v in db.query("SELECT name, value FROM ingest_counters")}
+    last = db.scalar("SELECT max(last_received_at) FROM device_health")
+    lag = db.scalar(
+        "SELECT max(last_received_at - last_event_at) FROM device_health WHERE last_received_at >= ?",
+        [as_utc(now).timestamp() - recent_s],
+    )
+    return IngestFigures(
+        events_stored=counters.get("events_new", 0),
+        messages=counters.get("messages", 0),
+        duplicates=counters.get("duplicates", 0),
+        refused=sum(v for n, v in counters.items() if n not in _NOT_REFUSALS),
+        last_received_at=None if last is None else datetime.fromtimestamp(float(last), UTC),
+        lag_s=None if lag is None else float(lag),
+    )

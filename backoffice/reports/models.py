@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mqtt_bridge.contract.payloads import BirthPayload, StatusPayload
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -389,3 +391,16 @@ class StaffKpiReport(_Frozen):
     total: StaffKpiRow
     per_store: tuple[StaffKpiRow, ...]
     by_hour: tuple[StaffKpiRow, ...]
+
+
+# --- live fleet state --------------------------------------------------------------------------------------
+
+
+class LiveDevice(_Frozen):
+    """What a live (plain, non-shared) subscription holds of one device's retained messages; passed to
+    :func:`backoffice.reports.fleet.fleet` it overrides the ``devices`` table, which a shared-group ingest
+    never fills from retained messages."""
+
+    status: StatusPayload | None = Field(default=None, description="The latest retained status.")
+    status_received_at: datetime | None = Field(default=None, description="When it was received.")
+    birth: BirthPayload | None = Field(default=None, description="The latest retained birth.")
