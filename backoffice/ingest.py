@@ -405,15 +405,16 @@ class PostgresStore(BackofficeStore):
         super().__init__(Database(url), clock=clock)
 
 
-def open_store(url: str) -> BackofficeStore:
-    """``sqlite:///path`` (or a bare path) -> :class:`SqliteStore`; ``postgresql://...`` -> PostgresStore."""
+def open_store(url: str, *, clock: Callable[[], datetime] | None = None) -> BackofficeStore:
+    """``sqlite:///path`` (or a bare path) -> :class:`SqliteStore`; ``postgresql://...`` -> PostgresStore.
+    ``clock``: the receipt clock (:class:`BackofficeStore`)."""
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(url)
+        return PostgresStore(url, clock=clock)
     if url.startswith("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), clock=clock)
     if "://" in url:
         raise BackofficeError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://user@host/db")
-    return SqliteStore(Path(url))
+    return SqliteStore(Path(url), clock=clock)
 
 
 @dataclass
