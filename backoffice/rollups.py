@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from backoffice.db import Database, Dialect, Migration, as_datetime, as_utc
 from mqtt_bridge.contract.events import (
     EVENT_ADAPTER,
@@ -491,6 +493,8 @@ class RebuildResult:
     events: int
     metrics: int
     staff_calls: int
+    #: Stored rows that no longer validate against the contract (logged, left out of the counts).
+    skipped: int = 0
 
 
 def _load(payload: Any) -> Any:
@@ -524,14 +528,21 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
                 db.execute(f"DELETE FROM {table.name} WHERE hour >= ?", [first_hour])  # noqa: S608
         if first_hour is None:
             db.execute("DELETE FROM device_health")
-        events = _rebuild_events(db, start)
-        metrics = _rebuild_metrics(db, start)
+        skipped: list[str] = []
+        events = _rebuild_events(db, start, skipped)
+        metrics = _rebuild_metrics(db, start, skipped)
         calls = staff_calls.rebuild_rollups(db, first_hour)
+    if skipped:
+        logger.warning(
+            "rollups rebuild: %d stored rows do not validate and were left out (first: %s)",
+            len(skipped),
+            ", ".join(skipped[:5]),
+        )
     logger.info("rollups rebuilt from %d events, %d metrics payloads, %d staff calls", events, metrics, calls)
-    return RebuildResult(start, events, metrics, calls)
+    return RebuildResult(start, events, metrics, calls, len(skipped))
 
 
-def _rebuild_events(db: Database, since: datetime | None) -> int:
+def _rebuild_events(db: Database, since: datetime | None, skipped: list[str]) -> int:
     where, params = ("", []) if since is None else ("AND ts >= ?", [since])
     last, count = "", 0
     while True:
@@ -542,18 +553,24 @@ def _rebuild_events(db: Database, since: datetime | None) -> int:
         )
         if not rows:
             return count
-        events = [EVENT_ADAPTER.validate_python(_load(r[1])) for r in rows]
-        apply(db, event_deltas(events))
+        events: list[Event] = []
         # Events of one ingest transaction share their received_at: the latest state, group by group.
         by_receipt: dict[datetime, list[Event]] = defaultdict(list)
-        for row, event in zip(rows, events, strict=True):
+        for row in rows:
+            try:
+                event = EVENT_ADAPTER.validate_python(_load(row[1]))
+            except (ValueError, ValidationError):
+                skipped.append(f"event {row[0]}")
+                continue
+            events.append(event)
             by_receipt[as_datetime(row[2]) or as_utc(event.ts)].append(event)
+        apply(db, event_deltas(events))
         for received, group in sorted(by_receipt.items()):
             record_latest(db, group, [], received)
         last, count = str(rows[-1][0]), count + len(rows)
 
 
-def _rebuild_metrics(db: Database, since: datetime | None) -> int:
+def _rebuild_metrics(db: Database, since: datetime | None, skipped: list[str]) -> int:
     where, params = ("", []) if since is None else ("AND ts >= ?", [since])
     last, count = -1, 0
     while True:
@@ -564,10 +581,16 @@ def _rebuild_metrics(db: Database, since: datetime | None) -> int:
         )
         if not rows:
             return count
-        metrics = [(str(r[1]), str(r[2]), MetricsPayload.model_validate(_load(r[3]))) for r in rows]
-        apply(db, metrics_deltas(metrics))
-        for row, item in zip(rows, metrics, strict=True):
+        metrics: list[tuple[str, str, MetricsPayload]] = []
+        for row in rows:
+            try:
+                item = (str(row[1]), str(row[2]), MetricsPayload.model_validate(_load(row[3])))
+            except (ValueError, ValidationError):
+                skipped.append(f"metrics {row[0]}")
+                continue
+            metrics.append(item)
             record_latest(db, [], [item], as_datetime(row[4]) or item[2].ts)
+        apply(db, metrics_deltas(metrics))
         last, count = int(rows[-1][0]), count + len(rows)
 
 
