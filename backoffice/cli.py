@@ -561,3 +561,10 @@ def rollups_rebuild(db_url: str, since: datetime | None) -> None:
         f"rebuilt the rollups of {scope} from {result.events} events, {result.metrics} metrics payloads "
         f"and {result.staff_calls} staff calls{skipped}"
     )
+
+
+# The web application's commands (backoffice/web/cli.py): `backoffice serve` and `backoffice user add`.
+from backoffice.web.cli import serve, user  # noqa: E402
+
+main.add_command(serve)
+main.add_command(user)
