@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
+from starlette.routing import Mount
 
 from backoffice.web.context import services_of
 from backoffice.web.errors import WebError
@@ -125,7 +126,18 @@ def api_routes(app: FastAPI) -> Iterable[APIRoute]:
 
 
 def check_every_route_has_a_rule(app: FastAPI) -> None:
-    """Raise :class:`WebError` naming each route without exactly one access rule."""
+    """Raise :class:`WebError` naming each route without exactly one access rule, and any route that is
+    neither an endpoint (an ``APIRoute``, whose rules can be read) nor the static files' mount."""
+    unchecked = [
+        f"{type(route).__name__} {getattr(route, 'path', '')}".strip()
+        for route in app.routes
+        if not isinstance(route, APIRoute) and not (isinstance(route, Mount) and route.path == "/static")
+    ]
+    if unchecked:
+        raise WebError(
+            "routes whose access rules cannot be checked (add endpoints to the application's route list, "
+            f"not with include_router or add_route): {', '.join(unchecked)}"
+        )
     bad = [
         f"{','.join(sorted(route.methods or ()))} {route.path} ({len(rules_of(route))} rules)"
         for route in api_routes(app)
