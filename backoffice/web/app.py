@@ -189,6 +189,9 @@ def create_app(
     check_every_route_has_a_rule(app)
     _handle_errors(app)
 
+    # Innermost (added first): asgi-csrf hands on a copy of the scope, so only here does the router's
+    # scope["route"] (the page's name, for the histogram) come back.
+    app.add_middleware(_Timing, metrics=metrics)
     secret = users_module.session_secret(db)
     app.add_middleware(
         SessionMiddleware,
@@ -206,7 +209,6 @@ def create_app(
         cookie_samesite="Strict",
         send_csrf_failed=_csrf_failed,
     )
-    app.add_middleware(_Timing, metrics=metrics)
     return app
 
 
