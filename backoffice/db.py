@@ -329,6 +329,43 @@ class Database:
             except self._integrity as exc:
                 raise IntegrityError(f"{exc}".strip()) from exc
 
+    def insert_many(
+        self,
+        table: str,
+        columns: Sequence[str],
+        pg_types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        suffix: str = "",
+    ) -> Result:
+        """Insert ``rows`` into ``table`` in as few statements as the dialect allows, ``suffix`` (an
+        ``ON CONFLICT ...`` clause, a ``RETURNING ...``) applying to each: PostgreSQL one statement whatever
+        the number of rows (``INSERT ... SELECT * FROM unnest(%s::type[], ...)``, ``pg_types`` naming each
+        column's type), SQLite multi-row ``VALUES`` of up to 500 rows. Rows returned by ``RETURNING`` are
+        concatenated; ``rowcount`` is the total. Keys must be unique within ``rows`` when ``suffix`` is an
+        ``ON CONFLICT ... DO UPDATE`` (PostgreSQL refuses to update one row twice in a statement)."""
+        if not rows:
+            return Result([], 0)
+        names = ", ".join(columns)
+        if self.dialect == "postgresql":
+            arrays = ", ".join(f"?::{t}[]" for t in pg_types)
+            by_column = [list(c) for c in zip(*rows, strict=True)]
+            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {suffix}"  # noqa: S608
+            return self.execute(sql, by_column)
+        out: list[tuple[Any, ...]] = []
+        count = 0
+        placeholders = f"({', '.join('?' * len(columns))})"
+        with self.transaction():
+            for start in range(0, len(rows), 500):
+                chunk = rows[start : start + 500]
+                values = ", ".join([placeholders] * len(chunk))
+                result = self.execute(
+                    f"INSERT INTO {table} ({names}) VALUES {values} {suffix}",  # noqa: S608
+                    [v for row in chunk for v in row],
+                )
+                out += result.rows
+                count += result.rowcount
+        return Result(out, count)
+
     def query(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """The rows of a query."""
         return self.execute(sql, params).rows

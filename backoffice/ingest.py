@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from backoffice import retention, rollups, staff_calls
-from backoffice.db import Database, Migration, as_utc
+from backoffice.db import Database, Migration, as_datetime, as_utc
 from backoffice.errors import BackofficeError
 from backoffice.settings import IngestSettings
 from mqtt_bridge.contract.allowlist import keys_outside_allowlist
@@ -293,14 +293,7 @@ _SQL = {
     "status_at = excluded.status_at, last_seen = excluded.last_seen",
     "birth": "INSERT INTO devices (store_id, device_id, birth, last_seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (store_id, device_id) DO UPDATE SET birth = excluded.birth, last_seen = excluded.last_seen",
-    "metrics": "INSERT INTO metrics (store_id, device_id, ts, payload, received_at, outbox_depth) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, device_id, ts) DO NOTHING",
-    "counter": "INSERT INTO ingest_counters (name, value) VALUES (?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET value = ingest_counters.value + excluded.value",
 }
-
-#: Events per INSERT statement (7 parameters each: well under either dialect's limit).
-_EVENTS_PER_STATEMENT = 500
 
 
 def migrate_store(db: Database) -> None:
@@ -335,7 +328,7 @@ class BackofficeStore:
         now = self._clock()
         with self.db.transaction():
             new = self._insert_events(parsed.events, now)
-            new_metrics = [m for m in parsed.metrics if self._insert_metrics(m, now)]
+            new_metrics = self._insert_metrics(parsed.metrics, now)
             for kind in ("status", "birth"):
                 self.db.executemany(_SQL[kind], _device_rows(parsed, now.isoformat())[kind])
             rollups.apply(self.db, rollups.event_deltas(new).merge(rollups.metrics_deltas(new_metrics)))
@@ -347,26 +340,45 @@ class BackofficeStore:
                 "duplicates": len(parsed.events) - len(new),
                 "metrics_duplicates": len(parsed.metrics) - len(new_metrics),
             }
-            self.db.executemany(_SQL["counter"], [(k, v) for k, v in counts.items() if v])
+            self.db.insert_many(
+                "ingest_counters",
+                ("name", "value"),
+                ("text", "bigint"),
+                sorted((k, v) for k, v in counts.items() if v),
+                "ON CONFLICT (name) DO UPDATE SET value = ingest_counters.value + excluded.value",
+            )
         return len(new)
 
-    def _insert_metrics(self, metrics: tuple[str, str, MetricsPayload], now: datetime) -> bool:
-        store_id, device_id, payload = metrics
-        row = (store_id, device_id, as_utc(payload.ts), payload.model_dump_json(), now, payload.outbox_depth)
-        return self.db.execute(_SQL["metrics"], row).rowcount == 1
+    def _insert_metrics(
+        self, metrics: Sequence[tuple[str, str, MetricsPayload]], now: datetime
+    ) -> list[tuple[str, str, MetricsPayload]]:
+        """Insert the metrics payloads not stored yet (by store, device and ts); returns them."""
+        result = self.db.insert_many(
+            "metrics",
+            ("store_id", "device_id", "ts", "payload", "received_at", "outbox_depth"),
+            ("text", "text", "timestamptz", "jsonb", "timestamptz", "bigint"),
+            [(s, d, as_utc(p.ts), p.model_dump_json(), now, p.outbox_depth) for s, d, p in metrics],
+            "ON CONFLICT (store_id, device_id, ts) DO NOTHING RETURNING store_id, device_id, ts",
+        )
+        inserted = {(str(r[0]), str(r[1]), as_datetime(r[2]) or now) for r in result}
+        new = []
+        for s, d, p in metrics:
+            key = (s, d, as_utc(p.ts))
+            if key in inserted:
+                inserted.discard(key)
+                new.append((s, d, p))
+        return new
 
     def _insert_events(self, events: Sequence[Event], now: datetime) -> list[Event]:
         """Insert the events not stored yet; returns them (first copy of each), in the batch's order."""
-        inserted: set[str] = set()
-        for start in range(0, len(events), _EVENTS_PER_STATEMENT):
-            chunk = _event_rows(events[start : start + _EVENTS_PER_STATEMENT], now)
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            result = self.db.execute(
-                "INSERT INTO events (event_id, type, store_id, device_id, ts, payload, received_at) "  # noqa: S608
-                f"VALUES {values} ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                [v for row in chunk for v in row],
-            )
-            inserted.update(str(r[0]) for r in result)
+        result = self.db.insert_many(
+            "events",
+            ("event_id", "type", "store_id", "device_id", "ts", "payload", "received_at"),
+            ("text", "text", "text", "text", "timestamptz", "jsonb", "timestamptz"),
+            _event_rows(events, now),
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        )
+        inserted = {str(r[0]) for r in result}
         new: list[Event] = []
         for event in events:
             if event.event_id in inserted:

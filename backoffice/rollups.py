@@ -92,8 +92,14 @@ class RollupTable:
         index = f"CREATE INDEX {self.name}_hour ON {self.name} (hour)"
         return f"CREATE TABLE {self.name} ({', '.join(parts)});\n{index}"
 
-    def upsert_sql(self, db: Database) -> str:
-        columns = self.keys + self.columns
+    def pg_types(self) -> tuple[str, ...]:
+        """Each column's PostgreSQL type (keys, sums, maxes), for :meth:`Database.insert_many`."""
+        keys = tuple("bigint" if k == "hour" else "text" for k in self.keys)
+        sums = tuple("float8" if c.endswith(("_s", "_sum")) else "bigint" for c in self.sums)
+        return keys + sums + ("float8",) * len(self.maxes)
+
+    def conflict_sql(self, db: Database) -> str:
+        """The ``ON CONFLICT`` clause that adds a row's sums to the stored row and keeps the maxima."""
         updates = [f"{c} = {self.name}.{c} + excluded.{c}" for c in self.sums]
         updates += [
             f"{c} = "
@@ -102,10 +108,14 @@ class RollupTable:
             )
             for c in self.maxes
         ]
-        return (
-            f"INSERT INTO {self.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "  # noqa: S608
-            f"ON CONFLICT ({', '.join(self.keys)}) DO UPDATE SET {', '.join(updates)}"
-        )
+        return f"ON CONFLICT ({', '.join(self.keys)}) DO UPDATE SET {', '.join(updates)}"
+
+    def row(self, key: tuple[Any, ...], values: dict[str, float]) -> list[Any]:
+        """One row to insert: the key, the sums (counts as ints), the maxima (None where none)."""
+        sums = [
+            values.get(c, 0.0) if c.endswith(("_s", "_sum")) else round(values.get(c, 0.0)) for c in self.sums
+        ]
+        return [*key, *sums, *(values.get(c) for c in self.maxes)]
 
 
 _DEVICE_HOUR = ("store_id", "device_id", "hour")
@@ -392,50 +402,38 @@ def metrics_deltas(metrics: Iterable[tuple[str, str, MetricsPayload]]) -> Delta:
 
 
 def apply(db: Database, delta: Delta) -> None:
-    """Add ``delta`` to the rollup tables (in the caller's transaction, or one of its own)."""
+    """Add ``delta`` to the rollup tables (in the caller's transaction, or one of its own): one upsert
+    statement per table (PostgreSQL) or per 500 rows (SQLite), rows in key order."""
     with db.transaction():
         for table in TABLES:
             rows = delta.rows.get(table)
-            if not rows:
-                continue
-            params = []
-            for key in sorted(rows):
-                values = rows[key]
-                params.append(
-                    [*key, *(values.get(c, 0) for c in table.sums), *(values.get(c) for c in table.maxes)]
+            if rows:
+                db.insert_many(
+                    table.name,
+                    table.keys + table.columns,
+                    table.pg_types(),
+                    [table.row(key, rows[key]) for key in sorted(rows)],
+                    table.conflict_sql(db),
                 )
-            db.executemany(table.upsert_sql(db), params)
 
 
 def _epoch(ts: datetime) -> float:
     return as_utc(ts).timestamp()
 
 
-_SEEN_SQL = (
-    "INSERT INTO device_health (store_id, device_id, last_received_at, last_event_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (store_id, device_id) DO UPDATE SET "
-    "last_received_at = {received}, last_event_at = {event}"
-)
-
-
-def _guarded_upsert(time_column: str, columns: tuple[str, ...]) -> str:
-    """An upsert of ``device_health`` that keeps the row's values when they are newer by ``time_column``."""
-    names = ("store_id", "device_id", time_column, *columns)
+def _guarded(time_column: str, columns: tuple[str, ...]) -> str:
+    """The ``ON CONFLICT`` clause of a ``device_health`` upsert that keeps the stored values when they are
+    newer by ``time_column``."""
     updates = ", ".join(
         f"{c} = CASE WHEN device_health.{time_column} IS NULL OR excluded.{time_column} >= "
         f"device_health.{time_column} THEN excluded.{c} ELSE device_health.{c} END"
         for c in (*columns, time_column)  # every SET expression reads the row as it was
     )
-    return (
-        f"INSERT INTO device_health ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608
-        f"ON CONFLICT (store_id, device_id) DO UPDATE SET {updates}"
-    )
+    return f"ON CONFLICT (store_id, device_id) DO UPDATE SET {updates}"
 
 
-_HEALTH_SQL = _guarded_upsert("health_at", ("fps", "inference_ms", "dropped_frames", "camera_ok"))
-_METRICS_SQL = _guarded_upsert(
-    "metrics_at", ("metrics_received_at", "outbox_depth", "outbox_bytes", "uptime_s")
-)
+_HEALTH_COLUMNS = ("fps", "inference_ms", "dropped_frames", "camera_ok")
+_METRICS_COLUMNS = ("metrics_received_at", "outbox_depth", "outbox_bytes", "uptime_s")
 
 
 def record_latest(
@@ -449,6 +447,7 @@ def record_latest(
     received = _epoch(received_at)
     seen: dict[tuple[str, str], float] = {}
     health: dict[tuple[str, str], Health] = {}
+    latest: dict[tuple[str, str], MetricsPayload] = {}
     for event in events:
         key = (event.store_id, event.device_id)
         seen[key] = max(seen.get(key, 0.0), _epoch(event.ts))
@@ -457,25 +456,39 @@ def record_latest(
     for store_id, device_id, payload in metrics:
         key = (store_id, device_id)
         seen[key] = max(seen.get(key, 0.0), _epoch(payload.ts))
+        if key not in latest or payload.ts >= latest[key].ts:
+            latest[key] = payload
+    key_types = ("text", "text")
     with db.transaction():
-        seen_sql = _SEEN_SQL.format(
-            received=db.greatest("coalesce(device_health.last_received_at, 0)", "excluded.last_received_at"),
-            event=db.greatest("coalesce(device_health.last_event_at, 0)", "excluded.last_event_at"),
+        db.insert_many(
+            "device_health",
+            ("store_id", "device_id", "last_received_at", "last_event_at"),
+            (*key_types, "float8", "float8"),
+            [(s, d, received, ts) for (s, d), ts in sorted(seen.items())],
+            "ON CONFLICT (store_id, device_id) DO UPDATE SET last_received_at = "
+            + db.greatest("coalesce(device_health.last_received_at, 0)", "excluded.last_received_at")
+            + ", last_event_at = "
+            + db.greatest("coalesce(device_health.last_event_at, 0)", "excluded.last_event_at"),
         )
-        db.executemany(seen_sql, [(s, d, received, ts) for (s, d), ts in sorted(seen.items())])
-        db.executemany(
-            _HEALTH_SQL,
+        db.insert_many(
+            "device_health",
+            ("store_id", "device_id", "health_at", *_HEALTH_COLUMNS),
+            (*key_types, "float8", "float8", "float8", "bigint", "bigint"),
             [
                 (s, d, _epoch(h.ts), h.fps, h.inference_ms, h.dropped_frames, int(h.camera_ok))
                 for (s, d), h in sorted(health.items())
             ],
+            _guarded("health_at", _HEALTH_COLUMNS),
         )
-        db.executemany(
-            _METRICS_SQL,
+        db.insert_many(
+            "device_health",
+            ("store_id", "device_id", "metrics_at", *_METRICS_COLUMNS),
+            (*key_types, "float8", "float8", "bigint", "bigint", "float8"),
             [
                 (s, d, _epoch(p.ts), received, p.outbox_depth, p.outbox_bytes, p.uptime_s)
-                for s, d, p in sorted(metrics, key=lambda m: (m[0], m[1], m[2].ts))
+                for (s, d), p in sorted(latest.items())
             ],
+            _guarded("metrics_at", _METRICS_COLUMNS),
         )
 
 
