@@ -29,7 +29,9 @@ talks to its store through :class:`Database`:
   lock, a PostgreSQL advisory lock). Statements of a migration are separated by ``;`` (so none may contain
   one in a literal).
 - **Errors**: a constraint violation (a duplicate primary key, ...) raises :class:`IntegrityError` on both
-  dialects; a store that cannot be opened raises :class:`DatabaseError` saying what to check.
+  dialects; a store that cannot be opened raises :class:`DatabaseError` saying what to check. Inside a
+  transaction an error ends it: let it propagate out of the ``with`` block (PostgreSQL refuses every
+  further statement of a failed transaction), or use ``ON CONFLICT`` where a duplicate is expected.
 
 Conventions of the tables this package makes (docs/backoffice-data.md): instants are stored as seconds
 since the epoch (``REAL``/``DOUBLE PRECISION``), hours as the epoch second of the hour's start, UTC
