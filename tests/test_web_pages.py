@@ -3,6 +3,7 @@ page's CSV and in its JSON, cells under k included ("< 5" in all three), on SQLi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,14 @@ def test_unknown_table_and_bad_date_are_explained(client: TestClient) -> None:
     assert missing.status_code == 400 and "by_hour.csv" in missing.json()["error"]
     bad = client.get("/audience?start=yesterday")
     assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text
+
+
+def test_every_definitions_link_lands_on_a_definition(store: BackofficeStore) -> None:
+    app, _ = make_app(store.db, MovableClock(fx.NOW), settings=WebSettings(default_language="en"), k=fx.K)
+    admin = sign_in(app, "admin-user")
+    definitions = admin.get("/definitions").text
+    anchors = set(re.findall(r'id="([^"]+)"', definitions))
+    for path in ("/fleet", "/fleet/s1/d1", "/audience", "/offers", "/feedback", "/staff", "/audit", "/users"):
+        links = set(re.findall(r'href="/definitions#([^"]+)"', admin.get(f"{path}?{RANGE}").text))
+        assert links, path
+        assert links <= anchors, f"{path} links to definitions that do not exist: {sorted(links - anchors)}"

@@ -251,7 +251,7 @@ def build_offers(request: Request) -> Page:
     return Page(
         "offers",
         t.offers_title,
-        "offers",
+        "funnel",
         tables=(
             model_table("funnel", t.offers_funnel, funnel_columns, [total], "funnel"),
             model_table("per_offer", t.offers_per_offer, funnel_columns, per_offer, "funnel"),

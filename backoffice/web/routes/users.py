@@ -28,7 +28,7 @@ def build_users(request: Request) -> Page:
     return Page(
         "users",
         t.users_title,
-        "users",
+        "roles",
         tables=(
             Table(
                 "users",
