@@ -6,15 +6,19 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.vitrina-runtime
 DEV_STAMP := $(VENV)/.vitrina-dev
 DEMO_ARGS ?=
+DEMO_UI_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck pytest faults system-deps clean
+.PHONY: help demo demo-ui test lint typecheck pytest faults system-deps clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-demo: $(RUNTIME_STAMP)  ## Create .venv, install, run the kiosk demo (headless and 30 s where there is no display)
-	$(BIN)/kiosk demo $(DEMO_ARGS)
+demo: $(RUNTIME_STAMP)  ## The whole system: broker, back office (URL and login printed), a kiosk on the real models
+	$(BIN)/python -m backoffice.web.demo $(DEMO_ARGS)
+
+demo-ui: $(RUNTIME_STAMP)  ## The kiosk's screen alone (headless and 30 s where there is no display)
+	$(BIN)/kiosk demo $(DEMO_UI_ARGS)
 
 test: $(DEV_STAMP) system-deps lint typecheck pytest  ## Create .venv, install dev extras, run lint, types and every test
 
@@ -32,16 +36,17 @@ pytest: $(DEV_STAMP) system-deps  ## The whole test suite, integration and slow 
 faults: $(DEV_STAMP) system-deps  ## The fault suite (docs/reliability.md): prints its table, fails on any red row
 	$(BIN)/python -m tests.faults
 
-system-deps:  ## Install the Debian packages the tests need (mosquitto, xvfb) when missing and running as root
+system-deps:  ## Install the Debian packages the tests need (mosquitto, xvfb, chromium) when missing, as root
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "make: installing the Debian packages:$$missing (the tests start a private broker and a virtual display)"; \
+		echo "make: installing the Debian packages:$$missing (the tests start a private broker, a virtual display and a browser)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	elif echo "$$missing" | grep -q mosquitto; then \
-		echo "make: the tests need the Mosquitto broker binary (Debian/Ubuntu package 'mosquitto')." >&2; \
+	elif echo "$$missing" | grep -qE 'mosquitto|chromium'; then \
+		echo "make: the tests need the Mosquitto broker and Debian's chromium (packages 'mosquitto', 'chromium')." >&2; \
 		echo "      Install it with:  sudo apt-get install$$missing   and run make again." >&2; \
 		exit 1; \
 	else \
@@ -74,4 +79,4 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	@touch $@ $(RUNTIME_STAMP)
 
 clean:  ## Remove .venv and caches (the models and your data stay)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo-out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo-out test-artifacts

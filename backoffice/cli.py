@@ -20,9 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import JsonValue, ValidationError
 
 from backoffice import __version__
+from backoffice.db import Database, open_database
 from backoffice.errors import BackofficeError
 from backoffice.ingest import Ingest, open_store
-from backoffice.settings import IngestSettings
+from backoffice.retention import run_retention
+from backoffice.rollups import rebuild as rebuild_rollups
+from backoffice.schema import migrate_all
+from backoffice.settings import IngestSettings, RetentionSettings
 from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, build_release, sign_release
 from mqtt_bridge.commands import sign
 from mqtt_bridge.contract.errors import ContractError
@@ -463,3 +467,104 @@ def publish_catalogue(
         raise click.ClickException(str(exc)) from exc
     finally:
         transport.stop()
+
+
+# --- the data layer's commands: retention and the rollups (issue #16) -------------------------------------
+
+
+def _open_migrated(db_url: str) -> Database:
+    try:
+        db = open_database(db_url)
+        migrate_all(db)
+    except BackofficeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return db
+
+
+@main.command()
+@click.option(
+    "--db", "db_url", required=True, help="Store: sqlite:///path/backoffice.sqlite or postgresql://..."
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=RetentionSettings().raw_days,
+    show_default=True,
+    help="Delete raw data older than this many days (by the event's or payload's ts, a call's raised time).",
+)
+@click.option("--dry-run", is_flag=True, help="Delete nothing; print what would be deleted.")
+def retention(db_url: str, days: float, dry_run: bool) -> None:
+    """Delete raw events, metrics payloads and staff-call records older than --days (storage limitation,
+    152-FZ and GDPR); the hourly rollups that counted them stay, so every KPI page keeps its figures.
+
+    `backoffice serve` runs the same deletion on a schedule; this command is for cron or a first clean-up.
+
+    \b
+    Example:
+      backoffice retention --db sqlite:///backoffice.sqlite --dry-run
+      backoffice retention --db postgresql://vitrina@db/vitrina --days 30
+    """
+    db = _open_migrated(db_url)
+    try:
+        result = run_retention(db, datetime.now(UTC), RetentionSettings(raw_days=days), dry_run=dry_run)
+    finally:
+        db.close()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {result.events} events, {result.metrics} metrics payloads and {result.staff_calls} "
+        f"staff-call records older than {result.cutoff.isoformat(timespec='seconds')} ({days:g} days)"
+    )
+
+
+@main.group("rollups")
+def rollups_group() -> None:
+    """The hourly rollups the KPI pages read (docs/backoffice-data.md).
+
+    \b
+    Example:
+      backoffice rollups rebuild --db sqlite:///backoffice.sqlite
+    """
+
+
+@rollups_group.command("rebuild")
+@click.option(
+    "--db", "db_url", required=True, help="Store: sqlite:///path/backoffice.sqlite or postgresql://..."
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Recount only hours from this UTC time on. Default: every hour whose raw events retention has "
+    "not deleted (the first whole hour after its latest cut-off), or every hour if it never ran.",
+)
+def rollups_rebuild(db_url: str, since: datetime | None) -> None:
+    """Recount the hourly rollups from the raw events, metrics payloads and staff-call records in the store.
+
+    The ingest keeps the rollups up to date as it stores events, and fills them once when it opens a store
+    made before them; run this after restoring raw rows from a backup, or to check the counts. Hours
+    older than retention's cut-off are kept as they are (their raw events are gone). The ingest's writes
+    wait while it runs.
+
+    \b
+    Example:
+      backoffice rollups rebuild --db sqlite:///backoffice.sqlite
+      backoffice rollups rebuild --db postgresql://vitrina@db/vitrina --since 2026-11-01
+    """
+    db = _open_migrated(db_url)
+    try:
+        result = rebuild_rollups(db, since=since.replace(tzinfo=UTC) if since is not None else None)
+    finally:
+        db.close()
+    scope = f"hours from {result.since.isoformat(timespec='minutes')}" if result.since else "every hour"
+    skipped = f"; {result.skipped} stored rows that do not validate were left out" if result.skipped else ""
+    click.echo(
+        f"rebuilt the rollups of {scope} from {result.events} events, {result.metrics} metrics payloads "
+        f"and {result.staff_calls} staff calls{skipped}"
+    )
+
+
+# The web application's commands (backoffice/web/cli.py): `backoffice serve` and `backoffice user add`.
+from backoffice.web.cli import serve, user  # noqa: E402
+
+main.add_command(serve)
+main.add_command(user)

@@ -17,15 +17,15 @@ birth certificates and metrics.
 - A message is acknowledged (manual PUBACK) only after the transaction that stored it commits, and the
   session persists (``session_expiry_s``), so a crashed ingest loses nothing the broker accepted.
 
-Stores: SQLite through sqlite-utils (the default, ``sqlite:///path``) or PostgreSQL through psycopg 3
-(``postgresql://...``, for a fleet; needs the ``psycopg`` package).
+Stores: one code path (:class:`BackofficeStore`) on :mod:`backoffice.db`: SQLite (the default,
+``sqlite:///path``) or PostgreSQL through psycopg 3 (``postgresql://...``, for a fleet; needs the
+``psycopg`` and ``psycopg_pool`` packages).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections import Counter, deque
@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
+from backoffice import retention, rollups, staff_calls
+from backoffice.db import Database, Migration, as_datetime, as_utc
 from backoffice.errors import BackofficeError
 from backoffice.settings import IngestSettings
 from mqtt_bridge.contract.allowlist import keys_outside_allowlist
@@ -193,213 +193,240 @@ class Store(Protocol):
         ...
 
 
-def _event_row(event: Event, now: str) -> tuple[str, str, str, str, str, str, str]:
-    return (
-        event.event_id,
-        event.type,
-        event.store_id,
-        event.device_id,
-        event.ts.isoformat(),
-        event.model_dump_json(),
-        now,
-    )
+def _event_rows(events: Sequence[Event], now: datetime) -> list[tuple[Any, ...]]:
+    return [
+        (e.event_id, e.type, e.store_id, e.device_id, as_utc(e.ts), e.model_dump_json(), now) for e in events
+    ]
 
 
-sqlite_migrations = Migrations("backoffice.ingest")
-
-
-@sqlite_migrations(name="0001_events")
-def _sqlite_events(db: Database) -> None:
-    db.execute(
+#: The ingest's tables. The first four are the tables of issue #14, under the names they had, so a store
+#: made before :mod:`backoffice.db` existed is adopted (:func:`_adopt_legacy_migrations`), not made again.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "0001_events",
         """CREATE TABLE events (
             event_id TEXT PRIMARY KEY, type TEXT NOT NULL, store_id TEXT NOT NULL, device_id TEXT NOT NULL,
-            ts TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL)"""
-    )
-    db.execute("CREATE INDEX events_device_ts ON events (store_id, device_id, ts)")
-
-
-@sqlite_migrations(name="0002_devices")
-def _sqlite_devices(db: Database) -> None:
-    db.execute(
+            ts TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL);
+        CREATE INDEX events_device_ts ON events (store_id, device_id, ts)""",
+        """CREATE TABLE events (
+            event_id TEXT PRIMARY KEY, type TEXT NOT NULL, store_id TEXT NOT NULL, device_id TEXT NOT NULL,
+            ts TIMESTAMPTZ NOT NULL, payload JSONB NOT NULL, received_at TIMESTAMPTZ NOT NULL);
+        CREATE INDEX events_device_ts ON events (store_id, device_id, ts)""",
+    ),
+    Migration(
+        "0002_devices",
         """CREATE TABLE devices (
             store_id TEXT NOT NULL, device_id TEXT NOT NULL, status TEXT, status_at TEXT, birth TEXT,
-            last_seen TEXT NOT NULL, PRIMARY KEY (store_id, device_id))"""
-    )
-
-
-@sqlite_migrations(name="0003_metrics")
-def _sqlite_metrics(db: Database) -> None:
-    db.execute(
+            last_seen TEXT NOT NULL, PRIMARY KEY (store_id, device_id))""",
+        """CREATE TABLE devices (
+            store_id TEXT NOT NULL, device_id TEXT NOT NULL, status TEXT, status_at TEXT, birth JSONB,
+            last_seen TEXT NOT NULL, PRIMARY KEY (store_id, device_id))""",
+    ),
+    Migration(
+        "0003_metrics",
         """CREATE TABLE metrics (
             id INTEGER PRIMARY KEY, store_id TEXT NOT NULL, device_id TEXT NOT NULL, ts TEXT NOT NULL,
-            payload TEXT NOT NULL)"""
-    )
+            payload TEXT NOT NULL)""",
+        """CREATE TABLE metrics (id BIGSERIAL PRIMARY KEY, store_id TEXT NOT NULL, device_id TEXT NOT NULL,
+            ts TIMESTAMPTZ NOT NULL, payload JSONB NOT NULL)""",
+    ),
+    Migration(
+        "0004_ingest_counters",
+        "CREATE TABLE ingest_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE ingest_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    ),
+    # Issue #16: a metrics payload is stored once (a redelivered one was stored twice), with when it was
+    # received (clock drift) and its outbox depth (the outbox rule); retention deletes by ts.
+    Migration(
+        "0005_metrics_identity",
+        """ALTER TABLE metrics ADD COLUMN received_at TEXT;
+        ALTER TABLE metrics ADD COLUMN outbox_depth INTEGER;
+        DELETE FROM metrics WHERE id NOT IN (SELECT min(id) FROM metrics GROUP BY store_id, device_id, ts);
+        CREATE UNIQUE INDEX metrics_identity ON metrics (store_id, device_id, ts);
+        CREATE INDEX metrics_ts ON metrics (ts);
+        CREATE INDEX events_ts ON events (ts)""",
+        """ALTER TABLE metrics ADD COLUMN received_at TIMESTAMPTZ;
+        ALTER TABLE metrics ADD COLUMN outbox_depth BIGINT;
+        DELETE FROM metrics WHERE id NOT IN (SELECT min(id) FROM metrics GROUP BY store_id, device_id, ts);
+        CREATE UNIQUE INDEX metrics_identity ON metrics (store_id, device_id, ts);
+        CREATE INDEX metrics_ts ON metrics (ts);
+        CREATE INDEX events_ts ON events (ts)""",
+    ),
+)
+
+#: Where the stores of issue #14 recorded their migrations: sqlite-utils' table (its migration set) and
+#: the PostgreSQL store's own.
+_LEGACY_SQLITE_SET = "backoffice.ingest"
 
 
-@sqlite_migrations(name="0004_ingest_counters")
-def _sqlite_counters(db: Database) -> None:
-    db.execute("CREATE TABLE ingest_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0)")
+def _adopt_legacy_migrations(db: Database) -> None:
+    """Record, under the component ``ingest``, the migrations a store of issue #14 applied before this
+    module kept its records in ``backoffice_migrations``."""
+    if db.applied_migrations("ingest"):
+        return
+    if db.dialect == "sqlite" and db.table_exists("_sqlite_migrations"):
+        sql = "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ?"
+        legacy = [(str(n), str(a)) for n, a in db.query(sql, [_LEGACY_SQLITE_SET])]
+    elif db.dialect == "postgresql" and db.table_exists("schema_migrations"):
+        legacy = [(str(n), str(a)) for n, a in db.query("SELECT name, applied_at FROM schema_migrations")]
+    else:
+        return
+    known = {m.name for m in MIGRATIONS}
+    with db.transaction():
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS backoffice_migrations (component TEXT NOT NULL, "
+            "name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, name))"
+        )
+        for name, applied_at in legacy:
+            if name in known:
+                db.execute(
+                    "INSERT INTO backoffice_migrations (component, name, applied_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (component, name) DO NOTHING",
+                    ["ingest", name, applied_at],
+                )
 
 
-_DEVICE_SQL = {
+_SQL = {
     "status": "INSERT INTO devices (store_id, device_id, status, status_at, last_seen) "
     "VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (store_id, device_id) DO UPDATE SET status = excluded.status, "
     "status_at = excluded.status_at, last_seen = excluded.last_seen",
     "birth": "INSERT INTO devices (store_id, device_id, birth, last_seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (store_id, device_id) DO UPDATE SET birth = excluded.birth, last_seen = excluded.last_seen",
-    "metrics": "INSERT INTO metrics (store_id, device_id, ts, payload) VALUES (?, ?, ?, ?)",
-    "counter": "INSERT INTO ingest_counters (name, value) VALUES (?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET value = ingest_counters.value + excluded.value",
 }
+
+
+def migrate_store(db: Database) -> None:
+    """Make or update every table of the store that is not the web application's: the ingest's, the
+    rollups', staff calls' and retention's. The first time the rollups are made on a store that already
+    holds events (one made before them), they are filled from those events (:func:`rollups.rebuild`)."""
+    _adopt_legacy_migrations(db)
+    db.migrate("ingest", MIGRATIONS)
+    db.migrate("staff_calls", staff_calls.MIGRATIONS)
+    db.migrate("retention", retention.MIGRATIONS)
+    made = db.migrate("rollups", rollups.MIGRATIONS)
+    if "0001_rollups" in made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:
+        logger.info("the rollups are new on a store that holds events: counting them once (backfill)")
+        rollups.rebuild(db)
+
+
+class BackofficeStore:
+    """The ingest's store on a :class:`backoffice.db.Database` (SQLite or PostgreSQL, one code path).
+
+    :meth:`write` stores a drained set of messages in one transaction: the events new to the store, what
+    they add to the hourly rollups, the staff calls they raise, the devices' status, birth, metrics and
+    latest health, and the ingest's counters. A redelivered event or metrics payload changes nothing."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: the receipt time of each write (raised time of staff calls, ``received_at``);
+        the wall clock by default."""
+        self.db = db
+        self._clock = clock or (lambda: datetime.now(UTC))
+        migrate_store(db)
+
+    def write(self, parsed: Parsed) -> int:
+        now = self._clock()
+        with self.db.transaction():
+            new = self._insert_events(parsed.events, now)
+            new_metrics = self._insert_metrics(parsed.metrics, now)
+            for kind in ("status", "birth"):
+                self.db.executemany(_SQL[kind], _device_rows(parsed, now.isoformat())[kind])
+            rollups.apply(self.db, rollups.event_deltas(new).merge(rollups.metrics_deltas(new_metrics)))
+            rollups.record_latest(self.db, parsed.events, new_metrics, now)
+            staff_calls.record_events(self.db, new, now)
+            counts = {
+                **parsed.counters,
+                "events_new": len(new),
+                "duplicates": len(parsed.events) - len(new),
+                "metrics_duplicates": len(parsed.metrics) - len(new_metrics),
+            }
+            self.db.insert_many(
+                "ingest_counters",
+                ("name", "value"),
+                ("text", "bigint"),
+                sorted((k, v) for k, v in counts.items() if v),
+                "ON CONFLICT (name) DO UPDATE SET value = ingest_counters.value + excluded.value",
+            )
+        return len(new)
+
+    def _insert_metrics(
+        self, metrics: Sequence[tuple[str, str, MetricsPayload]], now: datetime
+    ) -> list[tuple[str, str, MetricsPayload]]:
+        """Insert the metrics payloads not stored yet (by store, device and ts); returns them."""
+        result = self.db.insert_many(
+            "metrics",
+            ("store_id", "device_id", "ts", "payload", "received_at", "outbox_depth"),
+            ("text", "text", "timestamptz", "jsonb", "timestamptz", "bigint"),
+            [(s, d, as_utc(p.ts), p.model_dump_json(), now, p.outbox_depth) for s, d, p in metrics],
+            "ON CONFLICT (store_id, device_id, ts) DO NOTHING RETURNING store_id, device_id, ts",
+        )
+        inserted = {(str(r[0]), str(r[1]), as_datetime(r[2]) or now) for r in result}
+        new = []
+        for s, d, p in metrics:
+            key = (s, d, as_utc(p.ts))
+            if key in inserted:
+                inserted.discard(key)
+                new.append((s, d, p))
+        return new
+
+    def _insert_events(self, events: Sequence[Event], now: datetime) -> list[Event]:
+        """Insert the events not stored yet; returns them (first copy of each), in the batch's order."""
+        result = self.db.insert_many(
+            "events",
+            ("event_id", "type", "store_id", "device_id", "ts", "payload", "received_at"),
+            ("text", "text", "text", "text", "timestamptz", "jsonb", "timestamptz"),
+            _event_rows(events, now),
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        )
+        inserted = {str(r[0]) for r in result}
+        new: list[Event] = []
+        for event in events:
+            if event.event_id in inserted:
+                inserted.discard(event.event_id)
+                new.append(event)
+        return new
+
+    def event_ids(self) -> list[str]:
+        return [str(r[0]) for r in self.db.query("SELECT event_id FROM events")]
+
+    def counters(self) -> dict[str, int]:
+        return {str(n): int(v) for n, v in self.db.query("SELECT name, value FROM ingest_counters")}
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def _device_rows(parsed: Parsed, now: str) -> dict[str, list[tuple[Any, ...]]]:
     return {
         "status": [(s, d, p.state, (p.ts.isoformat() if p.ts else now), now) for s, d, p in parsed.statuses],
         "birth": [(s, d, p.model_dump_json(), now) for s, d, p in parsed.births],
-        "metrics": [(s, d, p.ts.isoformat(), p.model_dump_json()) for s, d, p in parsed.metrics],
     }
 
 
-class SqliteStore:
-    """The default store: one SQLite file (WAL), tables made by sqlite-utils ``Migrations``."""
+class SqliteStore(BackofficeStore):
+    """The default store: one SQLite file (WAL)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = Database(sqlite3.connect(str(path), check_same_thread=False, timeout=30))
-        self.db.execute("PRAGMA journal_mode=WAL")
-        sqlite_migrations.apply(self.db)
-        self._lock = threading.Lock()
-
-    def write(self, parsed: Parsed) -> int:
-        now = datetime.now(UTC).isoformat()
-        with self._lock, self.db.atomic():
-            new = 0
-            for event in parsed.events:
-                cursor = self.db.conn.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", _event_row(event, now)
-                )
-                new += cursor.rowcount
-            for kind, rows in _device_rows(parsed, now).items():
-                self.db.conn.executemany(_DEVICE_SQL[kind], rows)
-            counts = {**parsed.counters, "events_new": new, "duplicates": len(parsed.events) - new}
-            self.db.conn.executemany(_DEVICE_SQL["counter"], [(k, v) for k, v in counts.items() if v])
-        return new
-
-    def event_ids(self) -> list[str]:
-        with self._lock:
-            return [str(r[0]) for r in self.db.execute("SELECT event_id FROM events")]
-
-    def counters(self) -> dict[str, int]:
-        with self._lock:
-            return {str(n): int(v) for n, v in self.db.execute("SELECT name, value FROM ingest_counters")}
-
-    def close(self) -> None:
-        with self._lock:
-            self.db.close()
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(Database(f"sqlite:///{path}"), clock=clock)
 
 
-_POSTGRES_MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "0001_events",
-        """CREATE TABLE events (
-            event_id TEXT PRIMARY KEY, type TEXT NOT NULL, store_id TEXT NOT NULL, device_id TEXT NOT NULL,
-            ts TIMESTAMPTZ NOT NULL, payload JSONB NOT NULL, received_at TIMESTAMPTZ NOT NULL);
-        CREATE INDEX events_device_ts ON events (store_id, device_id, ts)""",
-    ),
-    (
-        "0002_devices",
-        """CREATE TABLE devices (
-            store_id TEXT NOT NULL, device_id TEXT NOT NULL, status TEXT, status_at TEXT, birth JSONB,
-            last_seen TEXT NOT NULL, PRIMARY KEY (store_id, device_id))""",
-    ),
-    (
-        "0003_metrics",
-        """CREATE TABLE metrics (id BIGSERIAL PRIMARY KEY, store_id TEXT NOT NULL, device_id TEXT NOT NULL,
-            ts TIMESTAMPTZ NOT NULL, payload JSONB NOT NULL)""",
-    ),
-    ("0004_ingest_counters", "CREATE TABLE ingest_counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"),
-)
+class PostgresStore(BackofficeStore):
+    """The fleet store: PostgreSQL through psycopg 3."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(Database(url), clock=clock)
 
 
-_POSTGRES_INSERT_EVENTS = (
-    "INSERT INTO events SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::timestamptz[], %s::jsonb[], %s::timestamptz[]) ON CONFLICT (event_id) DO NOTHING"
-)
-
-
-class PostgresStore:
-    """The fleet store: PostgreSQL through psycopg 3. Migrations are recorded in ``schema_migrations``."""
-
-    def __init__(self, url: str) -> None:
-        try:
-            import psycopg
-        except ImportError as exc:
-            raise BackofficeError(
-                "a postgresql:// store needs psycopg 3: pip install 'psycopg[binary]'"
-            ) from exc
-        try:
-            self.conn = psycopg.connect(url, autocommit=False)
-        except psycopg.OperationalError as exc:
-            raise BackofficeError(
-                f"cannot connect to PostgreSQL: {exc}; check the URL and the server"
-            ) from exc
-        self._lock = threading.Lock()
-        with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(7741)")
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ)"
-            )
-            applied = {r[0] for r in self.conn.execute("SELECT name FROM schema_migrations")}
-            for name, sql in _POSTGRES_MIGRATIONS:
-                if name not in applied:
-                    for statement in sql.split(";"):
-                        self.conn.execute(statement.encode())
-                    self.conn.execute("INSERT INTO schema_migrations VALUES (%s, now())", [name])
-
-    def write(self, parsed: Parsed) -> int:
-        now = datetime.now(UTC).isoformat()
-        sql = {k: v.replace("?", "%s") for k, v in _DEVICE_SQL.items()}
-        with self._lock, self.conn.transaction(), self.conn.cursor() as cur:
-            new = 0
-            if parsed.events:
-                # One statement for the whole batch (one round trip, not one per event); its row count is
-                # the events new to the store.
-                columns = [list(c) for c in zip(*(_event_row(e, now) for e in parsed.events), strict=True)]
-                cur.execute(_POSTGRES_INSERT_EVENTS, columns)
-                new = cur.rowcount
-            for kind, rows in _device_rows(parsed, now).items():
-                if rows:
-                    cur.executemany(sql[kind].encode(), rows)
-            counts = {**parsed.counters, "events_new": new, "duplicates": len(parsed.events) - new}
-            rows = [(k, v) for k, v in counts.items() if v]
-            if rows:
-                cur.executemany(sql["counter"].encode(), rows)
-        return new
-
-    def event_ids(self) -> list[str]:
-        with self._lock, self.conn.transaction():
-            return [str(r[0]) for r in self.conn.execute("SELECT event_id FROM events")]
-
-    def counters(self) -> dict[str, int]:
-        with self._lock, self.conn.transaction():
-            return {str(n): int(v) for n, v in self.conn.execute("SELECT name, value FROM ingest_counters")}
-
-    def close(self) -> None:
-        with self._lock:
-            self.conn.close()
-
-
-def open_store(url: str) -> Store:
-    """``sqlite:///path`` (or a bare path) -> :class:`SqliteStore`; ``postgresql://...`` -> PostgresStore."""
+def open_store(url: str, *, clock: Callable[[], datetime] | None = None) -> BackofficeStore:
+    """``sqlite:///path`` (or a bare path) -> :class:`SqliteStore`; ``postgresql://...`` -> PostgresStore.
+    ``clock``: the receipt clock (:class:`BackofficeStore`)."""
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(url)
+        return PostgresStore(url, clock=clock)
     if url.startswith("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), clock=clock)
     if "://" in url:
         raise BackofficeError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://user@host/db")
-    return SqliteStore(Path(url))
+    return SqliteStore(Path(url), clock=clock)
 
 
 @dataclass

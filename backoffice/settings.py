@@ -53,3 +53,74 @@ class IngestSettings(BaseModel):
                 "with a letter or digit (e.g. 'vitrina-ingest-2'), the same on every restart"
             )
         return value
+
+
+class ReportSettings(BaseModel):
+    """What the back office's reports (pages, CSV, API) may show about the audience."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k_anonymity: int = Field(
+        default=5,
+        ge=1,
+        description="k-suppression: a report cell built from fewer than this many visits (each report "
+        "defines what its cells' visits are, docs/backoffice-data.md) is returned suppressed, a value "
+        "that carries no number, so pages, CSV and the API can only show '< k'. 1 turns suppression off. "
+        "The back office's own setting, independent of the devices' [anonymisation] k_anonymity.",
+    )
+
+
+class AlertSettings(BaseModel):
+    """Thresholds of the fleet's alert rules (:mod:`backoffice.alerts`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offline_after_min: float = Field(
+        default=10.0,
+        gt=0,
+        description="A device whose retained status is not 'online' (offline: its last will; stopped: a "
+        "clean exit), or that was never seen online, for longer than this many minutes raises 'offline'.",
+    )
+    clock_drift_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A device whose latest metrics payload's ts differs from the time the back office "
+        "received it by more than this many seconds raises 'clock_drift' (its events' times are then "
+        "wrong by as much).",
+    )
+    outbox_window_min: float = Field(
+        default=30.0,
+        gt=0,
+        description="The window over which 'outbox_growing' looks at the device's metrics payloads.",
+    )
+    outbox_growth_events: int = Field(
+        default=100,
+        ge=1,
+        description="'outbox_growing' is raised when, over the window, the outbox depth never fell from one "
+        "payload to the next and grew by at least this many events (a device that cannot deliver).",
+    )
+    outbox_min_samples: int = Field(
+        default=3,
+        ge=2,
+        description="Metrics payloads the window must hold before 'outbox_growing' can be raised.",
+    )
+
+
+class RetentionSettings(BaseModel):
+    """Storage limitation (152-FZ, GDPR art. 5(1)(e)): how long raw data is kept; rollups stay."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="Raw events, metrics payloads and staff-call records whose time (the event's or "
+        "payload's ts; a call's raised time) is older than this many days are deleted; the hourly rollups "
+        "that counted them stay.",
+    )
+    batch_rows: int = Field(
+        default=10_000,
+        ge=100,
+        description="Rows deleted per transaction, so a large deletion never holds the store's write lock "
+        "for long.",
+    )

@@ -1,0 +1,248 @@
+"""What a page shows, in one frozen shape rendered three ways: HTML, JSON and CSV (Datasette's habit: every
+page's data at a sibling URL, ``/fleet`` -> ``/fleet.json`` and ``/fleet/devices.csv``).
+
+A cell of a table is a plain value or a report :data:`~backoffice.reports.models.Cell`; a
+:class:`~backoffice.reports.models.Suppressed` cell is written ``< k`` in all three, never as a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import JsonValue
+
+from backoffice.reports.models import Suppressed, Value
+
+#: How a column's values are written. ``share``: a fraction, shown as a percentage in the page and as the
+#: fraction in CSV and JSON; ``seconds``, ``number1``, ``number2``: digits after the point in the page.
+ColumnKind = Literal["text", "int", "number1", "number2", "share", "seconds", "time", "hour", "day", "bool"]
+
+#: A plain value of a cell.
+Plain = str | int | float | bool | datetime | None
+
+#: What a table cell may hold.
+CellValue = Plain | Value | Suppressed
+
+ChartKind = Literal["bar", "stacked", "line", "hbar"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table: its key (JSON, CSV header), its label (the page), how values are written."""
+
+    key: str
+    label: str
+    kind: ColumnKind = "text"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A cell that links somewhere in the page (its text in CSV and JSON)."""
+
+    text: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a page; ``name`` makes its CSV URL (``/<page>/<name>.csv``)."""
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[CellValue | Link, ...], ...]
+    #: Anchor of its definitions (docs/backoffice-data.md), '' for none.
+    definition: str = ""
+    #: Rows left out of the page for its size (CSV and JSON have them all).
+    truncated: int = 0
+
+
+@dataclass(frozen=True)
+class Series:
+    """One data series of a chart; None is a gap (a suppressed or undefined figure)."""
+
+    label: str
+    values: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart drawn in the browser by Chart.js from this data."""
+
+    name: str
+    title: str
+    kind: ChartKind
+    labels: tuple[str, ...]
+    series: tuple[Series, ...]
+    #: Unit of the values, for the axis ('%' draws shares as percentages).
+    unit: str = ""
+
+    @property
+    def points(self) -> int:
+        """How many values are drawn (not None)."""
+        return sum(v is not None for s in self.series for v in s.values)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Everything one page shows."""
+
+    name: str
+    title: str
+    definition: str
+    tables: tuple[Table, ...] = ()
+    charts: tuple[Chart, ...] = ()
+    notes: tuple[str, ...] = ()
+    #: The filters it was built with, as the JSON and the page's form show them.
+    filters: dict[str, str] = field(default_factory=dict)
+
+    def table(self, name: str) -> Table | None:
+        """The table called ``name``."""
+        return next((t for t in self.tables if t.name == name), None)
+
+
+# --- values --------------------------------------------------------------------------------------------
+
+
+def unwrap(value: CellValue | Link) -> Plain | Suppressed:
+    """A link's text, a :class:`Value`'s number; everything else as it is."""
+    if isinstance(value, Link):
+        return value.text
+    if isinstance(value, Value):
+        return value.value
+    return value
+
+
+def chart_value(value: CellValue) -> float | None:
+    """A cell as a chart point: a number, or None (a gap) for a suppressed, undefined or non-numeric one."""
+    raw = unwrap(value)
+    if isinstance(raw, bool):
+        return float(raw)
+    if isinstance(raw, int | float) and math.isfinite(raw):
+        return float(raw)
+    return None
+
+
+#: How a number is written in the page, by column kind (a share is multiplied by 100 first).
+_NUMBER_FORMATS: dict[str, str] = {
+    "share": "{:.1f} %",
+    "number1": "{:.1f}",
+    "seconds": "{:.1f}",
+    "number2": "{:.2f}",
+    "int": "{:.0f}",
+}
+
+
+def page_text(value: CellValue | Link, kind: ColumnKind, zone: ZoneInfo) -> str:
+    """A cell as the page writes it."""
+    if isinstance(value, Suppressed):
+        return value.text()
+    raw = unwrap(value)
+    if raw is None:
+        return "—"
+    if isinstance(raw, bool):
+        return "✓" if raw else "✗"
+    if isinstance(raw, datetime):
+        local = raw.astimezone(zone)
+        return {"day": local.strftime("%Y-%m-%d"), "hour": local.strftime("%Y-%m-%d %H:00")}.get(
+            kind, local.strftime("%Y-%m-%d %H:%M:%S")
+        )
+    if isinstance(raw, int | float):
+        return _NUMBER_FORMATS.get(kind, "{:}").format(raw * 100 if kind == "share" else raw)
+    return str(raw)
+
+
+def data_value(value: CellValue | Link) -> JsonValue:
+    """A cell as JSON carries it: numbers as numbers, times as ISO 8601, a suppressed cell as '< k'."""
+    raw = unwrap(value)
+    if isinstance(raw, Suppressed):
+        return raw.text()
+    if isinstance(raw, datetime):
+        return raw.isoformat()
+    if isinstance(raw, float):
+        return round(raw, 6) if math.isfinite(raw) else None
+    return raw
+
+
+def csv_text(value: CellValue | Link) -> str:
+    """A cell as CSV writes it: like JSON, '' for nothing, true/false for flags."""
+    data = data_value(value)
+    if data is None:
+        return ""
+    if isinstance(data, bool):
+        return "true" if data else "false"
+    return str(data)
+
+
+# --- renderers -----------------------------------------------------------------------------------------
+
+
+def table_csv(table: Table) -> str:
+    """The table as CSV (a header of column keys, then every row)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.key for c in table.columns])
+    for row in table.rows:
+        writer.writerow([csv_text(v) for v in row])
+    return out.getvalue()
+
+
+def table_json(table: Table) -> dict[str, JsonValue]:
+    """The table as JSON: its title, columns and rows (objects keyed by column)."""
+    return {
+        "title": table.title,
+        "definition": table.definition,
+        "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in table.columns],
+        "rows": [
+            {c.key: data_value(v) for c, v in zip(table.columns, row, strict=True)} for row in table.rows
+        ],
+    }
+
+
+def chart_json(chart: Chart) -> dict[str, JsonValue]:
+    """A chart as the page's script and the JSON API read it."""
+    return {
+        "title": chart.title,
+        "kind": chart.kind,
+        "unit": chart.unit,
+        "labels": list(chart.labels),
+        "series": [{"label": s.label, "values": list(s.values)} for s in chart.series],
+    }
+
+
+def page_json(page: Page) -> dict[str, JsonValue]:
+    """The whole page as JSON."""
+    return {
+        "page": page.name,
+        "title": page.title,
+        "filters": dict(page.filters),
+        "notes": list(page.notes),
+        "tables": {t.name: table_json(t) for t in page.tables},
+        "charts": {c.name: chart_json(c) for c in page.charts},
+    }
+
+
+def shown_rows(table: Table, limit: int) -> Table:
+    """The table with at most ``limit`` rows (the page's share), counting what it left out."""
+    if len(table.rows) <= limit:
+        return table
+    return Table(
+        table.name,
+        table.title,
+        table.columns,
+        table.rows[:limit],
+        table.definition,
+        truncated=len(table.rows) - limit,
+    )
+
+
+def series_of(rows: Sequence[CellValue], label: str) -> Series:
+    """A chart series from a column of cells."""
+    return Series(label, tuple(chart_value(v) for v in rows))
