@@ -210,7 +210,11 @@ def test_kiosk_run_with_the_real_models_on_a_real_clip(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     figures = json.loads(summary.read_text())
-    assert figures["frames"] == 472 and figures["dropped_frames"] == 0
+    # Every frame of the clip is read, and each is either run through the models or counted as dropped.
+    # Zero drops is a speed figure, measured on a quiet machine by bench/kiosk_run.py, not asserted here:
+    # on a loaded machine the newest-wins frame queue drops, by design, and says so.
+    assert figures["frames"] == 472
+    assert figures["frames_processed"] + figures["dropped_frames"] == figures["frames"]
     assert figures["visits"] >= 1
     stored = _stored(tmp_path)
     assert figures["events_recorded"] == len(stored)
