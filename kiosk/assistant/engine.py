@@ -7,20 +7,25 @@ An answer is always an entry's own text, in the message's language.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from kiosk.assistant import replies
-from kiosk.assistant.analysis import Analyzer
+from kiosk.assistant.analysis import Analysis, Analyzer
 from kiosk.assistant.decision import Action, decide
 from kiosk.assistant.handoff import HandoffDetector
 from kiosk.assistant.knowledge import LANGS, Faq, Lang
 from kiosk.assistant.language import words
 from kiosk.assistant.lexicon import load_lexicon
-from kiosk.assistant.masking import mask_personal_data
+from kiosk.assistant.masking import CARD_MASK, EMAIL_MASK, PHONE_MASK, mask_personal_data
 from kiosk.assistant.morphology import Morphology
 from kiosk.assistant.retrieval import FaqIndex, Scored
 from kiosk.assistant.settings import AssistantConfig
 from kiosk.assistant.stopwords import EN_COMMON
+
+
+# The masks stand for data the shopper typed, not words of the question: the retrieval does not read them.
+_MASKS = re.compile("|".join(re.escape(mask) for mask in (CARD_MASK, PHONE_MASK, EMAIL_MASK)))
 
 
 @dataclass(frozen=True)
@@ -72,15 +77,19 @@ class Assistant:
         self.index = FaqIndex(faq, self.analyzer, self.config.retrieval)
         self.handoff = HandoffDetector(self.morphology)
 
-    def rank(self, text: str, lang: Lang | None = None) -> list[Scored]:
-        """Every entry scored for ``text`` (masked first), best first: for inspection and the bench."""
+    def analyse(self, text: str, lang: Lang | None = None) -> Analysis:
+        """How the assistant reads ``text`` (personal data masked, and the masks left out)."""
         masked = mask_personal_data(text).text
-        return self.index.rank(self.analyzer.analyse_message(masked, lang or self.config.default_lang))
+        return self.analyzer.analyse_message(_MASKS.sub(" ", masked), lang or self.config.default_lang)
+
+    def rank(self, text: str, lang: Lang | None = None) -> list[Scored]:
+        """Every entry scored for ``text``, best first: for inspection and the bench."""
+        return self.index.rank(self.analyse(text, lang))
 
     def reply(self, text: str, lang: Lang | None = None) -> Reply:
         """The reply to one message; ``lang`` is the screen's language (the default when undecided)."""
         masked = mask_personal_data(text).text
-        analysis = self.analyzer.analyse_message(masked, lang or self.config.default_lang)
+        analysis = self.analyse(text, lang)
         ranked = self.index.rank(analysis)
         signal = self.handoff.detect(masked, analysis)
         decision = decide([(s.entry_id, s.score) for s in ranked[:2]], signal, self.config.thresholds)
