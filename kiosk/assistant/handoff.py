@@ -21,7 +21,7 @@ from kiosk.assistant.lexicon import Key, Lexicon, word_key
 from kiosk.assistant.morphology import Morphology
 
 _GROUPS = (
-    "person", "reach", "want", "about", "feedback", "bot", "refuse", "frustration", "grievance", "emergency",
+    "person", "reach", "want", "about", "feedback", "bot", "refuse", "frustration", "grievance", "callback", "emergency",
     "child", "lost", "help", "urgent", "again",
 )  # fmt: skip
 _UPPER = re.compile(r"[A-ZА-ЯЁ]")
@@ -85,6 +85,8 @@ class HandoffDetector:
             strong.append("frustrated")
         if self._find("grievance", analysis):
             strong.append("grievance")
+        if self._find("callback", analysis):
+            strong.append("asked_for_callback")
         if self._find("emergency", analysis) or (self._find("child", analysis) and self._find("lost", analysis)):
             strong.append("emergency")
         weak: list[str] = []

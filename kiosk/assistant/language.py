@@ -21,6 +21,8 @@ _REPEATS = re.compile(r"([a-zа-я])\1{2,}")
 # where typists disagree, the alternatives tried when the usual one gives no Russian word.
 _TRANSLIT: dict[str, tuple[str, ...]] = {
     "shch": ("щ",),
+    "tsya": ("ться", "тся"),
+    "tsa": ("ться", "тся", "ца"),
     "sch": ("щ", "ш"),
     "zh": ("ж",),
     "kh": ("х",),

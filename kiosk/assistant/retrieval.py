@@ -42,6 +42,11 @@ class RetrievalWeights(BaseModel):
     other_language: float = Field(
         default=0.8, ge=0, le=1, description="A match in the entry's other language, against its own (1)."
     )
+    rarity_power: float = Field(
+        default=0.5,
+        ge=0,
+        description="How much a match through a commoner feature than the unit's rarest counts less (0: not).",
+    )
     entry_coverage: float = Field(
         default=0.3,
         ge=0,
@@ -144,7 +149,7 @@ class FaqIndex:
         """The best field weight where ``feature`` occurs, times its rarity against the unit's weight."""
         if feature not in self._df:
             return 0.0
-        rarity = min(1.0, self._idf(self._df[feature]) / unit_weight)
+        rarity = min(1.0, self._idf(self._df[feature]) / unit_weight) ** self.weights.rarity_power
         return rarity * max((field.weight for field in fields if feature in field.features), default=0.0)
 
     def rank(self, analysis: Analysis) -> list[Scored]:
