@@ -19,6 +19,9 @@ from kiosk.assistant.handoff import HandoffSignal
 
 Action = Literal["answer", "clarify", "decline", "handoff"]
 
+#: Scores and thresholds compare with this much slack, so that 0.5 - 0.4 reaches a margin of 0.1.
+EPSILON = 1e-9
+
 
 class DecisionThresholds(BaseModel):
     """The calibrated thresholds on the retrieval score (0 to 1) that decide between the actions."""
@@ -62,9 +65,9 @@ def decide(
     best_id, best = ranked[0] if ranked else ("", 0.0)
     second_id, second = ranked[1] if len(ranked) > 1 else ("", 0.0)
     confidence = round(best, 4)
-    if best >= thresholds.answer and best - second >= thresholds.margin:
+    if best >= thresholds.answer - EPSILON and best - second >= thresholds.margin - EPSILON:
         return Decision("answer", (best_id,), confidence)
-    if best >= thresholds.clarify and second_id:
+    if best >= thresholds.clarify - EPSILON and second_id:
         return Decision("clarify", (best_id, second_id), confidence)
     if signal.weak:
         return Decision("handoff", (), 0.5, signal.weak[0])

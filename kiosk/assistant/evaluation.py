@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kiosk.assistant.decision import Decision, DecisionThresholds, decide
+from kiosk.assistant.decision import EPSILON, Decision, DecisionThresholds, decide
 from kiosk.assistant.handoff import HandoffSignal
 from kiosk.assistant.knowledge import Lang
 
@@ -228,8 +228,8 @@ class _Table:
 
     def objective(self, answer: float, margin: float, clarify: float) -> float:
         free = ~self.forced
-        answered = free & (self.best >= answer) & (self.best - self.second >= margin)
-        clarified = free & ~answered & (self.best >= clarify) & self.has_second
+        answered = free & (self.best >= answer - EPSILON) & (self.best - self.second >= margin - EPSILON)
+        clarified = free & ~answered & (self.best >= clarify - EPSILON) & self.has_second
         right = (answered & self.top_right) | (clarified & self.pair_right)
         rates = {
             "right": float((right & self.answerable).sum()) / self.n_answerable,

@@ -3,7 +3,7 @@
 :class:`HandoffDetector` reads an analysed message against the hand-off vocabulary (``handoff.toml``) and
 a few patterns of its own (shouting in capitals, "!!"). *Strong* signs always hand off: asking for a
 person ("соедините с оператором", "can I talk to someone"), refusing the bot ("не хочу с роботом"),
-swearing or exasperation at the answers ("опять не то", "that's not what I asked"), a grievance a person
+swearing or exasperation at the answers ("опять не то", "you did not answer my question"), a grievance a person
 must sort out (overcharged, rude staff) and emergencies (a lost child). *Weak* signs (a plea for help,
 urgency, "again", shouting) hand off when two come together, or when the FAQ has no answer.
 """

@@ -5,7 +5,7 @@ an entry when the unit's key (lemma or stem) or one of its concepts occurs there
 question than in the answer and more in the message's language than in the other (where only concepts
 can meet). Units weigh by how rare their features are among the entries (inverse document frequency); a
 content word that no entry has weighs as much as the rarest, so a message about something the FAQ does
-not cover ("где ближайшая аптека") keeps a low score however well its other words match. The score mixes
+not cover ("где купить билеты в кино") keeps a low score however well its other words match. The score mixes
 how much of the message the entry covers with how much of the entry's question the message covers.
 """
 
