@@ -75,7 +75,9 @@ def run_command(faq: Path, queries: Path) -> tuple[list[Outcome], float, float]:
     result = subprocess.run(command, input=queries.read_bytes(), capture_output=True, check=False)
     wall = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(f"kiosk assistant answer failed ({result.returncode}): {result.stderr.decode()[-2000:]}")
+        raise SystemExit(
+            f"kiosk assistant answer failed ({result.returncode}): {result.stderr.decode()[-2000:]}"
+        )
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     outcomes = []
     for line in result.stdout.decode().splitlines():
@@ -164,7 +166,9 @@ def cross_validate(items: list[Candidate], repeats: int, seed: int = 19) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--faq", type=Path, default=SHARED_FAQ / "store-faq.yaml")
     parser.add_argument("--queries", type=Path, default=SHARED_FAQ / "dev-queries.jsonl")
     parser.add_argument("--replies", type=Path, help="score these replies instead of running the command")
@@ -177,7 +181,11 @@ def main() -> None:
 
     load_before = os.getloadavg()
     expectations = read_expectations(args.queries.read_text(encoding="utf-8").splitlines())
-    result: dict[str, object] = {"faq": str(args.faq), "queries": str(args.queries), "messages": len(expectations)}
+    result: dict[str, object] = {
+        "faq": str(args.faq),
+        "queries": str(args.queries),
+        "messages": len(expectations),
+    }
     if args.replies:
         outcomes = read_replies(args.replies)
         result["replies"] = str(args.replies)

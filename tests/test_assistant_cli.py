@@ -46,7 +46,9 @@ def test_answer_json_lines_end_to_end() -> None:
 
 
 def test_plain_text_mode() -> None:
-    result = CliRunner().invoke(main, ["assistant", "answer", "--faq", str(FAQ), "--lang", "en"], input="parking?\n")
+    result = CliRunner().invoke(
+        main, ["assistant", "answer", "--faq", str(FAQ), "--lang", "en"], input="parking?\n"
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("[answer car_park] There is a free car park")
 

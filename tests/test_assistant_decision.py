@@ -9,7 +9,15 @@ import pytest
 from kiosk.assistant.conversation import Conversation
 from kiosk.assistant.decision import DecisionThresholds, decide
 from kiosk.assistant.engine import Reply
-from kiosk.assistant.evaluation import Candidate, Expectation, _Table, calibrate, objective, outcomes_at, score
+from kiosk.assistant.evaluation import (
+    Candidate,
+    Expectation,
+    _Table,
+    calibrate,
+    objective,
+    outcomes_at,
+    score,
+)
 from kiosk.assistant.handoff import HandoffSignal
 
 T = DecisionThresholds(answer=0.5, margin=0.1, clarify=0.3)

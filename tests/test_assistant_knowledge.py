@@ -42,7 +42,8 @@ def test_the_example_faq_loads() -> None:
 def test_a_duplicate_id_names_both_entries() -> None:
     problems = _problems({"store": "S", "version": 1, "entries": [_entry(), _entry(topic="hours")]})
     assert problems == [
-        "entry 2 (id 'opening_hours'): the id is already used by entry 1; ids must be unique, rename one of them"
+        "entry 2 (id 'opening_hours'): the id is already used by entry 1; "
+        "ids must be unique, rename one of them"
     ]
 
 

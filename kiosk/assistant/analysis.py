@@ -76,11 +76,12 @@ class Analyzer:
         lang, _ = detect_language(raw, self.is_english, self.morphology.is_russian_word, default)
         tokens: list[str] = []
         transliterated = False
-        for token in raw:
-            if lang == "ru" and is_latin(token) and not self.is_english(token):
-                token = to_cyrillic(token, self.morphology.is_russian_word)
+        for word in raw:
+            if lang == "ru" and is_latin(word) and not self.is_english(word):
+                tokens.append(to_cyrillic(word, self.morphology.is_russian_word))
                 transliterated = True
-            tokens.append(token)
+            else:
+                tokens.append(word)
         expanded, keys, roles, units = self._units(tokens, lang, correct=True, merge=True)
         return Analysis(
             lang=lang,
@@ -160,18 +161,14 @@ class Analyzer:
         return units
 
     def _role(self, token: str, key: Key, length: int, has_concept: bool) -> str:
-        if length > 1 or has_concept:
+        """``content``, ``light`` (a question word) or ``function``; a phrase or a concept is content."""
+        lang, lemma = key.split(":", 1)
+        if length > 1 or has_concept or lang not in ("ru", "en"):
             return "content"
-        lemma = key.split(":", 1)[1]
-        if key.startswith("ru:"):
-            if lemma in RU_LIGHT:
-                return "light"
-            if lemma in RU_FUNCTION or self.morphology.russian(token).function_word:
-                return "function"
-            return "content"
-        if key.startswith("en:"):
-            if lemma in EN_LIGHT:
-                return "light"
-            if lemma in EN_FUNCTION:
-                return "function"
-        return "content"
+        if lemma in (RU_LIGHT if lang == "ru" else EN_LIGHT):
+            return "light"
+        if lang == "ru":
+            function = lemma in RU_FUNCTION or self.morphology.russian(token).function_word
+        else:
+            function = lemma in EN_FUNCTION
+        return "function" if function else "content"

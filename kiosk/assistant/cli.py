@@ -61,7 +61,10 @@ def check(faq_path: Path) -> None:
     """
     faq = _load(faq_path)
     topics = sorted({entry.topic for entry in faq.entries})
-    click.echo(f"{faq_path}: valid ({faq.store}, version {faq.version}, {len(faq.entries)} entries, topics: {', '.join(topics)})")
+    click.echo(
+        f"{faq_path}: valid ({faq.store}, version {faq.version}, {len(faq.entries)} entries, "
+        f"topics: {', '.join(topics)})"
+    )
 
 
 @assistant.command("answer")
@@ -77,7 +80,7 @@ def check(faq_path: Path) -> None:
     "--json",
     "as_json",
     is_flag=True,
-    help="Read JSON lines ({\"text\": ..., \"lang\": ...}) and write JSON lines; else plain text both ways.",
+    help='Read JSON lines ({"text": ..., "lang": ...}) and write JSON lines; else plain text both ways.',
 )
 def answer(faq_path: Path, lang: str, as_json: bool) -> None:
     """Answer shoppers' messages from standard input, one a line, in order.
@@ -114,7 +117,7 @@ def answer(faq_path: Path, lang: str, as_json: bool) -> None:
                     raise TypeError("text is not a string")
                 given = row.get("lang")
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                click.echo(f"stdin line {number}: not a JSON object with a \"text\" string ({exc})", err=True)
+                click.echo(f'stdin line {number}: not a JSON object with a "text" string ({exc})', err=True)
                 sys.exit(EXIT_BAD_INPUT)
             if given in ("ru", "en"):
                 line_lang = cast(Literal["ru", "en"], given)

@@ -28,12 +28,17 @@ class DecisionThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    answer: float = Field(default=0.42, ge=0, le=1, description="The least score of the best entry to answer it.")
+    answer: float = Field(
+        default=0.42, ge=0, le=1, description="The least score of the best entry to answer it."
+    )
     margin: float = Field(
         default=0.04, ge=0, le=1, description="The least lead of the best entry over the second to answer it."
     )
     clarify: float = Field(
-        default=0.42, ge=0, le=1, description="The least score of the best entry to offer the best two instead."
+        default=0.42,
+        ge=0,
+        le=1,
+        description="The least score of the best entry to offer the best two instead.",
     )
 
     @model_validator(mode="after")

@@ -23,7 +23,6 @@ from kiosk.assistant.retrieval import FaqIndex, Scored
 from kiosk.assistant.settings import AssistantConfig
 from kiosk.assistant.stopwords import EN_COMMON
 
-
 # The masks stand for data the shopper typed, not words of the question: the retrieval does not read them.
 _MASKS = re.compile("|".join(re.escape(mask) for mask in (CARD_MASK, PHONE_MASK, EMAIL_MASK)))
 
@@ -65,7 +64,9 @@ class Reply:
 class Assistant:
     """Answers shoppers' messages from one store's FAQ."""
 
-    def __init__(self, faq: Faq, config: AssistantConfig | None = None, morphology: Morphology | None = None) -> None:
+    def __init__(
+        self, faq: Faq, config: AssistantConfig | None = None, morphology: Morphology | None = None
+    ) -> None:
         self.faq = faq
         self.config = config or AssistantConfig()
         self.morphology = morphology or Morphology()

@@ -84,7 +84,9 @@ def score(expectations: Sequence[Expectation], outcomes: Sequence[Outcome]) -> F
     other_handed_off: every other message handed off.
     """
     if len(expectations) != len(outcomes):
-        raise ValueError(f"{len(expectations)} queries but {len(outcomes)} replies: they must pair line by line")
+        raise ValueError(
+            f"{len(expectations)} queries but {len(outcomes)} replies: they must pair line by line"
+        )
     answerable = right = wrong = clarified = 0
     out_of_scope = oos_answered = oos_clarified = 0
     handoffs = handed_off = others = false_handoff = 0
@@ -222,7 +224,9 @@ class _Table:
         self.top_right = np.array([f == e for f, e in zip(firsts, expects, strict=True)], dtype=bool)
         second_right = np.array([s == e for s, e in zip(seconds, expects, strict=True)], dtype=bool)
         self.pair_right = self.top_right | second_right
-        self.forced = np.array([bool(c.signal.strong) or len(c.signal.weak) >= 2 for c in candidates], dtype=bool)
+        self.forced = np.array(
+            [bool(c.signal.strong) or len(c.signal.weak) >= 2 for c in candidates], dtype=bool
+        )
         self.n_answerable = max(int(self.answerable.sum()), 1)
         self.n_oos = max(int(self.oos.sum()), 1)
 
@@ -249,7 +253,9 @@ def calibrate(candidates: Sequence[Candidate], step: float = 0.02, smooth: int =
     margins = _grid(0.0, 0.4, step)
     clarifies = _grid(0.1, 0.9, step)
     values = np.full((len(answers), len(margins), len(clarifies)), np.nan)
-    for (ai, a), (mi, m), (ci, c) in itertools.product(enumerate(answers), enumerate(margins), enumerate(clarifies)):
+    for (ai, a), (mi, m), (ci, c) in itertools.product(
+        enumerate(answers), enumerate(margins), enumerate(clarifies)
+    ):
         if c <= a:
             values[ai, mi, ci] = table.objective(a, m, c)
     best: tuple[float, float, float, float] | None = None
@@ -263,4 +269,6 @@ def calibrate(candidates: Sequence[Candidate], step: float = 0.02, smooth: int =
         rank = (float(np.nanmean(around)), answers[ai], margins[mi], clarifies[ci])
         if best is None or rank > best:
             best, chosen = rank, (int(ai), int(mi), int(ci))
-    return DecisionThresholds(answer=answers[chosen[0]], margin=margins[chosen[1]], clarify=clarifies[chosen[2]])
+    return DecisionThresholds(
+        answer=answers[chosen[0]], margin=margins[chosen[1]], clarify=clarifies[chosen[2]]
+    )

@@ -3,7 +3,8 @@
 :class:`HandoffDetector` reads an analysed message against the hand-off vocabulary (``handoff.toml``) and
 a few patterns of its own (shouting in capitals, "!!"). *Strong* signs always hand off: asking for a
 person ("соедините с оператором", "can I talk to someone"), refusing the bot ("не хочу с роботом"),
-swearing or exasperation at the answers ("опять не то", "you did not answer my question"), a grievance a person
+swearing or exasperation at the answers ("опять не то", "you did not answer my question"), a grievance a
+person
 must sort out (overcharged, rude staff) and emergencies (a lost child). *Weak* signs (a plea for help,
 urgency, "again", shouting) hand off when two come together, or when the FAQ has no answer.
 """
@@ -21,14 +22,17 @@ from kiosk.assistant.lexicon import Key, Lexicon, word_key
 from kiosk.assistant.morphology import Morphology
 
 _GROUPS = (
-    "person", "reach", "want", "about", "feedback", "bot", "refuse", "frustration", "grievance", "callback", "emergency",
+    "person", "reach", "want", "about", "feedback", "bot", "refuse", "frustration", "grievance", "callback",
+    "emergency",
     "child", "lost", "help", "urgent", "again",
 )  # fmt: skip
 _UPPER = re.compile(r"[A-ZА-ЯЁ]")
 _LOWER = re.compile(r"[a-zа-яё]")
 _EXCLAIM = re.compile(r"[!?]\s*!|!\s*[!?]")
 # Reach words too vague to ask for a person when the message is about feedback ("where do I complain").
-_VAGUE_REACH = frozenset({"ru:где", "ru:найти", "ru:дать", "en:where", "en:get", "en:find", "en:give", "en:see"})
+_VAGUE_REACH = frozenset(
+    {"ru:где", "ru:найти", "ru:дать", "en:where", "en:get", "en:find", "en:give", "en:see"}
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ class HandoffDetector:
             strong.append("grievance")
         if self._find("callback", analysis):
             strong.append("asked_for_callback")
-        if self._find("emergency", analysis) or (self._find("child", analysis) and self._find("lost", analysis)):
+        if self._find("emergency", analysis) or (
+            self._find("child", analysis) and self._find("lost", analysis)
+        ):
             strong.append("emergency")
         weak: list[str] = []
         for group in ("help", "urgent", "again"):
@@ -126,7 +132,7 @@ class HandoffDetector:
 
 
 def _shouting(text: str) -> bool:
-    """Whether a message is written in capitals: two words or more, six capitals or more, 80% of its letters."""
+    """Whether a message is in capitals: two words or more, six capitals or more, 80% of its letters."""
     upper = len(_UPPER.findall(text))
     letters = len(_LOWER.findall(text.lower()))
     return len(text.split()) >= 2 and upper >= 6 and upper >= 0.8 * letters

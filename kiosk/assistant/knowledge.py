@@ -37,6 +37,7 @@ _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _TEXT_FIELDS = ("question_ru", "question_en", "answer_ru", "answer_en")
 _ENTRY_FIELDS = ("id", "topic", *_TEXT_FIELDS)
 _TOP_FIELDS = ("store", "version", "entries")
+_FIELD_LIST = "id, topic, question_ru, question_en, answer_ru and answer_en"
 
 
 class FaqEntry(BaseModel):
@@ -82,7 +83,9 @@ def load_faq(path: Path) -> Faq:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FaqError(str(path), ["the file does not exist: pass the path of the store's FAQ YAML"]) from None
+        raise FaqError(
+            str(path), ["the file does not exist: pass the path of the store's FAQ YAML"]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FaqError(str(path), [f"cannot be read ({exc}): save it as UTF-8 text"]) from None
     try:
@@ -99,21 +102,29 @@ def load_faq(path: Path) -> Faq:
 def parse_faq(data: object, source: str = "FAQ") -> Faq:
     """Check parsed FAQ data (a mapping with ``store``, ``version`` and ``entries``)."""
     if not isinstance(data, dict):
-        raise FaqError(source, ["must be a mapping with the keys store, version and entries (see examples/faq.yaml)"])
+        raise FaqError(
+            source, ["must be a mapping with the keys store, version and entries (see examples/faq.yaml)"]
+        )
     problems: list[str] = []
     for key in data:
         if key not in _TOP_FIELDS:
-            problems.append(f"unknown key {key!r}{_did_you_mean(str(key), _TOP_FIELDS)}: the keys are store, version and entries")
+            problems.append(
+                f"unknown key {key!r}{_did_you_mean(str(key), _TOP_FIELDS)}: "
+                "the keys are store, version and entries"
+            )
     store = data.get("store")
     if not isinstance(store, str) or not store.strip():
         problems.append("store: missing or empty; write the store's name, e.g. 'store: Example Store'")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        problems.append(f"version: {version!r} is not a whole number >= 1; write e.g. 'version: 1' and raise it on every edit")
+        problems.append(
+            f"version: {version!r} is not a whole number >= 1; "
+            "write e.g. 'version: 1' and raise it on every edit"
+        )
     raw_entries = data.get("entries")
     entries: list[FaqEntry] = []
     if not isinstance(raw_entries, list) or not raw_entries:
-        problems.append("entries: missing or empty; list the questions, each with id, topic, question_ru, question_en, answer_ru, answer_en")
+        problems.append(f"entries: missing or empty; list the questions, each with {_FIELD_LIST}")
         raw_entries = []
     first_seen: dict[str, int] = {}
     for position, raw in enumerate(raw_entries, start=1):
@@ -123,20 +134,21 @@ def parse_faq(data: object, source: str = "FAQ") -> Faq:
             continue
         if entry.id in first_seen:
             problems.append(
-                f"entry {position} (id {entry.id!r}): the id is already used by entry {first_seen[entry.id]}; "
+                f"entry {position} (id {entry.id!r}): "
+                f"the id is already used by entry {first_seen[entry.id]}; "
                 "ids must be unique, rename one of them"
             )
         else:
             first_seen[entry.id] = position
         entries.append(entry)
-    if problems:
+    if problems or not isinstance(store, str) or not isinstance(version, int):
         raise FaqError(source, problems)
-    return Faq(store=str(store), version=int(version), entries=tuple(entries))  # type: ignore[arg-type]
+    return Faq(store=store, version=version, entries=tuple(entries))
 
 
 def _check_entry(position: int, raw: object) -> tuple[FaqEntry | None, list[str]]:
     if not isinstance(raw, dict):
-        return None, [f"entry {position}: is not a mapping; write id, topic, question_ru, question_en, answer_ru, answer_en"]
+        return None, [f"entry {position}: is not a mapping; write {_FIELD_LIST}"]
     raw_id = raw.get("id")
     name = f"entry {position} (id {raw_id!r})" if isinstance(raw_id, str) else f"entry {position}"
     problems: list[str] = []
@@ -149,29 +161,35 @@ def _check_entry(position: int, raw: object) -> tuple[FaqEntry | None, list[str]
         return None, problems
     for field in ("question_ru", "answer_ru"):
         if not _CYRILLIC.search(getattr(entry, field)):
-            problems.append(f"{name}: {field} has no Russian letter; write the Russian text there (the English goes in {field[:-3]}_en)")
+            problems.append(
+                f"{name}: {field} has no Russian letter; "
+                f"write the Russian text there (the English goes in {field[:-3]}_en)"
+            )
     return entry, problems
 
 
 def _explain(field: str, kind: str, value: object) -> str:
-    if kind == "extra_forbidden":
-        return f"unknown key {field!r}{_did_you_mean(field, _ENTRY_FIELDS)}: an entry has id, topic, question_ru, question_en, answer_ru and answer_en"
-    if kind == "missing":
-        if field in _TEXT_FIELDS:
-            lang = "Russian" if field.endswith("_ru") else "English"
-            return f"{field} is missing: every entry is written in Russian and English; add its {lang} text"
-        return f"{field} is missing: add it ({'a unique name' if field == 'id' else 'the group of the entry, e.g. returns'})"
+    """A pydantic error on an entry's ``field`` as a sentence with its fix."""
+    if kind == "missing" and field in _TEXT_FIELDS:
+        lang = "Russian" if field.endswith("_ru") else "English"
+        return f"{field} is missing: every entry is written in Russian and English; add its {lang} text"
     if kind == "string_pattern_mismatch":
-        what = "id" if field == "id" else "topic"
         suggestion = re.sub(r"[^a-z0-9_]+", "_", str(value).strip().lower()).strip("_") or "store_info"
         if not suggestion[0].isalpha():
             suggestion = f"x_{suggestion}"
-        return f"{what} {value!r} is not a name: use lowercase Latin letters, digits and _ (e.g. {suggestion!r})"
-    if kind == "string_too_short":
-        return f"{field} is empty: write the text"
-    if kind in ("string_type", "str_type"):
-        return f"{field} is {type(value).__name__}, not text: write it as text (quote it if it looks like a number)"
-    return f"{field}: {kind}; check the value {value!r}"
+        return (
+            f"{field} {value!r} is not a name: use lowercase Latin letters, digits, _ (e.g. {suggestion!r})"
+        )
+    what = "a unique name" if field == "id" else "the group of the entry, e.g. returns"
+    explained = {
+        "extra_forbidden": (
+            f"unknown key {field!r}{_did_you_mean(field, _ENTRY_FIELDS)}: an entry has {_FIELD_LIST}"
+        ),
+        "missing": f"{field} is missing: add it ({what})",
+        "string_too_short": f"{field} is empty: write the text",
+        "string_type": f"{field} is {type(value).__name__}, not text: write it as text (quote a number)",
+    }
+    return explained.get(kind, f"{field}: {kind}; check the value {value!r}")
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:

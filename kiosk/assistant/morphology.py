@@ -18,7 +18,7 @@ _RU_FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "INTJ", "NPRO"})
 
 @dataclass(frozen=True)
 class RussianWord:
-    """A Russian word's dictionary form, part of speech, grammatical case and whether the dictionary knows it."""
+    """A Russian word's dictionary form, part of speech, case and whether the dictionary knows it."""
 
     lemma: str
     pos: str
@@ -45,7 +45,10 @@ class Morphology:
         parse = self._morph.parse(word)[0]
         lemma = str(parse.normal_form).replace("ё", "е")
         return RussianWord(
-            lemma=lemma, pos=str(parse.tag.POS or ""), case=str(parse.tag.case or ""), known=bool(parse.is_known)
+            lemma=lemma,
+            pos=str(parse.tag.POS or ""),
+            case=str(parse.tag.case or ""),
+            known=bool(parse.is_known),
         )
 
     def _en_stem(self, word: str) -> str:

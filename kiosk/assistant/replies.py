@@ -1,4 +1,4 @@
-"""The assistant's own words (everything it says that is not an FAQ entry's answer), in Russian and English."""
+"""The assistant's own words (all it says that is not an FAQ entry's answer), in Russian and English."""
 
 from __future__ import annotations
 

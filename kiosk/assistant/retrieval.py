@@ -45,7 +45,7 @@ class RetrievalWeights(BaseModel):
     rarity_power: float = Field(
         default=0.5,
         ge=0,
-        description="How much a match through a commoner feature than the unit's rarest counts less (0: not).",
+        description="How much less a match through a feature commoner than the unit's rarest counts.",
     )
     entry_coverage: float = Field(
         default=0.3,
@@ -140,7 +140,10 @@ class FaqIndex:
         # Words: each of the unit's words counts (a phrase is matched as far as its words are).
         by_words = sum(self._feature_match(key, fields, unit_weight) for key in unit.keys) / len(unit.keys)
         by_concepts = max(
-            (self.weights.concept * self._feature_match(f"c:{c}", fields, unit_weight) for c in unit.concepts),
+            (
+                self.weights.concept * self._feature_match(f"c:{c}", fields, unit_weight)
+                for c in unit.concepts
+            ),
             default=0.0,
         )
         return max(by_words, by_concepts)
@@ -149,7 +152,7 @@ class FaqIndex:
         """The best field weight where ``feature`` occurs, times its rarity against the unit's weight."""
         if feature not in self._df:
             return 0.0
-        rarity = min(1.0, self._idf(self._df[feature]) / unit_weight) ** self.weights.rarity_power
+        rarity: float = min(1.0, self._idf(self._df[feature]) / unit_weight) ** self.weights.rarity_power
         return rarity * max((field.weight for field in fields if feature in field.features), default=0.0)
 
     def rank(self, analysis: Analysis) -> list[Scored]:
@@ -162,7 +165,10 @@ class FaqIndex:
         scored: list[Scored] = []
         for entry in self.faq.entries:
             fields = self._fields[(entry.id, analysis.lang)]
-            covered = sum(weight * self._match(unit, fields, weight) for unit, weight in zip(units, weights, strict=True))
+            covered = sum(
+                weight * self._match(unit, fields, weight)
+                for unit, weight in zip(units, weights, strict=True)
+            )
             message_coverage = covered / total if total > 0 else 0.0
             entry_cov = self._entry_coverage(entry.id, analysis.lang, message_features)
             score = message_coverage * ((1 - share) + share * entry_cov)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Russian lemmas (pymorphy3's normal forms). Pronouns, prepositions, conjunctions and particles are also
 # recognised by their part of speech; these are the rest: auxiliaries, modal words, fillers, politeness.
-RU_FUNCTION = frozenset(
+RU_FUNCTION = _words(
     """
     быть есть мочь можно нельзя нужно надо нужный хотеть хотеться должный бы ли же вот ну да нет не ни
     это этот тот такой так там тут здесь туда сюда очень уже еще ещё только просто вообще вообще-то
@@ -13,18 +18,18 @@ RU_FUNCTION = frozenset(
     все всё какой-то какой-нибудь что-то что-нибудь кто-то или и а но если то также тоже либо уж ведь
     делать сделать мне меня я вы ты мы он она они оно у в во на с со к ко по о об от до из за для при
     про без над под через раз бывать стать получиться
-    """.split()
+    """
 )
 # Question words: weak evidence (they do appear in the questions), weighted lightly.
-RU_LIGHT = frozenset(
+RU_LIGHT = _words(
     """
     где куда когда сколько как какой каков почему зачем откуда что кто чей
     правило условие информация вариант способ порядок процедура возможность политика время магазин
-    """.split()
+    """
 )
 
 # English stems (Snowball) of function words, auxiliaries, modal verbs, fillers and politeness.
-EN_FUNCTION = frozenset(
+EN_FUNCTION = _words(
     """
     a an the is are was were be been being am do doe did done have has had can could would should will
     shall may might must i me my mine myself you your yours we us our they them their it its he him his
@@ -32,18 +37,18 @@ EN_FUNCTION = frozenset(
     too very just also and or but if not no yes please thank thanks hi hello hey ok okay any some anyth
     someth all ani get got want need like know tell let would there's up out off over then
     realli actual pleas thx kind one ever still much mani
-    """.split()
+    """
 )
-EN_LIGHT = frozenset(
+EN_LIGHT = _words(
     """
     where when how what which who whi long
     polici rule condit term inform detail option way possibl procedur process time shop store supermarket
-    """.split()
+    """
 )
 
 # Common English words (beyond the function words), so that a Latin-typed message is recognised as English
 # and its words are not "corrected" into the FAQ's: everyday verbs, nouns and adjectives of shop talk.
-EN_COMMON = frozenset(
+EN_COMMON = _words(
     """
     i you he she it we they me him her us them my your his its our their mine yours what where when why how
     which who whom whose is are was were be been being am do does did done have has had having can could
@@ -61,5 +66,5 @@ EN_COMMON = frozenset(
     home house car street city shop store place way money price cost card cash phone number name
     question answer problem issue information lot kind sort type size color colour
     who what whats where wheres nearest near far best cheap cheaper cheapest free safe real nice
-    """.split()
+    """
 )
