@@ -32,7 +32,6 @@ Lang = Literal["ru", "en"]
 LANGS: tuple[Lang, ...] = ("ru", "en")
 
 _NAME = r"^[a-z][a-z0-9_]{0,63}$"
-_NAME_RE = re.compile(_NAME)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _TEXT_FIELDS = ("question_ru", "question_en", "answer_ru", "answer_en")
 _ENTRY_FIELDS = ("id", "topic", *_TEXT_FIELDS)
@@ -195,8 +194,3 @@ def _explain(field: str, kind: str, value: object) -> str:
 def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def is_name(text: str) -> bool:
-    """Whether ``text`` is a valid entry id or topic."""
-    return bool(_NAME_RE.match(text))
