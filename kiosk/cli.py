@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from kiosk import __version__
+from kiosk.assistant.cli import assistant
 from kiosk.config import KioskConfig, load_config
 from kiosk.errors import ConfigError
 from kiosk.logging_setup import configure_logging
@@ -211,6 +212,9 @@ def _load_or_exit(path: Path) -> KioskConfig:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_CONFIG_ERROR)
+
+
+main.add_command(assistant)
 
 
 @main.group()
