@@ -336,6 +336,14 @@ class RuntimeConfig(_Section):
         gt=0,
         description="Seconds between health events (and MQTT metrics, with [mqtt] enabled).",
     )
+    stall_after_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="Under systemd's watchdog (WatchdogSec=): the perception or brain worker silent for "
+        "longer than this counts as stuck, and the kiosk stops telling systemd it is alive, so systemd "
+        "restarts it. Keep it below WatchdogSec and well above one model call.",
+    )
 
 
 class KioskConfig(_Section):

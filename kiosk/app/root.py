@@ -39,6 +39,7 @@ from kiosk.app.summary import (
     decision_figures,
     percentile_ms,
 )
+from kiosk.app.watchdog import Heartbeat, SystemdWatchdog
 from kiosk.app.workers import Supervisor, Worker
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
@@ -85,10 +86,13 @@ class PerceptionWorker:
         self._clock = clock
         self.processed = 0
         self.inference_s = 0.0
+        #: Beats once a loop (at least every 0.1 s while alive): the watchdog's sign of life.
+        self.heartbeat = Heartbeat(clock)
 
     def run(self, stop: threading.Event) -> None:
         """Detect on each frame until stopped."""
         while not stop.is_set():
+            self.heartbeat.beat()
             captured = self._frames.get(0.1)
             if captured is None:
                 continue
@@ -128,6 +132,8 @@ class BrainWorker:
         self._tick_s = 1.0 / config.runtime.tick_hz
         self._health_s = config.runtime.health_interval_s
         self.lock = threading.Lock()
+        #: Beats once a loop (at least every tick while alive): the watchdog's sign of life.
+        self.heartbeat = Heartbeat(brain.clock)
         self.decision_latency_s: deque[float] = deque(maxlen=10_000)
         #: Open while someone in view may have their expression read; the perception worker asks it.
         self.expression = threading.Event()
@@ -140,6 +146,7 @@ class BrainWorker:
         next_tick = clock.monotonic()
         next_health = clock.monotonic() + self._health_s
         while not stop.is_set():
+            self.heartbeat.beat()
             snapshot = self._snapshots.get(max(0.0, min(self._tick_s, next_tick - clock.monotonic())))
             with self.lock:
                 if snapshot is not None:
@@ -249,6 +256,12 @@ class KioskApp:
         self.supervisor = Supervisor(
             self.clock, config.runtime.restart_limit, config.runtime.restart_window_s
         )
+        #: systemd's READY/WATCHDOG/STOPPING (a no-op outside systemd): pings only while these two beat.
+        self.watchdog = SystemdWatchdog(
+            {"perception": self.perception.heartbeat, "brain": self.brain_worker.heartbeat},
+            stall_after_s=config.runtime.stall_after_s,
+            fatal_reason=lambda: self.supervisor.fatal_reason,
+        )
         self._started_at = 0.0
         self._stopped_at: float | None = None
 
@@ -342,9 +355,11 @@ class KioskApp:
         if self.sync is not None:
             workers.insert(0, self.sync)
         self.supervisor.start(workers)
+        self.watchdog.start()
 
     def stop(self) -> list[str]:
         """Stop producers first, drain, save the bandit state. Returns workers that did not stop."""
+        self.watchdog.stop()
         stuck = self.supervisor.stop()
         if self.sync is not None and "sync" not in stuck:
             self.sync.close()
