@@ -138,6 +138,7 @@ COMMANDS: dict[str, LazyCommand] = {
         "On the device: renew its certificate over its own identity.",
         _KIOSK,
     ),
+    "check": LazyCommand("provisioning.device.cli:check", "On the device: the self-test, a table.", _KIOSK),
 }
 
 
