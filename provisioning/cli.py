@@ -139,6 +139,7 @@ COMMANDS: dict[str, LazyCommand] = {
         _KIOSK,
     ),
     "check": LazyCommand("provisioning.device.cli:check", "On the device: the self-test, a table.", _KIOSK),
+    "decommission": LazyCommand("provisioning.device.cli:decommission", "On the device: wipe it.", _KIOSK),
 }
 
 

@@ -11,6 +11,15 @@ from typing import Literal
 
 import click
 
+from provisioning.device.decommission import (
+    DecommissionRefusedError,
+    DecommissionReport,
+    Target,
+    check_plan,
+    files_left,
+    purge_plan,
+)
+from provisioning.device.decommission import decommission as run_decommission
 from provisioning.device.render import render_json, render_table
 
 #: Where the deployment puts the kiosk's configuration (deploy/systemd/vitrina-kiosk.service).
@@ -85,3 +94,109 @@ def check(
     report = run_selftest(config_file, seams=seams)
     click.echo(render_json(report) if as_json else render_table(report, language))
     sys.exit(0 if report.ok else 1)
+
+
+#: The kiosk's systemd unit (deploy/systemd/vitrina-kiosk.service): decommission refuses while it runs.
+KIOSK_UNIT = "vitrina-kiosk.service"
+
+
+def _kiosk_running() -> bool:
+    """Whether systemd runs the kiosk now (False where systemd is not PID 1: nothing to ask)."""
+    import shutil
+    import subprocess
+
+    tool = shutil.which("systemctl")
+    if tool is None or not Path("/run/systemd/system").is_dir():
+        return False
+    done = subprocess.run([tool, "is-active", "--quiet", KIOSK_UNIT], check=False, timeout=10)
+    return done.returncode == 0
+
+
+def _echo_plan(plan: list[Target]) -> None:
+    click.echo("This removes, for good:")
+    for target in plan:
+        kind = "everything in" if target.folder else "the file"
+        click.echo(f"  {target.what}: {kind} {target.path}")
+    click.echo(f"({len(files_left(plan))} files and folders there now)")
+
+
+def _echo_report(report: DecommissionReport) -> None:
+    click.echo(report.farewell)
+    for removed in report.removed:
+        if removed.files:
+            size = f"{removed.files} files, {removed.bytes:,} bytes"
+            click.echo(f"  removed {removed.what} ({size}): {removed.path}")
+    if report.blank:
+        click.echo("The device is blank: nothing of the kiosk's data or identity is left.")
+        return
+    click.echo("Still there (remove by hand, or check permissions):")
+    for path in report.left:
+        click.echo(f"  {path}")
+
+
+@click.command("decommission")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The kiosk's configuration file: it says where the kiosk keeps its data.",
+)
+@click.option(
+    "--identity",
+    "identity_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The identity folder; default: [identity] dir, else $VITRINA_IDENTITY_DIR, else "
+    "/var/lib/vitrina/identity.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--offline", is_flag=True, help="Do not tell the back office (no network, or it is gone).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def decommission(
+    *, config_file: Path, identity_dir: Path | None, yes: bool, offline: bool, as_json: bool
+) -> None:
+    """Take this device back to blank: its data, its catalogue, its identity and its secrets.
+
+    First tells the back office (the retained status 'stopped', then the retained status and birth
+    cleared), then removes every file the kiosk keeps (listed before it asks), walks the folders again
+    and prints what went. Safe to run twice. Exits 1 if anything is left. Stop the kiosk first.
+
+    \b
+    Example:
+      sudo systemctl stop vitrina-kiosk
+      sudo provision decommission                  # lists what goes, asks, then does it
+      sudo provision decommission --yes --json     # unattended
+    """
+    from kiosk.config import load_config
+    from kiosk.errors import ConfigError
+    from mqtt_bridge.identity import default_identity_dir
+
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"{exc}\nfix the configuration (kiosk validate-config), then run again"
+        ) from exc
+    if _kiosk_running():
+        raise click.ClickException(
+            f"the kiosk is running ({KIOSK_UNIT}) and would write its data again: "
+            "sudo systemctl stop vitrina-kiosk, then run this again"
+        )
+    folder = identity_dir or config.identity.dir or default_identity_dir()
+    plan = purge_plan(config, folder)
+    try:
+        check_plan(plan)
+    except DecommissionRefusedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not as_json:
+        _echo_plan(plan)
+    if not yes:
+        click.confirm("Decommission this device?", abort=True)
+    report = run_decommission(config, folder, tell=not offline)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        _echo_report(report)
+    sys.exit(0 if report.blank else 1)
