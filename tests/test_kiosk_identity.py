@@ -7,8 +7,10 @@ test's); tests/test_provision_check.py runs the same against a bundle the fleet'
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +18,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from mosquitto_broker import MosquittoBroker
 
 from kiosk.app.identity import IdentityUnusableError, apply_identity
 from kiosk.config import IdentityFolderConfig, KioskConfig, parse_config
@@ -39,52 +42,101 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+@dataclass(frozen=True)
+class OwnFleet:
+    """A fleet CA of the test's own: it signs the broker's certificate, devices' certificates and configs."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    @classmethod
+    def make(cls, issued: datetime = NOW) -> OwnFleet:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name("test fleet"))
+            .issuer_name(_name("test fleet"))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(issued - timedelta(days=400))
+            .not_valid_after(issued + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(key, cert)
+
+    def _leaf(
+        self,
+        common: str,
+        key: ec.EllipticCurvePrivateKey,
+        issued: datetime,
+        days: float,
+        server: bool = False,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(common))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(issued - timedelta(minutes=5))
+            .not_valid_after(issued + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        )
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if server:
+            san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(self.key, hashes.SHA256())
+
+    def serve(self, broker: MosquittoBroker) -> None:
+        """Make ``broker`` (not started yet) present a certificate of this fleet and trust only this CA."""
+        key = new_private_key()
+        broker.tls.ca.write_bytes(_pem(self.cert))
+        broker.tls.server_cert.write_bytes(_pem(self._leaf("test broker", key, NOW, 30, server=True)))
+        broker.tls.server_key.write_bytes(private_key_pem(key))
+
+    def device_bundle(
+        self,
+        store: str = "s1",
+        device: str = "k1",
+        *,
+        broker_url: str = "mqtts://broker.example:8883",
+        issued: datetime = NOW,
+        days: float = 90.0,
+        public_key: str = "",
+    ) -> dict[str, bytes]:
+        """A device bundle: ca.pem, cert.pem, key.pem and a config.toml signed by this fleet."""
+        key = new_private_key()
+        cert = self._leaf(f"{store}.{device}", key, issued, days)
+        config = IdentityConfig(
+            fleet="test",
+            store_id=store,
+            device_id=device,
+            broker_url=broker_url,
+            backoffice_public_keys=[public_key] if public_key else [],
+            certificate_serial=serial_hex(cert),
+            issued_at=issued - timedelta(minutes=5),
+            expires_at=cert.not_valid_after_utc,
+        )
+        return {
+            "ca.pem": _pem(self.cert),
+            "cert.pem": _pem(cert),
+            "key.pem": private_key_pem(key),
+            CONFIG_FILE: sign_config(config, self.key).to_toml().encode(),
+        }
+
+
 def make_bundle(
     store: str = "s1", device: str = "k1", *, issued: datetime = NOW, days: float = 90.0, public_key: str = ""
 ) -> dict[str, bytes]:
-    """A device bundle (ca.pem, cert.pem, key.pem, signed config.toml) from a fresh test fleet CA."""
-    name = lambda common: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])  # noqa: E731
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(name("test fleet"))
-        .issuer_name(name("test fleet"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(issued - timedelta(minutes=5))
-        .not_valid_after(issued + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = new_private_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name(f"{store}.{device}"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(issued - timedelta(minutes=5))
-        .not_valid_after(issued + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    config = IdentityConfig(
-        fleet="test",
-        store_id=store,
-        device_id=device,
-        broker_url="mqtts://broker.example:8883",
-        backoffice_public_keys=[public_key] if public_key else [],
-        certificate_serial=serial_hex(cert),
-        issued_at=issued,
-        expires_at=cert.not_valid_after_utc,
-    )
-    signed = sign_config(config, ca_key)
-    return {
-        "ca.pem": _pem(ca),
-        "cert.pem": _pem(cert),
-        "key.pem": private_key_pem(key),
-        CONFIG_FILE: signed.to_toml().encode(),
-    }
+    """A device bundle from a fresh test fleet."""
+    return OwnFleet.make(issued).device_bundle(store, device, issued=issued, days=days, public_key=public_key)
 
 
 def _config(folder: Path) -> KioskConfig:
