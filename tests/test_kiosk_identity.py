@@ -8,12 +8,16 @@ test's); tests/test_provision_check.py runs the same against a bundle the fleet'
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -32,9 +36,12 @@ from mqtt_bridge.identity import (
     serial_hex,
     sign_config,
 )
+from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.signing import public_key_text
+from mqtt_bridge.transport import MqttTransport, drain_queue
 
 KIOSK = Path(sys.executable).with_name("kiosk")
+NO_MODELS = ("--detector", "none", "--summary")
 NOW = datetime.now(UTC)
 
 
@@ -215,3 +222,63 @@ def test_kiosk_run_refuses_an_unusable_identity(tmp_path: Path, broken: str) -> 
     assert "cannot start the kiosk: the identity in" in done.stderr
     expected = "provision enrol" if broken == "missing" else "signature"
     assert expected in done.stderr
+
+
+@pytest.mark.integration
+def test_kiosk_run_connects_as_its_identity(tmp_path: Path) -> None:
+    """kiosk run with only [identity] dir for its link: TLS with the identity's certificate to the broker
+    its config.toml names, its birth and status under the identity's store and device."""
+    fleet = OwnFleet.make()
+    broker = MosquittoBroker(tmp_path / "mosquitto")
+    fleet.serve(broker)
+    broker.start()
+    try:
+        url = f"mqtts://127.0.0.1:{broker.tls_port}"
+        IdentityFolder(tmp_path / "identity").install(fleet.device_bundle("s7", "k9", broker_url=url), NOW)
+        config = tmp_path / "kiosk.toml"
+        data = tmp_path / "data"
+        config.write_text(
+            f'[identity]\ndir = "{tmp_path / "identity"}"\n[storage]\ndata_dir = "{data}"\n'
+            f'[outbox]\npath = "{data / "outbox.sqlite"}"\n'
+            f'[camera]\nsource = "{tmp_path / "frames"}"\nloop = true\n'
+        )
+        (tmp_path / "frames").mkdir()
+        cv2.imwrite(str(tmp_path / "frames" / "0.png"), np.zeros((48, 64, 3), np.uint8))
+        summary = tmp_path / "summary.json"
+        done = subprocess.run(
+            [
+                str(KIOSK),
+                "run",
+                "--config",
+                str(config),
+                "--headless",
+                "--seconds",
+                "3",
+                *NO_MODELS,
+                str(summary),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(summary.read_text())["mqtt_connects"] >= 1
+        reader = MqttTransport(
+            BrokerSettings(enabled=True, host="127.0.0.1", port=broker.port),
+            client_id="reader",
+            subscriptions=[("vitrina/v1/s7/k9/+", 1)],
+        )
+        reader.start()
+        try:
+            reader.wait_connected(10)
+            time.sleep(0.5)
+            retained = {m.topic: m.payload for m in drain_queue(reader.inbound, 0.2) if m.retain}
+        finally:
+            reader.stop()
+        assert "vitrina/v1/s7/k9/birth" in retained
+        assert b'"stopped"' in retained["vitrina/v1/s7/k9/status"]
+        log = (tmp_path / "mosquitto" / "mosquitto.log").read_text(errors="replace")
+        assert "s7.k9" in log  # the broker took the certificate's name as the user name
+    finally:
+        broker.stop()
