@@ -55,12 +55,15 @@ from mqtt_bridge.contract.catalogue import Catalogue
 from mqtt_bridge.contract.events import Health
 
 if TYPE_CHECKING:
+    from kiosk.app.renewal import RenewalWorker
     from kiosk.link.sync import SyncWorker
     from mqtt_bridge.commands import Handler
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_QUEUE = 32
+#: After a renewal under systemd, the longest the kiosk waits for a quiet screen before it restarts anyway.
+RESTART_WAIT_S = 3600.0
 BANDIT_FILE = "bandit.json"
 
 
@@ -199,10 +202,12 @@ class KioskApp:
         pace_files: bool = True,
         sync: bool | None = None,
         command_handlers: Mapping[str, Handler] | None = None,
+        renewal: RenewalWorker | None = None,
     ) -> None:
         """``image_base``: the folder the catalogue's pictures are relative to. ``sync`` None: link to the
         back office when ``[mqtt] enabled``; ``command_handlers``: commands beyond ``staff_ack`` and
-        ``maintenance`` (see :func:`kiosk.link.sync.build_device_sync`)."""
+        ``maintenance`` (see :func:`kiosk.link.sync.build_device_sync`); ``renewal``: the worker that renews
+        the identity's certificate (``kiosk run`` makes one with ``[identity] dir``)."""
         self.config = config
         self.clock = clock or SystemClock()
         rng = rng or random.SystemRandom()
@@ -262,6 +267,8 @@ class KioskApp:
             stall_after_s=config.runtime.stall_after_s,
             fatal_reason=lambda: self.supervisor.fatal_reason,
         )
+        self.renewal = renewal
+        self._restart_asked_at: float | None = None
         self._started_at = 0.0
         self._stopped_at: float | None = None
 
@@ -354,6 +361,8 @@ class KioskApp:
         workers: list[Worker] = [self.writer, self.brain_worker, self.perception, self.camera]
         if self.sync is not None:
             workers.insert(0, self.sync)
+        if self.renewal is not None:
+            workers.append(self.renewal)
         self.supervisor.start(workers)
         self.watchdog.start()
 
@@ -368,6 +377,19 @@ class KioskApp:
         self._stopped_at = self.clock.monotonic()
         return stuck
 
+    def restart_due(self) -> bool:
+        """True when the kiosk should stop so that systemd starts it on its renewed identity: a renewal
+        installed one, systemd runs the kiosk (it restarts it: ``Restart=always``), and the screen is quiet
+        (attract, no open staff call) or has been busy for :data:`RESTART_WAIT_S` since the renewal."""
+        renewal = self.renewal
+        if renewal is None or not renewal.renewed.is_set() or not self.watchdog.under_systemd:
+            return False
+        if self._restart_asked_at is None:
+            self._restart_asked_at = self.clock.monotonic()
+        with self.brain_worker.lock:
+            quiet = self.brain.screen.screen == "attract" and not self.brain.calls.open_calls
+        return quiet or self.clock.monotonic() - self._restart_asked_at >= RESTART_WAIT_S
+
     def run(self, seconds: float | None, stop: threading.Event) -> RunSummary:
         """Start, run until ``seconds`` pass, ``stop`` is set, a finite source ends or a worker is lost for
         good; then stop and return the summary."""
@@ -379,6 +401,9 @@ class KioskApp:
                     break
                 if self.camera.health.finished and not len(self.frames) and not len(self.snapshots):
                     log.info("camera source ended")
+                    break
+                if self.restart_due():
+                    log.info("stopping so that systemd starts the kiosk on its renewed certificate")
                     break
                 stop.wait(0.05)
         finally:

@@ -13,6 +13,7 @@ frame loop. Without ``$NOTIFY_SOCKET`` (not under systemd) nothing is sent and n
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -83,6 +84,12 @@ class SystemdWatchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._unhealthy = False
+
+    @property
+    def under_systemd(self) -> bool:
+        """systemd runs this process as a notify service (``$NOTIFY_SOCKET`` is set)."""
+        env = os.environ if self._environ is None else self._environ
+        return bool(env.get("NOTIFY_SOCKET"))
 
     def verdict(self) -> Verdict:
         """The kiosk's health now."""
