@@ -41,7 +41,7 @@ from mqtt_bridge.signing import public_key_text
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
 KIOSK = Path(sys.executable).with_name("kiosk")
-NO_MODELS = ("--detector", "none", "--summary")
+BARE_RUN = ("--detector", "none", "--summary")
 NOW = datetime.now(UTC)
 
 
@@ -254,7 +254,7 @@ def test_kiosk_run_connects_as_its_identity(tmp_path: Path) -> None:
                 "--headless",
                 "--seconds",
                 "3",
-                *NO_MODELS,
+                *BARE_RUN,
                 str(summary),
             ],
             capture_output=True,

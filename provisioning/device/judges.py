@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kiosk.i18n import Messages, load_messages
-from kiosk.ui.display_probe import DisplayProbe
 from provisioning.device.results import CheckResult, CheckStatus, Words
 from provisioning.device.settings import SelfTestSettings
+
+if TYPE_CHECKING:
+    from kiosk.ui.display_probe import DisplayProbe
 
 MB = 1024 * 1024
 MESSAGES_FILE = Path(__file__).resolve().parent / "messages.toml"
