@@ -538,3 +538,20 @@ def make_csr(key: SigningKey, name: str) -> bytes:
     algorithm = hashes.SHA256() if isinstance(key, ec.EllipticCurvePrivateKey) else None
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, algorithm)
     return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def load_private_key(data: bytes) -> SigningKey:
+    """Parse an unencrypted PEM private key of a kind Vitrina uses (ValueError otherwise)."""
+    key = serialization.load_pem_private_key(data, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise ValueError(f"a {type(key).__name__} key; Vitrina uses P-256")
+    return key
+
+
+def public_key_id(key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey) -> str:
+    """SHA-256 of a public key (SubjectPublicKeyInfo DER), hex: a key's identity in the fleet's registry."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(
+        key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return digest.finalize().hex()

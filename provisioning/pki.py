@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mqtt_bridge.identity import SigningKey, common_name, new_private_key, private_key_pem
+from mqtt_bridge.identity import (
+    SigningKey,
+    common_name,
+    load_private_key,
+    new_private_key,
+    private_key_pem,
+    public_key_id,
+)
 from provisioning.errors import CrlError, CsrError
 
 __all__ = [
@@ -217,15 +224,6 @@ def csr_common_name(csr: x509.CertificateSigningRequest) -> str:
     return str(names[0].value) if names else ""
 
 
-def public_key_id(key: ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey) -> str:
-    """SHA-256 of the public key (SubjectPublicKeyInfo DER), hex: a key's identity in the registry."""
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(
-        key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return digest.finalize().hex()
-
-
 @dataclass(frozen=True)
 class CrlEntry:
     """One revoked certificate: its serial number and when it was revoked."""
@@ -303,11 +301,3 @@ def crl_next_update(data: bytes) -> datetime | None:
 def load_certificate(data: bytes) -> x509.Certificate:
     """Parse a PEM certificate (ValueError when it is not one)."""
     return x509.load_pem_x509_certificate(data)
-
-
-def load_private_key(data: bytes) -> SigningKey:
-    """Parse an unencrypted PEM private key of a kind Vitrina uses (ValueError otherwise)."""
-    key = serialization.load_pem_private_key(data, password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
-        raise ValueError(f"a {type(key).__name__} key; Vitrina uses P-256")
-    return key
