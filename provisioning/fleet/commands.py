@@ -577,10 +577,24 @@ def device_sign(*, fleet_dir: Path, csr_path: Path, out: Path, reload_command: s
 )
 @RELOAD_OPTION
 @click.option(
+    "--renew-min-interval",
+    "renew_min_s",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds after a device's last certificate before it may have one for another key.",
+)
+@click.option(
     "--log-level", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING"])
 )
 def serve(
-    *, fleet_dir: Path, broker: str | None, identity_dir: Path | None, reload_command: str, log_level: str
+    *,
+    fleet_dir: Path,
+    broker: str | None,
+    identity_dir: Path | None,
+    reload_command: str,
+    renew_min_s: float,
+    log_level: str,
 ) -> None:
     """Run the enrolment and renewal service on the fleet's broker until Ctrl-C or SIGTERM.
 
@@ -606,7 +620,11 @@ def serve(
                 "until their ACL reaches the broker"
             )
         service = EnrolmentService(
-            fleet, settings, clock=_now, reload_command=_reload_command(reload_command)
+            fleet,
+            settings,
+            clock=_now,
+            reload_command=_reload_command(reload_command),
+            renew_min_interval=timedelta(seconds=renew_min_s),
         )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
