@@ -7,7 +7,9 @@ published its birth as itself.
    publishes the request: the SUBSCRIBE goes out first on the same connection, and the broker handles a
    client's packets in order, so the subscription exists before the request reaches the service.
 3. It publishes the request (QoS 1; a refusal of the publish itself, PUBACK 135, means the claim identity
-   was revoked) and waits for the reply, asking again with the same request every ``retry_s``.
+   was revoked) and waits for the reply, asking again with the same request every ``retry_s``. Devices
+   enrolling at once share the claim identity's client id, so they take each other's connection; each
+   comes back within a second, and an issued reply waits for it, retained.
 4. A refusal raises :class:`~provisioning.errors.EnrolmentRefusedError` with the service's code and reason.
    An issued reply becomes a bundle with the device's key; it is staged in the identity folder and checked
    (against the claim identity's CA) and remembered as ``pending``.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import secrets
 import time
 from collections.abc import Callable
@@ -48,7 +51,7 @@ from mqtt_bridge.identity import (
     verify_bundle,
     write_file_atomically,
 )
-from mqtt_bridge.transport import MqttTransport, PublishAck, drain_queue
+from mqtt_bridge.transport import MqttTransport, PublishAck, Will, drain_queue
 from provisioning import __version__, pki
 from provisioning.errors import EnrolmentRefusedError, ProvisioningError
 
@@ -104,10 +107,11 @@ def _key(folder: IdentityFolder) -> SigningKey:
     return key
 
 
-def _request_id(key: SigningKey, store: str | None, device: str | None) -> str:
-    """A request id stable for one key and name, so a retry after a crash reuses its reply topic."""
+def _request_id(key: SigningKey, store: str | None, device: str | None, entitlement: str) -> str:
+    """A request id stable for one key, name and token (or serial), so a retry after a crash or a lost
+    reply reuses its reply topic (where an issued reply waits, retained)."""
     public = pki.public_key_id(key.public_key())
-    digest = hashlib.sha256(f"{public}/{store}/{device}".encode()).digest()
+    digest = hashlib.sha256(f"{public}/{store}/{device}/{entitlement}".encode()).digest()
     return digest[:18].hex()
 
 
@@ -116,41 +120,70 @@ def request_certificate(
     request: EnrolmentRequest,
     *,
     timeout_s: float,
-    retry_s: float = 10.0,
+    retry_s: float = 3.0,
+    rng: random.Random | None = None,
 ) -> EnrolmentReply:
-    """Send ``request`` with the claim identity and wait for the service's reply (module docstring, 2-4)."""
+    """Send ``request`` with the claim identity and wait for the service's reply (module docstring, 2-4).
+
+    Each connection subscribes to the reply topic and then publishes the request (in that order, on
+    connect); when another device enrolling at the same time takes the claim identity's session over, this
+    one waits a random 0.2-2 s (so that devices taken over do not all come back at once) and connects
+    again, and finds its issued reply retained. Without a reply for ``retry_s`` it asks again.
+    """
+    rng = rng or random.SystemRandom()
     topics = EnrolmentTopics(claim.config.topic_prefix if claim.config else "vitrina/v1")
     settings = claim.broker_settings()
-    transport = MqttTransport(
-        settings, client_id="claim", subscriptions=[(topics.reply(request.request_id), 1)]
-    )
     payload = request.model_dump_json(exclude_none=True).encode("utf-8")
-    transport.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        transport.wait_connected(max(0.1, deadline - time.monotonic()))
-        while time.monotonic() < deadline:
-            handle = transport.publish(topics.request(request.request_id), payload, qos=1)
-            handle.wait(max(0.1, min(5.0, deadline - time.monotonic())))
-            ack = _find_ack(transport, handle.mid)
-            if ack is not None and not ack.ok:
+    ask = Will(topics.request(request.request_id), payload, qos=1, retain=False)
+    deadline = time.monotonic() + timeout_s
+    connections = 0
+    while time.monotonic() < deadline:
+        transport = MqttTransport(
+            settings, client_id="claim", subscriptions=[(topics.reply(request.request_id), 1)], online=[ask]
+        )
+        transport.start()
+        connections += 1
+        try:
+            reply = _await_reply(transport, request.request_id, min(deadline, time.monotonic() + retry_s))
+        finally:
+            transport.stop(timeout_s=1.0)
+        if reply is not None:
+            return reply
+        time.sleep(rng.uniform(0.2, 2.0))
+    raise ProvisioningError(
+        f"no reply from the enrolment service within {timeout_s:.0f} s ({connections} connections): is "
+        f"`provision serve` running for this fleet on {settings.host}:{settings.port}?"
+    )
+
+
+def _await_reply(transport: MqttTransport, request_id: str, until: float) -> EnrolmentReply | None:
+    """The reply to ``request_id`` on this connection before ``until``; None when the connection was lost
+    (taken over), failed, or nothing came. Raises when the broker refuses the claim identity or its
+    request."""
+    while time.monotonic() < until:
+        for message in drain_queue(transport.inbound, 0.05):
+            if not message.payload:
+                continue  # a cleared retained reply
+            reply = EnrolmentReply.model_validate_json(message.payload)
+            if reply.request_id == request_id:
+                return reply
+        for ack in drain_queue(transport.acks, 0.0):
+            if not ack.ok:
                 raise ProvisioningError(
                     f"the broker refused the enrolment request ({ack.reason}): the claim identity may be "
-                    "revoked or this broker's ACL is not the fleet's (provision broker-config)"
+                    "revoked, or this broker's ACL is not the fleet's (provision broker-config)"
                 )
-            until = min(deadline, time.monotonic() + retry_s)
-            while time.monotonic() < until:
-                for message in drain_queue(transport.inbound, 0.1):
-                    reply = EnrolmentReply.model_validate_json(message.payload)
-                    if reply.request_id == request.request_id:
-                        return reply
-            log.info("no reply yet to enrolment request %s; asking again", request.request_id)
-        raise ProvisioningError(
-            f"no reply from the enrolment service within {timeout_s:.0f} s: is `provision serve` running for "
-            f"this fleet on {settings.host}:{settings.port}?"
-        )
-    finally:
-        transport.stop()
+        for change in drain_queue(transport.changes, 0.0):
+            if change.state == "refused":
+                raise ProvisioningError(
+                    f"the broker refused the claim identity ({change.reason}): is it revoked, or this "
+                    "device's "
+                    "clock wrong? (provision show)"
+                )
+            if change.state in ("lost", "failed"):
+                log.debug("claim connection %s (%s); trying again", change.state, change.reason)
+                return None
+    return None
 
 
 def _find_ack(transport: MqttTransport, mid: int) -> PublishAck | None:
@@ -235,7 +268,9 @@ def enrol(
     key = _key(folder)
     name = device_identity_name(store_id, device_id) if store_id and device_id else ""
     request = EnrolmentRequest(
-        request_id=_request_id(key, store_id, device_id),
+        request_id=_request_id(
+            key, store_id, device_id, hashlib.sha256(f"{token}/{serial}".encode()).hexdigest()
+        ),
         store_id=store_id,
         device_id=device_id,
         csr=make_csr(key, name).decode("ascii"),

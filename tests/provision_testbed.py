@@ -25,9 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from mosquitto_broker import BrokerStartError, find_mosquitto, free_ports
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mosquitto_broker import BrokerStartError, find_mosquitto, free_ports
 from mqtt_bridge.identity import CA_FILE, CERT_FILE, KEY_FILE, IdentityFolder
 from provisioning.fleet.authority import Fleet, FleetSettings
 from provisioning.fleet.broker_config import (
@@ -47,7 +47,7 @@ def now() -> datetime:
 
 
 def broker_user() -> str:
-    """The user Mosquitto runs as: ``mosquitto`` when we are root and it exists (as in production), else us."""
+    """The user Mosquitto runs as: ``mosquitto`` when we are root and it exists (production), else us."""
     if os.geteuid() == 0:
         with contextlib.suppress(KeyError):
             pwd.getpwnam("mosquitto")
@@ -139,7 +139,7 @@ class FleetTestbed:
     """A fleet, its broker and (on demand) its enrolment service. Use as a context manager."""
 
     def __init__(self, name: str = "test", crl_days: float = 7.0) -> None:
-        # Not pytest's tmp_path: its folders are 0700 root, which Mosquitto (dropped to 'mosquitto') cannot enter.
+        # Not pytest's tmp_path: its folders are 0700 root, which Mosquitto (as 'mosquitto') cannot enter.
         self.root = Path(tempfile.mkdtemp(prefix="vitrina-fleet-"))
         self.root.chmod(0o755)
         self.port = free_ports(1)[0]

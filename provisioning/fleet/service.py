@@ -12,6 +12,13 @@ that wait, up to :attr:`EnrolmentService.batch_limit`); per batch:
    its certificate may already publish as itself;
 3. the replies go out (QoS 1), then a retained notice per enrolled or renewed device on the fleet topic.
 
+An issued claim reply is **retained** on its reply topic (and cleared after ``reply_retain_s``): every
+device that boots with the shared claim identity has the same client id on the broker (the certificate's
+name, ``use_username_as_clientid``), so when several enrol at once each new connection takes the session of
+the one before; a device taken over reconnects, subscribes again and finds its reply waiting. The reply
+holds nothing secret (the certificate, the CA, the signed config). Refusals are not retained (a stale one
+must never answer a later, corrected request); the device asks again every few seconds until one arrives.
+
 Every refusal is logged here with the request id, the device it named, its code and reason, and the same
 code and reason go to the device. Tokens are never logged.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,6 +57,9 @@ from provisioning.fleet.registry import Registry
 
 log = logging.getLogger(__name__)
 
+#: How long an issued claim reply stays retained on its reply topic before the service clears it.
+REPLY_RETAIN_S = 600.0
+
 #: Another key certified for the same device within this long is refused (a loop cannot mint certificates).
 RENEW_MIN_INTERVAL = timedelta(hours=1)
 
@@ -59,6 +70,8 @@ class _Outcome:
 
     topic: str
     payload: bytes
+    #: An issued claim reply is retained (see the module docstring), a refusal or renewal reply is not.
+    retain: bool = False
     new_device: bool = False
     notice: FleetDeviceNotice | None = None
 
@@ -91,8 +104,11 @@ class EnrolmentService:
         clock: Callable[[], datetime],
         reload_command: Sequence[str] | None = None,
         renew_min_interval: timedelta = RENEW_MIN_INTERVAL,
+        reply_retain_s: float = REPLY_RETAIN_S,
     ) -> None:
         self.fleet = fleet
+        self.reply_retain_s = reply_retain_s
+        self._retained: dict[str, float] = {}
         self.clock = clock
         self.reload_command = reload_command
         self.renew_min_interval = renew_min_interval
@@ -127,6 +143,7 @@ class EnrolmentService:
 
     def step(self, wait_s: float = 0.0) -> int:
         """Answer every request waiting now (waiting up to ``wait_s`` for the first); returns how many."""
+        self._sweep()
         messages = drain_queue(self.transport.inbound, wait_s, limit=self.batch_limit)
         if not messages:
             return 0
@@ -137,11 +154,20 @@ class EnrolmentService:
                 (log.error if "NOT RELOADED" in line else log.info)("ACL: %s", line)
             self.counters.reloads += 1
         for outcome in outcomes:
-            self.transport.publish(outcome.topic, outcome.payload, qos=1)
+            self.transport.publish(outcome.topic, outcome.payload, qos=1, retain=outcome.retain)
+            if outcome.retain:
+                self._retained[outcome.topic] = time.monotonic()
         for outcome in outcomes:
             if outcome.notice is not None:
                 publish_notice(self.transport, self.prefix, outcome.notice, timeout_s=0)
         return len(messages)
+
+    def _sweep(self) -> None:
+        """Clear retained claim replies older than ``reply_retain_s`` (an empty retained message)."""
+        old = time.monotonic() - self.reply_retain_s
+        for topic in [t for t, at in self._retained.items() if at < old]:
+            self.transport.publish(topic, b"", qos=1, retain=True)
+            del self._retained[topic]
 
     def _handle(self, message: InboundMessage, now: datetime) -> _Outcome | None:
         request_id = self.topics.request_id_of(message.topic)
@@ -261,6 +287,7 @@ class EnrolmentService:
         return _Outcome(
             self.topics.reply(request_id),
             reply.model_dump_json(exclude_none=True).encode(),
+            retain=True,
             new_device=new,
             notice=notice if new else None,
         )
