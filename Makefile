@@ -32,16 +32,17 @@ pytest: $(DEV_STAMP) system-deps  ## The whole test suite, integration and slow 
 faults: $(DEV_STAMP) system-deps  ## The fault suite (docs/reliability.md): prints its table, fails on any red row
 	$(BIN)/python -m tests.faults
 
-system-deps:  ## Install the Debian packages the tests need (mosquitto, xvfb) when missing and running as root
+system-deps:  ## Install the Debian packages the tests need (mosquitto, mosquitto-clients, xvfb) when missing, as root
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "make: installing the Debian packages:$$missing (the tests start a private broker and a virtual display)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	elif echo "$$missing" | grep -q mosquitto; then \
-		echo "make: the tests need the Mosquitto broker binary (Debian/Ubuntu package 'mosquitto')." >&2; \
+		echo "make: the tests need the Mosquitto broker and its clients (Debian/Ubuntu packages 'mosquitto', 'mosquitto-clients')." >&2; \
 		echo "      Install it with:  sudo apt-get install$$missing   and run make again." >&2; \
 		exit 1; \
 	else \

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from provision_testbed import PROVISION, FleetTestbed, now
+
 from provisioning import pki
 from provisioning.errors import CrlError
 from provisioning.fleet.broker_config import CRL_FILE, BrokerOptions, install_crl, write_broker_config
@@ -161,7 +161,7 @@ def test_a_bad_crl_never_replaces_the_good_one_and_why_it_must_not() -> None:
             assert not list(bed.broker_dir.glob(".crl.pem*")), label
         bed.sighup()
         assert _mosquitto_pub(bed, a, f"{PREFIX}/s1/k1/events").returncode != 0
-        # Why: a CRL Mosquitto cannot load on SIGHUP is logged and ignored, and the revoked device gets back in
+        # Why: a CRL Mosquitto cannot load on SIGHUP is logged and ignored, and the revoked device gets in
         # (measured on 2.0.11). This is what install_crl's check keeps from happening.
         crl.write_bytes(bad_crls["not a CRL"])
         bed.sighup()

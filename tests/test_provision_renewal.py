@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from provision_testbed import PROVISION, FleetTestbed, now
 
 from cloud_sync.device import DeviceSync
 from cloud_sync.renewal import RenewalClient, RenewalError, renew_once
@@ -18,7 +19,6 @@ from mqtt_bridge.contract.enrolment import EnrolmentTopics, FleetDeviceNotice
 from mqtt_bridge.contract.payloads import BirthPayload
 from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.identity import IdentityFolder
-from provision_testbed import PROVISION, FleetTestbed, now
 from provisioning.claim import enrol
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
