@@ -220,7 +220,7 @@ class FleetTestbed:
         while time.monotonic() < deadline:
             if self.service.poll() is not None:
                 raise RuntimeError(f"provision serve exited: {self.service_text()}")
-            if "connected to the broker" in self.service_text():
+            if "enrolment service for fleet" in self.service_text():
                 return
             time.sleep(0.05)
         raise RuntimeError(f"provision serve did not connect in {timeout_s} s: {self.service_text()}")
