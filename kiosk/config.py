@@ -362,7 +362,7 @@ class IdentityFolderConfig(_Section):
     renew_before_days: float = Field(
         default=30.0,
         gt=0,
-        le=365,
+        le=3650,
         description="Renew the certificate by itself when it expires within this many days.",
     )
     renew_check_s: float = Field(

@@ -147,3 +147,30 @@ def test_kiosk_restarts_on_the_new_identity_only_under_systemd(
         assert summary.fatal is None
     else:  # nobody would start it again: it keeps running on the old certificate until told to stop
         assert summary.seconds >= 2.9
+
+
+def test_a_renewal_waiting_for_its_reply_does_not_hold_up_the_stop(tmp_path: Path) -> None:
+    _fleet, folder, _old = _installed(tmp_path, days_left=3)
+    called = threading.Event()
+
+    def hanging(identity: VerifiedIdentity, now: datetime) -> VerifiedIdentity:
+        called.set()
+        threading.Event().wait(30)  # a reply that never comes (the client's own timeout is 60 s)
+        raise ConnectionError("no reply")
+
+    worker = RenewalWorker(
+        folder,
+        hanging,
+        now=lambda: datetime.now(UTC),
+        renew_before_days=30,
+        check_every_s=3600,
+        first_check_s=0.05,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    assert called.wait(10)
+    stop.set()
+    thread.join(2.0)
+    assert not thread.is_alive(), "the worker waited for the renewal reply instead of stopping"
+    assert not worker.renewed.is_set() and worker.failures == 0

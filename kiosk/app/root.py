@@ -207,7 +207,7 @@ class KioskApp:
         """``image_base``: the folder the catalogue's pictures are relative to. ``sync`` None: link to the
         back office when ``[mqtt] enabled``; ``command_handlers``: commands beyond ``staff_ack`` and
         ``maintenance`` (see :func:`kiosk.link.sync.build_device_sync`); ``renewal``: the worker that renews
-        the identity's certificate (``kiosk run`` makes one with ``[identity] dir``)."""
+        the identity's certificate (default: with ``[identity] dir`` and the link, one over the link)."""
         self.config = config
         self.clock = clock or SystemClock()
         rng = rng or random.SystemRandom()
@@ -267,6 +267,17 @@ class KioskApp:
             stall_after_s=config.runtime.stall_after_s,
             fatal_reason=lambda: self.supervisor.fatal_reason,
         )
+        if renewal is None and config.identity.dir is not None and self.sync is not None:
+            from kiosk.app.renewal import attach_renewal
+            from mqtt_bridge.identity import IdentityFolder
+
+            renewal = attach_renewal(
+                IdentityFolder(config.identity.dir),
+                self.sync.sync,
+                now=self.clock.now,
+                renew_before_days=config.identity.renew_before_days,
+                check_every_s=config.identity.renew_check_s,
+            )
         self.renewal = renewal
         self._restart_asked_at: float | None = None
         self._started_at = 0.0

@@ -329,13 +329,30 @@ class ClockFacts:
     offset_s: float | None = None  # the reference minus this device; None: no reference answered
     uncertainty_s: float = 0.0  # half the round trip the reference's time came in
     reference: str = ""  # whose time it was, or why there is none
+    #: The fleet's clock when it signed this device's identity (config.toml's issued_at, from the enrolment
+    #: or renewal reply), and this device's clock now: a device clock before it is certainly behind.
+    fleet_time: datetime | None = None
+    device_now: datetime | None = None
 
 
 def judge_clock(facts: ClockFacts, settings: SelfTestSettings) -> CheckResult:
-    """Fail beyond ``clock_tolerance_s`` from the reference (after the round trip's uncertainty); warn when
-    the system says it is not synchronised, or cannot tell and no reference answered."""
+    """Fail when this device's clock is behind the time the fleet signed its identity, or beyond
+    ``clock_tolerance_s`` from a reference (after the round trip's uncertainty); warn when the system says
+    it is not synchronised, or cannot tell and no reference answered."""
     states = {True: "NTP synchronised", False: "NTP not synchronised", None: "NTP state unknown"}
     ntp = f"{states[facts.ntp_synchronised]} ({facts.ntp_how})"
+    if facts.fleet_time is not None and facts.device_now is not None:
+        behind_s = (facts.fleet_time - facts.device_now).total_seconds()
+        if behind_s > settings.clock_tolerance_s:
+            signed = facts.fleet_time.isoformat(timespec="seconds")
+            return _result(
+                "clock",
+                "fail",
+                f"this device's clock ({facts.device_now.isoformat(timespec='seconds')}) is at least "
+                f"{_age(behind_s)} behind the back office's: the fleet signed its identity at {signed}; "
+                f"{ntp}",
+                "fix_clock",
+            )
     if facts.offset_s is not None:
         off = f"{facts.offset_s:+.1f} s from {facts.reference} (±{facts.uncertainty_s:.2f} s)"
         if abs(facts.offset_s) - facts.uncertainty_s > settings.clock_tolerance_s:

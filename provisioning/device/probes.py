@@ -33,7 +33,14 @@ from kiosk.config import CameraConfig, KioskConfig
 from kiosk.perception.camera import CameraError, CameraSourceMissingError, FrameSource, make_source
 from mqtt_bridge.contract.events import Event
 from mqtt_bridge.errors import ConnectionRefusedByBrokerError, MqttBridgeError, NotConnectedError
-from mqtt_bridge.identity import common_name, serial_hex
+from mqtt_bridge.identity import (
+    CONFIG_FILE,
+    IdentityError,
+    IdentityFolder,
+    common_name,
+    read_config,
+    serial_hex,
+)
 from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.transport import MqttTransport, drain_queue
 from provisioning.device.judges import (
@@ -305,12 +312,18 @@ def probe_ntp(systemd_dir: Path = Path("/run/systemd/system")) -> tuple[bool | N
 
 
 def clock_facts(
-    ntp: tuple[bool | None, str], reference: tuple[datetime, datetime, datetime] | None, why_none: str
+    ntp: tuple[bool | None, str],
+    reference: tuple[datetime, datetime, datetime] | None,
+    why_none: str,
+    *,
+    fleet_time: datetime | None = None,
+    device_now: datetime | None = None,
 ) -> ClockFacts:
-    """Facts from the NTP state and, when one answered, a reference time: ``(sent, their_time, received)``
-    in this device's clock around the reply that carried ``their_time``."""
+    """Facts from the NTP state, the fleet's signing time of the identity (``fleet_time``) against this
+    device's clock (``device_now``), and, when one answered, a reference time: ``(sent, their_time,
+    received)`` in this device's clock around the reply that carried ``their_time``."""
     if reference is None:
-        return ClockFacts(ntp[0], ntp[1], reference=why_none)
+        return ClockFacts(ntp[0], ntp[1], reference=why_none, fleet_time=fleet_time, device_now=device_now)
     sent, theirs, received = reference
     half = (received - sent).total_seconds() / 2
     midpoint = sent + (received - sent) / 2
@@ -320,7 +333,24 @@ def clock_facts(
         (theirs - midpoint).total_seconds(),
         abs(half),
         reference=why_none or "the back office",
+        fleet_time=fleet_time,
+        device_now=device_now,
     )
+
+
+def fleet_signing_time(identity_dir: Path | None) -> datetime | None:
+    """``issued_at`` of the current identity's config.toml: the fleet's clock when it answered this
+    device's enrolment or renewal (read, not verified: a clock that is off makes the identity fail to
+    verify, and this shows by how much); None without one."""
+    if identity_dir is None:
+        return None
+    current = IdentityFolder(identity_dir).current_dir()
+    if current is None:
+        return None
+    try:
+        return read_config(current / CONFIG_FILE).issued_at
+    except IdentityError:
+        return None
 
 
 def utc_now() -> datetime:

@@ -52,13 +52,17 @@ TimeReference = Callable[[BrokerSettings, DeviceTopics], tuple[TimeReading | Non
 
 
 def selftest_topic(topics: DeviceTopics) -> str:
-    """The topic of the broker round trip: one of the device's own that its ACL lets it write and read."""
-    return topics.command("selftest")
+    """The topic of the broker round trip: the only kind of topic of its own the fleet's ACL lets a device
+    both write and read (``cmd/+/result`` out, ``cmd/#`` in; provisioning/fleet/broker_config.py), under a
+    command name no back office sends, so a running kiosk (which reads ``cmd/+``) never sees it."""
+    return topics.command_result("selftest")
 
 
 def no_time_reference(_broker: BrokerSettings, _topics: DeviceTopics) -> tuple[TimeReading | None, str]:
-    """No reference clock: the clock check rests on the system's NTP state alone."""
-    return None, "no back-office time source configured"
+    """The fleet's services send no time reply, and the broker's round trip carries none (it measures the
+    link's delay, not the time): the clock check rests on the system's NTP state and on the time the fleet
+    signed this device's identity (a clock behind it is certainly wrong; one ahead is not seen)."""
+    return None, "the fleet sends no time reply; the broker's round trip measures delay, not time"
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,14 @@ def run_selftest(
         reading, why = None, "the back office could not be asked (see the link's line)"
     else:
         reading, why = None, "no back office is configured"
-    results.append(judge_clock(probes.clock_facts(seams.ntp(), reading, why), settings))
+    clock = probes.clock_facts(
+        seams.ntp(),
+        reading,
+        why,
+        fleet_time=probes.fleet_signing_time(written.identity.dir),
+        device_now=seams.now(),
+    )
+    results.append(judge_clock(clock, settings))
     results.append(judge_disk(probes.probe_disk(config.storage.data_dir), settings))
     results.append(judge_outbox(probes.probe_outbox(config.outbox), seams.now(), settings))
     return make_report(results, seams.now(), config.device.store_id, config.device.device_id)
