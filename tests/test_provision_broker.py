@@ -285,3 +285,34 @@ def test_max_queued_messages_needs_a_restart_not_a_sighup() -> None:
         bed.start_broker()
         third = bed.backoffice_bundle("away-3")
         assert _queued_for_away_client(bed, third, device, 30) == 20
+
+
+def test_the_claim_identity_can_be_revoked_like_a_device() -> None:
+    with FleetTestbed() as bed:
+        bed.start_broker()
+        with bed.connected(bed.fleet.claim_dir):
+            pass
+        result = subprocess.run(
+            [
+                str(PROVISION),
+                "revoke",
+                "--fleet",
+                str(bed.fleet_dir),
+                "--device",
+                "vitrina-claim",
+                "--reason",
+                "image leaked",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0 and "revoked vitrina-claim" in result.stdout, (
+            result.stdout + result.stderr
+        )
+        assert "back office told" not in result.stdout  # notices are per device
+        claim = bed.client(bed.fleet.claim_dir)
+        assert not claim.connect(timeout_s=5)
+        claim.close()
+        assert "user vitrina-claim\ntopic deny #" in (bed.broker_dir / "acl").read_text()

@@ -34,7 +34,7 @@ from provisioning.fleet.broker_config import (
 )
 from provisioning.fleet.notices import bundle_settings, publish_notice_once
 from provisioning.fleet.registry import Role
-from provisioning.fleet.revocation import crl_due, refresh_crl, revoke_device
+from provisioning.fleet.revocation import crl_due, refresh_crl, revoke_identity
 
 FLEET_OPTION = click.option(
     "--fleet",
@@ -655,24 +655,28 @@ def serve(
 # -- revoke and the CRL -------------------------------------------------------------------------------------
 
 
-def _device_name(store_id: str | None, device: str) -> tuple[str, str]:
+def _identity_name(store_id: str | None, device: str) -> tuple[str, str, str]:
+    """``(name, store, device)``: a device by --store and --device, or any identity's name in --device
+    (STORE.DEVICE, vitrina-claim, backoffice-NAME); store and device are '' for a non-device."""
     if store_id is not None:
-        return store_id, device
+        return device_identity_name(store_id, device), store_id, device
     try:
-        role, store, dev = parse_identity_name(device)
+        parse_identity_name(device)
     except IdentityNameError as exc:
         raise click.BadParameter(f"{exc}; or give --store", param_hint="--device") from exc
-    if role != "device":
-        raise click.BadParameter(
-            "give the device as STORE.DEVICE, or --store and --device", param_hint="--device"
-        )
-    return store, dev
+    _, store, dev = parse_identity_name(device)
+    return device, store, dev
 
 
 @click.command()
 @FLEET_OPTION
 @click.option("--store", "store_id", help="The device's store (or give --device as STORE.DEVICE).")
-@click.option("--device", required=True, help="The device's id, or STORE.DEVICE.")
+@click.option(
+    "--device",
+    required=True,
+    help="The device's id (with --store), or STORE.DEVICE; or another identity's name: vitrina-claim (the "
+    "claim identity), backoffice-NAME (a back-office process).",
+)
 @click.option(
     "--reason", default="revoked by the fleet operator", show_default=True, help="Why (logged, told)."
 )
@@ -696,23 +700,25 @@ def revoke(
     From then on the device cannot connect, and a session it still has open receives nothing and may
     publish nothing (Mosquitto keeps the session open; the ACL shuts it). The back office is told by a
     retained notice on vitrina/v1/_fleet/devices/STORE/DEVICE. A revoked name is never issued again.
+    The claim identity (vitrina-claim) and back-office processes are revoked the same way.
 
     \b
     Example:
       provision revoke --fleet /srv/vitrina/fleet --device s1.k1 --reason "stolen"
+      provision revoke --fleet /srv/vitrina/fleet --device vitrina-claim --reason "image leaked"
     """
-    store, dev = _device_name(store_id, device)
+    name, store, dev = _identity_name(store_id, device)
     with _fleet(fleet_dir) as fleet:
         now = _now()
-        done = revoke_device(
-            fleet, store, dev, now, reason=reason, reload_command=_reload_command(reload_command)
+        done = revoke_identity(
+            fleet, name, now, reason=reason, reload_command=_reload_command(reload_command)
         )
         click.echo(
             f"revoked {done.name}: {len(done.serials)} certificate(s) in the CRL (valid until "
             f"{done.crl_next_update:%Y-%m-%d %H:%M} UTC)"
         )
         _report_brokers(done.brokers)
-        if notify:
+        if notify and store:
             settings = bundle_settings(
                 broker or fleet.settings.broker_url, fleet.bundle_dir("admin"), fleet.settings.topic_prefix
             )

@@ -80,7 +80,15 @@ def revoke_device(
     reload_command: Sequence[str] | None = None,
 ) -> Revocation:
     """Revoke a device: registry, CRL, every broker's ACL and CRL, reload (module docstring)."""
-    name = device_identity_name(store_id, device_id)
+    return revoke_identity(
+        fleet, device_identity_name(store_id, device_id), now, reason=reason, reload_command=reload_command
+    )
+
+
+def revoke_identity(
+    fleet: Fleet, name: str, now: datetime, *, reason: str, reload_command: Sequence[str] | None = None
+) -> Revocation:
+    """Revoke any identity by its common name (a device, the claim identity, a back-office process)."""
     serials = fleet.registry.revoke(name, now, reason)
     next_update = refresh_crl(fleet, now)
     brokers = refresh_brokers(fleet, now, reload_command)
