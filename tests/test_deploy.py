@@ -44,6 +44,15 @@ def _unit(path: Path) -> configparser.RawConfigParser:
     return parser
 
 
+def _installed_unit(name: str) -> Path:
+    for folder in ("/lib/systemd/system", "/usr/lib/systemd/system"):
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    pytest.fail(
+        f"{name} is not installed: the Debian package 'mosquitto' installs it (apt-get install mosquitto)"
+    )
+
+
 def _units() -> list[Path]:
     return sorted(p for p in UNITS.iterdir() if p.suffix in (".service", ".timer"))
 
@@ -69,9 +78,12 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:
         )
     for unit in _units():
         (tmp_path / unit.name).write_text(_here(unit.read_text(encoding="utf-8")), encoding="utf-8")
+    # The drop-in for Debian's mosquitto.service, verified on that unit (installed with the broker).
+    shutil.copytree(UNITS / "mosquitto.service.d", tmp_path / "mosquitto.service.d")
+    shutil.copy(_installed_unit("mosquitto.service"), tmp_path / "mosquitto.service")
     # A template is verified through an instance of it.
     (tmp_path / "vitrina-ingest@1.service").symlink_to(tmp_path / "vitrina-ingest@.service")
-    names = [p.name for p in tmp_path.iterdir() if p.name != "vitrina-ingest@.service"]
+    names = [p.name for p in tmp_path.iterdir() if p.is_file() and p.name != "vitrina-ingest@.service"]
     done = subprocess.run(
         [tool, "verify", *sorted(str(tmp_path / name) for name in names)],
         capture_output=True,
@@ -96,6 +108,11 @@ def test_kiosk_unit_is_watched_and_restarted() -> None:
     assert stall_s < watchdog_s, "a stuck worker must be noticed before systemd's watchdog fires"
     assert "video" in service["SupplementaryGroups"].split()
     assert service["ExecStart"].split()[0] == "/opt/vitrina/deploy/kiosk/vitrina-session"
+
+
+def test_mosquitto_runs_on_the_fleets_configuration() -> None:
+    drop_in = _unit(UNITS / "mosquitto.service.d" / "vitrina.conf")["Service"]
+    assert drop_in["ExecStart"].endswith("/usr/sbin/mosquitto -c /etc/mosquitto/vitrina/mosquitto.conf")
 
 
 def test_crl_timer_starts_its_service_daily() -> None:
