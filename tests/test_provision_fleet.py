@@ -226,3 +226,17 @@ def test_every_provision_command_has_help_with_an_example() -> None:
         result = RUN.invoke(main, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
         assert "Example" in result.output, f"provision {' '.join(path)} --help has no example"
+
+
+def test_crl_refresh_re_signs_before_next_update(fleet: Path) -> None:
+    from cryptography import x509
+
+    def number() -> int:
+        crl = x509.load_pem_x509_crl((fleet / "crl.pem").read_bytes())
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+    first = number()
+    quiet = _invoke("crl", "refresh", "--fleet", str(fleet), "--if-within", "3")
+    assert "nothing to do" in quiet and number() == first  # 7 days left: not due
+    done = _invoke("crl", "refresh", "--fleet", str(fleet), "--if-within", "8")
+    assert "CRL re-signed" in done and number() == first + 1
