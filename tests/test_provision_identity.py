@@ -173,3 +173,13 @@ def test_a_key_is_never_readable_by_others_even_while_written(tmp_path: Path) ->
     finally:
         os.umask(old)
     assert (tmp_path / "key.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_topic_tree_knows_the_renewal_topics() -> None:
+    from mqtt_bridge.contract.enrolment import renew_topics
+    from mqtt_bridge.contract.topics import DeviceTopics, parse_topic
+
+    topics = DeviceTopics("vitrina/v1", "s1", "k1")
+    assert renew_topics(topics) == ("vitrina/v1/s1/k1/renew/request", "vitrina/v1/s1/k1/renew/reply")
+    assert parse_topic("vitrina/v1", topics.renew_reply).kind == "renew_reply"
+    assert parse_topic("vitrina/v1", topics.renew_request).kind == "renew_request"

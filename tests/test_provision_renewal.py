@@ -15,6 +15,7 @@ from provision_testbed import PROVISION, FleetTestbed, now
 from cloud_sync.device import DeviceSync
 from cloud_sync.renewal import RenewalClient, RenewalError, renew_once
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
+from mqtt_bridge.commands import CommandProcessor
 from mqtt_bridge.contract.enrolment import EnrolmentTopics, FleetDeviceNotice
 from mqtt_bridge.contract.payloads import BirthPayload
 from mqtt_bridge.contract.topics import DeviceTopics
@@ -92,12 +93,15 @@ def test_the_kiosk_renews_over_its_own_device_link(bed: FleetTestbed, tmp_path: 
     identity = folder.load(now())
     topics = DeviceTopics(PREFIX, "s1", "k1")
     birth = BirthPayload(software_version="test", config_hash="0" * 64, ts=now())
+    settings = identity.broker_settings()
+    # As the kiosk runs it: with its commands on, so the renewal reply passes through the command bridge.
     sync = DeviceSync(
-        identity.broker_settings(),
+        settings,
         topics,
         birth,
         OutboxSettings(path=tmp_path / "outbox.sqlite"),
         AnonymisationSettings(),
+        commands=CommandProcessor(settings.commands, {}, now),
     )
     client = RenewalClient(folder, topics, sync.transport.publish, now, timeout_s=20)
     sync.listen(client.reply_topic, 1, lambda message: client.handle(message.payload))
@@ -110,6 +114,7 @@ def test_the_kiosk_renews_over_its_own_device_link(bed: FleetTestbed, tmp_path: 
         assert renewed.certificate.serial_number != identity.certificate.serial_number
         assert folder.load(now()).folder == renewed.folder
         assert sync.transport.connected  # the link it renewed over was never dropped
+        assert sync.publishing  # and its publisher (which reads the reply) is still running
     finally:
         sync.stop()
     with bed.connected(renewed.folder) as device:

@@ -128,7 +128,7 @@ def _check_request_id(request_id: str) -> str:
 
 def renew_topics(topics: DeviceTopics) -> tuple[str, str]:
     """A device's renewal topics: ``(.../renew/request, .../renew/reply)``."""
-    return f"{topics.base}/renew/request", f"{topics.base}/renew/reply"
+    return topics.renew_request, topics.renew_reply
 
 
 class EnrolmentRequest(_Wire):

@@ -44,6 +44,7 @@ from mqtt_bridge.contract.enrolment import (
     RenewalReply,
     RenewalRequest,
 )
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.identity import serial_hex
 from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.transport import ConnectionMonitor, InboundMessage, MqttTransport, drain_queue
@@ -319,7 +320,7 @@ class EnrolmentService:
         return pki.cert_pem(cert), True
 
     def _renew(self, store_id: str, device_id: str, payload: bytes, now: datetime) -> _Outcome:
-        reply_topic = f"{self.prefix}/{store_id}/{device_id}/renew/reply"
+        reply_topic = DeviceTopics(self.prefix, store_id, device_id).renew_reply
         name = f"{store_id}/{device_id}"
 
         def refuse(request_id: str, code: RefusalCode, reason: str) -> _Outcome:
