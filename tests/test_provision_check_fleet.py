@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from provision_testbed import PROVISION, FleetTestbed
+from test_provision_check import LOADED_MACHINE
 
 from kiosk.perception.demo_media import write_walk_in_clip
 from mqtt_bridge.identity import IdentityFolder
@@ -79,7 +80,7 @@ def run_check(config: Path, *prefix: str) -> tuple[int, dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["SDL_VIDEODRIVER"] = "dummy"
     done = subprocess.run(
-        [*prefix, str(PROVISION), "check", "--json", "--config", str(config)],
+        [*prefix, str(PROVISION), "check", "--json", "--config", str(config), *LOADED_MACHINE],
         capture_output=True,
         text=True,
         timeout=180,

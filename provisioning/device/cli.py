@@ -57,6 +57,18 @@ DEFAULT_CONFIG = Path("/etc/vitrina/kiosk.toml")
     help="Check the models in this folder (with its manifest.json) instead of the installed ones.",
 )
 @click.option("--no-display", is_flag=True, help="Do not open a window (the screen line says skipped).")
+@click.option(
+    "--presence-budget-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Most p95 milliseconds of one face-detection call (default 50: a Raspberry Pi 4 or 5).",
+)
+@click.option(
+    "--emotion-budget-ms",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Most p95 milliseconds of one expression call (default 10).",
+)
 def check(
     *,
     config_file: Path,
@@ -65,6 +77,8 @@ def check(
     source: str | None,
     models_dir: Path | None,
     no_display: bool,
+    presence_budget_ms: float | None,
+    emotion_budget_ms: float | None,
 ) -> None:
     """The device's self-test: camera, models, screen, back-office link, certificate, clock, disk, outbox.
 
@@ -80,9 +94,11 @@ def check(
       provision check --lang ru
       provision check --json --config /etc/vitrina/kiosk.toml > check.json
       provision check --source /dev/video0 --no-display
+      provision check --presence-budget-ms 120     # a slower board
     """
     from kiosk.ui.display_probe import DisplayProbe
     from provisioning.device.selftest import Probes, run_selftest
+    from provisioning.device.settings import SelfTestSettings
 
     seams = Probes(models_dir=models_dir, camera_source=source)
     if no_display:
@@ -91,7 +107,9 @@ def check(
             camera_source=source,
             display=lambda _size, _full: DisplayProbe("skipped", "not tried: --no-display"),
         )
-    report = run_selftest(config_file, seams=seams)
+    budgets = {"presence_budget_ms": presence_budget_ms, "emotion_budget_ms": emotion_budget_ms}
+    settings = SelfTestSettings.model_validate({k: v for k, v in budgets.items() if v is not None})
+    report = run_selftest(config_file, settings, seams=seams)
     click.echo(render_json(report) if as_json else render_table(report, language))
     sys.exit(0 if report.ok else 1)
 
