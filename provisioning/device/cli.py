@@ -67,7 +67,7 @@ DEFAULT_CONFIG = Path("/etc/vitrina/kiosk.toml")
     "--emotion-budget-ms",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Most p95 milliseconds of one expression call (default 10).",
+    help="Most p95 milliseconds of one expression call (default 20).",
 )
 def check(
     *,

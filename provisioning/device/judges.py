@@ -145,7 +145,8 @@ def judge_model(facts: ModelFacts, settings: SelfTestSettings) -> CheckResult:
     timing = f"p50 {facts.p50_ms:.2f} ms, p95 {facts.p95_ms:.2f} ms (budget {budget:g} ms)"
     if facts.p95_ms <= budget:
         return _result(check, "pass", f"checksum ok, loads, {timing}", name=name)
-    return _result(check, "fail", f"checksum ok, loads, too slow: {timing}", "fix_model_slow", name=name)
+    fix = "fix_model_slow" if facts.task == "presence" else "fix_model_slow_emotion"
+    return _result(check, "fail", f"checksum ok, loads, too slow: {timing}", fix, name=name)
 
 
 # -- display ------------------------------------------------------------------------------------------------
