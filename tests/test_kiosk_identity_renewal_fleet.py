@@ -62,13 +62,7 @@ def test_kiosk_renews_over_its_own_link_without_commands(tmp_path: Path) -> None
     _renew_while_running(tmp_path, "[mqtt.commands]\nenabled = false\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mqtt_bridge.commands.CommandBridge parses every inbound topic with the contract's parse_topic, "
-    "which does not know {store}/{device}/renew/reply: the TopicError (a ContractError, not caught there) "
-    "stops the outbox publisher, and the reply never reaches the renewal client. Fix: parse_topic knows the "
-    "renew topics, or the bridge hands a topic it cannot parse to `other` (the listeners)",
-)
 def test_kiosk_renews_over_its_own_link(tmp_path: Path) -> None:
-    """The default configuration: commands on."""
+    """The default configuration: commands on (the command bridge reads every message first and hands the
+    renewal reply on to its listener)."""
     _renew_while_running(tmp_path, "")
