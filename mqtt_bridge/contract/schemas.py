@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_bridge.contract.catalogue import Catalogue
-from mqtt_bridge.contract.enrolment import ENROLMENT_MODELS
 from mqtt_bridge.contract.events import EVENT_ADAPTER
 from mqtt_bridge.contract.payloads import json_schemas
 
 
 def contract_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of everything the contract defines, by file stem: every wire payload, one event (the
-    union, discriminated by ``type``), the offer catalogue, and enrolment's payloads and identity config."""
-    schemas = json_schemas({"catalogue": Catalogue, **ENROLMENT_MODELS})
+    union, discriminated by ``type``) and the offer catalogue."""
+    schemas = json_schemas({"catalogue": Catalogue})
     schemas["event"] = EVENT_ADAPTER.json_schema(mode="validation")
     return dict(sorted(schemas.items()))
 
