@@ -163,7 +163,7 @@ def test_expired_certificate_fails_identity_and_certificate(device: Device) -> N
     assert code == 1
     assert results["certificate"]["status"] == "fail"
     assert "expired" in results["certificate"]["detail"]
-    assert "renew" in results["certificate"]["fix"]["en"]
+    assert "enrol the device again" in results["certificate"]["fix"]["en"]
     assert results["identity"]["status"] == "fail"
 
 

@@ -263,7 +263,7 @@ def judge_certificate(facts: CertificateFacts, now: datetime, settings: SelfTest
     days = (facts.not_after - now).total_seconds() / 86_400
     until = f"valid until {facts.not_after.isoformat(timespec='seconds')}"
     if days <= 0:
-        return _result("certificate", "fail", f"{who} expired {-days:.1f} days ago ({until})", "fix_renew")
+        return _result("certificate", "fail", f"{who} expired {-days:.1f} days ago ({until})", "fix_expired")
     if days < settings.certificate_warn_days:
         return _result("certificate", "warn", f"{who}: {days:.1f} days left ({until})", "fix_renew")
     return _result("certificate", "pass", f"{who}: {days:.0f} days left ({until})")
