@@ -36,22 +36,26 @@ pytest: $(DEV_STAMP) system-deps  ## The whole test suite, integration and slow 
 faults: $(DEV_STAMP) system-deps  ## The fault suite (docs/reliability.md): prints its table, fails on any red row
 	$(BIN)/python -m tests.faults
 
-system-deps:  ## Install the Debian packages the tests need (mosquitto, xvfb, chromium) when missing, as root
+system-deps:  ## Install the Debian packages the tests need (mosquitto and its clients, xvfb, chromium, faketime, systemd-analyze) when missing, as root
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "make: installing the Debian packages:$$missing (the tests start a private broker, a virtual display and a browser)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	elif echo "$$missing" | grep -qE 'mosquitto|chromium'; then \
-		echo "make: the tests need the Mosquitto broker and Debian's chromium (packages 'mosquitto', 'chromium')." >&2; \
+		echo "make: the tests need the Mosquitto broker, its clients and Debian's chromium (packages 'mosquitto', 'mosquitto-clients', 'chromium')." >&2; \
 		echo "      Install it with:  sudo apt-get install$$missing   and run make again." >&2; \
 		exit 1; \
 	else \
-		echo "make: Xvfb is missing (Debian/Ubuntu package 'xvfb'): the real-window test will be skipped." >&2; \
-		echo "      Install it with:  sudo apt-get install xvfb" >&2; \
+		echo "make: missing Debian packages:$$missing; the tests that need them (the real window, the clock-off" >&2; \
+		echo "      self-test, the systemd units' check) will be skipped, saying why." >&2; \
+		echo "      Install them with:  sudo apt-get install$$missing" >&2; \
 	fi
 
 $(BIN)/python:

@@ -339,9 +339,10 @@ def run(
     from mqtt_bridge.errors import MqttBridgeError
 
     config = _run_config(config_file, source, loop)
+    configure_logging(config.logging)
+    config = _with_identity(config)
     if broker is not None:
         config = _linked(config, broker)
-    configure_logging(config.logging)
     catalogue, image_base = _start_catalogue(config)
     chosen = _open_detector(detector, config)
     try:
@@ -388,6 +389,28 @@ def run(
     if app.camera.health.missing:  # the source never delivered: it is not there
         click.echo(f"kiosk stopped: {app.camera.health.last_error}", err=True)
         sys.exit(1)
+
+
+def _with_identity(config: KioskConfig) -> KioskConfig:
+    """``config`` on the identity ``[identity] dir`` names (kiosk.app.identity); exits 2 when it is
+    missing, expired or its signature is wrong, saying which and what to do."""
+    from datetime import UTC, datetime
+
+    from kiosk.app.identity import IdentityUnusableError, apply_identity
+
+    try:
+        applied, identity = apply_identity(config, datetime.now(UTC))
+    except IdentityUnusableError as exc:
+        click.echo(f"cannot start the kiosk: {exc}", err=True)
+        sys.exit(EXIT_CONFIG_ERROR)
+    if identity is not None:
+        log.info(
+            "identity %s from %s, certificate valid for %.0f more days",
+            identity.name,
+            identity.folder,
+            identity.days_left(datetime.now(UTC)),
+        )
+    return applied
 
 
 def _linked(config: KioskConfig, url: str) -> KioskConfig:

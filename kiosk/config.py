@@ -350,12 +350,51 @@ class RuntimeConfig(_Section):
         gt=0,
         description="Seconds between health events (and MQTT metrics, with [mqtt] enabled).",
     )
+    stall_after_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="Under systemd's watchdog (WatchdogSec=): the perception or brain worker silent for "
+        "longer than this counts as stuck, and the kiosk stops telling systemd it is alive, so systemd "
+        "restarts it. Keep it below WatchdogSec and well above one model call.",
+    )
+
+
+class IdentityFolderConfig(_Section):
+    """The device's identity on the fleet's broker: the folder ``provision enrol`` or ``provision apply``
+    writes (docs/deploy.md, "Identity folder")."""
+
+    dir: Path | None = Field(
+        default=None,
+        description="The identity folder, usually /var/lib/vitrina/identity. Set: the kiosk takes its store "
+        "and device ids, the broker's address, the TLS files and the back office's public keys from the "
+        "verified identity there (overriding [device] store_id and device_id, [mqtt] host, port, tls, "
+        "topic_prefix and [mqtt.commands] public_keys, and enabling [mqtt]), refuses to start when it is "
+        "missing, expired or its signature does not verify, and renews its certificate by itself. Absent: "
+        "[device] and [mqtt] are used as written.",
+    )
+    renew_before_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="Renew the certificate by itself when it expires within this many days.",
+    )
+    renew_check_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="How often the renewal worker looks at the certificate's expiry (and retries a renewal "
+        "that failed).",
+    )
 
 
 class KioskConfig(_Section):
     """The root of the kiosk's configuration. Every section and field has a sane default."""
 
     device: DeviceConfig = Field(default_factory=DeviceConfig, description="Identity of this device.")
+    identity: IdentityFolderConfig = Field(
+        default_factory=IdentityFolderConfig,
+        description="The identity folder from enrolment; when set, it names the device and its broker.",
+    )
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Log level, format and file.")
     camera: CameraConfig = Field(default_factory=CameraConfig, description="The camera source.")
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="Consent mode and notice.")

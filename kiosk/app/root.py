@@ -39,6 +39,7 @@ from kiosk.app.summary import (
     decision_figures,
     percentile_ms,
 )
+from kiosk.app.watchdog import Heartbeat, SystemdWatchdog
 from kiosk.app.workers import Supervisor, Worker
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
@@ -54,12 +55,15 @@ from mqtt_bridge.contract.catalogue import Catalogue
 from mqtt_bridge.contract.events import Health
 
 if TYPE_CHECKING:
+    from kiosk.app.renewal import RenewalWorker
     from kiosk.link.sync import SyncWorker
     from mqtt_bridge.commands import Handler
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_QUEUE = 32
+#: After a renewal under systemd, the longest the kiosk waits for a quiet screen before it restarts anyway.
+RESTART_WAIT_S = 3600.0
 BANDIT_FILE = "bandit.json"
 
 
@@ -85,10 +89,13 @@ class PerceptionWorker:
         self._clock = clock
         self.processed = 0
         self.inference_s = 0.0
+        #: Beats once a loop (at least every 0.1 s while alive): the watchdog's sign of life.
+        self.heartbeat = Heartbeat(clock)
 
     def run(self, stop: threading.Event) -> None:
         """Detect on each frame until stopped."""
         while not stop.is_set():
+            self.heartbeat.beat()
             captured = self._frames.get(0.1)
             if captured is None:
                 continue
@@ -128,6 +135,8 @@ class BrainWorker:
         self._tick_s = 1.0 / config.runtime.tick_hz
         self._health_s = config.runtime.health_interval_s
         self.lock = threading.Lock()
+        #: Beats once a loop (at least every tick while alive): the watchdog's sign of life.
+        self.heartbeat = Heartbeat(brain.clock)
         self.decision_latency_s: deque[float] = deque(maxlen=10_000)
         #: Open while someone in view may have their expression read; the perception worker asks it.
         self.expression = threading.Event()
@@ -140,6 +149,7 @@ class BrainWorker:
         next_tick = clock.monotonic()
         next_health = clock.monotonic() + self._health_s
         while not stop.is_set():
+            self.heartbeat.beat()
             snapshot = self._snapshots.get(max(0.0, min(self._tick_s, next_tick - clock.monotonic())))
             with self.lock:
                 if snapshot is not None:
@@ -192,10 +202,12 @@ class KioskApp:
         pace_files: bool = True,
         sync: bool | None = None,
         command_handlers: Mapping[str, Handler] | None = None,
+        renewal: RenewalWorker | None = None,
     ) -> None:
         """``image_base``: the folder the catalogue's pictures are relative to. ``sync`` None: link to the
         back office when ``[mqtt] enabled``; ``command_handlers``: commands beyond ``staff_ack`` and
-        ``maintenance`` (see :func:`kiosk.link.sync.build_device_sync`)."""
+        ``maintenance`` (see :func:`kiosk.link.sync.build_device_sync`); ``renewal``: the worker that renews
+        the identity's certificate (default: with ``[identity] dir`` and the link, one over the link)."""
         self.config = config
         self.clock = clock or SystemClock()
         rng = rng or random.SystemRandom()
@@ -249,6 +261,25 @@ class KioskApp:
         self.supervisor = Supervisor(
             self.clock, config.runtime.restart_limit, config.runtime.restart_window_s
         )
+        #: systemd's READY/WATCHDOG/STOPPING (a no-op outside systemd): pings only while these two beat.
+        self.watchdog = SystemdWatchdog(
+            {"perception": self.perception.heartbeat, "brain": self.brain_worker.heartbeat},
+            stall_after_s=config.runtime.stall_after_s,
+            fatal_reason=lambda: self.supervisor.fatal_reason,
+        )
+        if renewal is None and config.identity.dir is not None and self.sync is not None:
+            from kiosk.app.renewal import attach_renewal
+            from mqtt_bridge.identity import IdentityFolder
+
+            renewal = attach_renewal(
+                IdentityFolder(config.identity.dir),
+                self.sync.sync,
+                now=self.clock.now,
+                renew_before_days=config.identity.renew_before_days,
+                check_every_s=config.identity.renew_check_s,
+            )
+        self.renewal = renewal
+        self._restart_asked_at: float | None = None
         self._started_at = 0.0
         self._stopped_at: float | None = None
 
@@ -341,10 +372,14 @@ class KioskApp:
         workers: list[Worker] = [self.writer, self.brain_worker, self.perception, self.camera]
         if self.sync is not None:
             workers.insert(0, self.sync)
+        if self.renewal is not None:
+            workers.append(self.renewal)
         self.supervisor.start(workers)
+        self.watchdog.start()
 
     def stop(self) -> list[str]:
         """Stop producers first, drain, save the bandit state. Returns workers that did not stop."""
+        self.watchdog.stop()
         stuck = self.supervisor.stop()
         if self.sync is not None and "sync" not in stuck:
             self.sync.close()
@@ -352,6 +387,19 @@ class KioskApp:
             self.engine.bandit.save(self.bandit_path)
         self._stopped_at = self.clock.monotonic()
         return stuck
+
+    def restart_due(self) -> bool:
+        """True when the kiosk should stop so that systemd starts it on its renewed identity: a renewal
+        installed one, systemd runs the kiosk (it restarts it: ``Restart=always``), and the screen is quiet
+        (attract, no open staff call) or has been busy for :data:`RESTART_WAIT_S` since the renewal."""
+        renewal = self.renewal
+        if renewal is None or not renewal.renewed.is_set() or not self.watchdog.under_systemd:
+            return False
+        if self._restart_asked_at is None:
+            self._restart_asked_at = self.clock.monotonic()
+        with self.brain_worker.lock:
+            quiet = self.brain.screen.screen == "attract" and not self.brain.calls.open_calls
+        return quiet or self.clock.monotonic() - self._restart_asked_at >= RESTART_WAIT_S
 
     def run(self, seconds: float | None, stop: threading.Event) -> RunSummary:
         """Start, run until ``seconds`` pass, ``stop`` is set, a finite source ends or a worker is lost for
@@ -364,6 +412,9 @@ class KioskApp:
                     break
                 if self.camera.health.finished and not len(self.frames) and not len(self.snapshots):
                     log.info("camera source ended")
+                    break
+                if self.restart_due():
+                    log.info("stopping so that systemd starts the kiosk on its renewed certificate")
                     break
                 stop.wait(0.05)
         finally:

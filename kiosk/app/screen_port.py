@@ -152,10 +152,12 @@ def screen_for_app(
 
 
 def app_stopped(app: KioskApp) -> Callable[[], bool]:
-    """A stop condition for the render loop: the app gave up (fatal) or its finite source ended."""
+    """A stop condition for the render loop: the app gave up (fatal), its finite source ended, or it should
+    restart on a renewed identity (:meth:`KioskApp.restart_due`)."""
 
     def stopped() -> bool:
-        return app.supervisor.fatal.is_set() or (app.camera.health.finished and not len(app.frames))
+        ended = app.camera.health.finished and not len(app.frames)
+        return app.supervisor.fatal.is_set() or ended or app.restart_due()
 
     return stopped
 

@@ -15,6 +15,8 @@ from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from mqtt_bridge.contract.enrolment import ENROLMENT_MODELS
+
 #: Largest payload Vitrina publishes or accepts (bytes); the ingest and the bridge refuse larger ones.
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 
@@ -211,8 +213,10 @@ class CatalogueResult(_Wire):
     ts: datetime = Field(description="When the device decided (UTC).")
 
 
-#: Every wire model, by the name of its schema file in docs/schemas/.
+#: Every wire model, by the name of its schema file in docs/schemas/ (with enrolment's, renewal's and the
+#: fleet's notices, and the signed identity config they carry: :mod:`mqtt_bridge.contract.enrolment`).
 WIRE_MODELS: Final[dict[str, type[BaseModel]]] = {
+    **ENROLMENT_MODELS,
     "status": StatusPayload,
     "birth": BirthPayload,
     "event_batch": EventBatch,

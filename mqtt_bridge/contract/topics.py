@@ -8,7 +8,9 @@
 - ``metrics``: periodic health, QoS 0;
 - ``alerts``: staff calls, QoS 1;
 - ``cmd/<name>``: inbound commands; ``cmd/<name>/result``: their outcome;
-- ``catalogue/result``: what the device did with the store's catalogue release.
+- ``catalogue/result``: what the device did with the store's catalogue release;
+- ``renew/request`` and ``renew/reply``: certificate renewal over the device's own identity (the payloads
+  are in :mod:`mqtt_bridge.contract.enrolment`).
 
 One topic is per store, not per device: ``{prefix}/{store}/catalogue``, the back office's signed offer
 catalogue, retained (:class:`StoreTopics`).
@@ -137,6 +139,16 @@ class DeviceTopics:
         """What the device did with the store's catalogue release: ``catalogue/result``, QoS 1."""
         return f"{self.base}/catalogue/result"
 
+    @property
+    def renew_request(self) -> str:
+        """The device asks the enrolment service for a renewed certificate: ``renew/request``, QoS 1."""
+        return f"{self.base}/renew/request"
+
+    @property
+    def renew_reply(self) -> str:
+        """The enrolment service's answer to a renewal: ``renew/reply``, QoS 1."""
+        return f"{self.base}/renew/reply"
+
 
 @dataclass(frozen=True)
 class StoreTopics:
@@ -184,8 +196,19 @@ class ParsedTopic:
     store_id: str
     #: Empty for a store-level topic (``catalogue``).
     device_id: str
-    kind: DeviceKind | Literal["cmd", "cmd_result", "catalogue", "catalogue_result"]
+    kind: (
+        DeviceKind
+        | Literal["cmd", "cmd_result", "catalogue", "catalogue_result", "renew_request", "renew_reply"]
+    )
     command: str | None = None
+
+
+#: Device topics of two fixed levels, by their levels.
+_FIXED_KINDS: Final[dict[tuple[str, ...], Literal["catalogue_result", "renew_request", "renew_reply"]]] = {
+    ("catalogue", "result"): "catalogue_result",
+    ("renew", "request"): "renew_request",
+    ("renew", "reply"): "renew_reply",
+}
 
 
 def parse_topic(prefix: str, topic: str) -> ParsedTopic:
@@ -211,6 +234,7 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic:
         return ParsedTopic(store, device, "cmd", _check_segment(rest[1], "command name"))
     if rest[0] == "cmd" and len(rest) == 3 and rest[2] == "result":
         return ParsedTopic(store, device, "cmd_result", _check_segment(rest[1], "command name"))
-    if rest == ["catalogue", "result"]:
-        return ParsedTopic(store, device, "catalogue_result")
+    fixed = _FIXED_KINDS.get(tuple(rest))
+    if fixed is not None:
+        return ParsedTopic(store, device, fixed)
     raise TopicError(f"topic {topic!r} is not one of Vitrina's topics (see docs/mqtt.md)")
