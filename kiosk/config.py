@@ -193,7 +193,8 @@ class TrackerConfig(_Section):
 
 
 class AudienceConfig(_Section):
-    """Audience metrics (docs/metrics.md): what counts as attention, a watcher and a glance."""
+    """Audience metrics (docs/metrics.md): what counts as attention, a watcher and a glance, and the window
+    of valence before an offer (mood uplift)."""
 
     attention_yaw_deg: float = Field(
         default=30.0,
@@ -212,6 +213,13 @@ class AudienceConfig(_Section):
         gt=0,
         le=10,
         description="Longest gap between two sightings counted as continuous time (missed frames).",
+    )
+    uplift_window_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Mood uplift: the seconds before an offer showed whose valence mix of the shopper it "
+        "was shown to goes out as the offer_ended event's valence_before (kept per visit in memory only).",
     )
 
 
@@ -304,9 +312,15 @@ class RedemptionConfig(_Section):
 class StaffConfig(_Section):
     """Calling a person: for a frustrated shopper or one who asks."""
 
-    enabled: bool = Field(default=True, description="Raise staff calls at all.")
+    enabled: bool = Field(
+        default=True,
+        description="Raise staff calls at all (frustration is measured either way, for visit_ended).",
+    )
     negative_enter_s: float = Field(
-        default=6.0, gt=0, le=600, description="Seconds of sustained negative valence that raise a call."
+        default=6.0,
+        gt=0,
+        le=600,
+        description="Seconds of sustained negative valence that make a visit frustrated and raise a call.",
     )
     negative_exit_s: float = Field(
         default=3.0,

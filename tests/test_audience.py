@@ -84,3 +84,91 @@ def test_valence_mix_of_visit_and_offer_and_crowd() -> None:
     assert happy_visit.valence.positive_s > 1.0
     assert scene.meter.totals.peak_crowd == 2
     assert scene.meter.end_offer(scene.t) is None
+
+
+# ---- an offer's exposure to the visit it was shown to (offer_ended) -------------------------------------
+
+NEGATIVE, NEUTRAL, POSITIVE = (ValenceReading(v, 0.9) for v in ("negative", "neutral", "positive"))
+EMPTY = {"negative_s": 0.0, "neutral_s": 0.0, "positive_s": 0.0}
+
+
+class Exposure(Scene):
+    """A scene whose smoothed valence follows each reading at once (a tiny half-life), so that the
+    seconds of each valence are known by hand: frame k is at t = 0.1 k and accounts (t - 0.1, t]."""
+
+    def __init__(self, window_s: float = 1.5, reads: bool = True) -> None:
+        super().__init__()
+        self.tracker = Tracker(
+            TrackerConfig(min_hits=1, lost_after_s=0.3, valence_min_evidence=0.5, valence_half_life_s=0.01),
+            random.Random(0),
+            lambda _visit_id: reads,
+        )
+        self.meter = AudienceMeter(AudienceConfig(watcher_s=0.5, uplift_window_s=window_s))
+
+    @property
+    def last_t(self) -> float:
+        """The time of the latest frame (the brain starts and ends offers in the step of a frame)."""
+        return self.t - DT
+
+    def visit_at(self, x: float) -> str:
+        return next(tr.visit_id for tr in self.tracker.tracks if tr.box.xmin == x)
+
+
+def test_an_exposure_measures_the_addressed_visit_before_and_while_the_offer_shows() -> None:
+    scene = Exposure(window_s=1.5)
+    bystander = _face(400, 0, NEGATIVE)  # frontal and negative throughout: never the addressed visit's
+    scene.frames(10, [_face(0, 0, NEGATIVE), bystander])  # t 0.0-0.9: negative (0, 0.9]
+    scene.frames(10, [_face(0, 0, NEUTRAL), bystander])  # t 1.0-1.9: neutral (0.9, 1.9]
+    scene.meter.start_offer("coffee", scene.last_t, scene.visit_at(0))  # at 1.9: window [0.4, 1.9]
+    scene.frames(5, [_face(0, 0, POSITIVE), bystander])  # t 2.0-2.4: positive and frontal
+    scene.frames(5, [_face(0, 60, NEUTRAL), bystander])  # t 2.5-2.9: neutral, looking away
+    exposure = scene.meter.end_offer(scene.last_t)  # at 2.9
+    assert exposure is not None and exposure.offer_id == "coffee"
+    assert exposure.seconds == pytest.approx(1.0)
+    assert exposure.attention_s == pytest.approx(0.5) and exposure.attended  # watcher_s 0.5: reached
+    before, during = exposure.valence_before, exposure.valence_during
+    assert before.negative_s == pytest.approx(0.5), "clipped at the window's start, 0.4"
+    assert (before.neutral_s, before.positive_s) == (pytest.approx(1.0), 0.0)
+    assert (during.negative_s, during.neutral_s, during.positive_s) == (
+        0.0,
+        pytest.approx(0.5),
+        pytest.approx(0.5),
+    )
+    assert exposure.valence.negative_s == pytest.approx(1.0), "the bystander counts in the all-faces mix only"
+
+
+def test_an_exposure_without_an_addressed_visit_or_without_reading_has_empty_mixes() -> None:
+    nobody = Exposure()
+    nobody.frames(20, [_face(0, 0, POSITIVE)])
+    nobody.meter.start_offer("coffee", nobody.last_t)
+    nobody.frames(20, [_face(0, 0, POSITIVE)])
+    unaddressed = nobody.meter.end_offer(nobody.last_t)
+    assert unaddressed is not None and unaddressed.seconds == pytest.approx(2.0)
+    assert unaddressed.attention_s == 0 and not unaddressed.attended
+    assert unaddressed.valence_before.as_dict() == unaddressed.valence_during.as_dict() == EMPTY
+
+    unread = Exposure(reads=False)  # presence only, or no consent: the tracker never reads expression
+    unread.frames(20, [_face(0, 0, POSITIVE)])
+    unread.meter.start_offer("coffee", unread.last_t, unread.visit_at(0))
+    unread.frames(20, [_face(0, 0, POSITIVE)])
+    exposure = unread.meter.end_offer(unread.last_t)
+    assert exposure is not None and exposure.attention_s == pytest.approx(2.0) and exposure.attended
+    assert exposure.valence_before.as_dict() == exposure.valence_during.as_dict() == EMPTY
+
+
+def test_a_visits_valence_history_is_bounded_by_the_window_and_forgotten_with_the_visit() -> None:
+    scene = Exposure(window_s=2.0)
+    for _ in range(300):  # 30 s, the valence changing every frame: one span a frame
+        scene.frames(1, [_face(0, 0, NEUTRAL if round(scene.t * 10) % 2 else POSITIVE)])
+    visit = scene.visit_at(0)
+    recent = scene.meter._visits[visit].recent
+    assert 19 <= len(recent) <= 21 and recent[0][0] >= scene.last_t - 2.0 - 1e-9
+    scene.frames(5, [])
+    assert scene.ended and visit not in scene.meter._visits
+
+
+def test_a_steady_valence_is_one_span() -> None:
+    scene = Exposure(window_s=2.0)
+    scene.frames(100, [_face(0, 0, POSITIVE)])
+    (span,) = scene.meter._visits[scene.visit_at(0)].recent
+    assert span[2] == "positive" and span[1] - span[0] == pytest.approx(2.0), "nothing older than the window"

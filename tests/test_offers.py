@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from kiosk.config import OffersConfig
 from kiosk.decisions.offers import (
@@ -21,6 +22,7 @@ from kiosk.decisions.offers import (
 from kiosk.decisions.redemption import CodeIssuer, MemoryCodeStore
 from kiosk.errors import ConfigError
 from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.events import OfferShown
 
 
 @pytest.fixture
@@ -101,6 +103,37 @@ def test_single_eligible_offer_is_a_rules_choice(catalogue: Catalogue) -> None:
     engine = OfferEngine(catalogue, OffersConfig(), random.Random(0))
     choice = engine.choose(_ctx(hour=19))
     assert choice.offer_id == "wine-tasting" and choice.reason == "rules"
+    assert choice.arm == ThompsonBandit.key("wine-tasting", choice.bucket), "its arm still learns"
+    engine.settle(tapped=True)
+    assert engine.bandit.arms == {choice.arm: [2.0, 1.0]}
+    assert engine.choose(_ctx(hour=9, valence="negative")).arm is None, "help: no arm"
+
+
+def test_the_longest_arm_fits_the_events_and_a_longer_daypart_name_is_refused() -> None:
+    offer = {
+        "id": "o" * 64,
+        "title": {"ru": "т", "en": "t"},
+        "body": {"ru": "т", "en": "t"},
+        "image": "x.png",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+    }
+    daypart = {"start": "00:00", "end": "23:59"}
+    longest = Catalogue.model_validate({"dayparts": {"d" * 40: daypart}, "offers": [offer]})
+    arms = [
+        ThompsonBandit.key(
+            offer["id"], context_bucket(longest, longest.offers[0], _ctx(0, v, dwell, crowd), 5.0)
+        )
+        for v in ("positive", "neutral", None)
+        for dwell in (1.0, 9.0)
+        for crowd in (1, 3)
+    ]
+    limit = OfferShown.model_fields["arm"].metadata[0].max_length
+    assert max(len(a) for a in arms) == 64 + 22 + 40 <= limit  # '|positive/short/group/' is 22
+    for arm in arms:
+        OfferShown(offer_id="o", reason="bandit", language="en", arm=arm, store_id="s", device_id="d")
+    with pytest.raises(ValidationError, match="at most 40 characters"):
+        Catalogue.model_validate({"dayparts": {"d" * 41: daypart}, "offers": [offer]})
 
 
 def test_bandit_learns_the_better_offer(catalogue: Catalogue) -> None:

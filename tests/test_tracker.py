@@ -130,7 +130,12 @@ def test_visit_refs_stable_within_visit_distinct_across_and_rotating_daily() -> 
     assert refs.ref("visit-a") == a, "a live visit keeps its ref across midnight"
     assert refs.rotations == 2
     refs.release("visit-a")
-    assert refs.ref("visit-a") != a, "after the rotation the same id hashes to something else"
+    assert refs.peek("visit-a") != a, "after the rotation the same id hashes to something else"
+    assert refs.ref("visit-a") == refs.peek("visit-a")
+    refs.release("visit-a")
+    assert refs.peek("visit-a") == refs.peek("visit-a") and "visit-a" not in refs._refs, (
+        "peeking keeps nothing"
+    )
 
 
 def test_visit_refs_depend_on_the_salt_not_only_the_id() -> None:

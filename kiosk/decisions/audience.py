@@ -1,12 +1,16 @@
-"""Audience metrics, pure: opportunity to see, watchers, glances, dwell, attention, valence mix, crowd.
+"""Audience metrics, pure: opportunity to see, watchers, glances, dwell, attention, valence mix, crowd, and
+each offer's exposure (time on screen; the attention and valence of the shopper it was shown to).
 
 The definitions (docs/metrics.md) follow Quividi's and the DPAA's terms. :class:`AudienceMeter` consumes the
 tracker's updates in time order; it holds only per-visit counters in memory, keyed by the ephemeral visit id,
-and forgets a visit as soon as it has reported it.
+and forgets a visit as soon as it has reported it. For mood uplift it also keeps each visit's valence of the
+last ``uplift_window_s`` seconds (a few spans, bounded by that window), so that an offer can take the valence
+of the seconds before it showed.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from kiosk.config import AudienceConfig
@@ -45,12 +49,18 @@ class VisitMetrics:
 
 @dataclass(frozen=True)
 class OfferExposure:
-    """One offer's time on screen and the valence mix of every face in view meanwhile."""
+    """One offer's time on screen and the valence mix of every face in view meanwhile; and, of the visit it
+    was shown to (none: all zero), its frontal seconds while it showed, whether they reached the watcher
+    threshold, and its valence mix in the ``uplift_window_s`` before it showed and while it showed."""
 
     offer_id: str
     seconds: float
     valence: ValenceSeconds
     peak_crowd: int
+    attention_s: float = 0.0
+    attended: bool = False
+    valence_before: ValenceSeconds = field(default_factory=ValenceSeconds)
+    valence_during: ValenceSeconds = field(default_factory=ValenceSeconds)
 
 
 @dataclass
@@ -66,11 +76,20 @@ class AudienceTotals:
     valence: ValenceSeconds = field(default_factory=ValenceSeconds)
 
 
+#: A stretch of one smoothed valence of a visit: (from, to, valence), in monotonic seconds.
+Span = tuple[float, float, Valence]
+
+#: Two spans closer than this are one (float noise between a frame's end and the next one's start).
+_JOIN_S = 1e-6
+
+
 @dataclass
 class _Visit:
     last_t: float
     attention_s: float = 0.0
     valence: ValenceSeconds = field(default_factory=ValenceSeconds)
+    #: The valence spans of the last ``uplift_window_s`` seconds, oldest first (an offer's valence_before).
+    recent: deque[Span] = field(default_factory=deque)
 
 
 @dataclass
@@ -80,6 +99,34 @@ class _Offer:
     last_t: float
     valence: ValenceSeconds = field(default_factory=ValenceSeconds)
     peak_crowd: int = 0
+    visit_id: str | None = None  # the visit it was shown to (memory only, like every visit id)
+    attention_s: float = 0.0
+    before: ValenceSeconds = field(default_factory=ValenceSeconds)
+    during: ValenceSeconds = field(default_factory=ValenceSeconds)
+
+
+def _remember(recent: deque[Span], span: Span, window_s: float) -> None:
+    """Add ``span`` (joined to the last one when it continues it) and forget what lies before the window."""
+    start, end, valence = span
+    if recent and recent[-1][2] == valence and abs(recent[-1][1] - start) < _JOIN_S:
+        recent[-1] = (recent[-1][0], end, valence)
+    else:
+        recent.append(span)
+    horizon = end - window_s
+    while recent and recent[0][1] <= horizon:
+        recent.popleft()
+    if recent and recent[0][0] < horizon:
+        recent[0] = (horizon, recent[0][1], recent[0][2])
+
+
+def _mix_between(spans: deque[Span], lo: float, hi: float) -> ValenceSeconds:
+    """Seconds of each valence of ``spans`` inside [lo, hi] (spans clipped at both ends)."""
+    mix = ValenceSeconds()
+    for start, end, valence in spans:
+        overlap = min(end, hi) - max(start, lo)
+        if overlap > 0:
+            mix.add(valence, overlap)
+    return mix
 
 
 class AudienceMeter:
@@ -120,16 +167,27 @@ class AudienceMeter:
         return [self._finish(track) for track in update.ended]
 
     def _account(self, track: Track, t: float) -> None:
+        """Count the time since the visit's last sighting, (t - dt, t], to the visit and, for the part after
+        the offer went up, to the offer shown to it."""
         visit = self._visits.setdefault(track.visit_id, _Visit(last_t=t))
         dt = max(0.0, min(t - visit.last_t, self._config.max_gap_s))
         visit.last_t = t
         if dt == 0.0:
             return
-        if self.is_frontal(track.yaw_deg):
+        frontal = self.is_frontal(track.yaw_deg)
+        if frontal:
             visit.attention_s += dt
         valence = track.valence(t)
         if valence is not None:
             visit.valence.add(valence, dt)
+            _remember(visit.recent, (t - dt, t, valence), self._config.uplift_window_s)
+        offer = self._offer
+        if offer is not None and offer.visit_id == track.visit_id:
+            shown = max(0.0, min(dt, t - offer.started))
+            if frontal:
+                offer.attention_s += shown
+            if valence is not None:
+                offer.during.add(valence, shown)
 
     def _finish(self, track: Track) -> VisitMetrics:
         visit = self._visits.pop(track.visit_id, None) or _Visit(last_t=track.last_seen)
@@ -152,10 +210,15 @@ class AudienceMeter:
             totals.valence.add(v, getattr(visit.valence, f"{v}_s"))
         return metrics
 
-    def start_offer(self, offer_id: str, t: float) -> OfferExposure | None:
-        """An offer went on screen; returns the exposure of the one it replaced, if any."""
+    def start_offer(self, offer_id: str, t: float, visit_id: str | None = None) -> OfferExposure | None:
+        """An offer went on screen, shown to ``visit_id`` (None: nobody in particular); returns the exposure
+        of the one it replaced, if any. The visit's valence of the ``uplift_window_s`` before ``t`` is
+        taken now."""
         previous = self.end_offer(t)
-        self._offer = _Offer(offer_id=offer_id, started=t, last_t=t)
+        offer = self._offer = _Offer(offer_id=offer_id, started=t, last_t=t, visit_id=visit_id)
+        visit = self._visits.get(visit_id) if visit_id is not None else None
+        if visit is not None:
+            offer.before = _mix_between(visit.recent, t - self._config.uplift_window_s, t)
         return previous
 
     def end_offer(self, t: float) -> OfferExposure | None:
@@ -163,4 +226,15 @@ class AudienceMeter:
         offer, self._offer = self._offer, None
         if offer is None:
             return None
-        return OfferExposure(offer.offer_id, max(0.0, t - offer.started), offer.valence, offer.peak_crowd)
+        seconds = max(0.0, t - offer.started)
+        attention = min(offer.attention_s, seconds)
+        return OfferExposure(
+            offer.offer_id,
+            seconds,
+            offer.valence,
+            offer.peak_crowd,
+            attention_s=attention,
+            attended=offer.visit_id is not None and attention >= self._config.watcher_s,
+            valence_before=offer.before,
+            valence_during=offer.during,
+        )

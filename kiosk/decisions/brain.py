@@ -3,10 +3,11 @@ together.
 
 :class:`KioskBrain` is single-threaded and deterministic (clock and random passed in): it takes snapshots,
 ticks, camera changes and outside inputs (:data:`External`: the screen's intents, the till, the back office,
-an operator), and hands every event it makes to ``emit``; the screen reads it through
-:meth:`KioskBrain.screen_state`, a frozen :class:`ScreenState`. It is the kiosk's one decision runtime:
-:mod:`kiosk.app.root` runs it in a worker thread, and ``kiosk demo --scripted`` and the UI tests step it
-in-process (:class:`kiosk.app.screen_port.InProcessBrain`).
+an operator), and hands every event it makes to ``emit``, the device-side aggregates among them (an offer's
+``offer_ended`` with the attention and valence of the shopper it was shown to; a visit's frustration); the
+screen reads it through :meth:`KioskBrain.screen_state`, a frozen :class:`ScreenState`. It is the kiosk's
+one decision runtime: :mod:`kiosk.app.root` runs it in a worker thread, and ``kiosk demo --scripted`` and the
+UI tests step it in-process (:class:`kiosk.app.screen_port.InProcessBrain`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from mqtt_bridge.contract.events import (
     VisitEnded,
     VisitStarted,
 )
+from mqtt_bridge.contract.events import OfferEnded as OfferEndedEvent
 from mqtt_bridge.contract.events import ValenceMix as EventValenceMix
 from mqtt_bridge.contract.redemption import qr_payload
 
@@ -127,6 +129,15 @@ KEEP = 1000
 
 
 @dataclass
+class _OnScreen:
+    """The offer on screen, as its ``offer_ended`` needs it beside the audience meter's exposure."""
+
+    visit_ref: str | None
+    arm: str | None
+    tapped: bool = False
+
+
+@dataclass
 class BrainStats:
     """Counters for the run summary and health."""
 
@@ -174,6 +185,7 @@ class KioskBrain:
         self.stats.screens["attract"] += 1
         self.camera_ok = False  # until the first frame
         self._choice: Choice | None = None
+        self._on_screen: _OnScreen | None = None
         self._primary: Track | None = None
         self._tap_code: str | None = None  # the code this session's tap issued
         self._code_shown = False  # the shopper asked to see it
@@ -201,7 +213,7 @@ class KioskBrain:
         self._end_visits(self.meter.observe(update))
         for track in update.active:
             if track.seen_now and self.staff_watch.observe(update.t, track.visit_id, track.valence(update.t)):
-                self._run([CallStaff("negative_valence", track.visit_id)])
+                self._run([CallStaff("negative_valence", track.visit_id)])  # frustration is noted either way
         primary = (
             min(
                 update.active,
@@ -312,9 +324,7 @@ class KioskBrain:
     def finish(self, t: float) -> None:
         """Shutting down: end every visit and the offer on screen, settle the bandit."""
         self._end_visits(self.meter.observe(self.tracker.flush(t)))
-        exposure = self.meter.end_offer(t)
-        if exposure is not None:
-            self.stats.exposures.append(exposure)
+        self._end_offer(t)
         if self.engine is not None:
             self.engine.settle(tapped=False)
 
@@ -347,6 +357,8 @@ class KioskBrain:
                     self.engine.settle(tapped=True)
                     self._tap_code = self.redemption_code
                 self.stats.taps += 1
+                if self._on_screen is not None:
+                    self._on_screen.tapped = True
                 self.emit(
                     OfferTapped(
                         ts=self.clock.now(),
@@ -354,6 +366,7 @@ class KioskBrain:
                         device_id=self._device,
                         offer_id=effect.offer_id or "",
                         visit_ref=self._ref(effect),
+                        arm=self._on_screen.arm if self._on_screen is not None else None,
                     )
                 )
             case Record(kind="feedback"):
@@ -372,13 +385,11 @@ class KioskBrain:
                 )
             case CallStaff():
                 self.stats.staff_calls += 1
-                self.emit(self.calls.raise_call(effect.reason))
+                self._call_staff(effect)
             case Consent():
                 self._consent(effect)
             case OfferEnded():
-                exposure = self.meter.end_offer(t)
-                if exposure is not None:
-                    self.stats.exposures.append(exposure)
+                self._end_offer(t)
                 if self.engine is not None:
                     self.engine.settle(tapped=False)
         return []
@@ -400,8 +411,12 @@ class KioskBrain:
         choice = self._choice
         if effect.offer_id is None or choice is None:
             return
+        self._end_offer(t)  # the machine ends an offer before the next; should one still be up, it ends here
         self.stats.offers_shown += 1
-        self.meter.start_offer(effect.offer_id, t)
+        self.meter.start_offer(effect.offer_id, t, effect.visit_id)
+        if effect.visit_id is not None:
+            self.staff_watch.offer_shown(effect.visit_id, effect.offer_id)
+        self._on_screen = _OnScreen(visit_ref=self._ref(effect), arm=choice.arm)
         track = self._primary
         self.emit(
             OfferShown(
@@ -409,12 +424,52 @@ class KioskBrain:
                 store_id=self._store,
                 device_id=self._device,
                 offer_id=effect.offer_id,
-                visit_ref=self._ref(effect),
+                visit_ref=self._on_screen.visit_ref,
                 reason=choice.reason,
                 language=self.config.ui.language,
                 valence=track.valence(t) if track and track.visit_id == effect.visit_id else None,
+                arm=choice.arm,
             )
         )
+
+    def _end_offer(self, t: float) -> None:
+        """The offer on screen, if any, left it: its exposure for the stats and its ``offer_ended``.
+
+        Every way off the screen comes here: the machine's ``OfferEnded`` effect (a timeout, a dismissal,
+        the audience lost, also after the camera went down, the shopper done or calling staff,
+        maintenance), the next offer, and :meth:`finish`. A catalogue swap does not end it
+        (:meth:`OfferEngine.replace_catalogue` keeps the offer on screen)."""
+        exposure, on_screen = self.meter.end_offer(t), self._on_screen
+        self._on_screen = None
+        if exposure is None or on_screen is None:
+            return
+        self.stats.exposures.append(exposure)
+        self.emit(
+            OfferEndedEvent(
+                ts=self.clock.now(),
+                store_id=self._store,
+                device_id=self._device,
+                offer_id=exposure.offer_id,
+                visit_ref=on_screen.visit_ref,
+                arm=on_screen.arm,
+                shown_s=exposure.seconds,
+                attention_s=exposure.attention_s,
+                attended=exposure.attended,
+                tapped=on_screen.tapped,
+                valence_before=EventValenceMix(**exposure.valence_before.as_dict()),
+                valence_during=EventValenceMix(**exposure.valence_during.as_dict()),
+            )
+        )
+
+    def _call_staff(self, effect: CallStaff) -> None:
+        """A ``StaffCall`` for the visit it concerns (the shopper's request: the one the screen speaks to)
+        and the offer of the session on screen, else the offer last shown to that visit."""
+        visit_id = effect.visit_id or self._addressed()
+        offer_id = self.machine.ctx.offer_id
+        if offer_id is None and visit_id is not None:
+            offer_id = self.staff_watch.last_offer(visit_id)
+        visit_ref = self._visit_ref(visit_id)
+        self.emit(self.calls.raise_call(effect.reason, visit_ref=visit_ref, offer_id=offer_id))
 
     def _nps(self, answer: NpsAnswer) -> None:
         """A ``Feedback`` of kind 'nps', joined to the visit and offer of the CSAT answer before it (the
@@ -427,7 +482,7 @@ class KioskBrain:
         else:  # no CSAT answer before it: the session on screen, if any
             addressed = self._addressed()
             offer_id = self.machine.ctx.offer_id
-            visit_ref = self.refs.ref(addressed) if addressed is not None else None
+            visit_ref = self._visit_ref(addressed)
         self.stats.feedback.append(("nps", answer.score))
         self.emit(
             Feedback(
@@ -460,7 +515,7 @@ class KioskBrain:
                     ts=self.clock.now(),
                     store_id=self._store,
                     device_id=self._device,
-                    visit_ref=self.refs.ref(visit_id),
+                    visit_ref=self._visit_ref(visit_id),
                     state="opted_in" if effect.opted_in else "opted_out",
                     mode=self.config.privacy.mode,
                 )
@@ -468,6 +523,7 @@ class KioskBrain:
 
     def _end_visits(self, ended: list[VisitMetrics]) -> None:
         for metrics in ended:
+            frustration = self.staff_watch.frustration(metrics.visit_id)
             self.emit(
                 VisitEnded(
                     ts=self.clock.now(),
@@ -479,6 +535,8 @@ class KioskBrain:
                     watcher=metrics.watcher,
                     glance=metrics.glance,
                     valence=EventValenceMix(**metrics.valence.as_dict()),
+                    frustrated=frustration is not None,
+                    frustrated_after=frustration.after if frustration is not None else None,
                 )
             )
             self.refs.release(metrics.visit_id)
@@ -486,4 +544,14 @@ class KioskBrain:
             self.staff_watch.forget(metrics.visit_id)
 
     def _ref(self, effect: Record) -> str | None:
-        return self.refs.ref(effect.visit_id) if effect.visit_id else None
+        return self._visit_ref(effect.visit_id)
+
+    def _visit_ref(self, visit_id: str | None) -> str | None:
+        """The ``visit_ref`` of a visit. Only a visit in view is remembered (until it ends); one that ended
+        already (a session outlives its shopper by the grace times), or a face not yet confirmed as a visit,
+        gets the same ref without its id being kept."""
+        if visit_id is None:
+            return None
+        if any(track.visit_id == visit_id and track.confirmed for track in self.tracker.tracks):
+            return self.refs.ref(visit_id)
+        return self.refs.peek(visit_id)

@@ -164,6 +164,15 @@ class Choice:
     bucket: str = ""
     explored: bool = False
 
+    @property
+    def arm(self) -> str | None:
+        """The bandit arm the outcome is credited to (:meth:`ThompsonBandit.key`), None when none learns
+        from it: a help entry, or nothing to show. One eligible offer is chosen by rules alone, yet its arm
+        still learns (reason 'rules', arm set)."""
+        if self.offer_id is None or not self.bucket:
+            return None
+        return ThompsonBandit.key(self.offer_id, self.bucket)
+
 
 def _utc_today() -> date:
     return datetime.now(UTC).date()

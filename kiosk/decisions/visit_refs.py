@@ -41,12 +41,17 @@ class VisitRefs:
     def ref(self, visit_id: str) -> str:
         """The visit's ref. Stable while the visit lasts, even across midnight (it is remembered until
         :meth:`release`); a new visit after a rotation hashes under the new salt."""
-        salt = self._current_salt()
-        known = self._refs.get(visit_id)
-        if known is None:
-            digest = hmac.new(salt, visit_id.encode(), hashlib.sha256).hexdigest()
-            known = self._refs[visit_id] = digest[:REF_HEX_CHARS]
+        known = self.peek(visit_id)
+        self._refs[visit_id] = known
         return known
+
+    def peek(self, visit_id: str) -> str:
+        """The visit's ref without remembering the visit: for one that already ended (released) or is not
+        yet a visit, so that its id is not kept past its time in view. The same as :meth:`ref`'s within
+        the local day."""
+        salt = self._current_salt()  # first, so that yesterday's salt is gone as soon as the day changes
+        known = self._refs.get(visit_id)
+        return known or hmac.new(salt, visit_id.encode(), hashlib.sha256).hexdigest()[:REF_HEX_CHARS]
 
     def release(self, visit_id: str) -> None:
         """Forget a visit that ended: its ref can no longer be recomputed once the salt rotates."""

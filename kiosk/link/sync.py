@@ -95,7 +95,8 @@ def birth_payload(
     commands: Mapping[str, object],
     now: datetime | None = None,
 ) -> BirthPayload:
-    """The retained birth certificate: software and model versions, capabilities, configuration hash.
+    """The retained birth certificate: software and model versions, capabilities, configuration hash, and
+    the consent mode (``[privacy] mode``).
     ``models``: what loaded (name -> version), e.g. the detector's ``models``; ``now``: the time stamped
     until the first connection restamps it."""
     return BirthPayload(
@@ -105,6 +106,7 @@ def birth_payload(
         config_hash=config.config_hash(),
         protocol=config.mqtt.protocol,
         ts=now or datetime.now(UTC),
+        privacy_mode=config.privacy.mode,
     )
 
 

@@ -12,14 +12,26 @@ import json
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mqtt_bridge.contract.errors import CatalogueFileError
 from mqtt_bridge.contract.events import Valence
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+#: A daypart's name is part of a bandit arm ('<offer_id>|<valence>/<dwell>/<crowd>/<daypart>'), which events
+#: carry in at most 128 characters: a 64-character offer id, 22 for the rest, and a name of up to 40 fit.
+DaypartName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class _Model(BaseModel):
@@ -105,8 +117,10 @@ class Catalogue(_Model):
     """The offer catalogue: dayparts and offers."""
 
     schema_version: Literal[1] = Field(default=1, description="Version of the catalogue format.")
-    dayparts: dict[str, TimeRange] = Field(
-        default_factory=dict, description="Named local time ranges offers refer to."
+    dayparts: dict[DaypartName, TimeRange] = Field(
+        default_factory=dict,
+        description="Named local time ranges offers refer to (names of 1 to 40 characters: they are part of "
+        "the bandit arms that events carry).",
     )
     offers: tuple[Offer, ...] = Field(description="The offers, ids unique.")
 

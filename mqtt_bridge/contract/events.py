@@ -64,7 +64,8 @@ class EventBase(BaseModel):
 #: How the ``arm`` fields are described (one text for every event that carries one).
 ARM_DESCRIPTION = (
     "The bandit arm the outcome is credited to: '<offer_id>|<context bucket>' (valence, dwell band, crowd "
-    "band, daypart; kiosk.decisions.offers.context_bucket); None when rules alone chose (schema 2)."
+    "band, daypart; kiosk.decisions.offers.context_bucket), also when one eligible offer left the bandit "
+    "no choice; None when no arm learns from the outcome: a help entry, which rules alone choose (schema 2)."
 )
 
 
