@@ -330,13 +330,14 @@ def migrate_store(db: Database) -> None:
     db.migrate("ingest", MIGRATIONS)
     db.migrate("staff_calls", staff_calls.MIGRATIONS)
     db.migrate("retention", retention.MIGRATIONS)
+    # Campaigns (#18): the devices' catalogue results, and proof of play per offer and catalogue version
+    # (before the rollups: their rebuild recounts proof of play too).
+    device_versions.migrate(db)
+    proof_of_play.migrate(db)
     made = db.migrate("rollups", rollups.MIGRATIONS)
     if "0001_rollups" in made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:
         logger.info("the rollups are new on a store that holds events: counting them once (backfill)")
         rollups.rebuild(db)
-    # Campaigns (#18): the devices' catalogue results, and proof of play per offer and catalogue version.
-    device_versions.migrate(db)
-    proof_of_play.migrate(db)
 
 
 class BackofficeStore:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import pygame
@@ -15,34 +14,11 @@ from kiosk.ui.fonts import font
 from kiosk.views.layout import Layout, Rect
 from kiosk.views.screen import Button, ScreenView
 from offer_layout import text as text_layout
+from offer_layout.theme import HIGH_CONTRAST, Colour, Theme
+
+__all__ = ["HIGH_CONTRAST", "MEASURE", "Colour", "Renderer", "Theme", "draw_qr", "fit", "release_caches"]
 
 log = logging.getLogger(__name__)
-
-Colour = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class Theme:
-    """Colours. The default is high contrast already (light on near-black, >= 12:1 for body text)."""
-
-    background: Colour = (12, 18, 32)
-    panel: Colour = (28, 36, 56)
-    foreground: Colour = (245, 245, 240)
-    muted: Colour = (190, 196, 210)
-    accent: Colour = (255, 196, 0)
-    on_accent: Colour = (12, 18, 32)
-    alert: Colour = (255, 120, 90)
-    live: Colour = (80, 220, 120)
-
-
-HIGH_CONTRAST = Theme(
-    background=(0, 0, 0),
-    panel=(20, 20, 20),
-    foreground=(255, 255, 255),
-    muted=(235, 235, 235),
-    accent=(255, 221, 0),
-    on_accent=(0, 0, 0),
-)
 
 FACE_COLOURS: tuple[Colour, ...] = (
     (229, 57, 53),
