@@ -28,6 +28,9 @@ class Words:
     nav_audit: str
     nav_users: str
     nav_definitions: str
+    nav_campaigns: str
+    nav_proof: str
+    nav_till: str
     definitions: str
     sign_out: str
     role_viewer: str
@@ -269,6 +272,9 @@ EN: Final = Words(
     nav_audit="Audit",
     nav_users="Users",
     nav_definitions="Definitions",
+    nav_campaigns="Campaigns",
+    nav_proof="Proof of play",
+    nav_till="Till",
     definitions="Definitions",
     sign_out="Sign out",
     role_viewer="viewer",
@@ -512,6 +518,9 @@ RU: Final = Words(
     nav_audit="Журнал",
     nav_users="Пользователи",
     nav_definitions="Определения",
+    nav_campaigns="Кампании",
+    nav_proof="Подтверждение показов",
+    nav_till="Касса",
     definitions="Определения",
     sign_out="Выйти",
     role_viewer="наблюдатель",
