@@ -15,16 +15,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backoffice.campaigns import device_versions, proof_of_play, schema
 from backoffice.campaigns.drafts import Drafts
+from backoffice.campaigns.errors import CampaignError
 from backoffice.campaigns.images import ImageStore
-from backoffice.campaigns.link import CampaignLink, OfflineCampaignLink
+from backoffice.campaigns.link import CampaignLink, MqttCampaignLink, OfflineCampaignLink
 from backoffice.campaigns.publishing import Publisher
 from backoffice.campaigns.settings import CampaignSettings
 from backoffice.db import Database
 from backoffice.redemption import RewardCourier, Till
 from backoffice.redemption import migrate as migrate_redemption
 from backoffice.web.audit import AuditLog
-from mqtt_bridge.contract.errors import ContractError
 from mqtt_bridge.errors import MqttBridgeError
+from mqtt_bridge.settings import BrokerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def master_key(settings: CampaignSettings) -> bytes | None:
     try:
         return settings.redemption_master_key.resolve().get_secret_value().encode("utf-8")
     except MqttBridgeError as exc:
-        raise ContractError(f"[campaigns] redemption_master_key: {exc}") from exc
+        raise CampaignError(f"[campaigns] redemption_master_key: {exc}") from exc
 
 
 @dataclass
@@ -111,6 +112,28 @@ class CampaignDesk:
         )
         courier = RewardCourier(till, chosen_link, settings, clock)
         return cls(db, settings, images, drafts, publisher, till, courier, chosen_link)
+
+
+def served_desk(
+    db: Database,
+    *,
+    broker: BrokerSettings,
+    settings: CampaignSettings,
+    clock: Callable[[], datetime],
+    key: Ed25519PrivateKey | None,
+    zone: ZoneInfo,
+) -> CampaignDesk:
+    """The desk ``backoffice serve`` runs: its own MQTT link (``[campaigns] client_id``) signing with the
+    back office's key, the master key read from ``[campaigns] redemption_master_key`` (a warning is logged
+    when there is none: the till then refuses every code)."""
+    if settings.redemption_master_key is None:
+        logger.warning("no [campaigns] redemption_master_key: the till refuses every code")
+    link = MqttCampaignLink(
+        broker, client_id=settings.client_id, clock=clock, key=key, command_ttl_s=settings.command_ttl_s
+    )
+    return CampaignDesk.build(
+        db, settings=settings, clock=clock, audit=AuditLog(db, clock), zone=zone, link=link, key=key
+    )
 
 
 class CampaignJobs:
