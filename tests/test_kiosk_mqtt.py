@@ -410,7 +410,7 @@ def test_birth_payload_capabilities_follow_the_privacy_mode() -> None:
     presence = KioskConfig(privacy=PrivacyConfig(mode="presence_only"))
     loaded = {"face": "ab", reading.emotion.model: "cd"}
     birth = birth_payload(reading, models=loaded, offers=True, commands=handlers)
-    assert birth.capabilities == ["expression", "offers", "cmd:maintenance", "cmd:staff_ack"]
+    assert birth.capabilities == ["expression", "offers", "cmd:maintenance", "cmd:redeem", "cmd:staff_ack"]
     assert birth.models == loaded and len(birth.config_hash) == 64
     presence_birth = birth_payload(presence, models=loaded, offers=False, commands=handlers)
     assert "expression" not in presence_birth.capabilities
