@@ -248,6 +248,8 @@ def _offer_form(
     problems: Sequence[tuple[str, str]] = (),
     status: int = 200,
 ) -> Response:
+    if request.headers.get("hx-request") and status == 400:
+        status = 200  # HTMX swaps only a 2xx answer in: the form comes back with its problems
     desk = desk_of(request)
     snapshot = desk.drafts.snapshot()
     form = values if values is not None else _values_of(item)
@@ -426,7 +428,10 @@ def offer_save(
         detail=("changed" if existing is not None else "added")
         + f"; stores: {', '.join(item.stores) or 'all'}",
     )
-    return RedirectResponse(f"/campaigns/offers/{item.offer_id}", status_code=303)
+    target = f"/campaigns/offers/{item.offer_id}"
+    if request.headers.get("hx-request"):
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/campaigns/offers.json", name="campaign_offer_save_json")
