@@ -293,6 +293,8 @@ def test_a_campaign_from_the_editor_to_the_till(
                 return 0.0
 
             wait_for(lambda: redeemed_on_offers_page() == 1, "the redemption counted on the offers page", 30)
+            arms = cashier.request.get(f"{url}/offers.json").json()["tables"]["per_arm"]["rows"]
+            assert [r["redeemed"] for r in arms if r["arm"] == arm] == [1.0]  # conversion per arm moves too
             audit = admin.request.get(f"{url}/audit.json?action=approve").json()
             assert {row["actor"] for row in audit["tables"]["entries"]["rows"]} == {"admin"}
             published = admin.request.get(f"{url}/audit.json?action=publish").json()

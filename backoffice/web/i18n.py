@@ -302,7 +302,10 @@ EN: Final = Words(
     table_truncated="{rows} more rows are in the CSV and JSON.",
     chart_empty="Nothing to draw for these filters.",
     note_k='Cells built from fewer than {k} visits are withheld and shown as "< {k}" (k-anonymity).',
-    note_arms="Redemptions and frustration carry no bandit arm, so they are per offer only.",
+    note_arms=(
+        "A redemption counts under the arm of the tap that issued its code; frustration carries no bandit "
+        "arm, so it is per offer only."
+    ),
     fleet_title="Fleet",
     fleet_devices="Devices",
     fleet_alerts="Alerts",
@@ -548,7 +551,10 @@ RU: Final = Words(
     table_truncated="Ещё {rows} строк — в CSV и JSON.",
     chart_empty="Для этих фильтров рисовать нечего.",
     note_k="Ячейки менее чем из {k} визитов скрыты и показаны как «< {k}» (k-анонимность).",
-    note_arms="Погашения и фрустрация не несут «руку» бандита, поэтому они только по предложениям.",
+    note_arms=(
+        "Погашение засчитывается «руке» бандита, нажатие которой выдало код; фрустрация «руки» не несёт, "
+        "поэтому она только по предложениям."
+    ),
     fleet_title="Устройства",
     fleet_devices="Устройства",
     fleet_alerts="Тревоги",
