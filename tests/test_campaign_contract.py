@@ -246,3 +246,25 @@ def test_catalogue_version_and_the_redeemed_arm_travel_and_survive_anonymisation
         OfferShown(
             store_id="s1", device_id="d1", offer_id="o1", reason="bandit", language="ru", catalogue_version=0
         )
+
+
+def test_the_pages_json_api_refuses_such_an_offer_with_the_rule(db: Database) -> None:
+    from web_helpers import MovableClock, csrf, make_app, sign_in
+
+    app, _ = make_app(db, MovableClock(NOW))
+    client = sign_in(app, "marketer-user")
+    uploaded = client.post(
+        "/campaigns/images", files={"picture": ("p.png", png(), "image/png")}, headers=csrf(client)
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    sha = uploaded.json()["sha256"]
+    body = {"offer": offer_doc(targeting={"gender": "female"}), "stores": ["s1"], "image_sha256": sha}
+    refused = client.post("/campaigns/offers.json", json=body, headers=csrf(client))
+    assert refused.status_code == 400
+    assert FORBIDDEN_RULE in refused.json()["error"]
+    assert refused.json()["issues"][0]["where"] == "targeting"
+    assert client.get("/campaigns/offers.csv").text.count("\n") == 1  # the header alone: nothing saved
+    body["offer"] = offer_doc()
+    assert client.post("/campaigns/offers.json", json=body, headers=csrf(client)).status_code == 200
+    rows = client.get("/campaigns.json").json()["tables"]["offers"]["rows"]
+    assert [r["offer_id"] for r in rows] == ["o1"]

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
@@ -450,12 +451,12 @@ async def offer_save_json(request: Request, user: User = allow(*CAMPAIGNERS)) ->
     if not isinstance(stores, list):
         return JSONResponse({"error": "stores is a list of store ids"}, status_code=400)
     desk = desk_of(request)
+    offer, image_sha256 = body["offer"], str(body.get("image_sha256", ""))
     try:
-        item = desk.drafts.save_offer(
-            body["offer"],
-            stores=[str(s) for s in stores],
-            image_sha256=str(body.get("image_sha256", "")),
-            by=user.username,
+        item = await to_thread.run_sync(
+            lambda: desk.drafts.save_offer(
+                offer, stores=[str(s) for s in stores], image_sha256=image_sha256, by=user.username
+            )
         )
     except InvalidOfferError as exc:
         return JSONResponse(

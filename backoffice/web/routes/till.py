@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -215,8 +216,6 @@ async def till_redeem_json(request: Request, user: User = allow(*CASHIERS)) -> R
         )
     till_name = str(body.get("till", ""))[:64]
     desk = desk_of(request)
-    from anyio import to_thread
-
     verdict = await to_thread.run_sync(
         lambda: desk.till.redeem(
             body["code"],
