@@ -364,7 +364,8 @@ def event_deltas(events: Iterable[Event]) -> Delta:
             case OfferEnded():
                 _offer_ended(delta, device_hour, event)
             case OfferRedeemed():
-                delta.add(OFFERS, (*device_hour, event.offer_id, NO_ARM), redeemed=1)
+                # Schema 2 (#18): the arm of the tap that issued the code, from the device's record of it.
+                delta.add(OFFERS, (*device_hour, event.offer_id, event.arm or NO_ARM), redeemed=1)
             case Feedback():
                 _feedback(delta, device_hour, event)
             case ConsentChanged():
@@ -523,6 +524,7 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
     since the raw events before it are gone and their rollups must stay; every hour when retention never
     ran."""
     from backoffice import staff_calls
+    from backoffice.campaigns import proof_of_play
     from backoffice.retention import last_cutoff
 
     if since is None:
@@ -545,6 +547,7 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
         events = _rebuild_events(db, start, skipped)
         metrics = _rebuild_metrics(db, start, skipped)
         calls = staff_calls.rebuild_rollups(db, first_hour)
+        proof_of_play.rebuild(db, first_hour)  # campaigns (#18): offer_play_hourly, by catalogue version
     if skipped:
         logger.warning(
             "rollups rebuild: %d stored rows do not validate and were left out (first: %s)",

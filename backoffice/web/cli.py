@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from backoffice.campaigns.settings import CampaignSettings
 from backoffice.db import Database
 from backoffice.settings import AlertSettings, IngestSettings, ReportSettings, RetentionSettings
 from backoffice.web.settings import WebSettings
@@ -34,6 +35,11 @@ class ServeSettings(BaseModel):
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="[alerts]: fleet alert rules.")
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="[retention]: how long raw data is kept."
+    )
+    campaigns: CampaignSettings = Field(
+        default_factory=CampaignSettings,
+        description="[campaigns]: approval, release and picture limits, the till's redemption master key "
+        "(backoffice.campaigns.settings, docs/campaigns.md).",
     )
 
 
@@ -73,7 +79,8 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
     "--settings",
     "settings_path",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="TOML file with [web], [reports], [alerts] and [retention] sections (docs/backoffice.md).",
+    help="TOML file with [web], [reports], [alerts], [retention] and [campaigns] sections "
+    "(docs/backoffice.md, docs/campaigns.md).",
 )
 @click.option(
     "--ingest/--no-ingest",
@@ -120,8 +127,10 @@ def serve(
     """
     import uvicorn
 
+    from backoffice.campaigns.desk import served_desk
     from backoffice.cli import broker_settings_from_url
     from backoffice.db import DatabaseError, open_database
+    from backoffice.errors import BackofficeError
     from backoffice.web.app import create_app, migrate_store
     from backoffice.web.errors import WebError
     from backoffice.web.link import MqttKioskLink, load_signing_key
@@ -163,6 +172,12 @@ def serve(
         if web.webhook_url is not None
         else None
     )
+    try:  # campaigns and the till (#18): their own MQTT link, the same signing key
+        campaign_desk = served_desk(
+            db, broker=broker_settings, settings=config.campaigns, clock=clock, key=key, zone=web.zone
+        )
+    except BackofficeError as exc:
+        raise click.ClickException(str(exc)) from exc
     app = create_app(
         web,
         db,
@@ -172,6 +187,7 @@ def serve(
         retention_settings=config.retention,
         webhook=webhook,
         base_url=f"http://{host}:{port}",
+        campaign_desk=campaign_desk,
     )
     stop_ingest = threading.Event()
     ingest_thread = _start_ingest(db, broker_settings, db_url, stop_ingest) if run_ingest else None
