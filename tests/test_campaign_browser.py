@@ -10,8 +10,8 @@ taps the offer on the kiosk and gets a code; the operator redeems it at the till
 says when it was used), the kiosk's bandit is rewarded and the conversion figure on the offers page moves.
 
 Screenshots of the campaign editor, the preview, the history and the till page are saved under
-``test-artifacts/campaign-screenshots/`` of the checkout (README, Development; ``VITRINA_CAMPAIGN_SCREENSHOTS``
-moves it).
+``test-artifacts/campaign-screenshots/`` of the checkout (README, Development;
+``VITRINA_CAMPAIGN_SCREENSHOTS`` moves it).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from backoffice import rollups
 from backoffice.db import Database, Migration
 from backoffice.reports.models import Filters, Suppressed, Value, cell, ratio
 from backoffice.reports.query import Sums, add_up, sums
@@ -53,28 +54,16 @@ PLAY = RollupTable(
         "csat_score_sum",
         "csat_satisfied",
     ),
+    integer_keys=("hour", "catalogue_version"),
 )
 
 #: The version of rows whose events name none.
 NO_VERSION: Final = 0
 
 
-def _table(dialect: str) -> str:
-    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
-    big = "INTEGER" if dialect == "sqlite" else "BIGINT"
-    columns = ", ".join(
-        f"{c} {real if c.endswith(('_s', '_sum')) else big} NOT NULL DEFAULT 0" for c in PLAY.sums
-    )
-    return f"""CREATE TABLE offer_play_hourly (
-        store_id TEXT NOT NULL, device_id TEXT NOT NULL, hour {big} NOT NULL, offer_id TEXT NOT NULL,
-        catalogue_version {big} NOT NULL, {columns},
-        PRIMARY KEY (store_id, device_id, hour, offer_id, catalogue_version));
-    CREATE INDEX offer_play_hourly_hour ON offer_play_hourly (hour)"""
-
-
 #: The proof-of-play rollup's table (component ``proof_of_play``).
 MIGRATIONS: Final[tuple[Migration, ...]] = (
-    Migration("0001_offer_play_hourly", _table("sqlite"), _table("postgresql")),
+    Migration("0001_offer_play_hourly", PLAY.create_sql("sqlite"), PLAY.create_sql("postgresql")),
 )
 
 
@@ -123,12 +112,7 @@ def _key(event: Event, offer_id: str, version: int | None) -> tuple[Any, ...]:
 
 def apply(db: Database, delta: Delta) -> None:
     """Add ``delta`` to the table (in the caller's transaction, or one of its own)."""
-    rows = delta.rows.get(PLAY)
-    if not rows:
-        return
-    db.executemany(
-        PLAY.upsert_sql(db), [[*key, *(rows[key].get(c, 0) for c in PLAY.sums)] for key in sorted(rows)]
-    )
+    rollups.apply(db, delta, tables=(PLAY,))
 
 
 def record(db: Database, new_events: Iterable[Event]) -> None:
