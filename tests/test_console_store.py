@@ -351,7 +351,27 @@ def test_live_conversations_list_the_waiting_first_then_the_open_then_the_recent
     assert chat_store.live_conversations(db, now, devices=("d9",)) == []
 
 
-def test_the_store_refuses_to_count_a_value_it_has_no_column_for(tmp_path: Path) -> None:
+def test_every_reason_of_the_contract_has_its_column() -> None:
+    from typing import get_args
+
+    from mqtt_bridge.contract.chat import EndReason, HandoffReason, UnansweredReason
+
+    wanted = [
+        *(f"handoff_{r}" for r in get_args(HandoffReason)),
+        *(f"unanswered_{r}" for r in get_args(UnansweredReason)),
+        *(f"ended_{r}" for r in get_args(EndReason)),
+    ]
+    assert [c for c in wanted if c not in chat_store.CHAT.columns] == []
+
+
+def test_a_value_without_a_column_is_logged_and_the_rest_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    from backoffice.chat.store import CHAT, _add
+    from backoffice.rollups import Delta
+
     backoffice = open_store(f"sqlite:///{tmp_path / 'x.sqlite'}", clock=fx.Clock(RECEIVED))
     try:
         script = Script()
@@ -359,12 +379,10 @@ def test_the_store_refuses_to_count_a_value_it_has_no_column_for(tmp_path: Path)
         send(backoffice, script)
         row = chat_store.get_conversation(backoffice.db, script.conversation_id)
         assert row is not None
-        from backoffice.chat.store import _add
-        from backoffice.errors import BackofficeError
-        from backoffice.rollups import Delta
-
-        with pytest.raises(BackofficeError, match="no column"):
-            _add(Delta(), row.__class__(**{**row.__dict__, "end_reason": "exploded"}), row)
+        delta = Delta()
+        _add(delta, replace(row, end_reason="exploded", finished_at=1.0), row)
+        assert "no column for ['ended_exploded']" in caplog.text
+        assert dict(delta.rows[CHAT][("s1", "d1", row.hour)]) == {"finished": 1}
     finally:
         backoffice.close()
 
