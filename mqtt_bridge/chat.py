@@ -49,12 +49,13 @@ def sign_operator_message(message: OperatorChatMessage, key: Ed25519PrivateKey) 
 
 
 class OperatorMessageRefusedError(MqttBridgeError):
-    """An operator message the kiosk does not show; ``reason`` is for a person, ``message_id`` when read."""
+    """An operator message the kiosk does not show; ``reason`` is for a person, ``message`` the message as
+    read when it parsed (its ids say which conversation the refusal concerns)."""
 
-    def __init__(self, reason: str, message_id: str | None = None) -> None:
+    def __init__(self, reason: str, message: OperatorChatMessage | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.message_id = message_id
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,16 @@ class OperatorMessageVerifier:
             raise OperatorMessageRefusedError(
                 f"malformed operator message: {where}: {first['msg']}"
             ) from None
-        mid = message.message_id
         problem = signature_problem(message.signature, operator_signing_bytes(message), self._keys)
         problem = problem or self._time_problem(message)
         if problem:
-            raise OperatorMessageRefusedError(problem, mid)
+            raise OperatorMessageRefusedError(problem, message)
+        mid = message.message_id
         if self.ledger.was_applied(mid):
             return Verified(message, duplicate=True)
         seen = self.ledger.command_for(message.nonce)
         if seen is not None and seen != mid:
-            raise OperatorMessageRefusedError("replayed nonce", mid)
+            raise OperatorMessageRefusedError("replayed nonce", message)
         self.ledger.remember(message.nonce, mid, message.expires_at)
         self.ledger.mark_applied(mid)
         return Verified(message)

@@ -64,9 +64,9 @@ HandoffReason = Literal["button", "words", "repeated_declines", "frustrated", "n
 #: Why no person took a hand-off: none accepted within the kiosk's wait, or no operator is on duty now.
 UnansweredReason = Literal["timeout", "off_duty"]
 
-#: Why a chat ended: the shopper tapped "done", the visit ended (the shopper left), it sat idle, or the
-#: operator resolved it.
-EndReason = Literal["done", "visit_ended", "timeout", "resolved"]
+#: Why a chat ended: the shopper tapped "done", the visit ended (the shopper left), it sat idle, the
+#: operator resolved it, or the kiosk left the chat (maintenance switched on, or the kiosk shutting down).
+EndReason = Literal["done", "visit_ended", "timeout", "resolved", "maintenance"]
 
 #: What the bot did with a message (``handoff``: it said a person is being called).
 BotAction = Literal["answer", "clarify", "decline", "handoff"]
