@@ -67,6 +67,10 @@ class Layout:
         raise KeyError(f"no button {key!r} on screen")
 
 
+#: Screens whose buttons are the five CSAT faces.
+_FACES = frozenset(("feedback_csat", "chat_rating"))
+
+
 def _row(area: Rect, count: int, gap: int, max_w: int) -> list[Rect]:
     if count == 0:
         return []
@@ -77,7 +81,11 @@ def _row(area: Rect, count: int, gap: int, max_w: int) -> list[Rect]:
 
 
 def compute_layout(view: ScreenView, width: int, height: int, font_scale: float = 1.0) -> Layout:
-    """Lay ``view`` out on a ``width`` x ``height`` screen."""
+    """Lay ``view`` out on a ``width`` x ``height`` screen (the conversation view: :mod:`.chat_layout`)."""
+    if view.chat is not None:
+        from kiosk.views.chat_layout import chat_layout
+
+        return chat_layout(view, width, height, font_scale)
     short = min(width, height)
     u = short / 100.0
     pad = round(3 * u)
@@ -178,7 +186,7 @@ def _notice(
 def _main_height(view: ScreenView, target: int, pad: int) -> int:
     if not view.main:
         return 0
-    if view.screen == "feedback_csat":
+    if view.screen in _FACES:
         return round(target * 1.9) + pad
     if view.screen == "feedback_nps":
         return 2 * target + 3 * pad
@@ -188,7 +196,7 @@ def _main_height(view: ScreenView, target: int, pad: int) -> int:
 def _main_buttons(view: ScreenView, area: Rect, target: int, pad: int, u: float) -> list[tuple[Button, Rect]]:
     if not view.main:
         return []
-    if view.screen == "feedback_csat":
+    if view.screen in _FACES:
         size = round(target * 1.5)
         row = _row(Rect(area.x, area.y, area.w, size), len(view.main), pad, size)
         return list(zip(view.main, row, strict=True))
