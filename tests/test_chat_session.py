@@ -20,6 +20,7 @@ from kiosk.chat.inputs import (
     ChatOpen,
     ChatRate,
     ChatSend,
+    Lang,
     OperatorInput,
     OperatorRefused,
 )
@@ -51,10 +52,12 @@ def assistant() -> Assistant:
 
 
 class Rig:
-    def __init__(self, assistant: Assistant, start: datetime = NOON, reachable: bool = True, **settings: object) -> None:
+    def __init__(
+        self, assistant: Assistant, start: datetime = NOON, reachable: bool = True, **settings: object
+    ) -> None:
         self.clock = ManualClock(start, monotonic=100.0)
         self.sent: list[ChatMessageBase] = []
-        self.settings = AssistantSection(enabled=True, faq=FAQ, **settings)  # type: ignore[arg-type]
+        self.settings = AssistantSection.model_validate({"enabled": True, "faq": FAQ, **settings})
         self.chat = ChatSession(
             self.settings,
             assistant,
@@ -76,8 +79,8 @@ class Rig:
         self.chat.handle(ChatOpen(self.t, "ru", "attract"), visit)
         return self.sent[-1].conversation_id
 
-    def say(self, text: str, lang: str = "ru") -> None:
-        self.chat.handle(ChatSend(self.t, text, lang))  # type: ignore[arg-type]
+    def say(self, text: str, lang: Lang = "ru") -> None:
+        self.chat.handle(ChatSend(self.t, text, lang))
 
     def operator(self, action: str, duplicate: bool = False, **fields: object) -> OperatorChatMessage:
         now = self.clock.now()
@@ -179,7 +182,9 @@ def test_negative_valence_hands_off_once_and_only_while_open(rig: Rig) -> None:
     assert rig.types().count("handoff_requested") == 1
 
 
-def test_nobody_accepts_in_time_the_shopper_is_told_and_offered_staff_and_contact(assistant: Assistant) -> None:
+def test_nobody_accepts_in_time_the_shopper_is_told_and_offered_staff_and_contact(
+    assistant: Assistant,
+) -> None:
     rig = Rig(assistant, operator_wait_s=30)
     rig.open()
     rig.chat.handle(ChatAskPerson(rig.t))
@@ -325,7 +330,12 @@ def test_idle_chats_time_out_and_the_rating_question_goes_away(assistant: Assist
 
 def test_suggestions_come_from_the_faq(assistant: Assistant) -> None:
     rig = Rig(assistant)
-    assert [s.entry for s in rig.chat.state().suggestions] == ["opening_hours", "location", "car_park", "returns"]
+    assert [s.entry for s in rig.chat.state().suggestions] == [
+        "opening_hours",
+        "location",
+        "car_park",
+        "returns",
+    ]
     rig = Rig(assistant, suggested=["delivery", "nope", "paying"])
     suggestions = rig.chat.state().suggestions
     assert [s.entry for s in suggestions] == ["delivery", "paying"]
