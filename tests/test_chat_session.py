@@ -86,7 +86,7 @@ class Rig:
         now = self.clock.now()
         message = OperatorChatMessage.model_validate(
             {
-                "conversation_id": self.chat._open.cid if self.chat._open else "0" * 32,
+                "conversation_id": self.chat.conversation_id or "0" * 32,
                 "action": action,
                 "issued_at": now,
                 "expires_at": now + timedelta(seconds=60),
@@ -282,7 +282,7 @@ def test_resolve_ends_with_resolved_and_a_late_message_gets_a_refusal(rig: Rig) 
     rig.open()
     rig.chat.handle(ChatAskPerson(rig.t))
     rig.operator("accept", display_name="Anna")
-    cid = rig.chat._open.cid
+    cid = rig.chat.conversation_id
     rig.operator("resolve")
     assert rig.sent[-2].model_dump()["reason"] == "resolved" and rig.chat.phase == "rating"
     rig.chat.handle(ChatRate(rig.t, None))

@@ -219,6 +219,11 @@ class ChatSession:
         return self.phase in OPEN_PHASES
 
     @property
+    def conversation_id(self) -> str | None:
+        """The id of the conversation on screen (random per chat), or None."""
+        return self._open.cid if self._open is not None else None
+
+    @property
     def visit_id(self) -> str | None:
         """The visit the chat is with (in memory only; never on the wire)."""
         return self._open.visit_id if self._open is not None else None

@@ -89,16 +89,22 @@ def chat_layout(view: ScreenView, width: int, height: int, font_scale: float = 1
         regions["chat_suggestions"] = Rect(inner.x, y0, inner.w, bottom - y0)
         bottom = y0 - pad
 
-    # the header: status on the left, the chat's buttons on the right
+    # the header: status on the left, the chat's buttons on the right (portrait: the buttons under it)
     head_h = round(8 * u * grow)
-    head = Rect(inner.x, inner.y + round(u), inner.w, head_h)
-    action_w = round(min(26 * u * grow, inner.w * (0.6 if portrait else 0.5) / max(1, len(chat.actions))))
+    status_y = inner.y + round(u)
+    head = Rect(inner.x, status_y + (head_h + gap if portrait else 0), inner.w, head_h)
+    action_w = round(
+        min(26 * u * grow, inner.w * (1.0 if portrait else 0.5) / max(1, len(chat.actions))) - gap
+    )
     x = head.x + head.w
     for button in reversed(chat.actions):
         x -= action_w
         buttons.append((button, Rect(x, head.y, action_w, head_h)))
         x -= gap
-    regions["chat_status"] = Rect(head.x, head.y, max(1, x - head.x - pad), head_h)
+    if portrait:
+        regions["chat_status"] = Rect(inner.x, status_y, inner.w, head_h)
+    else:
+        regions["chat_status"] = Rect(head.x, head.y, max(1, x - head.x - pad), head_h)
     privacy_h = round(3.6 * u)
     regions["chat_privacy"] = Rect(inner.x, head.y + head_h + round(0.6 * u), inner.w, privacy_h)
     transcript_y = head.y + head_h + privacy_h + round(1.5 * u)
