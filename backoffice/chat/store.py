@@ -40,7 +40,12 @@ from backoffice.rollups import HOUR_S, Delta, RollupTable, hour_of
 from mqtt_bridge.contract.chat import (
     BotGuess,
     BotReply,
+    ChatCsat,
+    ChatEnded,
     ChatMessage,
+    ChatOpened,
+    HandoffRequested,
+    HandoffUnanswered,
     OperatorChatMessage,
     OperatorReceipt,
     ShopperMessage,
@@ -310,12 +315,26 @@ def _guesses_json(guesses: Sequence[BotGuess]) -> str | None:
     return json.dumps([g.model_dump(mode="json") for g in guesses]) if guesses else None
 
 
+def _action(message: ChatMessage) -> str | None:
+    """The ``action`` column: what the bot did, the operator action a receipt answers, or a kiosk
+    message's reason (hand-off, unanswered, end), the opening screen, or the rating."""
+    if isinstance(message, BotReply | OperatorReceipt):
+        return message.action
+    if isinstance(message, HandoffRequested | HandoffUnanswered | ChatEnded):
+        return message.reason
+    if isinstance(message, ChatOpened):
+        return message.opened_from
+    if isinstance(message, ChatCsat):
+        return str(message.score)
+    return None
+
+
 def _message_row(
     store_id: str, device_id: str, message: ChatMessage, received: float
 ) -> tuple[list[Any], str]:
     text = message.text if isinstance(message, ShopperMessage | BotReply) else None
     lang = message.lang if isinstance(message, ShopperMessage | BotReply) else None
-    action = message.action if isinstance(message, BotReply | OperatorReceipt) else None
+    action = _action(message)
     in_reply_to = message.in_reply_to if isinstance(message, BotReply) else None
     guesses = _guesses_json(message.guesses) if isinstance(message, BotReply) else None
     row = [

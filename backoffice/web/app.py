@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from backoffice import retention, schema
+from backoffice.chat.store import UnknownConversationError
 from backoffice.db import Database
 from backoffice.settings import RetentionSettings
 from backoffice.staff_calls import UnknownCallError
@@ -35,13 +36,14 @@ from backoffice.web import users as users_module
 from backoffice.web.access import ForbiddenError, NotSignedInError, check_every_route_has_a_rule
 from backoffice.web.audit import AuditLog
 from backoffice.web.calls import StaffDesk
+from backoffice.web.chat_desk import ChatDesk
 from backoffice.web.context import Services
 from backoffice.web.errors import WebError
 from backoffice.web.link import KioskLink
 from backoffice.web.metrics import StoreCollector, WebMetrics
 from backoffice.web.render import BadRequestError, error_page, wants_data
 from backoffice.web.reports import Reports
-from backoffice.web.routes import audience, audit, fleet, ops, session, staff, users
+from backoffice.web.routes import audience, audit, chat_kpis, console, fleet, ops, session, staff, users
 from backoffice.web.settings import WebSettings
 from backoffice.web.users import SignInLimits, Users
 from backoffice.web.webhook import WebhookPoster
@@ -105,7 +107,7 @@ class _Timing:
         finally:
             route = scope.get("route")
             name = getattr(route, "name", None) or "unrouted"
-            if name != "staff_stream":  # a stream's time is how long it was watched
+            if name not in ("staff_stream", "console_stream"):  # a stream's time is how long it was watched
                 self.metrics.page_seconds.labels(name).observe(time.perf_counter() - started)
             self.metrics.requests.labels(name, str(status)).inc()
 
@@ -152,6 +154,7 @@ def create_app(
         metrics=metrics,
         templates=templates,
         retention=retention_settings,
+        chat=ChatDesk(db, link, audit_log, clock, ttl_s=settings.command_ttl_s),
     )
 
     @contextlib.asynccontextmanager
@@ -178,6 +181,8 @@ def create_app(
         fleet.router,
         audience.router,
         staff.router,
+        console.router,
+        chat_kpis.router,
         audit.router,
         users.router,
         ops.router,
@@ -249,6 +254,10 @@ def _handle_errors(app: FastAPI) -> None:
     async def unknown_call(request: Request, exc: UnknownCallError) -> Response:
         return error_page(request, 404, str(exc))
 
+    @app.exception_handler(UnknownConversationError)
+    async def unknown_conversation(request: Request, exc: UnknownConversationError) -> Response:
+        return error_page(request, 404, str(exc))
+
     @app.exception_handler(BadRequestError)
     async def bad_request(request: Request, exc: BadRequestError) -> Response:
         return error_page(request, 400, str(exc))
@@ -296,11 +305,15 @@ class Background:
         """Delete raw data past its age (the rollups stay); logged."""
         result = retention.run_retention(self.services.db, self.services.clock(), self.services.retention)
         logger.info(
-            "retention: deleted %d events, %d metrics payloads, %d staff calls older than %s",
+            "retention: deleted %d events, %d metrics payloads, %d staff calls, %d chat conversations older "
+            "than %s, and %d chat messages of transcripts older than %s",
             result.events,
             result.metrics,
             result.staff_calls,
+            result.chat_conversations,
             result.cutoff.isoformat(),
+            result.chat_messages,
+            result.chat_cutoff.isoformat() if result.chat_cutoff else "-",
         )
 
     def _every(self, name: str, interval_s: float, job: Callable[[], object]) -> None:

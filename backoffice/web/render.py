@@ -26,6 +26,8 @@ NAV: Final[tuple[tuple[str, str, frozenset[str] | None], ...]] = (
     ("/offers", "nav_offers", None),
     ("/feedback", "nav_feedback", None),
     ("/staff", "nav_staff", None),
+    ("/console", "nav_console", frozenset({"operator", "admin"})),
+    ("/chat", "nav_chat", None),
     ("/audit", "nav_audit", frozenset({"admin"})),
     ("/users", "nav_users", frozenset({"admin"})),
     ("/definitions", "nav_definitions", None),
