@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Protocol
 
 from cloud_sync.device import DeviceSync
 from cloud_sync.errors import CloudSyncError
@@ -44,10 +45,18 @@ def masked_for_the_wire(message: ChatMessageBase) -> ChatMessageBase:
     return message
 
 
+class ChatLink(Protocol):
+    """Where chat messages are committed: :class:`cloud_sync.device.DeviceSync`."""
+
+    def add_chat(self, messages: Iterable[ChatMessageBase]) -> int:
+        """Commit chat messages to the outbox; returns how many were new."""
+        ...
+
+
 class ChatOutboxSink:
     """Where the chat's messages go: the link's outbox, or nowhere (counted) without a link."""
 
-    def __init__(self, sync: DeviceSync | None) -> None:
+    def __init__(self, sync: ChatLink | None) -> None:
         self.sync = sync
         self.counts: Counter[str] = Counter()
 
