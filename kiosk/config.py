@@ -451,6 +451,13 @@ class AssistantSection(_Section):
         description="Hours operators are on duty on those days, as 'HH:MM-HH:MM' (local time; a range may "
         "wrap past midnight); empty: never. Outside them a hand-off is answered at once, honestly.",
     )
+    leave_grace_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="After the chat's shopper left (their visit ended), the chat ends and is cleared this "
+        "much later unless a face is back in view (a glance away the tracker lost is not leaving).",
+    )
     idle_timeout_s: float = Field(
         default=180.0,
         gt=0,

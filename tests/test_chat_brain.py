@@ -155,12 +155,24 @@ def test_the_shopper_leaving_ends_and_clears_the_chat(world: World) -> None:
     world.frames(2.0, face())
     world.runtime.send(ChatOpen(world.t, "ru", "attract"))
     world.runtime.send(ChatSend(world.t, "где туалет?", "ru"))
-    world.frames(5.0)  # nobody in view: the visit ends
+    world.frames(3.0)  # nobody in view: the visit ends ...
+    assert world.screen() == "chat"
+    world.frames(5.0)  # ... and nobody came back within [assistant] leave_grace_s
     assert world.types()[-1] == "chat_ended"
     assert world.runtime.chat_messages[-1].model_dump()["reason"] == "visit_ended"
     state = world.runtime.runtime_view().state
     assert state.chat is None and state.screen == "attract"
     assert world.runtime.brain.chat is not None and world.runtime.brain.chat.visit_id is None
+
+
+def test_a_face_lost_for_a_moment_keeps_the_chat(world: World) -> None:
+    world.frames(2.0, face())
+    world.runtime.send(ChatOpen(world.t, "ru", "attract"))
+    world.frames(2.0)  # looking down at the keyboard: the tracker loses the face, the visit ends
+    world.frames(6.0, face())  # ... and finds it again, as a new visit
+    assert world.screen() == "chat" and "chat_ended" not in world.types()
+    world.frames(8.0)
+    assert world.types()[-1] == "chat_ended"
 
 
 def test_maintenance_ends_the_chat(world: World) -> None:

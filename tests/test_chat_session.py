@@ -302,14 +302,35 @@ def test_resolve_ends_with_resolved_and_a_late_message_gets_a_refusal(rig: Rig) 
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-def test_the_visit_ending_ends_and_clears_the_chat(rig: Rig) -> None:
+def test_the_visit_ending_ends_and_clears_the_chat_after_the_grace(rig: Rig) -> None:
     rig.open("v9")
     rig.say("когда вы открываетесь?")
     rig.chat.visit_ended("someone-else", rig.t)
+    rig.clock.advance(10)
+    rig.chat.tick(rig.t)
     assert rig.chat.is_open
     rig.chat.visit_ended("v9", rig.t)
+    rig.clock.advance(rig.settings.leave_grace_s - 0.1)
+    rig.chat.tick(rig.t)
+    assert rig.chat.is_open, "not yet: a glance away is not leaving"
+    rig.clock.advance(0.1)
+    rig.chat.tick(rig.t)
     assert rig.sent[-1].model_dump()["reason"] == "visit_ended"
     assert rig.chat.phase == "closed" and rig.chat.state().lines == ()
+
+
+def test_a_face_back_within_the_grace_keeps_the_chat(rig: Rig) -> None:
+    rig.open("v9")
+    rig.chat.visit_ended("v9", rig.t)
+    rig.clock.advance(2)
+    rig.chat.face_back("v10")
+    rig.clock.advance(10)
+    rig.chat.tick(rig.t)
+    assert rig.chat.is_open and rig.chat.visit_id == "v10"
+    rig.chat.visit_ended("v10", rig.t)
+    rig.clock.advance(rig.settings.leave_grace_s)
+    rig.chat.tick(rig.t)
+    assert rig.chat.phase == "closed"
 
 
 def test_idle_chats_time_out_and_the_rating_question_goes_away(assistant: Assistant) -> None:

@@ -165,6 +165,7 @@ class _Open:
     seq: int = 0
     last_activity: float = 0.0
     wait_until: float | None = None
+    left_at: float | None = None  # the chat's visit ended then (the shopper may be back within the grace)
     operator: str | None = None
     no_operator: bool = False
     staff_called: bool = False
@@ -415,12 +416,28 @@ class ChatSession:
         self._close()
 
     def visit_ended(self, visit_id: str, t: float) -> None:
-        """A visit ended: the chat with it ends and is cleared (the shopper left)."""
-        if self._open is not None and self._open.visit_id == visit_id:
-            if self.is_open:
-                self.end(t, "visit_ended")
-            elif self.phase == "rating":
-                self._close()
+        """A visit ended: the chat with it ends and is cleared (the shopper left) ``leave_grace_s`` later,
+        unless a face comes back into view before (:meth:`face_back`: a shopper who looked down at the
+        keyboard for a moment, whom the tracker lost, is still chatting)."""
+        conv = self._open
+        if conv is not None and conv.visit_id == visit_id and conv.left_at is None:
+            conv.left_at = t
+            self._leave(t)
+
+    def face_back(self, visit_id: str) -> None:
+        """A visit started while the chat's shopper was gone: the chat carries on with it."""
+        conv = self._open
+        if conv is not None and conv.left_at is not None:
+            conv.visit_id, conv.left_at = visit_id, None
+
+    def _leave(self, t: float) -> None:
+        conv = self._open
+        if conv is None or conv.left_at is None or t - conv.left_at < self.settings.leave_grace_s:
+            return
+        if self.is_open:
+            self.end(t, "visit_ended")
+        if self.phase == "rating":
+            self._close()
 
     def stop(self, t: float, reason: EndReason) -> None:
         """The kiosk leaves the chat (maintenance, shutting down): it ends and is cleared at once."""
@@ -433,6 +450,10 @@ class ChatSession:
 
     def tick(self, t: float) -> None:
         """Time passes: the operator wait, the idle timeout, the rating question's timeout."""
+        conv = self._open
+        if conv is None:
+            return
+        self._leave(t)
         conv = self._open
         if conv is None:
             return

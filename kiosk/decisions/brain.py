@@ -228,6 +228,8 @@ class KioskBrain:
         self.stats.snapshots += 1
         update = self.tracker.update(snapshot)
         for track in update.started:
+            if self.chat is not None:
+                self.chat.face_back(track.visit_id)
             self.stats.visits += 1
             self.stats.decisions += 1
             self.emit(
