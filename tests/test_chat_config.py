@@ -94,3 +94,13 @@ def test_threshold_overrides_apply_and_contradictions_are_refused(repo_root: Pat
     wrong = AssistantSection.model_validate({"enabled": True, "faq": faq, "thresholds": {"clarify": 0.95}})
     with pytest.raises(AssistantUnavailableError, match="clarify"):
         load_assistant(wrong, "ru")
+
+
+def test_the_birth_says_the_kiosk_chats(repo_root: Path) -> None:
+    from kiosk.link.sync import capabilities
+
+    on = KioskConfig.model_validate(
+        {"assistant": {"enabled": True, "faq": repo_root / "examples" / "faq.yaml"}}
+    )
+    assert "chat" in capabilities(on, models={}, offers=False, commands={})
+    assert "chat" not in capabilities(KioskConfig(), models={}, offers=False, commands={})
