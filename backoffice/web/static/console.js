@@ -95,14 +95,15 @@
     });
   }
 
-  // Keep the operator's place (focus and selection in a reply box) across a swap of the inbox.
+  // Keep the operator's place (focus and selection in a reply box) across a swap of the inbox, whether
+  // the swap is an answer to a click (htmx:beforeSwap) or the live stream's (htmx:sseBeforeMessage).
   var place = null;
-  document.addEventListener("htmx:beforeSwap", function () {
+  function remember() {
     var active = document.activeElement;
     place = active && active.id && active.tagName === "TEXTAREA"
       ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
-  });
-  document.addEventListener("htmx:afterSwap", function () {
+  }
+  function restore() {
     tick();
     fromInbox();
     if (place) {
@@ -113,16 +114,23 @@
       }
       place = null;
     }
-  });
-  // A reply sent: empty its box (it is preserved across swaps, so it keeps its text otherwise).
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var form = event.detail && event.detail.elt;
-    if (form && form.classList && form.classList.contains("reply") && event.detail.successful) {
-      // The box was moved into the new inbox (hx-preserve): find it by its id, not in the old form.
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    remember();
+    // A reply sent: empty its box before the swap (the box is preserved across swaps, so it would keep
+    // its text; after the swap the form that sent it is detached and its events no longer reach here).
+    var config = event.detail && event.detail.requestConfig;
+    var form = config && config.elt;  // the element that made the request (the event's target is the swap's)
+    var xhr = event.detail && event.detail.xhr;
+    if (form && form.classList && form.classList.contains("reply") && xhr && xhr.status < 400) {
       var box = document.getElementById(form.dataset.box || "");
       if (box) { box.value = ""; }
+      place = null;
     }
   });
+  document.addEventListener("htmx:sseBeforeMessage", remember);
+  document.addEventListener("htmx:afterSwap", restore);
+  document.addEventListener("htmx:sseMessage", restore);
 
   document.addEventListener("DOMContentLoaded", function () {
     tick();
