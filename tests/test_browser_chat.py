@@ -333,8 +333,17 @@ def test_a_chat_handed_off_answered_in_the_console_and_counted(
         wait_for(lambda: kiosk.chat_state().operator == "Anna", "the kiosk showing Anna joined", 15)
         assert "Anna" in kiosk.view().chat.status
 
-        # The reply, typed in the console, reaches the kiosk's conversation view.
+        # The shopper writes while the operator types: the inbox updates live, the half-typed reply stays,
+        # focused, and the bot stays silent.
         box = card.locator("textarea")
+        box.fill("Hello, this is")
+        kiosk.type("I am in Tver")
+        card.locator("li.shopper", has_text="I am in Tver").wait_for(timeout=15_000)
+        assert box.input_value() == "Hello, this is"
+        assert page.evaluate("() => document.activeElement && document.activeElement.tagName") == "TEXTAREA"
+        assert kiosk.bubbles()[-1] == "I am in Tver"  # no bot reply after the hand-off
+
+        # The reply, typed in the console, reaches the kiosk's conversation view.
         box.fill(REPLY)
         sent_at = time.monotonic()
         card.locator("button.send").click()
