@@ -5,7 +5,6 @@ accept/message/hand back/resolve, ending and clearing, and what goes on the wire
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,7 +61,6 @@ class Rig:
             self.settings,
             assistant,
             self.clock,
-            random.Random(5),
             self.sent.append,
             store_tz=MOSCOW,
             operators_reachable=reachable,
@@ -129,6 +127,11 @@ def test_conversation_ids_are_fresh_per_chat_and_carry_no_visit(rig: Rig) -> Non
     second = rig.open("visit-42")
     assert first != second and len(first) == 32
     assert all("visit" not in m.model_dump_json() for m in rig.sent)
+
+
+def test_two_kiosks_alike_never_share_a_conversation_id(assistant: Assistant) -> None:
+    first, second = Rig(assistant), Rig(assistant)
+    assert first.open() != second.open(), "ids come from the OS's CSPRNG, not a seeded generator"
 
 
 def test_personal_data_is_masked_before_the_wire_and_on_screen(rig: Rig) -> None:

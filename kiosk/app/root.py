@@ -234,7 +234,7 @@ class KioskApp:
         )
         #: Where the chat's messages go (None without ``[assistant] enabled``).
         self.chat_sink: ChatOutboxSink | None = None
-        self.chat = self._chat(config, rng)
+        self.chat = self._chat(config)
         self.frames: LatestFrames = LatestFrames(2)
         self.snapshots: DropOldestQueue[Snapshot] = DropOldestQueue(SNAPSHOT_QUEUE)
         self.inbox: queue.Queue[External] = queue.Queue()
@@ -288,7 +288,7 @@ class KioskApp:
         self._started_at = 0.0
         self._stopped_at: float | None = None
 
-    def _chat(self, config: KioskConfig, rng: random.Random) -> ChatSession | None:
+    def _chat(self, config: KioskConfig) -> ChatSession | None:
         """The chat when ``[assistant] enabled``: the assistant loaded from the FAQ, its messages into the
         link's outbox, operator messages from the link (verified) into the inbox."""
         if not config.assistant.enabled:
@@ -305,7 +305,6 @@ class KioskApp:
             config.assistant,
             load_assistant(config.assistant, config.ui.language),
             self.clock,
-            rng,
             self.chat_sink,
             store_tz=ZoneInfo(config.device.timezone),
             operators_reachable=link is not None,

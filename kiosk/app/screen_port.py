@@ -106,7 +106,6 @@ class InProcessBrain:
                 config.assistant,
                 assistant,
                 clock,
-                rng,
                 self.chat_messages.append,
                 store_tz=ZoneInfo(config.device.timezone),
                 operators_reachable=operators_reachable,

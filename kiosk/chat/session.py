@@ -1,4 +1,5 @@
-"""The chat's state machine: pure and deterministic (clock and random passed in), owned by the brain.
+"""The chat's state machine: pure and deterministic (the clock passed in; conversation ids drawn from the
+OS's CSPRNG, by a function that tests may replace), owned by the brain.
 
     closed -> bot -> waiting (hand-off requested) -> operator (a person has it) -> bot (handed back)
                 \\------------------\\-------------------\\--> rating (ended: done, resolved) -> closed
@@ -28,7 +29,6 @@ per chat and never derived from the visit. The screen reads :meth:`ChatSession.s
 from __future__ import annotations
 
 import logging
-import random
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +70,7 @@ from mqtt_bridge.contract.chat import (
     OperatorReceipt,
     ShopperMessage,
     UnansweredReason,
+    new_conversation_id,
 )
 
 if TYPE_CHECKING:
@@ -180,24 +181,27 @@ class ChatSession:
         settings: AssistantSection,
         assistant: ChatAssistant,
         clock: Clock,
-        rng: random.Random,
         emit: Callable[[ChatMessageBase], object],
         *,
         store_tz: tzinfo,
         operators_reachable: bool,
+        new_id: Callable[[], str] = new_conversation_id,
     ) -> None:
         """``emit`` takes each wire message (the link's outbox sink); ``operators_reachable`` is False when
-        the kiosk has no link to the back office (then nobody can ever join)."""
+        the kiosk has no link to the back office (then nobody can ever join). Conversation ids come from
+        ``new_id``, the OS's CSPRNG (:func:`~mqtt_bridge.contract.chat.new_conversation_id`), never from the
+        kiosk's seeded generator: an id must be unpredictable, and two kiosks seeded alike must not share
+        one."""
         from kiosk.assistant.conversation import Conversation  # with the assistant: heavy, and only here
 
         self._conversation_type = Conversation
         self.settings = settings
         self.assistant = assistant
         self.clock = clock
-        self.rng = rng
         self.emit = emit
         self.store_tz = store_tz
         self.operators_reachable = operators_reachable
+        self._new_id = new_id
         self.faq_version = assistant.faq.version
         self.suggestions = _suggestions(assistant.faq, settings.suggested)
         self.contact = _contact_entry(assistant.faq, settings.contact_entry)
@@ -270,7 +274,7 @@ class ChatSession:
         """A new conversation (one already open carries on)."""
         if self.is_open:
             return
-        cid = f"{self.rng.getrandbits(128):032x}"
+        cid = self._new_id()
         conversation = self._conversation_type(max_declines=self.settings.max_declines)
         conv = _Open(cid, visit_id, conversation, lang=lang, last_activity=t)
         conv.lines.append(ChatLine("system", key="chat_welcome"))
