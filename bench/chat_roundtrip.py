@@ -7,8 +7,11 @@ A private Mosquitto is started for the run. The whole kiosk runs (``KioskApp``: 
 the brain worker at ``[runtime] tick_hz``, the event writer, a still camera, no detector) with the FAQ
 assistant on the example FAQ and its screen: the real render loop (``ScreenApp``, off screen under SDL's
 dummy driver, at ``[ui] fps``). A scripted shopper taps "Questions?" and "Talk to a person" on the screen;
-a back-office desk on the broker (``tests/chat_desk.py``) accepts the hand-off and then sends ``--messages``
-signed operator messages, one at a time, ``--gap-s`` apart once the previous one showed.
+the operator accepts the hand-off and then sends ``--messages`` messages, one at a time, ``--gap-s`` apart
+once the previous one showed, through the operator console's own publish path (``--via console``: the back
+office's ``MqttKioskLink.send_operator_message``, which signs with the back office's key, QoS 1 on
+``chat/operator``; the console's store transition is not included) or the tests' desk (``--via desk``,
+``tests/chat_desk.py``). The desk reads the kiosk's ``chat`` topic either way (for the hand-off).
 
 Each figure is from the desk's publish (QoS 1) to the start of the first frame after the one whose drawn
 view held the message: the broker, the kiosk's link thread (verification), the brain's inbox, the render
@@ -26,6 +29,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -40,6 +45,7 @@ from kiosk.config import KioskConfig
 from kiosk.perception.types import Frame
 from kiosk.views.layout import Layout
 from kiosk.views.screen import ScreenView, UiAction
+from mqtt_bridge.contract.chat import OperatorAction
 from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.settings import BrokerSettings, CommandSettings
 
@@ -68,11 +74,16 @@ class StillCamera:
         pass
 
 
+#: Sends an operator message: (conversation id, action, display name, text).
+Send = Callable[[str, OperatorAction, str | None, str | None], object]
+
+
 class Script:
     """The shopper on the screen and the operator at the desk, frame by frame (the render loop's hook)."""
 
-    def __init__(self, desk: OperatorDesk, messages: int, gap_s: float) -> None:
+    def __init__(self, desk: OperatorDesk, send: Send, messages: int, gap_s: float) -> None:
         self.desk = desk
+        self.send = send
         self.messages = messages
         self.gap_s = gap_s
         self.step = "open"
@@ -94,7 +105,7 @@ class Script:
             handoff = self.desk.of("handoff_requested")
             if handoff:
                 self.cid = handoff[0].conversation_id
-                self.desk.send(self.cid, "accept", display_name="Bench")
+                self.send(self.cid, "accept", "Bench", None)
                 self.step = "joined"
         elif self.step == "joined" and view.chat is not None and "Bench" in view.chat.status:
             self.step = "reply"
@@ -112,11 +123,39 @@ class Script:
                 self.done = self.index >= self.messages
             return
         if now >= self.next_at and not self.done:
-            self.desk.send(self.cid, "message", text=f"reply {self.index}")
             self.sent_at = time.monotonic()
+            self.send(self.cid, "message", None, f"reply {self.index}")
 
 
-def run(messages: int, gap_s: float, limit_s: float) -> dict[str, object]:
+def console_sender(
+    settings: BrokerSettings, desk: OperatorDesk, topics: DeviceTopics
+) -> tuple[Send, Callable[[], None]]:
+    """The operator console's publish path (the back office's link, signing with the desk's key), and how to
+    stop it."""
+    from backoffice.web.chat_desk import operator_message
+    from backoffice.web.link import MqttKioskLink
+
+    link = MqttKioskLink(settings, client_id="bench-console", clock=lambda: datetime.now(UTC), key=desk.key)
+    link.start()
+    link.wait_connected(10)
+
+    def send(cid: str, action: OperatorAction, name: str | None, text: str | None) -> None:
+        message = operator_message(cid, action, datetime.now(UTC), 300, display_name=name, text=text)
+        link.send_operator_message(topics.store_id, topics.device_id, message)
+
+    return send, link.stop
+
+
+def desk_sender(desk: OperatorDesk) -> tuple[Send, Callable[[], None]]:
+    """The tests' desk's publish path."""
+
+    def send(cid: str, action: OperatorAction, name: str | None, text: str | None) -> None:
+        desk.send(cid, action, display_name=name, text=text)
+
+    return send, lambda: None
+
+
+def run(messages: int, gap_s: float, limit_s: float, via: str = "console") -> dict[str, object]:
     for name, value in (
         ("SDL_VIDEODRIVER", "dummy"),
         ("SDL_AUDIODRIVER", "dummy"),
@@ -135,6 +174,9 @@ def run(messages: int, gap_s: float, limit_s: float) -> dict[str, object]:
             topics = DeviceTopics("vitrina/v1", "bench", "k1")
             desk = OperatorDesk(settings, topics)
             desk.start()
+            send, stop_sender = (
+                console_sender(settings, desk, topics) if via == "console" else desk_sender(desk)
+            )
             config = KioskConfig.model_validate(
                 {
                     "device": {"store_id": "bench", "device_id": "k1"},
@@ -147,7 +189,7 @@ def run(messages: int, gap_s: float, limit_s: float) -> dict[str, object]:
                 }
             )
             app = KioskApp(config, NoDetector(), source_factory=StillCamera, rng=random.Random(1))
-            script = Script(desk, messages, gap_s)
+            script = Script(desk, send, messages, gap_s)
             started = time.monotonic()
             _ui, stats = run_screen(
                 app,
@@ -158,6 +200,7 @@ def run(messages: int, gap_s: float, limit_s: float) -> dict[str, object]:
                 hook=script,
             )
             elapsed = time.monotonic() - started
+            stop_sender()
             desk.stop()
         finally:
             broker.stop()
@@ -177,6 +220,7 @@ def run(messages: int, gap_s: float, limit_s: float) -> dict[str, object]:
         )
     return {
         "bench": "chat_roundtrip",
+        "via": via,
         **figures,
         "seconds": round(elapsed, 2),
         "screen_fps_target": config.ui.fps,
@@ -194,9 +238,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=50, help="operator messages to time [50]")
     parser.add_argument("--gap-s", type=float, default=0.3, help="pause after each message showed [0.3]")
     parser.add_argument("--limit-s", type=float, default=300.0, help="give up after this long [300]")
+    parser.add_argument(
+        "--via", choices=("console", "desk"), default="console", help="the operator's publish path [console]"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
-    result = run(args.messages, args.gap_s, args.limit_s)
+    result = run(args.messages, args.gap_s, args.limit_s, args.via)
     emit(result, args.out, args.json)
     if not args.json:
         shown = f"{result['messages_shown']}/{result['messages_asked']} shown"
