@@ -506,8 +506,16 @@ def _open_migrated(db_url: str) -> Database:
     show_default=True,
     help="Delete raw data older than this many days (by the event's or payload's ts, a call's raised time).",
 )
+@click.option(
+    "--chat-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=RetentionSettings().chat_transcript_days,
+    show_default=True,
+    help="Delete chat transcripts of conversations older than this many days (docs/chat.md); the chat's "
+    "KPIs stay.",
+)
 @click.option("--dry-run", is_flag=True, help="Delete nothing; print what would be deleted.")
-def retention(db_url: str, days: float, dry_run: bool) -> None:
+def retention(db_url: str, days: float, chat_days: float, dry_run: bool) -> None:
     """Delete raw events, metrics payloads and staff-call records older than --days (storage limitation,
     152-FZ and GDPR); the hourly rollups that counted them stay, so every KPI page keeps its figures.
 
@@ -516,11 +524,12 @@ def retention(db_url: str, days: float, dry_run: bool) -> None:
     \b
     Example:
       backoffice retention --db sqlite:///backoffice.sqlite --dry-run
-      backoffice retention --db postgresql://vitrina@db/vitrina --days 30
+      backoffice retention --db postgresql://vitrina@db/vitrina --days 30 --chat-days 7
     """
     db = _open_migrated(db_url)
     try:
-        result = run_retention(db, datetime.now(UTC), RetentionSettings(raw_days=days), dry_run=dry_run)
+        settings = RetentionSettings(raw_days=days, chat_transcript_days=chat_days)
+        result = run_retention(db, datetime.now(UTC), settings, dry_run=dry_run)
     finally:
         db.close()
     verb = "would delete" if dry_run else "deleted"
@@ -528,6 +537,12 @@ def retention(db_url: str, days: float, dry_run: bool) -> None:
         f"{verb} {result.events} events, {result.metrics} metrics payloads and {result.staff_calls} "
         f"staff-call records older than {result.cutoff.isoformat(timespec='seconds')} ({days:g} days)"
     )
+    if result.chat_cutoff is not None:
+        click.echo(
+            f"{verb} {result.chat_messages} chat messages of transcripts older than "
+            f"{result.chat_cutoff.isoformat(timespec='seconds')} and {result.chat_conversations} chat "
+            "conversation records with the raw data"
+        )
 
 
 @main.group("rollups")

@@ -39,10 +39,12 @@ from pydantic import ValidationError
 
 from backoffice import retention, rollups, staff_calls
 from backoffice.campaigns import device_versions, proof_of_play
+from backoffice.chat import store as chat_store
 from backoffice.db import Database, Migration, as_datetime, as_utc
 from backoffice.errors import BackofficeError
 from backoffice.settings import IngestSettings
-from mqtt_bridge.contract.allowlist import keys_outside_allowlist
+from mqtt_bridge.contract.allowlist import payload_keys_outside_allowlist
+from mqtt_bridge.contract.chat import CHAT_MESSAGE_ADAPTER, ChatBatch, ChatMessage
 from mqtt_bridge.contract.errors import TopicError
 from mqtt_bridge.contract.events import EVENT_ADAPTER, Event
 from mqtt_bridge.contract.payloads import (
@@ -66,7 +68,7 @@ from mqtt_bridge.transport import InboundMessage, MqttTransport, drain_queue
 
 logger = logging.getLogger(__name__)
 
-INGESTED_KINDS: tuple[DeviceKind, ...] = ("events", "alerts", "status", "birth", "metrics")
+INGESTED_KINDS: tuple[DeviceKind, ...] = ("events", "alerts", "status", "birth", "metrics", "chat")
 
 #: MQTT 5 DISCONNECT reason "Session taken over": another connection came with this consumer's client id.
 SESSION_TAKEN_OVER = 0x8E
@@ -116,6 +118,8 @@ class Parsed:
     metrics: list[tuple[str, str, MetricsPayload]] = field(default_factory=list)
     #: Devices' answers to catalogue releases (#18: which version each device runs).
     catalogue_results: list[tuple[str, str, CatalogueResult]] = field(default_factory=list)
+    #: Chat messages (store, device, message): issue #19, :mod:`backoffice.chat.store`.
+    chat: list[tuple[str, str, ChatMessage]] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     refusals: list[Refusal] = field(default_factory=list)
 
@@ -144,7 +148,7 @@ def parse_messages(prefix: str, messages: Iterable[tuple[str, bytes]]) -> Parsed
         except (ValueError, UnicodeDecodeError) as exc:
             out.refuse(Refusal(topic, "invalid_json", f"not JSON: {exc}", _excerpt(payload)))
             continue
-        outside = keys_outside_allowlist(data)
+        outside = payload_keys_outside_allowlist(where.kind, data)
         if outside:
             # No excerpt: the values under these keys are what anonymisation exists to keep out.
             reason = f"keys outside the anonymisation allowlist: {', '.join(outside[:5])}"
@@ -188,8 +192,26 @@ def _parse_one(topic: str, where: ParsedTopic, data: Any, out: Parsed) -> None:
             )
         else:
             out.catalogue_results.append((where.store_id, where.device_id, result))
+    elif where.kind == "chat":
+        _parse_chat(topic, where, ChatBatch.model_validate(data), out)
     else:
         out.refuse(Refusal(topic, "not_ingested", f"the ingest does not store {where.kind} messages"))
+
+
+def _parse_chat(topic: str, where: ParsedTopic, batch: ChatBatch, out: Parsed) -> None:
+    if (batch.store_id, batch.device_id) != (where.store_id, where.device_id):
+        names = f"{batch.store_id}/{batch.device_id}"
+        reason = f"chat batch {batch.batch_id} names store/device {names}, not the topic's"
+        out.refuse(Refusal(topic, "foreign_chat", reason))
+        return
+    for raw in batch.messages:
+        try:
+            message = CHAT_MESSAGE_ADAPTER.validate_python(raw)
+        except ValidationError as exc:
+            reason = f"not a valid chat message: {_validation_reason(exc)}"
+            out.refuse(Refusal(topic, "invalid_chat_message", reason))
+            continue
+        out.chat.append((where.store_id, where.device_id, message))
 
 
 class Store(Protocol):
@@ -327,6 +349,7 @@ def migrate_store(db: Database) -> None:
     # (before the rollups: their rebuild recounts proof of play too).
     device_versions.migrate(db)
     proof_of_play.migrate(db)
+    chat_store.migrate(db)
     made = db.migrate("rollups", rollups.MIGRATIONS)
     if "0001_rollups" in made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:
         logger.info("the rollups are new on a store that holds events: counting them once (backfill)")
@@ -359,8 +382,13 @@ class BackofficeStore:
             staff_calls.record_events(self.db, new, now)
             proof_of_play.record(self.db, new)
             device_versions.record(self.db, parsed.catalogue_results, now)
+            chat = chat_store.record_messages(self.db, parsed.chat, now)
             counts = {
                 **parsed.counters,
+                "chat_new": chat.new,
+                "chat_duplicates": chat.duplicates,
+                "chat_expired": chat.expired,
+                "foreign_chat": parsed.counters["foreign_chat"] + chat.foreign,
                 "events_new": len(new),
                 "duplicates": len(parsed.events) - len(new),
                 "metrics_duplicates": len(parsed.metrics) - len(new_metrics),

@@ -512,6 +512,8 @@ class RebuildResult:
     staff_calls: int
     #: Stored rows that no longer validate against the contract (logged, left out of the counts).
     skipped: int = 0
+    #: Chat conversations counted (issue #19: ``chat_hourly``).
+    chats: int = 0
 
 
 def _load(payload: Any) -> Any:
@@ -528,6 +530,7 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
     ran."""
     from backoffice import staff_calls
     from backoffice.campaigns import proof_of_play
+    from backoffice.chat import store as chat_store
     from backoffice.retention import last_cutoff
 
     if since is None:
@@ -538,7 +541,7 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
     with db.transaction():
         if db.dialect == "postgresql":
             # Writers (the ingest, staff-call transitions) wait until the recount commits.
-            db.execute("LOCK TABLE events, metrics, staff_calls IN SHARE MODE")
+            db.execute("LOCK TABLE events, metrics, staff_calls, chat_conversations IN SHARE MODE")
         for table in TABLES:
             if first_hour is None:
                 db.execute(f"DELETE FROM {table.name}")  # noqa: S608
@@ -551,14 +554,21 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
         metrics = _rebuild_metrics(db, start, skipped)
         calls = staff_calls.rebuild_rollups(db, first_hour)
         proof_of_play.rebuild(db, first_hour)  # campaigns (#18): offer_play_hourly, by catalogue version
+        chats = chat_store.rebuild_rollups(db, first_hour)
     if skipped:
         logger.warning(
             "rollups rebuild: %d stored rows do not validate and were left out (first: %s)",
             len(skipped),
             ", ".join(skipped[:5]),
         )
-    logger.info("rollups rebuilt from %d events, %d metrics payloads, %d staff calls", events, metrics, calls)
-    return RebuildResult(start, events, metrics, calls, len(skipped))
+    logger.info(
+        "rollups rebuilt from %d events, %d metrics payloads, %d staff calls, %d chat conversations",
+        events,
+        metrics,
+        calls,
+        chats,
+    )
+    return RebuildResult(start, events, metrics, calls, len(skipped), chats)
 
 
 def _rebuild_events(db: Database, since: datetime | None, skipped: list[str]) -> int:
@@ -629,7 +639,17 @@ class IngestFigures:
 
 
 #: ingest_counters that are not refusals.
-_NOT_REFUSALS = frozenset({"messages", "events_new", "duplicates", "metrics_duplicates"})
+_NOT_REFUSALS = frozenset(
+    {
+        "messages",
+        "events_new",
+        "duplicates",
+        "metrics_duplicates",
+        "chat_new",
+        "chat_duplicates",
+        "chat_expired",
+    }
+)
 
 
 def ingest_figures(db: Database, now: datetime, *, recent_s: float = 600.0) -> IngestFigures:

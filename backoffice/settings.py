@@ -118,6 +118,15 @@ class RetentionSettings(BaseModel):
         "payload's ts; a call's raised time) is older than this many days are deleted; the hourly rollups "
         "that counted them stay.",
     )
+    chat_transcript_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Chat transcripts (every message of a conversation: the shopper's masked text, the "
+        "bot's replies and guesses, the operator's messages; with them the texts of the unanswered "
+        "questions) are deleted this many days after the back office first heard of the conversation; the "
+        "conversation's record (no text) goes with the raw data after raw_days, and the chat's KPI rollups "
+        "stay (issue #19, docs/chat.md).",
+    )
     batch_rows: int = Field(
         default=10_000,
         ge=100,

@@ -47,11 +47,12 @@ from backoffice.ingest import open_store
 from backoffice.reports.models import LiveDevice
 from backoffice.settings import AlertSettings, ReportSettings, RetentionSettings
 from backoffice.web.app import create_app, migrate_store
-from backoffice.web.link import MqttKioskLink, SentCommand
+from backoffice.web.link import MqttKioskLink, SentCommand, SentOperatorMessage
 from backoffice.web.reports import Reports
 from backoffice.web.settings import WebSettings
 from backoffice.web.users import Users
 from mqtt_bridge.commands import CommandBridge, CommandProcessor
+from mqtt_bridge.contract.chat import OperatorChatMessage
 from mqtt_bridge.contract.events import StaffCall
 from mqtt_bridge.contract.payloads import CommandEnvelope, CommandResult
 from mqtt_bridge.contract.topics import DeviceTopics
@@ -78,6 +79,11 @@ class NoLink:
 
     def command_result(self, command_id: str) -> CommandResult | None:
         return None
+
+    def send_operator_message(
+        self, store_id: str, device_id: str, message: OperatorChatMessage
+    ) -> SentOperatorMessage:
+        raise NotImplementedError("the pages' bench sends no chat message")
 
     def start(self) -> None:
         pass

@@ -22,6 +22,7 @@ from cloud_sync.anonymise import Anonymiser
 from cloud_sync.outbox import Outbox, OutboxPublisher
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from mqtt_bridge.commands import CommandBridge, CommandProcessor
+from mqtt_bridge.contract.chat import ChatMessageBase
 from mqtt_bridge.contract.events import Event
 from mqtt_bridge.contract.payloads import BirthPayload
 from mqtt_bridge.contract.topics import QOS, DeviceTopics
@@ -153,6 +154,10 @@ class DeviceSync:
     def add(self, events: Iterable[Event]) -> int:
         """Commit events to the outbox (anonymised); they are published from there."""
         return self.outbox.add(events)
+
+    def add_chat(self, messages: Iterable[ChatMessageBase]) -> int:
+        """Commit chat messages to the outbox's ``chat`` stream (thread-safe); published from there."""
+        return self.outbox.add_chat(messages)
 
     def drained(self) -> bool:
         """Nothing waits in the outbox and nothing is in flight."""

@@ -15,6 +15,10 @@ the broker's PUBACK for the message that carried them arrives.
   (and so in the ``metrics`` payload); a warning is logged at each drop.
 - After a crash, unsent rows are still there and are published again: delivery is at least once, and the
   ingest stores each ``event_id`` once.
+- The chat (:mod:`mqtt_bridge.contract.chat`) is a third stream in the same file: :meth:`Outbox.add_chat`
+  commits chat messages (masked by the kiosk before they get here, and checked against the chat's
+  allowlist here), published after alerts and before the events' backlog on the ``chat`` topic, in
+  :class:`~mqtt_bridge.contract.chat.ChatBatch` envelopes; for the bounds they count as ``normal``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from sqlite_utils.migrations import Migrations
 
 from cloud_sync.errors import CloudSyncError
 from cloud_sync.settings import OutboxSettings
+from mqtt_bridge.contract.allowlist import chat_keys_outside_allowlist
+from mqtt_bridge.contract.chat import ChatMessageBase
 from mqtt_bridge.contract.events import Event, Priority
 from mqtt_bridge.contract.payloads import MetricsPayload
 from mqtt_bridge.contract.topics import DeviceTopics
@@ -45,7 +51,7 @@ from mqtt_bridge.transport import PublishAck, Publisher, drain_queue
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["events", "alerts"]
+Kind = Literal["events", "alerts", "chat"]
 RANK: Final[dict[Priority, int]] = {"alert": 0, "normal": 1, "low": 2}
 
 migrations = Migrations("cloud_sync.outbox")
@@ -104,6 +110,11 @@ class OutboxWriteError(CloudSyncError):
     """The outbox could not commit (a full or read-only disk): nothing of that batch was stored."""
 
 
+class ChatAllowlistError(CloudSyncError):
+    """A chat message with a key outside the chat's allowlist was handed to the outbox: nothing of the batch
+    was stored (a bug in the kiosk, never something a shopper did)."""
+
+
 class Outbox:
     """The SQLite outbox. Open it once per file and process; close it when done."""
 
@@ -137,6 +148,26 @@ class Outbox:
             payload = json.dumps(self._anonymise(event), separators=(",", ":"), ensure_ascii=False)
             kind: Kind = "alerts" if event.priority == "alert" else "events"
             rows.append((event.event_id, kind, RANK[event.priority], payload, len(payload.encode()), now))
+        return self._insert(rows)
+
+    def add_chat(self, messages: Iterable[ChatMessageBase]) -> int:
+        """Commit chat messages (stream ``chat``, ranked ``normal``) in one transaction; returns how many
+        were new (a ``message_id`` already in the outbox is ignored). Each must pass the chat's allowlist
+        (:class:`ChatAllowlistError` otherwise, nothing stored)."""
+        now = datetime.now(UTC).isoformat()
+        rows: list[tuple[str, Kind, int, str, int, str]] = []
+        for message in messages:
+            data = message.model_dump(mode="json")
+            outside = chat_keys_outside_allowlist(data)
+            if outside:
+                raise ChatAllowlistError(
+                    f"chat message {message.message_id} has keys outside the chat allowlist: {outside}"
+                )
+            payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            rows.append((message.message_id, "chat", RANK["normal"], payload, len(payload.encode()), now))
+        return self._insert(rows)
+
+    def _insert(self, rows: Sequence[tuple[str, Kind, int, str, int, str]]) -> int:
         added, added_bytes = 0, 0
         with self._lock:
             try:
@@ -281,7 +312,7 @@ class OutboxPublisher:
         self._new_batch_id = new_batch_id
         self._inflight: dict[int, _Inflight] = {}
         self._inflight_seqs: set[int] = set()
-        self._cursor: dict[Kind, int] = {"alerts": 0, "events": 0}
+        self._cursor: dict[Kind, int] = {"alerts": 0, "chat": 0, "events": 0}
 
     @property
     def inflight(self) -> int:
@@ -299,7 +330,7 @@ class OutboxPublisher:
         self._expire()
         published = 0
         while self.transport.connected and len(self._inflight) < self.settings.max_inflight_batches:
-            if not self._publish_next("alerts") and not self._publish_next("events"):
+            if not any(self._publish_next(kind) for kind in ("alerts", "chat", "events")):
                 break
             published += 1
         return published
@@ -350,12 +381,13 @@ class OutboxPublisher:
             size += len(row.payload) + 1
         if not chosen:
             return True
+        items = "messages" if kind == "chat" else "events"
         payload = (
             f'{{"schema_version":1,"batch_id":"{self._new_batch_id()}",'
             f'"store_id":"{self.topics.store_id}","device_id":"{self.topics.device_id}",'
-            f'"events":[{",".join(r.payload for r in chosen)}]}}'
+            f'"{items}":[{",".join(r.payload for r in chosen)}]}}'
         )
-        topic = self.topics.alerts if kind == "alerts" else self.topics.events
+        topic = {"alerts": self.topics.alerts, "chat": self.topics.chat, "events": self.topics.events}[kind]
         try:
             handle = self.transport.publish(topic, payload.encode(), qos=1)
         except MqttBridgeError:

@@ -103,6 +103,13 @@ def validate_config(file: Path) -> None:
     help="Publish telemetry to this MQTT broker (mqtt://host:1883) and answer its commands, as [mqtt] "
     "enabled does; the outbox lives under --out.",
 )
+@click.option(
+    "--chat",
+    is_flag=True,
+    help="Turn the FAQ assistant on (the demo's FAQ unless [assistant] names one): every second visitor "
+    "opens 'Questions?', asks, and asks for a person; with --broker the hand-off reaches the operator "
+    "console.",
+)
 def demo(
     *,
     config_file: Path | None,
@@ -112,6 +119,7 @@ def demo(
     camera: str | None,
     scripted: bool,
     broker: str | None,
+    chat: bool,
 ) -> None:
     """Run the whole kiosk on embedded defaults, with a demo catalogue and pictures, and its screen.
 
@@ -125,6 +133,7 @@ def demo(
       kiosk demo --camera 0            # the webcam
       kiosk demo --headless --scripted --seconds 12 --out /tmp/vitrina-demo
       kiosk demo --headless --seconds 20 --broker mqtt://127.0.0.1:1883   # mosquitto_sub -v -t 'vitrina/#'
+      kiosk demo --chat --broker mqtt://127.0.0.1:1883   # chats reach the back office's operator console
     """
     config = _load_or_exit(config_file) if config_file else KioskConfig()
     if broker is not None:
@@ -143,7 +152,9 @@ def demo(
             if not scripted and camera is None:
                 # The shipped footage: a real, public-domain photo of a person walking up and away.
                 camera = str(write_walk_in_clip(Path(footage) / "walk-in.avi"))
-            summary = run_demo(config, seconds=seconds, headless=headless, out_dir=out_dir, camera=camera)
+            summary = run_demo(
+                config, seconds=seconds, headless=headless, out_dir=out_dir, camera=camera, chat=chat
+            )
     except DemoError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -21,6 +22,7 @@ from pydantic_core import ErrorDetails, PydanticUndefined
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
 from edge_models.config import EmotionSettings, PresenceSettings
 from kiosk.errors import ConfigError, ConfigIssue
+from mqtt_bridge.contract.catalogue import TimeRange
 from mqtt_bridge.settings import BrokerSettings, SecretRef
 
 
@@ -388,6 +390,112 @@ class IdentityFolderConfig(_Section):
     )
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class AssistantThresholds(_Section):
+    """Overrides of the assistant's calibrated decision thresholds (docs/assistant.md); absent: calibrated."""
+
+    answer: float | None = Field(
+        default=None, ge=0, le=1, description="The least score of the best FAQ entry to answer it."
+    )
+    margin: float | None = Field(
+        default=None, ge=0, le=1, description="The least lead of the best entry over the second to answer it."
+    )
+    clarify: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="The least score of the best entry to ask which of the best two was meant.",
+    )
+
+
+class AssistantSection(_Section):
+    """The FAQ assistant at the screen and its hand-off to an operator in the back office (docs/ui.md,
+    "Questions"). Operators answer over the link ([mqtt]); without it nobody can join a chat, and the
+    shopper is offered the store's staff call and the FAQ's contact entry instead."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Offer 'Questions?' on the attract and offer screens. Needs faq; the assistant loads at "
+        "start (about 1.5 s).",
+    )
+    faq: Path | None = Field(
+        default=None,
+        description="The store's FAQ file (YAML; check it with `kiosk assistant check --faq FILE`). "
+        "Required when enabled.",
+    )
+    suggested: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="FAQ entry ids whose questions the chat suggests; empty: the FAQ's first four entries.",
+    )
+    contact_entry: str | None = Field(
+        default=None,
+        description="The FAQ entry shown when no operator can join (how to reach the store); absent: the "
+        "first entry whose id or topic contains 'contact', else none.",
+    )
+    operator_wait_s: float = Field(
+        default=90.0,
+        gt=0,
+        le=3600,
+        description="How long a handed-off chat waits for an operator to accept before the shopper is told "
+        "that nobody can join now and offered the staff call and the contact entry.",
+    )
+    duty_days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS),
+        description="Days operators are on duty (mon ... sun), in the store's time zone ([device] timezone).",
+    )
+    duty_hours: list[TimeRange] = Field(
+        default_factory=lambda: [TimeRange.model_validate("09:00-21:00")],
+        description="Hours operators are on duty on those days, as 'HH:MM-HH:MM' (local time; a range may "
+        "wrap past midnight); empty: never. Outside them a hand-off is answered at once, honestly.",
+    )
+    leave_grace_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="After the chat's shopper left (their visit ended), the chat ends and is cleared this "
+        "much later unless a face is back in view (a glance away the tracker lost is not leaving).",
+    )
+    idle_timeout_s: float = Field(
+        default=180.0,
+        gt=0,
+        le=3600,
+        description="A chat with no message either way for this long ends (reason 'timeout').",
+    )
+    rating_timeout_s: float = Field(
+        default=20.0, gt=0, le=600, description="How long the end-of-chat rating question stays up."
+    )
+    max_declines: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="The bot's declines in a row after which the chat goes to a person.",
+    )
+    thresholds: AssistantThresholds = Field(
+        default_factory=AssistantThresholds,
+        description="Overrides of the calibrated answer, margin and clarify thresholds.",
+    )
+
+    @model_validator(mode="after")
+    def _faq_when_enabled(self) -> AssistantSection:
+        if self.enabled and self.faq is None:
+            raise ValueError(
+                "enabled needs faq: set [assistant] faq to the store's FAQ file (examples/faq.yaml is a "
+                "start)"
+            )
+        return self
+
+    def on_duty(self, local: datetime) -> bool:
+        """Whether operators are on duty at ``local`` (the store's local time)."""
+        if WEEKDAYS[local.weekday()] not in self.duty_days:
+            return False
+        moment = local.time()
+        return any(hours.contains(moment) for hours in self.duty_hours)
+
+
 class KioskConfig(_Section):
     """The root of the kiosk's configuration. Every section and field has a sane default."""
 
@@ -415,6 +523,9 @@ class KioskConfig(_Section):
         default_factory=RedemptionConfig, description="Redemption codes: their secret and lifetime."
     )
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Workers and supervisor.")
+    assistant: AssistantSection = Field(
+        default_factory=AssistantSection, description="The FAQ assistant and its hand-off to an operator."
+    )
     presence: PresenceSettings = Field(
         default_factory=PresenceSettings, description="Face detection model and thresholds."
     )

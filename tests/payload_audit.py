@@ -1,5 +1,6 @@
 """Captures every payload a device publishes on the test broker (a `#` subscription) and checks it against
-the anonymisation allowlist. The broker fixtures attach one to every integration test."""
+the anonymisation allowlist (the chat's lists on the chat topic). The broker fixtures attach one to every
+integration test."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 
 from mosquitto_broker import MosquittoBroker
 
-from mqtt_bridge.contract.allowlist import keys_outside_allowlist
+from mqtt_bridge.contract.allowlist import payload_keys_outside_allowlist
 from mqtt_bridge.contract.errors import TopicError
 from mqtt_bridge.contract.topics import parse_topic
 from mqtt_bridge.settings import BrokerSettings
@@ -51,7 +52,7 @@ class PayloadAudit:
                 where = parse_topic(PREFIX, message.topic)
             except TopicError:
                 continue
-            if where.kind in ("cmd", "catalogue"):
+            if where.kind in ("cmd", "catalogue", "chat_operator"):
                 continue  # inbound to the device, not something it publishes
             self.checked += 1
             try:
@@ -62,7 +63,9 @@ class PayloadAudit:
             if not isinstance(data, dict):
                 self.problems.append(f"{message.topic}: not a JSON object")
                 continue
-            self.problems.extend(f"{message.topic}: {key}" for key in keys_outside_allowlist(data))
+            self.problems.extend(
+                f"{message.topic}: {key}" for key in payload_keys_outside_allowlist(where.kind, data)
+            )
 
     def stop(self) -> None:
         time.sleep(0.2)

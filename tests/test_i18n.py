@@ -12,7 +12,9 @@ def test_every_key_in_both_languages_and_renders() -> None:
     assert len(messages.keys) > 10
     for key in messages.keys:
         for language in LANGUAGES:
-            text = messages.get(key, language, date="31.12", zone="A", controller="C", contact="c@x")
+            text = messages.get(
+                key, language, date="31.12", zone="A", controller="C", contact="c@x", name="N"
+            )
             assert text.strip() and "{" not in text, (key, language)
 
 

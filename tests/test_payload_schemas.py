@@ -26,6 +26,7 @@ def test_cli_writes_then_checks(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert {p.stem.removesuffix(".schema") for p in tmp_path.iterdir()} == set(WIRE_MODELS) | {
         "event",
+        "chat_message",
         "catalogue",
     }
 

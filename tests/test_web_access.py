@@ -58,6 +58,16 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/staff/stream"): EVERYONE,
     ("POST", "/staff/calls/{call_id}/ack"): RESPONDERS,
     ("POST", "/staff/calls/{call_id}/resolve"): RESPONDERS,
+    # The chat (issue #19): the KPI page for everyone, the console (transcripts) for operators and admins.
+    **{("GET", f"/chat{suffix}"): EVERYONE for suffix in ("", ".json", "/{table}.csv")},
+    ("GET", "/console"): RESPONDERS,
+    ("GET", "/console/live"): RESPONDERS,
+    ("GET", "/console/stream"): RESPONDERS,
+    ("GET", "/console/badge.json"): RESPONDERS,
+    **{
+        ("POST", f"/console/{{conversation_id}}/{action}"): RESPONDERS
+        for action in ("accept", "reply", "hand_back", "resolve")
+    },
     **{("GET", f"/audit{suffix}"): ADMINS for suffix in ("", ".json", "/{table}.csv")},
     **{("GET", f"/users{suffix}"): ADMINS for suffix in ("", ".json", "/{table}.csv")},
     ("POST", "/users"): ADMINS,
@@ -97,6 +107,7 @@ PARAMS = {
     "device": "d1",
     "language": "en",
     "call_id": "c1",
+    "conversation_id": "0" * 32,
     "username": "target-user",
     "offer_id": "o1",
     "sha256": "0" * 64,
@@ -112,6 +123,7 @@ TABLES = {
     "/offers": "per_offer",
     "/feedback": "by_day",
     "/staff": "calls",
+    "/chat": "by_day",
     "/audit": "entries",
     "/users": "users",
     "/campaigns": "offers",
@@ -127,6 +139,8 @@ FORMS = {
     "/users/{username}/password": {"password": PASSWORD},
     "/campaigns/dayparts": {"name": "evening", "hours": "17:00-22:00"},
     "/till": {"code": "0000-0000-0000-0000", "store": "s1"},
+    "/console/{conversation_id}/accept": {"display_name": "Anna"},
+    "/console/{conversation_id}/reply": {"text": "Hello"},
 }
 
 
@@ -179,7 +193,7 @@ def rule_of(route: APIRoute) -> Rule:
 
 def call(client: TestClient, method: str, route: APIRoute) -> int:
     url = url_of(route)
-    if route.path == "/staff/stream":
+    if route.path in ("/staff/stream", "/console/stream"):
         with client.stream(
             "GET", url, follow_redirects=False
         ) as response:  # an event stream: its status is enough

@@ -20,11 +20,12 @@ from backoffice.db import Database
 from backoffice.reports.models import LiveDevice
 from backoffice.settings import AlertSettings, ReportSettings, RetentionSettings
 from backoffice.web.app import create_app, migrate_store
-from backoffice.web.link import LinkError, SentCommand
+from backoffice.web.link import LinkError, SentCommand, SentOperatorMessage
 from backoffice.web.reports import Reports
 from backoffice.web.settings import WebSettings
 from backoffice.web.users import ROLES, Users
 from backoffice.web.webhook import WebhookPoster
+from mqtt_bridge.contract.chat import OperatorChatMessage
 from mqtt_bridge.contract.payloads import CommandResult
 
 PASSWORD = "correct horse battery staple"
@@ -32,13 +33,17 @@ PASSWORD = "correct horse battery staple"
 
 @dataclass
 class RecordingLink:
-    """A ``KioskLink`` that records the staff_acks it is asked to send (no broker)."""
+    """A ``KioskLink`` that records the staff_acks and operator chat messages it is asked to send (no
+    broker)."""
 
     connected: bool = True
     live: dict[tuple[str, str], LiveDevice] = field(default_factory=dict)
     sent: list[SentCommand] = field(default_factory=list)
     results: dict[str, CommandResult] = field(default_factory=dict)
     fail: bool = False
+    chat: list[tuple[str, str, OperatorChatMessage]] = field(default_factory=list)
+    #: Whether the operator messages count as signed (a server started with --key).
+    signs: bool = True
 
     def live_devices(self) -> Mapping[tuple[str, str], LiveDevice]:
         return dict(self.live)
@@ -52,6 +57,16 @@ class RecordingLink:
 
     def command_result(self, command_id: str) -> CommandResult | None:
         return self.results.get(command_id)
+
+    def send_operator_message(
+        self, store_id: str, device_id: str, message: OperatorChatMessage
+    ) -> SentOperatorMessage:
+        if self.fail:
+            raise LinkError("no broker (test)")
+        self.chat.append((store_id, device_id, message))
+        return SentOperatorMessage(
+            message.message_id, store_id, device_id, message.conversation_id, datetime.now(UTC), self.signs
+        )
 
     def start(self) -> None:
         pass

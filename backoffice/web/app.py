@@ -31,6 +31,7 @@ from backoffice import retention, schema
 from backoffice.campaigns.desk import CampaignDesk, CampaignJobs
 from backoffice.campaigns.desk import migrate as migrate_campaigns
 from backoffice.campaigns.settings import CampaignSettings
+from backoffice.chat.store import UnknownConversationError
 from backoffice.db import Database
 from backoffice.settings import RetentionSettings
 from backoffice.staff_calls import UnknownCallError
@@ -38,13 +39,27 @@ from backoffice.web import users as users_module
 from backoffice.web.access import ForbiddenError, NotSignedInError, check_every_route_has_a_rule
 from backoffice.web.audit import AuditLog
 from backoffice.web.calls import StaffDesk
+from backoffice.web.chat_desk import ChatDesk
 from backoffice.web.context import Services
 from backoffice.web.errors import WebError
 from backoffice.web.link import KioskLink
 from backoffice.web.metrics import StoreCollector, WebMetrics
 from backoffice.web.render import BadRequestError, error_page, wants_data
 from backoffice.web.reports import Reports
-from backoffice.web.routes import audience, audit, campaigns, fleet, ops, proof, session, staff, till, users
+from backoffice.web.routes import (
+    audience,
+    audit,
+    campaigns,
+    chat_kpis,
+    console,
+    fleet,
+    ops,
+    proof,
+    session,
+    staff,
+    till,
+    users,
+)
 from backoffice.web.settings import WebSettings
 from backoffice.web.users import SignInLimits, Users
 from backoffice.web.webhook import WebhookPoster
@@ -109,7 +124,7 @@ class _Timing:
         finally:
             route = scope.get("route")
             name = getattr(route, "name", None) or "unrouted"
-            if name != "staff_stream":  # a stream's time is how long it was watched
+            if name not in ("staff_stream", "console_stream"):  # a stream's time is how long it was watched
                 self.metrics.page_seconds.labels(name).observe(time.perf_counter() - started)
             self.metrics.requests.labels(name, str(status)).inc()
 
@@ -159,6 +174,7 @@ def create_app(
         metrics=metrics,
         templates=templates,
         retention=retention_settings,
+        chat=ChatDesk(db, link, audit_log, clock, ttl_s=settings.command_ttl_s),
     )
 
     campaign_parts = campaign_desk or CampaignDesk.build(
@@ -195,6 +211,8 @@ def create_app(
         fleet.router,
         audience.router,
         staff.router,
+        console.router,
+        chat_kpis.router,
         audit.router,
         users.router,
         ops.router,
@@ -269,6 +287,10 @@ def _handle_errors(app: FastAPI) -> None:
     async def unknown_call(request: Request, exc: UnknownCallError) -> Response:
         return error_page(request, 404, str(exc))
 
+    @app.exception_handler(UnknownConversationError)
+    async def unknown_conversation(request: Request, exc: UnknownConversationError) -> Response:
+        return error_page(request, 404, str(exc))
+
     @app.exception_handler(BadRequestError)
     async def bad_request(request: Request, exc: BadRequestError) -> Response:
         return error_page(request, 400, str(exc))
@@ -316,11 +338,15 @@ class Background:
         """Delete raw data past its age (the rollups stay); logged."""
         result = retention.run_retention(self.services.db, self.services.clock(), self.services.retention)
         logger.info(
-            "retention: deleted %d events, %d metrics payloads, %d staff calls older than %s",
+            "retention: deleted %d events, %d metrics payloads, %d staff calls, %d chat conversations older "
+            "than %s, and %d chat messages of transcripts older than %s",
             result.events,
             result.metrics,
             result.staff_calls,
+            result.chat_conversations,
             result.cutoff.isoformat(),
+            result.chat_messages,
+            result.chat_cutoff.isoformat() if result.chat_cutoff else "-",
         )
 
     def _every(self, name: str, interval_s: float, job: Callable[[], object]) -> None:

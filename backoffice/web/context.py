@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from backoffice.settings import RetentionSettings
     from backoffice.web.audit import AuditLog
     from backoffice.web.calls import StaffDesk
+    from backoffice.web.chat_desk import ChatDesk
     from backoffice.web.link import KioskLink
     from backoffice.web.metrics import WebMetrics
     from backoffice.web.reports import Reports
@@ -40,6 +41,8 @@ class Services:
     metrics: WebMetrics
     templates: Jinja2Templates
     retention: RetentionSettings
+    #: The chat's operator console (issue #19).
+    chat: ChatDesk
 
 
 def services_of(request: Request) -> Services:

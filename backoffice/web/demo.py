@@ -1,8 +1,9 @@
 """The whole system on one machine, for ``make demo``: a private Mosquitto, the back office (web application
 and ingest in one ``backoffice serve --ingest`` process) with a demo account, and a kiosk running the real
 models on the shipped footage (``kiosk demo --broker``: the whole kiosk, camera to outbox, with a scripted
-shopper tapping through the offers, the feedback questions and a staff call). It prints the URL and the
-login; the pages fill while it runs. Ctrl-C (or --seconds) stops everything.
+shopper tapping through the offers, the feedback questions and a staff call, and, with ``--chat``, asking
+the FAQ assistant and a person: the hand-offs reach the operator console). It prints the URL and the login;
+the pages fill while it runs. Ctrl-C (or --seconds) stops everything.
 
 Everything runs as separate processes started here, so this module imports nothing of the kiosk (the
 floors of docs/architecture.md): it only knows the commands' names.
@@ -209,7 +210,7 @@ def system(out: Path, *, port: int, headless: bool, kiosk_seconds: float | None)
         wait_healthy(url, 60, processes)
         kiosk = [
             str(BIN / "kiosk"), "demo", "--broker", broker, "--config", str(kiosk_config(out, public_key)),
-            "--out", str(out / "kiosk"),
+            "--out", str(out / "kiosk"), "--chat",
         ]  # fmt: skip
         if headless:
             kiosk.append("--headless")
@@ -254,6 +255,7 @@ def main(out: Path, port: int, seconds: float | None, headless: bool) -> None:
             f"\nVitrina is running.\n  back office: {url}/\n  sign in as:  {DEMO_USER} / {DEMO_PASSWORD}\n"
             f"  the kiosk ({DEMO_STORE}/{DEMO_DEVICE}) runs the real models on the shipped footage; its "
             f"shopper taps through offers and calls staff: answer on {url}/staff\n"
+            f"  every second visitor asks the FAQ assistant, then a person: answer on {url}/console\n"
             f"  logs and the store: {out}/\nCtrl-C stops everything.\n"
         )
         try:

@@ -25,6 +25,9 @@ class Words:
     nav_offers: str
     nav_feedback: str
     nav_staff: str
+    #: The chat's operator console and KPI page (their own words: backoffice.web.i18n_chat).
+    nav_console: str
+    nav_chat: str
     nav_audit: str
     nav_users: str
     nav_definitions: str
@@ -269,6 +272,8 @@ EN: Final = Words(
     nav_offers="Offers",
     nav_feedback="Feedback",
     nav_staff="Staff calls",
+    nav_console="Chat console",
+    nav_chat="Chat KPIs",
     nav_audit="Audit",
     nav_users="Users",
     nav_definitions="Definitions",
@@ -518,6 +523,8 @@ RU: Final = Words(
     nav_offers="Предложения",
     nav_feedback="Отзывы",
     nav_staff="Вызовы персонала",
+    nav_console="Чат с покупателями",
+    nav_chat="Показатели чата",
     nav_audit="Журнал",
     nav_users="Пользователи",
     nav_definitions="Определения",

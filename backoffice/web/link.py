@@ -8,6 +8,9 @@
 - ``cmd/staff_ack/result`` of every device: whether the kiosk applied the acknowledgement.
 - :meth:`KioskLink.send_staff_ack` signs a ``staff_ack`` command with the back office's Ed25519 key and
   publishes it, QoS 1, to the call's device.
+- :meth:`KioskLink.send_operator_message` signs an operator's chat message (issue #19: accept, message,
+  hand back, resolve) with the same key and publishes it, QoS 1, on the device's ``chat/operator``: one
+  signing key and one link for everything that changes what a screen shows.
 
 One thread (``web-live``) drains the transport's bounded inbound queue (when full, paho's callback drops
 the arriving message and counts it in ``transport.counters['dropped_inbound']``; a retained state comes
@@ -34,10 +37,18 @@ from pydantic import ValidationError
 
 from backoffice.reports.models import LiveDevice
 from backoffice.web.errors import WebError
+from mqtt_bridge.chat import sign_operator_message
 from mqtt_bridge.commands import sign
+from mqtt_bridge.contract.chat import OperatorChatMessage
 from mqtt_bridge.contract.errors import TopicError
 from mqtt_bridge.contract.payloads import BirthPayload, CommandEnvelope, CommandResult, StatusPayload
-from mqtt_bridge.contract.topics import DeviceTopics, fleet_filter, parse_topic
+from mqtt_bridge.contract.topics import (
+    CHAT_OPERATOR_QOS,
+    CHAT_OPERATOR_RETAIN,
+    DeviceTopics,
+    fleet_filter,
+    parse_topic,
+)
 from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
@@ -57,6 +68,18 @@ class SentCommand:
     store_id: str
     device_id: str
     call_id: str
+    sent_at: datetime
+    signed: bool
+
+
+@dataclass(frozen=True)
+class SentOperatorMessage:
+    """An operator's chat message the link published: its id, where, and whether it was signed."""
+
+    message_id: str
+    store_id: str
+    device_id: str
+    conversation_id: str
     sent_at: datetime
     signed: bool
 
@@ -81,6 +104,13 @@ class KioskLink(Protocol):
 
     def command_result(self, command_id: str) -> CommandResult | None:
         """The device's answer to a command sent, once it arrived."""
+        ...
+
+    def send_operator_message(
+        self, store_id: str, device_id: str, message: OperatorChatMessage
+    ) -> SentOperatorMessage:
+        """Publish an operator's chat message (signed when the link has a key) to the device's
+        ``chat/operator``; raises :class:`LinkError` when the broker is not reachable."""
         ...
 
     def start(self) -> None:
@@ -196,6 +226,32 @@ class MqttKioskLink:
         self.transport.publish(topic, envelope.model_dump_json().encode("utf-8"), qos=1)
         return SentCommand(
             envelope.command_id, store_id, device_id, call_id, now, envelope.signature is not None
+        )
+
+    def send_operator_message(
+        self, store_id: str, device_id: str, message: OperatorChatMessage
+    ) -> SentOperatorMessage:
+        if self._key is not None:
+            message = sign_operator_message(message, self._key)
+        topic = DeviceTopics(self.prefix, store_id, device_id).chat_operator
+        if not self.transport.connected:
+            raise LinkError(
+                "the back office is not connected to the broker, so the kiosk was not told; check the broker "
+                "(backoffice serve --broker)"
+            )
+        self.transport.publish(
+            topic,
+            message.model_dump_json().encode("utf-8"),
+            qos=CHAT_OPERATOR_QOS,
+            retain=CHAT_OPERATOR_RETAIN,
+        )
+        return SentOperatorMessage(
+            message.message_id,
+            store_id,
+            device_id,
+            message.conversation_id,
+            self._clock(),
+            message.signature is not None,
         )
 
     def _run(self) -> None:

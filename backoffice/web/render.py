@@ -29,6 +29,8 @@ NAV: Final[tuple[tuple[str, str, frozenset[str] | None], ...]] = (
     ("/campaigns", "nav_campaigns", frozenset({"marketer", "admin"})),
     ("/proof", "nav_proof", None),
     ("/till", "nav_till", frozenset({"operator", "admin"})),
+    ("/console", "nav_console", frozenset({"operator", "admin"})),
+    ("/chat", "nav_chat", None),
     ("/audit", "nav_audit", frozenset({"admin"})),
     ("/users", "nav_users", frozenset({"admin"})),
     ("/definitions", "nav_definitions", None),

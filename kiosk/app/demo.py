@@ -19,6 +19,13 @@ With ``--broker URL`` (``[mqtt] enabled``) the whole kiosk also publishes its te
 office's commands (:mod:`kiosk.link.sync`), and the reactive shopper asks for a consultant after showing the
 code, so a staff call reaches ``alerts`` for the back office to acknowledge with ``staff_ack``.
 
+With ``--chat`` the FAQ assistant is on (the demo's FAQ, :data:`DEMO_FAQ`, unless ``[assistant]`` names
+one) and every second visitor, on the offer screen, opens "Questions?" instead (:class:`ChattingShopper`):
+taps a suggested question, types a question of their own on the on-screen keyboard, then asks for a person;
+with ``--broker`` the hand-off reaches the back office's operator console, whose replies show on the screen.
+The chat ends when the visitor walks away (the visit ends), or, once the operator resolves it, with a
+rating; nobody joining in time, the visitor calls a consultant to the screen and taps "done".
+
 Headless (no display, or ``--headless``), it runs ``seconds``, saves a screenshot of every screen it
 reached and writes ``summary.json`` (a :class:`~kiosk.app.summary.RunSummary`, like ``kiosk run --summary``).
 """
@@ -29,7 +36,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
@@ -43,6 +50,7 @@ from kiosk.perception.types import Box, Detection, Detector, Snapshot, Valence, 
 from kiosk.views.kiosk_ui import KioskUi
 from kiosk.views.layout import Layout
 from kiosk.views.screen import ActionName, ScreenView, UiAction
+from mqtt_bridge.contract.catalogue import TimeRange
 
 if TYPE_CHECKING:
     from kiosk.app.screen_port import InProcessBrain
@@ -51,6 +59,8 @@ log = logging.getLogger(__name__)
 
 DEMO_ASSETS = Path(__file__).resolve().parent.parent / "demo_assets"
 DEMO_CATALOGUE = DEMO_ASSETS / "catalogue.toml"
+#: The demo's FAQ (a copy of examples/faq.yaml, shipped with the package).
+DEMO_FAQ = DEMO_ASSETS / "faq.yaml"
 
 #: The state machine's timings at demo pace, so one loop of the script shows every screen in ~10 s.
 DEMO_ENGAGEMENT = EngagementConfig(
@@ -231,6 +241,68 @@ class ReactiveShopper:
         return []
 
 
+#: What the chatting visitor types, by the screen's language: a question, then a request for a person.
+CHAT_LINES: dict[str, tuple[str, str]] = {
+    "ru": ("можно ли вернуть покупку", "позовите человека, пожалуйста"),
+    "en": ("can i return a purchase", "can i talk to someone"),
+}
+
+
+class ChattingShopper:
+    """:class:`ReactiveShopper`, except that every second visitor opens the chat on the offer screen:
+    a suggested question, a typed one (a key a frame on the on-screen keyboard), a request for a person;
+    then waits for the operator, rates the chat when it ends, or calls a consultant when nobody joins."""
+
+    def __init__(self, reactive: ReactiveShopper) -> None:
+        self.reactive = reactive
+        self._offers = 0
+        self._chatting = False
+        self._since = 0.0
+        self._typing: list[UiAction] = []
+        self._said = 0
+        self._screen = ""
+        self._no_operator_since: float | None = None
+
+    def __call__(self, now: float, view: ScreenView, layout: Layout) -> list[UiAction]:
+        """Once a frame: the chat's next step, or the reactive shopper's."""
+        if view.screen != self._screen:
+            self._screen, self._since = view.screen, now
+            if view.screen == "offer":
+                self._offers += 1
+        if view.screen == "offer" and self._offers % 2 == 1 and now - self._since >= 1.0:
+            self._chatting, self._said, self._typing = True, 0, []
+            self._no_operator_since = None
+            return [UiAction("questions")]
+        if view.screen == "chat" and view.chat is not None:
+            return self._chat(now, view)
+        if view.screen == "chat_rating":
+            return [UiAction("chat_rate", 5)] if now - self._since >= 1.5 else []
+        self._chatting = False
+        return self.reactive(now, view, layout)
+
+    def _chat(self, now: float, view: ScreenView) -> list[UiAction]:
+        assert view.chat is not None
+        if self._typing:
+            return [self._typing.pop(0)]
+        keys = {b.action.key for b in view.buttons}
+        waited = now - self._since
+        if self._said == 0 and waited >= 1.5 and "chat_suggest:0" in keys:
+            self._said = 1
+            return [UiAction("chat_suggest", score=0)]
+        if self._said in (1, 2) and waited >= 2.5 * (self._said + 1):
+            text = CHAT_LINES[view.language][self._said - 1]
+            self._typing = [UiAction("chat_key", text=ch) for ch in text] + [UiAction("chat_send")]
+            self._said += 1
+            return [self._typing.pop(0)]
+        if "chat_call_staff" in keys:  # nobody could join: a consultant to the screen, then done
+            if self._no_operator_since is None:
+                self._no_operator_since = now
+                return [UiAction("chat_call_staff")]
+            if now - self._no_operator_since >= 5.0:
+                return [UiAction("chat_done")]
+        return []
+
+
 def _open_models(config: KioskConfig) -> Detector:
     try:
         from kiosk.perception.detector import open_model_detector
@@ -254,12 +326,21 @@ def run_demo(
     camera: str | None = None,
     rng: random.Random | None = None,
     detector: Callable[[KioskConfig], Detector] | None = None,
+    chat: bool = False,
 ) -> RunSummary:
     """Run the demo; returns the summary it wrote to ``out_dir/summary.json``.
 
     ``camera`` None: the scripted perception feed on the kiosk's brain. Otherwise a camera index or a video
     file (looped) watched by the whole kiosk (:class:`~kiosk.app.root.KioskApp`, with ``detector``).
+    ``chat``: the assistant on and a shopper who chats (:class:`ChattingShopper`; the whole kiosk only).
     """
+    if chat and camera is None:
+        raise DemoError(
+            "--chat needs the whole kiosk (the chat's visitor is the reactive shopper): drop --scripted "
+            "(the shipped footage is used) or pass --camera SOURCE"
+        )
+    if chat:
+        config = with_demo_chat(config)
     if camera is None and config.mqtt.enabled:
         raise DemoError(
             "the scripted demo has no event store and publishes nothing; with a broker, run the whole "
@@ -274,6 +355,7 @@ def run_demo(
             out_dir=out_dir,
             detector=(detector or _open_models)(config),
             rng=rng or random.SystemRandom(),
+            chat=chat,
         )
     else:
         summary = _run_scripted(config, seconds=seconds, headless=headless, out_dir=out_dir, rng=rng)
@@ -355,6 +437,21 @@ def _run_scripted(
     )
 
 
+def with_demo_chat(config: KioskConfig) -> KioskConfig:
+    """``config`` with the assistant on: its own ``[assistant]`` when enabled there, else the demo's FAQ
+    with operators on duty around the clock (so a demo at night still reaches the console)."""
+    if config.assistant.enabled:
+        return config
+    assistant = config.assistant.model_copy(
+        update={
+            "enabled": True,
+            "faq": DEMO_FAQ,
+            "duty_hours": [TimeRange(start=time(0), end=time(23, 59, 59))],
+        }
+    )
+    return config.model_copy(update={"assistant": assistant})
+
+
 #: The demo's own command-signing key, written into ``--out`` when it runs with a broker.
 DEMO_COMMAND_KEY = "backoffice-commands.pem"
 
@@ -398,6 +495,7 @@ def _run_on_camera(
     out_dir: Path,
     detector: Detector,
     rng: random.Random,
+    chat: bool = False,
 ) -> RunSummary:
     """The whole kiosk (camera, perception, brain, store) with the screen in this thread."""
     from kiosk.app.root import KioskApp
@@ -418,6 +516,9 @@ def _run_on_camera(
         app = KioskApp(run_config, detector, catalogue=catalogue, image_base=DEMO_CATALOGUE.parent)
     except MqttBridgeError as exc:
         raise DemoError(f"cannot link to the broker: {exc}") from exc
+    except KioskError as exc:  # the assistant's FAQ, say
+        raise DemoError(f"cannot start the kiosk: {exc}") from exc
+    shopper = ReactiveShopper(calls_staff=config.mqtt.enabled)
     try:
         _ui, stats = run_screen(
             app,
@@ -425,7 +526,7 @@ def _run_on_camera(
             headless=headless,
             settings=config.ui.model_copy(update={"nps_share": 0.5}),
             rng=rng,
-            hook=ReactiveShopper(calls_staff=config.mqtt.enabled),
+            hook=ChattingShopper(shopper) if chat else shopper,
             screenshot_dir=out_dir,
         )
     finally:

@@ -57,6 +57,8 @@ from mqtt_bridge.contract.events import Health
 
 if TYPE_CHECKING:
     from kiosk.app.renewal import RenewalWorker
+    from kiosk.chat.session import ChatSession
+    from kiosk.link.chat_link import ChatOutboxSink
     from kiosk.link.sync import SyncWorker
     from mqtt_bridge.commands import Handler
 
@@ -233,6 +235,9 @@ class KioskApp:
         self.writer = EventWriter(
             config.storage, self.clock, on_commit=self.sync.sync.add if self.sync is not None else None
         )
+        #: Where the chat's messages go (None without ``[assistant] enabled``).
+        self.chat_sink: ChatOutboxSink | None = None
+        self.chat = self._chat(config)
         self.frames: LatestFrames = LatestFrames(2)
         self.snapshots: DropOldestQueue[Snapshot] = DropOldestQueue(SNAPSHOT_QUEUE)
         self.inbox: queue.Queue[External] = queue.Queue()
@@ -244,7 +249,7 @@ class KioskApp:
             else None
         )
         self.bandit_path = config.offers.state_file or config.storage.data_dir / BANDIT_FILE
-        self.brain = KioskBrain(config, self.clock, rng, self.writer.submit, self.engine)
+        self.brain = KioskBrain(config, self.clock, rng, self.writer.submit, self.engine, chat=self.chat)
         self.camera = CaptureWorker(
             source_factory or (lambda: make_source(config.camera)),
             config.camera,
@@ -287,6 +292,31 @@ class KioskApp:
         self._restart_asked_at: float | None = None
         self._started_at = 0.0
         self._stopped_at: float | None = None
+
+    def _chat(self, config: KioskConfig) -> ChatSession | None:
+        """The chat when ``[assistant] enabled``: the assistant loaded from the FAQ, its messages into the
+        link's outbox, operator messages from the link (verified) into the inbox."""
+        if not config.assistant.enabled:
+            return None
+        from zoneinfo import ZoneInfo
+
+        from kiosk.chat.loader import load_assistant
+        from kiosk.chat.session import ChatSession
+        from kiosk.link.chat_link import ChatOutboxSink, attach_operator_link
+
+        link = self.sync.sync if self.sync is not None else None
+        self.chat_sink = ChatOutboxSink(link)
+        chat = ChatSession(
+            config.assistant,
+            load_assistant(config.assistant, config.ui.language),
+            self.clock,
+            self.chat_sink,
+            store_tz=ZoneInfo(config.device.timezone),
+            operators_reachable=link is not None,
+        )
+        if link is not None:
+            attach_operator_link(link, config.mqtt.commands, self.send, self.clock.now)
+        return chat
 
     def _camera_ok(self) -> bool:
         # A finite source that ended is not a failure: the run stops and the brain finishes in order, after

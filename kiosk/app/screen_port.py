@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from kiosk.app.root import KioskApp
+from kiosk.chat.inputs import OperatorEvent
+from kiosk.chat.session import ChatAssistant, ChatSession
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig, UiConfig
 from kiosk.decisions.brain import Acknowledgement, Intent, KioskBrain
@@ -34,6 +36,7 @@ from kiosk.views.layout import Layout
 from kiosk.views.port import RuntimeView
 from kiosk.views.screen import ScreenView, UiAction
 from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.chat import ChatMessageBase
 from mqtt_bridge.contract.events import Event
 
 if TYPE_CHECKING:
@@ -84,14 +87,30 @@ class InProcessBrain:
         catalogue: Catalogue | None,
         image_base: Path | None = None,
         camera_ok: bool = True,
+        assistant: ChatAssistant | None = None,
+        operators_reachable: bool = False,
     ) -> None:
+        """``assistant``: the FAQ assistant for the chat (``config.assistant`` gives its timings); its
+        messages collect in :attr:`chat_messages`, where the link's outbox would take them."""
         self.clock = clock
         self.catalogue = catalogue
         self.image_base = image_base
         #: The latest events the brain emitted (the oldest go first).
         self.events: deque[Event] = deque(maxlen=KEEP_EVENTS)
+        #: The latest chat messages the chat emitted (what the link would publish on ``chat``).
+        self.chat_messages: deque[ChatMessageBase] = deque(maxlen=KEEP_EVENTS)
         engine = OfferEngine(catalogue, config.offers, rng) if catalogue is not None else None
-        self.brain = KioskBrain(config, clock, rng, self.events.append, engine)
+        chat = None
+        if assistant is not None:
+            chat = ChatSession(
+                config.assistant,
+                assistant,
+                clock,
+                self.chat_messages.append,
+                store_tz=ZoneInfo(config.device.timezone),
+                operators_reachable=operators_reachable,
+            )
+        self.brain = KioskBrain(config, clock, rng, self.events.append, engine, chat=chat)
         self.brain.on_camera(camera_ok, clock.monotonic())
 
     # ---- the port --------------------------------------------------------------------------------
@@ -118,6 +137,10 @@ class InProcessBrain:
     def maintenance(self, on: bool) -> None:
         """An operator's switch."""
         self.brain.on_external(MaintenanceSwitch(self.clock.monotonic(), on))
+
+    def operator(self, event: OperatorEvent) -> None:
+        """An operator's chat message (verified, or refused), as the link hands it over."""
+        self.brain.on_external(event)
 
     def acknowledge_staff(self) -> bool:
         """The back office answers the oldest open staff call; False when none is open."""

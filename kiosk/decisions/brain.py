@@ -8,6 +8,13 @@ an operator), and hands every event it makes to ``emit``, the device-side aggreg
 screen reads it through :meth:`KioskBrain.screen_state`, a frozen :class:`ScreenState`. It is the kiosk's
 one decision runtime: :mod:`kiosk.app.root` runs it in a worker thread, and ``kiosk demo --scripted`` and the
 UI tests step it in-process (:class:`kiosk.app.screen_port.InProcessBrain`).
+
+With ``[assistant] enabled`` the brain also owns the chat (:class:`kiosk.chat.session.ChatSession`, given to
+it by whoever builds it): "Questions?" puts the engagement machine in ``chat`` and opens a conversation;
+the shopper's chat intents and the operator's messages go to it; time, the end of the chat's visit and
+sustained negative valence reach it (while a chat is open, negative valence hands the chat to a person
+instead of raising a separate staff call); when it closes, the machine moves on. The screen reads the
+chat's state in the same read model.
 """
 
 from __future__ import annotations
@@ -20,6 +27,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from kiosk.chat.inputs import (
+    ChatAskPerson,
+    ChatCallStaff,
+    ChatDone,
+    ChatIntent,
+    ChatOpen,
+    ChatRate,
+    ChatSend,
+    OperatorEvent,
+    OperatorInput,
+    OperatorRefused,
+)
+from kiosk.chat.session import ChatSession, ChatState
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig
 from kiosk.decisions.audience import AudienceMeter, OfferExposure, VisitMetrics
@@ -28,6 +48,7 @@ from kiosk.decisions.consent import Consents
 from kiosk.decisions.engagement import (
     CallStaff,
     CameraChanged,
+    ChatClosed,
     ChooseOffer,
     Consent,
     Effect,
@@ -96,12 +117,12 @@ class ShowCode:
     t: float
 
 
-#: What the screen hands the brain: touches for the state machine (consent among them), NPS answers, and
-#: the request to show the code. Events are the brain's to build, never the screen's.
-Intent = Touch | NpsAnswer | ShowCode
+#: What the screen hands the brain: touches for the state machine (consent among them), NPS answers, the
+#: request to show the code, and the chat's intents. Events are the brain's to build, never the screen's.
+Intent = Touch | NpsAnswer | ShowCode | ChatIntent
 
 #: Inputs from outside the kiosk's own loop: the screen, the till, the back office, an operator.
-External = Touch | NpsAnswer | ShowCode | MaintenanceSwitch | Redemption | Acknowledgement
+External = Intent | MaintenanceSwitch | Redemption | Acknowledgement | OperatorEvent
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,10 @@ class ScreenState:
     #: The redemption code on display, and the text of its QR code (None until asked for).
     code: str | None = None
     qr_payload: str | None = None
+    #: The FAQ assistant is on: the attract and offer screens offer "Questions?".
+    chat_available: bool = False
+    #: The chat, when one is on screen or being rated.
+    chat: ChatState | None = None
 
 
 #: How many recent offer exposures the stats keep (the kiosk runs for weeks).
@@ -167,8 +192,13 @@ class KioskBrain:
         rng: random.Random,
         emit: Callable[[Event], object],
         engine: OfferEngine | None = None,
+        *,
+        chat: ChatSession | None = None,
     ) -> None:
+        """``chat``: the chat session when ``[assistant] enabled`` (its assistant loaded, its messages going
+        to the link's outbox); None: no "Questions?"."""
         self.config = config
+        self.chat = chat
         self.clock = clock
         self.emit = emit
         self.engine = engine
@@ -202,6 +232,8 @@ class KioskBrain:
         self.stats.snapshots += 1
         update = self.tracker.update(snapshot)
         for track in update.started:
+            if self.chat is not None:
+                self.chat.face_back(track.visit_id)
             self.stats.visits += 1
             self.stats.decisions += 1
             self.emit(
@@ -217,6 +249,8 @@ class KioskBrain:
         self._end_visits(self.meter.observe(update))
         for track in update.active:
             if track.seen_now and self.staff_watch.observe(update.t, track.visit_id, track.valence(update.t)):
+                if self._chat_takes_frustration(track.visit_id, update.t):
+                    continue  # the chat went to a person instead of a second, separate staff call
                 self._run([CallStaff("negative_valence", track.visit_id)])  # frustration is noted either way
         primary = (
             min(
@@ -241,6 +275,16 @@ class KioskBrain:
             else None,
         )
         self._step(seen)
+
+    def _chat_takes_frustration(self, visit_id: str, t: float) -> bool:
+        """While a chat is open with this visit (or with nobody in particular), sustained negative valence
+        hands the chat to a person instead of raising a staff call."""
+        chat = self.chat
+        if chat is None or not chat.is_open or chat.visit_id not in (None, visit_id):
+            return False
+        taken = chat.negative_valence(t)
+        self._after_chat(t)
+        return taken
 
     def _reads_valence(self, visit_id: str) -> bool:
         """Privacy: whether this visit's expression may be read at all."""
@@ -269,6 +313,8 @@ class KioskBrain:
             code_ready=self._tap_code is not None,
             code=code,
             qr_payload=qr_payload(code) if code is not None else None,
+            chat_available=self.chat is not None,
+            chat=self.chat.state() if self.chat is not None and self.chat.phase != "closed" else None,
         )
 
     def _addressed(self) -> str | None:
@@ -277,11 +323,22 @@ class KioskBrain:
 
     def on_tick(self, t: float) -> None:
         """Time passes."""
+        if self.chat is not None:
+            self.chat.tick(t)
+            self._after_chat(t)
         self._step(Tick(t))
 
     def on_external(self, command: External) -> None:
-        """A touch, a redemption, a staff acknowledgement or the maintenance switch, from outside."""
+        """A touch, a redemption, a staff acknowledgement, the maintenance switch, a chat intent or an
+        operator's chat message, from outside."""
         match command:
+            case ChatOpen() | ChatSend() | ChatAskPerson() | ChatCallStaff() | ChatDone() | ChatRate():
+                self._chat_intent(command)
+            case OperatorInput() | OperatorRefused():
+                if self.chat is not None:
+                    t = self.clock.monotonic()
+                    self.chat.operator(command, t)
+                    self._after_chat(t)
             case Touch() | MaintenanceSwitch():
                 self._step(command)
             case NpsAnswer():
@@ -319,6 +376,29 @@ class KioskBrain:
         )
         return found
 
+    def _chat_intent(self, intent: ChatIntent) -> None:
+        """A chat intent: opening goes through the machine (it shows the chat screen); the rest to the
+        chat."""
+        chat = self.chat
+        if chat is None:
+            return
+        if isinstance(intent, ChatOpen):
+            if chat.phase != "closed":
+                return
+            self._step(Touch(intent.t, "questions"))
+            if self.machine.state == "chat":
+                chat.handle(intent, self._addressed())
+            return
+        if chat.handle(intent):
+            self.stats.staff_calls += 1
+            self._call_staff(CallStaff("shopper_request", chat.visit_id))
+        self._after_chat(intent.t)
+
+    def _after_chat(self, t: float) -> None:
+        """The chat closed: the machine leaves the chat screen."""
+        if self.chat is not None and self.chat.phase == "closed" and self.machine.state == "chat":
+            self._step(ChatClosed(t))
+
     @property
     def redemption_code(self) -> str | None:
         """The code the details screen shows after a tap (None before any tap)."""
@@ -334,7 +414,9 @@ class KioskBrain:
         self._step(CameraChanged(t, ok))
 
     def finish(self, t: float) -> None:
-        """Shutting down: end every visit and the offer on screen, settle the bandit."""
+        """Shutting down: end the chat, every visit and the offer on screen, settle the bandit."""
+        if self.chat is not None:
+            self.chat.stop(t, "maintenance")
         self._end_visits(self.meter.observe(self.tracker.flush(t)))
         self._end_offer(t)
         if self.engine is not None:
@@ -356,10 +438,7 @@ class KioskBrain:
         self.stats.decisions += 1
         match effect:
             case ShowScreen():
-                self.screen = effect
-                self.stats.screens[effect.screen] += 1
-                if effect.screen != "details":  # the code shows on the details screen only, once asked
-                    self._tap_code, self._code_shown = None, False
+                self._show(effect, t)
             case ChooseOffer():
                 return self.machine.step(self._choose(effect.visit_id, t))
             case Record(kind="offer_shown"):
@@ -406,6 +485,14 @@ class KioskBrain:
                 if self.engine is not None:
                     self.engine.settle(tapped=False)
         return []
+
+    def _show(self, effect: ShowScreen, t: float) -> None:
+        if effect.screen != "chat" and self.chat is not None and self.chat.phase != "closed":
+            self.chat.stop(t, "maintenance")  # the machine left the chat another way (maintenance)
+        self.screen = effect
+        self.stats.screens[effect.screen] += 1
+        if effect.screen != "details":  # the code shows on the details screen only, once asked
+            self._tap_code, self._code_shown = None, False
 
     def _choose(self, visit_id: str | None, t: float) -> OfferReady:
         if self.engine is None:
@@ -562,6 +649,10 @@ class KioskBrain:
             self.refs.release(metrics.visit_id)
             self.consent.forget(metrics.visit_id)
             self.staff_watch.forget(metrics.visit_id)
+            if self.chat is not None:
+                t = self.clock.monotonic()
+                self.chat.visit_ended(metrics.visit_id, t)
+                self._after_chat(t)
 
     def _version_of(self, offer_id: str | None) -> int | None:
         """The catalogue version ``offer_id`` was last shown from (None: unknown, or a file catalogue)."""

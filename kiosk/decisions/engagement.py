@@ -2,10 +2,13 @@
 
     attract -> approach -> engaged -> offer -> interaction -> feedback -> thanks -> cooldown -> attract
                                   (any)  -> maintenance -> attract
+    attract, approach, engaged, offer, interaction, cooldown -> chat ("Questions?") -> cooldown
 
 Inputs carry their own monotonic time ``t`` (from the kiosk's clock): perception (:class:`Seen`), touches
 (:class:`Touch`), timer ticks (:class:`Tick`), the camera going up or down (:class:`CameraChanged`), the offer
-engine's answer (:class:`OfferReady`) and an operator's maintenance switch (:class:`MaintenanceSwitch`).
+engine's answer (:class:`OfferReady`), an operator's maintenance switch (:class:`MaintenanceSwitch`) and the
+chat closing (:class:`ChatClosed`: the chat, :mod:`kiosk.chat.session`, decides when it ends; while it is
+open the machine waits in ``chat`` with no timeout of its own).
 Outputs are effects: :class:`ShowScreen`, :class:`ChooseOffer`, :class:`Record`, :class:`CallStaff`,
 :class:`OfferEnded`. The runtime carries them out. :data:`TRANSITIONS` is the whole behaviour, one row each;
 :data:`TIMEOUTS` says how long each state may last.
@@ -22,10 +25,28 @@ from kiosk.config import EngagementConfig
 from kiosk.perception.types import Valence
 
 State = Literal[
-    "attract", "approach", "engaged", "offer", "interaction", "feedback", "thanks", "cooldown", "maintenance"
+    "attract",
+    "approach",
+    "engaged",
+    "offer",
+    "interaction",
+    "feedback",
+    "thanks",
+    "cooldown",
+    "maintenance",
+    "chat",
 ]
 Screen = Literal[
-    "attract", "welcome", "offer", "help", "details", "feedback", "thanks", "staff_coming", "maintenance"
+    "attract",
+    "welcome",
+    "offer",
+    "help",
+    "details",
+    "feedback",
+    "thanks",
+    "staff_coming",
+    "maintenance",
+    "chat",
 ]
 
 # ---- inputs -------------------------------------------------------------------------------------------
@@ -56,7 +77,7 @@ class Touch:
     """A touch on the screen: which control."""
 
     t: float
-    action: Literal["tap", "call_staff", "done", "dismiss", "feedback", "consent", "decline"]
+    action: Literal["tap", "call_staff", "done", "dismiss", "feedback", "consent", "decline", "questions"]
     score: int | None = None
 
 
@@ -92,7 +113,14 @@ class MaintenanceSwitch:
     on: bool
 
 
-Input = Seen | Touch | Tick | CameraChanged | OfferReady | MaintenanceSwitch
+@dataclass(frozen=True)
+class ChatClosed:
+    """The chat ended and the screen cleared it (done and rated, the visit ended, idle, resolved)."""
+
+    t: float
+
+
+Input = Seen | Touch | Tick | CameraChanged | OfferReady | MaintenanceSwitch | ChatClosed
 
 # ---- effects ------------------------------------------------------------------------------------------
 
@@ -187,6 +215,10 @@ class Transition:
 
 ALL: frozenset[State] = frozenset(get_args(State))
 WATCHING: frozenset[State] = frozenset(("approach", "engaged"))
+#: Where the shopper may open the chat: the attract loop and an offer (the screens with "Questions?").
+CHAT_FROM: frozenset[State] = frozenset(
+    ("attract", "approach", "engaged", "offer", "interaction", "cooldown")
+)
 
 
 def _approaching(_c: Context, k: EngagementConfig, i: Input) -> bool:
@@ -267,8 +299,11 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(ALL - {"maintenance"}, MaintenanceSwitch, "maintenance", _maintenance(True)),
     Transition(frozenset({"maintenance"}), MaintenanceSwitch, "attract", _maintenance(False)),
     Transition(WATCHING, CameraChanged, "attract", _camera(False)),
-    # The shopper asks for a person from any shopper-facing state.
-    Transition(ALL - {"maintenance", "thanks"}, Touch, "thanks", _touch("call_staff"), _call_staff),
+    # The shopper asks for a person from any shopper-facing state (the chat has its own way to a person).
+    Transition(ALL - {"maintenance", "thanks", "chat"}, Touch, "thanks", _touch("call_staff"), _call_staff),
+    # The chat: opened by "Questions?", left when it closes.
+    Transition(CHAT_FROM, Touch, "chat", _touch("questions")),
+    Transition(frozenset({"chat"}), ChatClosed, "cooldown"),
     # The camera notice's consent buttons: no state change.
     Transition(ALL - {"maintenance"}, Touch, None, _consent_touch, _consent),
     # Watching the audience.
@@ -309,6 +344,7 @@ ON_ENTER: dict[State, Callable[[Context], list[Effect]]] = {
     "feedback": lambda c: [ShowScreen("feedback", c.offer_id)],
     "thanks": lambda c: [ShowScreen("staff_coming" if c.staff_called else "thanks")],
     "maintenance": lambda c: [ShowScreen("maintenance")],
+    "chat": lambda c: [ShowScreen("chat")],
 }
 
 SHOWING_OFFER: frozenset[State] = frozenset(("offer", "interaction"))

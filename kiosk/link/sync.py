@@ -4,9 +4,10 @@ supervised worker that runs it.
 
 - :func:`birth_payload`: software version, the models that actually loaded (the detector's ``models``),
   capabilities from what runs, not what was configured (``expression`` only when the emotion model loaded
-  and the privacy mode lets the kiosk read expressions, ``offers`` with a catalogue, ``cmd:<name>`` for
-  each command handled) and :meth:`KioskConfig.config_hash <kiosk.config.KioskConfig.config_hash>` (the
-  hash ``kiosk validate-config`` prints).
+  and the privacy mode lets the kiosk read expressions, ``offers`` with a catalogue, ``chat`` with the FAQ
+  assistant on, ``cmd:<name>`` for each command handled) and
+  :meth:`KioskConfig.config_hash <kiosk.config.KioskConfig.config_hash>` (the hash ``kiosk validate-config``
+  prints).
 - :func:`command_handlers`: ``staff_ack`` (the back office acknowledges a staff call: ``{"call_id": ...}``,
   the ``call_id`` of the :class:`~mqtt_bridge.contract.events.StaffCall` event) and ``maintenance`` (``{"on":
   true|false}``).
@@ -93,6 +94,8 @@ def capabilities(
         found.append("expression")
     if offers:
         found.append("offers")
+    if config.assistant.enabled:
+        found.append("chat")  # the FAQ assistant, and operator chats over chat/operator
     if config.mqtt.commands.enabled:
         found.extend(f"cmd:{name}" for name in sorted(commands))
     return found

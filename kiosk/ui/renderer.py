@@ -66,10 +66,14 @@ class Renderer:
         surface.fill(th.background)
         u = layout.unit
         regions = layout.regions
-        text_box = regions["text"]
         if view.notice_line and "notice_line" in regions:
             self._text_line(surface, view.notice_line, regions["notice_line"], round(2.6 * u), th.muted)
-        self._content(surface, view, layout, text_box)
+        if view.chat is not None:
+            from kiosk.ui.chat_draw import draw_chat
+
+            draw_chat(surface, view, layout, th)
+        else:
+            self._content(surface, view, layout, regions["text"])
         if "image" in regions and view.image is not None:
             self._image(surface, view.image, regions["image"], view.fade)
         if view.code is not None:
@@ -146,6 +150,9 @@ class Renderer:
             glyph = font(max(6, round(icon * 0.7)), bold=True).render("i", True, th.foreground)
             surface.blit(glyph, glyph.get_rect(center=centre))
             return
+        if button.style in ("key", "chip"):
+            self._key(surface, button, rect, layout)
+            return
         primary = button.style in ("primary", "score")
         fill = th.accent if button.style == "primary" else th.panel
         pygame.draw.rect(surface, fill, rect, border_radius=radius)
@@ -156,6 +163,16 @@ class Renderer:
         colour = th.on_accent if button.style == "primary" else th.foreground
         size = round(3.6 * u) if button.style != "score" else round(4.4 * u)
         self._label(surface, button.label, rect.inset(round(u)), size, colour, bold=primary)
+
+    def _key(self, surface: pygame.Surface, button: Button, rect: Rect, layout: Layout) -> None:
+        """A key of the on-screen keyboard, or a suggested question's chip."""
+        th, u = self.theme, layout.unit
+        radius = max(3, round(1.0 * u))
+        pygame.draw.rect(surface, th.panel, rect, border_radius=radius)
+        edge = th.accent if button.style == "chip" else th.muted
+        pygame.draw.rect(surface, edge, rect, 1 if button.style == "key" else 2, radius)
+        size = round(3.4 * u) if button.style == "key" else round(2.5 * u)
+        self._label(surface, button.label, rect.inset(max(2, round(0.6 * u))), size, th.foreground)
 
     def _pressed(self, surface: pygame.Surface, view: ScreenView, layout: Layout) -> None:
         """The touch's instant answer: a ring round the touched button, or round the screen for a tap

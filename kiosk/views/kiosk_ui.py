@@ -18,11 +18,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
+from kiosk.chat.inputs import ChatOpen
+from kiosk.chat.session import ChatState
 from kiosk.config import EngagementConfig, PrivacyConfig, UiConfig
 from kiosk.decisions.brain import Intent, NpsAnswer, ScreenState, ShowCode
 from kiosk.decisions.engagement import Screen, Touch
 from kiosk.decisions.redemption import qr_matrix
 from kiosk.i18n import Language, Messages, load_messages
+from kiosk.views.chat import ChatScreen
 from kiosk.views.port import KioskPort, RuntimeView
 from kiosk.views.screen import Button, Notice, ScreenName, ScreenView, UiAction
 from mqtt_bridge.contract.catalogue import Catalogue, Offer
@@ -46,7 +49,12 @@ _SCREENS: dict[Screen, ScreenName] = {
     "thanks": "thanks",
     "staff_coming": "staff_coming",
     "maintenance": "maintenance",
+    "chat": "chat",
 }
+#: The screens that offer "Questions?" (with the assistant on).
+_QUESTIONS_ON: frozenset[ScreenName] = frozenset(("attract", "no_camera", "offer"))
+#: Printable characters a physical keyboard may type into the chat beyond the on-screen keys.
+_TYPED_MAX = 8
 
 
 def deliver(port: KioskPort, outputs: list[Output]) -> None:
@@ -113,6 +121,7 @@ class KioskUi:
         self.feedback_given: list[tuple[FeedbackKind, int]] = []
         self.presses = 0  # actions accepted so far (the screen loop times each one's answer)
         self._pressed: tuple[str, float, ScreenName] | None = None
+        self.chat = ChatScreen(self.messages)
 
     # ---- the runtime's side -----------------------------------------------------------------------
 
@@ -164,17 +173,26 @@ class KioskUi:
     def handle(self, action: UiAction, now: float) -> list[Output]:
         """A touch, click or key on the current view. Actions the view does not offer are ignored."""
         view = self.view(now)
-        if action not in {b.action for b in view.buttons} and action != view.tap_anywhere:
+        typed = view.chat is not None and action.name == "chat_key" and _printable(action.text)
+        if action not in {b.action for b in view.buttons} and action != view.tap_anywhere and not typed:
             return []
         self._pressed = (action.key, now, view.screen)
         self.presses += 1
+        if action.name.startswith("chat_"):
+            return list(self.chat.handle(action, now, self.language, self.state.chat))
         handler = getattr(self, f"_on_{action.name}")
         outputs: list[Output] = handler(action, now)
         return outputs
 
     def _on_language(self, _action: UiAction, _now: float) -> list[Output]:
         self.language = "en" if self.language == "ru" else "ru"
+        self.chat.language_changed(self.language)
         return []
+
+    def _on_questions(self, _action: UiAction, now: float) -> list[Output]:
+        self.chat.reset(self.language)
+        offer = self.state.screen in ("offer", "details")
+        return [ChatOpen(now, self.language, "offer" if offer else "attract")]
 
     def _on_notice(self, _action: UiAction, _now: float) -> list[Output]:
         self.notice_open = True
@@ -240,8 +258,8 @@ class KioskUi:
         if self.staff is not None:
             return "staff_coming"
         screen = self.state.screen
-        if screen == "attract":
-            return "attract" if self.state.camera_ok else "no_camera"
+        if screen in ("chat", "attract"):
+            return self._chat_screen_name() if screen == "chat" else self._attract_name()
         if self.nps_since is not None:
             return "feedback_nps"
         if screen == "offer" and self._offer() is None:
@@ -283,7 +301,9 @@ class KioskUi:
                 Button(UiAction("close"), t("close"), "primary", "Esc"),
             )
         footer: list[Button] = []
-        if name not in ("thanks", "staff_coming", "maintenance"):
+        if state.chat_available and name in _QUESTIONS_ON:
+            footer.append(Button(UiAction("questions"), t("questions"), "secondary", "Q"))
+        if name not in ("thanks", "staff_coming", "maintenance", "chat", "chat_rating"):
             if state.offers_opt_in:
                 footer.append(Button(UiAction("opt_in"), t("personalise_me"), "secondary", "P"))
             if state.offers_opt_out:
@@ -481,6 +501,27 @@ class KioskUi:
             main=(Button(UiAction("close"), t("ok"), "primary", "Enter"),),
         )
 
+    def _attract_name(self) -> ScreenName:
+        return "attract" if self.state.camera_ok else "no_camera"
+
+    def _chat_screen_name(self) -> ScreenName:
+        chat = self.state.chat
+        return "chat_rating" if chat is not None and chat.phase == "rating" else "chat"
+
+    def _chat_state(self) -> ChatState:
+        return self.state.chat or ChatState(phase="bot")
+
+    def _view_chat(self, now: float, base: ScreenView) -> ScreenView:
+        return self.chat.view(base, self._chat_state(), self.language)
+
+    def _view_chat_rating(self, now: float, base: ScreenView) -> ScreenView:
+        return self.chat.rating_view(base, self._chat_state(), self.language)
+
     def _view_maintenance(self, now: float, base: ScreenView) -> ScreenView:
         t = self._t
         return replace(base, title=t("maintenance"), subtitle=t("maintenance_subtitle"))
+
+
+def _printable(text: str | None) -> bool:
+    """A short run of printable characters (what a physical keyboard types), no control characters."""
+    return bool(text) and text is not None and len(text) <= _TYPED_MAX and text.isprintable()

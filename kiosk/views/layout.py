@@ -14,9 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kiosk.views.screen import Button, ScreenView, UiAction
-from offer_layout.geometry import MainKind, Rect, ScreenShape, screen_regions
+from offer_layout.geometry import MainKind, Rect, Regions, ScreenShape, screen_regions
 
-__all__ = ["Layout", "Rect", "compute_layout", "shape_of"]
+__all__ = ["Layout", "Rect", "bar_buttons", "compute_layout", "shape_of"]
+
+#: Screens whose buttons are the five CSAT faces: the CSAT question, and the chat's rating at its end.
+_FACES = frozenset(("feedback_csat", "chat_rating"))
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Layout:
 def shape_of(view: ScreenView) -> ScreenShape:
     """Which parts ``view`` has, as the shared layout needs them."""
     main_kind: MainKind = (
-        "csat" if view.screen == "feedback_csat" else "nps" if view.screen == "feedback_nps" else "row"
+        "csat" if view.screen in _FACES else "nps" if view.screen == "feedback_nps" else "row"
     )
     return ScreenShape(
         camera=view.camera is not None,
@@ -69,10 +72,9 @@ def shape_of(view: ScreenView) -> ScreenShape:
     )
 
 
-def compute_layout(view: ScreenView, width: int, height: int, font_scale: float = 1.0) -> Layout:
-    """Lay ``view`` out on a ``width`` x ``height`` screen (:func:`offer_layout.geometry.screen_regions`,
-    the geometry the back office's preview shares)."""
-    placed = screen_regions(shape_of(view), width, height, font_scale)
+def bar_buttons(view: ScreenView, placed: Regions) -> list[tuple[Button, Rect]]:
+    """The open notice's close button, the top bar's and the footer's buttons of ``view`` on their places,
+    in hit-testing order: the consultant's button before the consent controls."""
     buttons: list[tuple[Button, Rect]] = []
     if view.notice is not None and placed.close is not None:
         buttons.append((view.notice.close, placed.close))
@@ -81,8 +83,19 @@ def compute_layout(view: ScreenView, width: int, height: int, font_scale: float 
     if view.toggle is not None and placed.toggle is not None:
         buttons.append((view.toggle, placed.toggle))
     footer = list(zip(view.footer, placed.footer, strict=True))
-    # Hit-testing order as before: the consultant's button first, then the consent controls.
     buttons.extend(pair for pair in footer if pair[0].action.name == "call_staff")
     buttons.extend(pair for pair in footer if pair[0].action.name != "call_staff")
+    return buttons
+
+
+def compute_layout(view: ScreenView, width: int, height: int, font_scale: float = 1.0) -> Layout:
+    """Lay ``view`` out on a ``width`` x ``height`` screen (:func:`offer_layout.geometry.screen_regions`,
+    the geometry the back office's preview shares; the conversation view: :mod:`.chat_layout`)."""
+    if view.chat is not None:
+        from kiosk.views.chat_layout import chat_layout
+
+        return chat_layout(view, width, height, font_scale)
+    placed = screen_regions(shape_of(view), width, height, font_scale)
+    buttons = bar_buttons(view, placed)
     buttons.extend(zip(view.main, placed.main, strict=True))
     return Layout(width, height, placed.unit, dict(placed.regions), tuple(buttons))

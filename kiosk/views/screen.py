@@ -23,6 +23,17 @@ ActionName = Literal[
     "opt_in",  # personalise for me
     "opt_out",  # don't analyse me
     "show_code",  # show the redemption code and QR
+    "questions",  # open the chat with the FAQ assistant
+    "chat_key",  # a key of the on-screen keyboard (or a typed character): its text
+    "chat_backspace",  # delete the last character of the draft
+    "chat_send",  # send the draft
+    "chat_keyboard",  # switch the keyboard's layout (its text: ru, en, digits)
+    "chat_suggest",  # a suggested question (score: its index)
+    "chat_person",  # talk to a person
+    "chat_done",  # end the chat
+    "chat_call_staff",  # nobody could join: call a consultant to the screen
+    "chat_rate",  # the chat's rating (score 1-5)
+    "chat_skip",  # skip the chat's rating
 ]
 
 ScreenName = Literal[
@@ -37,9 +48,11 @@ ScreenName = Literal[
     "thanks",
     "staff_coming",
     "maintenance",
+    "chat",
+    "chat_rating",
 ]
 
-ButtonStyle = Literal["primary", "secondary", "face", "score", "indicator", "toggle"]
+ButtonStyle = Literal["primary", "secondary", "face", "score", "indicator", "toggle", "key", "chip"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +61,13 @@ class UiAction:
 
     name: ActionName
     score: int | None = None
+    text: str | None = None  # the character of a keyboard key, the layout of a layout switch
 
     @property
     def key(self) -> str:
-        """A stable name: ``feedback:3``, ``tap``."""
+        """A stable name: ``feedback:3``, ``tap``, ``chat_key:ж``."""
+        if self.text is not None:
+            return f"{self.name}:{self.text}"
         return self.name if self.score is None else f"{self.name}:{self.score}"
 
 
@@ -72,6 +88,37 @@ class Notice:
     title: str
     body: str
     close: Button
+
+
+ChatWho = Literal["shopper", "bot", "operator", "system"]
+
+
+@dataclass(frozen=True)
+class ChatBubble:
+    """One line of the conversation as shown: who, the words, and the label over it."""
+
+    who: ChatWho
+    text: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ChatPanel:
+    """The conversation view: transcript, draft, keyboard, suggestions and the chat's own buttons."""
+
+    bubbles: tuple[ChatBubble, ...]
+    status: str  # who answers now: the assistant, "calling a person", the operator's name
+    privacy: str  # a person may read the chat; it is cleared when the shopper leaves or taps done
+    draft: str  # what the shopper is typing
+    placeholder: str  # shown while the draft is empty
+    actions: tuple[Button, ...]  # talk to a person (always), call a consultant (when offered), done
+    suggestions: tuple[Button, ...] = ()  # suggested questions from the FAQ
+    keys: tuple[tuple[Button, ...], ...] = ()  # the on-screen keyboard, row by row (the last: space, send)
+
+    @property
+    def buttons(self) -> tuple[Button, ...]:
+        """Every touch target of the panel."""
+        return self.actions + self.suggestions + tuple(b for row in self.keys for b in row)
 
 
 @dataclass(frozen=True)
@@ -101,6 +148,7 @@ class ScreenView:
     pressed: str | None = (
         None  # key of the button just touched (or of tap_anywhere): the tap's instant answer
     )
+    chat: ChatPanel | None = None  # the conversation view (screen "chat")
 
     @property
     def buttons(self) -> tuple[Button, ...]:
@@ -108,4 +156,5 @@ class ScreenView:
         if self.notice is not None:
             return (self.notice.close,)
         extra = tuple(b for b in (self.camera, self.toggle) if b is not None)
-        return extra + self.main + self.footer
+        chat = self.chat.buttons if self.chat is not None else ()
+        return extra + self.main + self.footer + chat

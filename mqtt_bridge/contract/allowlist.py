@@ -3,6 +3,12 @@
 The device's anonymiser (:mod:`cloud_sync.anonymise`) keeps only the fields listed here for an event's
 ``type``; the back office's ingest refuses any payload with a key outside :data:`PAYLOAD_KEYS`, or with a
 key in :data:`FORBIDDEN_KEYS` anywhere. Both sides read the same lists, so they cannot drift.
+
+The chat (:mod:`mqtt_bridge.contract.chat`) has its own lists: :data:`CHAT_ALLOWLIST` per chat message type,
+checked by :func:`chat_keys_outside_allowlist` on the ``chat`` topic only. The keys that carry a person's
+words (:data:`CHAT_TEXT_KEYS`) are in no event's list, so an event batch that carries them is refused; and
+no chat payload may carry a visit, a valence or anything of the face (:data:`CHAT_FORBIDDEN_KEYS`).
+:func:`payload_keys_outside_allowlist` picks the right check by the topic's kind.
 """
 
 from __future__ import annotations
@@ -99,17 +105,84 @@ def keys_outside_allowlist(payload: JsonValue, path: str = "") -> list[str]:
     Keys inside :data:`MAP_FIELDS` are names (queue names, model names) and are not checked, but their
     values must be scalars.
     """
+    return _outside(payload, PAYLOAD_KEYS, FORBIDDEN_KEYS, MAP_FIELDS, path)
+
+
+_CHAT_COMMON: Final = frozenset({"schema_version", "message_id", "conversation_id", "seq", "ts", "type"})
+
+#: The fields of each chat message type that may leave the device (``chat`` topic only).
+CHAT_ALLOWLIST: Final[dict[str, frozenset[str]]] = {
+    "chat_opened": _CHAT_COMMON | {"lang", "opened_from", "faq_version", "on_duty"},
+    "shopper_message": _CHAT_COMMON | {"text", "lang", "masked", "suggested"},
+    "bot_reply": _CHAT_COMMON
+    | {"in_reply_to", "action", "entry", "options", "confidence", "guesses", "text", "lang"},
+    "handoff_requested": _CHAT_COMMON | {"reason", "detail", "on_duty", "wait_s"},
+    "handoff_unanswered": _CHAT_COMMON | {"reason"},
+    "operator_receipt": _CHAT_COMMON | {"operator_message_id", "action", "status", "reason"},
+    "chat_ended": _CHAT_COMMON | {"reason"},
+    "chat_csat": _CHAT_COMMON | {"score"},
+}
+
+#: Keys allowed inside nested objects of chat messages (the bot's guesses).
+CHAT_NESTED_ALLOWLIST: Final[dict[str, frozenset[str]]] = {"guesses": frozenset({"entry", "score"})}
+
+#: Every key that may appear in a payload on the ``chat`` topic (the batch envelope and its messages).
+CHAT_PAYLOAD_KEYS: Final = frozenset().union(
+    *CHAT_ALLOWLIST.values(),
+    *CHAT_NESTED_ALLOWLIST.values(),
+    {"schema_version", "batch_id", "store_id", "device_id", "messages"},
+)
+
+#: Keys that carry a person's words or the conversation: allowed on the chat topics only, never in events.
+CHAT_TEXT_KEYS: Final = frozenset(
+    {"text", "conversation_id", "message_id", "in_reply_to", "guesses", "display_name", "messages"}
+)
+
+#: Keys that must never appear in a chat payload: the face's, and anything that links to a visit.
+CHAT_FORBIDDEN_KEYS: Final = FORBIDDEN_KEYS | frozenset(
+    {
+        "visit_ref",
+        "valence",
+        "valence_before",
+        "valence_during",
+        "distance_m",
+        "offer_id",
+        "arm",
+        "call_id",
+        "event_id",
+    }
+)
+
+
+def _outside(
+    payload: JsonValue, allowed: frozenset[str], forbidden: frozenset[str], maps: frozenset[str], path: str
+) -> list[str]:
     found: list[str] = []
     if isinstance(payload, dict):
         for key, value in payload.items():
             where = f"{path}.{key}" if path else key
-            if key not in PAYLOAD_KEYS or key in FORBIDDEN_KEYS:
+            if key not in allowed or key in forbidden:
                 found.append(where)
-            elif key in MAP_FIELDS and isinstance(value, dict):
+            elif key in maps and isinstance(value, dict):
                 found.extend(f"{where}.{k}" for k, v in value.items() if isinstance(v, dict | list))
             else:
-                found.extend(keys_outside_allowlist(value, where))
+                found.extend(_outside(value, allowed, forbidden, maps, where))
     elif isinstance(payload, list):
         for item in payload:
-            found.extend(keys_outside_allowlist(item, f"{path}[]"))
+            found.extend(_outside(item, allowed, forbidden, maps, f"{path}[]"))
     return found
+
+
+def chat_keys_outside_allowlist(payload: JsonValue) -> list[str]:
+    """Every key path in a ``chat`` payload that is not in :data:`CHAT_PAYLOAD_KEYS` (or is in
+    :data:`CHAT_FORBIDDEN_KEYS`), recursively."""
+    return _outside(payload, CHAT_PAYLOAD_KEYS, CHAT_FORBIDDEN_KEYS, frozenset(), "")
+
+
+def payload_keys_outside_allowlist(kind: str, payload: JsonValue) -> list[str]:
+    """The allowlist check of a payload a device published on a topic of ``kind`` (a
+    :class:`~mqtt_bridge.contract.topics.ParsedTopic` kind): the chat's lists on ``chat``, the events'
+    lists (:func:`keys_outside_allowlist`) everywhere else."""
+    if kind == "chat":
+        return chat_keys_outside_allowlist(payload)
+    return keys_outside_allowlist(payload)

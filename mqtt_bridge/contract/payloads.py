@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from mqtt_bridge.contract.chat import CHAT_WIRE_MODELS
 from mqtt_bridge.contract.enrolment import ENROLMENT_MODELS
 
 #: Largest payload Vitrina publishes or accepts (bytes); the ingest and the bridge refuse larger ones.
@@ -214,9 +215,11 @@ class CatalogueResult(_Wire):
 
 
 #: Every wire model, by the name of its schema file in docs/schemas/ (with enrolment's, renewal's and the
-#: fleet's notices, and the signed identity config they carry: :mod:`mqtt_bridge.contract.enrolment`).
+#: fleet's notices, and the signed identity config they carry: :mod:`mqtt_bridge.contract.enrolment`; the
+#: chat's batch and operator message: :mod:`mqtt_bridge.contract.chat`).
 WIRE_MODELS: Final[dict[str, type[BaseModel]]] = {
     **ENROLMENT_MODELS,
+    **CHAT_WIRE_MODELS,
     "status": StatusPayload,
     "birth": BirthPayload,
     "event_batch": EventBatch,

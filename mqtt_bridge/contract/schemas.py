@@ -7,15 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_bridge.contract.catalogue import Catalogue
+from mqtt_bridge.contract.chat import CHAT_MESSAGE_ADAPTER
 from mqtt_bridge.contract.events import EVENT_ADAPTER
 from mqtt_bridge.contract.payloads import json_schemas
 
 
 def contract_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of everything the contract defines, by file stem: every wire payload, one event (the
-    union, discriminated by ``type``) and the offer catalogue."""
+    union, discriminated by ``type``), one chat message (likewise) and the offer catalogue."""
     schemas = json_schemas({"catalogue": Catalogue})
     schemas["event"] = EVENT_ADAPTER.json_schema(mode="validation")
+    schemas["chat_message"] = CHAT_MESSAGE_ADAPTER.json_schema(mode="validation")
     return dict(sorted(schemas.items()))
 
 

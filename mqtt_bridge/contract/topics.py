@@ -7,6 +7,8 @@
 - ``events``: batches of anonymised events, QoS 1;
 - ``metrics``: periodic health, QoS 0;
 - ``alerts``: staff calls, QoS 1;
+- ``chat``: the chat's messages (conversation, shopper and bot messages, hand-offs), QoS 1
+  (:mod:`mqtt_bridge.contract.chat`); ``chat/operator``: the back office's signed operator messages, QoS 1;
 - ``cmd/<name>``: inbound commands; ``cmd/<name>/result``: their outcome;
 - ``catalogue/result``: what the device did with the store's catalogue release;
 - ``renew/request`` and ``renew/reply``: certificate renewal over the device's own identity (the payloads
@@ -27,17 +29,25 @@ from typing import Final, Literal
 from mqtt_bridge.contract.errors import TopicError
 
 #: Topic kinds a device publishes (the last level of the topic).
-DeviceKind = Literal["status", "birth", "events", "metrics", "alerts"]
-DEVICE_KINDS: Final[tuple[DeviceKind, ...]] = ("status", "birth", "events", "metrics", "alerts")
+DeviceKind = Literal["status", "birth", "events", "metrics", "alerts", "chat"]
+DEVICE_KINDS: Final[tuple[DeviceKind, ...]] = ("status", "birth", "events", "metrics", "alerts", "chat")
 
 #: QoS and retain flag of each kind a device publishes.
-QOS: Final[dict[DeviceKind, int]] = {"status": 1, "birth": 1, "events": 1, "metrics": 0, "alerts": 1}
+QOS: Final[dict[DeviceKind, int]] = {
+    "status": 1,
+    "birth": 1,
+    "events": 1,
+    "metrics": 0,
+    "alerts": 1,
+    "chat": 1,
+}
 RETAIN: Final[dict[DeviceKind, bool]] = {
     "status": True,
     "birth": True,
     "events": False,
     "metrics": False,
     "alerts": False,
+    "chat": False,
 }
 
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -111,6 +121,18 @@ class DeviceTopics:
         """Staff calls, QoS 1."""
         return self.kind("alerts")
 
+    @property
+    def chat(self) -> str:
+        """The chat's messages (device -> back office), QoS 1: a
+        :class:`~mqtt_bridge.contract.chat.ChatBatch`."""
+        return self.kind("chat")
+
+    @property
+    def chat_operator(self) -> str:
+        """Signed operator messages (back office -> device), QoS 1: ``chat/operator``
+        (:class:`~mqtt_bridge.contract.chat.OperatorChatMessage`)."""
+        return f"{self.base}/chat/operator"
+
     def command(self, name: str) -> str:
         """Inbound command ``cmd/<name>``."""
         return f"{self.base}/cmd/{_check_segment(name, 'command name')}"
@@ -177,6 +199,9 @@ CATALOGUE_QOS: Final = 1
 CATALOGUE_RETAIN: Final = True
 CATALOGUE_RESULT_QOS: Final = 1
 CATALOGUE_RESULT_RETAIN: Final = False
+#: QoS and retain flag of ``chat/operator`` (back office -> device; not a device kind).
+CHAT_OPERATOR_QOS: Final = 1
+CHAT_OPERATOR_RETAIN: Final = False
 
 
 def fleet_filter(prefix: str, kind: DeviceKind) -> str:
@@ -205,14 +230,25 @@ class ParsedTopic:
     device_id: str
     kind: (
         DeviceKind
-        | Literal["cmd", "cmd_result", "catalogue", "catalogue_result", "renew_request", "renew_reply"]
+        | Literal[
+            "cmd",
+            "cmd_result",
+            "catalogue",
+            "catalogue_result",
+            "renew_request",
+            "renew_reply",
+            "chat_operator",
+        ]
     )
     command: str | None = None
 
 
 #: Device topics of two fixed levels, by their levels.
-_FIXED_KINDS: Final[dict[tuple[str, ...], Literal["catalogue_result", "renew_request", "renew_reply"]]] = {
+_FIXED_KINDS: Final[
+    dict[tuple[str, ...], Literal["catalogue_result", "renew_request", "renew_reply", "chat_operator"]]
+] = {
     ("catalogue", "result"): "catalogue_result",
+    ("chat", "operator"): "chat_operator",
     ("renew", "request"): "renew_request",
     ("renew", "reply"): "renew_reply",
 }

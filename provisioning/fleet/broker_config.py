@@ -63,11 +63,13 @@ _BACKOFFICE_READS: Final = (
     "alerts",
     "cmd/+/result",
     "catalogue/result",
+    "chat",
 )
 
 
 def device_acl(prefix: str, store_id: str, device_id: str) -> list[str]:
-    """The ACL lines of one device: its own topics out, its commands, renewal reply and store catalogue in."""
+    """The ACL lines of one device: its own topics out, its commands, renewal reply, operator chat
+    messages and store catalogue in."""
     base = f"{prefix}/{store_id}/{device_id}"
     writes = [
         "status",
@@ -78,11 +80,13 @@ def device_acl(prefix: str, store_id: str, device_id: str) -> list[str]:
         "cmd/+/result",
         "catalogue/result",
         "renew/request",
+        "chat",
     ]
     return [
         *(f"topic write {base}/{kind}" for kind in writes),
         f"topic read {base}/cmd/#",
         f"topic read {base}/renew/reply",
+        f"topic read {base}/chat/operator",
         f"topic read {prefix}/{store_id}/catalogue",
     ]
 
@@ -97,6 +101,7 @@ def role_acl(prefix: str, role: str) -> list[str]:
         return [
             *(f"topic read {prefix}/+/+/{kind}" for kind in _BACKOFFICE_READS),
             f"topic write {prefix}/+/+/cmd/+",
+            f"topic write {prefix}/+/+/chat/operator",
             f"topic write {prefix}/+/catalogue",
             f"topic read {fleet}/#",
         ]
