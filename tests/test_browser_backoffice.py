@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -26,7 +24,8 @@ from typing import Any
 
 import backoffice_fixture as fx
 import pytest
-from mosquitto_broker import MosquittoBroker, free_ports
+from mosquitto_broker import MosquittoBroker
+from serve_process import ServeProcess
 from sync_helpers import write_command_key
 from waiting import wait_for
 
@@ -148,43 +147,6 @@ class Kiosk:
         self.detector.close()
 
 
-class Server:
-    """``backoffice serve --ingest`` in a process of its own."""
-
-    def __init__(self, tmp_path: Path, db_url: str, broker: MosquittoBroker, key: Path) -> None:
-        (self.port,) = free_ports(1)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / "serve.log"
-        settings = tmp_path / "backoffice.toml"
-        settings.write_text('[web]\ndefault_language = "en"\npoll_interval_s = 0.5\n', encoding="utf-8")
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "backoffice"), "serve", "--db", db_url, "--broker", f"mqtt://{broker.host}:{broker.port}",
-                 "--port", str(self.port), "--key", str(key), "--ingest", "--settings", str(settings),
-                 "--log-level", "warning"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def healthy(self) -> bool:
-        import httpx
-
-        if self.process.poll() is not None:
-            pytest.fail(f"backoffice serve exited: {self.log.read_text(errors='replace')[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).json().get("mqtt_connected") is True
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-
-
 def _chart_points(page: Any) -> list[int]:
     """Points drawn by each chart of the page (Chart.js instances the page's script made)."""
     return list(
@@ -216,13 +178,13 @@ def test_the_back_office_end_to_end_in_a_browser(
 
     kiosk = Kiosk(tmp_path, mosquitto, public_key)
     kiosk.start()
-    server: Server | None = None
+    server: ServeProcess | None = None
     try:
         wait_for(
             lambda: kiosk.app.sync is not None and kiosk.app.sync.status().connected, "the kiosk online", 60
         )
         # The back office starts after the kiosk: the kiosk's retained status is all that says it is online.
-        server = Server(tmp_path, db_url, mosquitto, key_path)
+        server = ServeProcess(tmp_path, db_url, mosquitto, key_path, poll_interval_s=0.5)
         wait_for(server.healthy, "backoffice serve up and on the broker", 60)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []

@@ -24,8 +24,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +35,8 @@ from typing import Any
 import numpy as np
 import pytest
 from console_support import Script, send
-from mosquitto_broker import MosquittoBroker, free_ports
+from mosquitto_broker import MosquittoBroker
+from serve_process import ServeProcess
 from sync_helpers import write_command_key
 from waiting import wait_for
 
@@ -193,43 +192,6 @@ class ChatKiosk:
         self.thread.join(60)
 
 
-class Server:
-    """``backoffice serve --ingest`` in a process of its own."""
-
-    def __init__(self, tmp_path: Path, db_url: str, broker: MosquittoBroker, key: Path) -> None:
-        (self.port,) = free_ports(1)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / "serve.log"
-        settings = tmp_path / "backoffice.toml"
-        settings.write_text('[web]\ndefault_language = "en"\npoll_interval_s = 0.3\n', encoding="utf-8")
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "backoffice"), "serve", "--db", db_url, "--broker", f"mqtt://{broker.host}:{broker.port}",
-                 "--port", str(self.port), "--key", str(key), "--ingest", "--settings", str(settings),
-                 "--log-level", "warning"],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def healthy(self) -> bool:
-        import httpx
-
-        if self.process.poll() is not None:
-            pytest.fail(f"backoffice serve exited: {self.log.read_text(errors='replace')[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).json().get("mqtt_connected") is True
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-
-
 @pytest.fixture
 def display() -> Iterator[None]:
     import pygame
@@ -276,11 +238,11 @@ def test_a_chat_handed_off_answered_in_the_console_and_counted(
 
     kiosk = ChatKiosk(tmp_path, mosquitto, public_key, "k1", on_duty=True)
     night = ChatKiosk(tmp_path, mosquitto, public_key, "k2", on_duty=False)
-    server: Server | None = None
+    server: ServeProcess | None = None
     try:
         kiosk.start()
         night.start()
-        server = Server(tmp_path, db_url, mosquitto, key_path)
+        server = ServeProcess(tmp_path, db_url, mosquitto, key_path, poll_interval_s=0.3)
         wait_for(lambda: kiosk.connected and night.connected, "the kiosks online", 60)
         wait_for(server.healthy, "backoffice serve up and on the broker", 60)
 
