@@ -491,6 +491,8 @@ class Ingest:
         self._refusal_log = RateLimit(burst=10, window_s=60.0)
         self._losses: deque[float] = deque(maxlen=FLAP_LOSSES)
         self._takeover_log = RateLimit(burst=1, window_s=60.0)
+        #: Connection attempts that failed since the last success (only the first is logged).
+        self._failures = 0
         self.transport = MqttTransport(
             broker,
             client_id=self.client_id,
@@ -551,7 +553,21 @@ class Ingest:
 
     def _watch_connection(self) -> None:
         for change in drain_queue(self.transport.changes):
+            if change.state in ("failed", "refused"):
+                self._failures += 1
+                if self._failures == 1:  # the first of an outage; the retries say nothing new
+                    logger.warning(
+                        "ingest %s cannot connect to the broker at %s:%d: %s; check --broker, and on the "
+                        "fleet's broker (which requires a client certificate) give --identity DIR, this "
+                        "process's own bundle (provision backoffice new --name N); retrying",
+                        self.client_id,
+                        self.transport.settings.host,
+                        self.transport.settings.port,
+                        change.reason,
+                    )
+                continue
             if change.state == "connected":
+                self._failures = 0
                 self.connects += 1
                 self.sessions_resumed += change.session_present
                 if change.session_present:

@@ -158,6 +158,7 @@ class FleetTestbed:
         self.broker: subprocess.Popen[bytes] | None = None
         self.service: subprocess.Popen[bytes] | None = None
         self.service_log = self.root / "serve.log"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- the broker -------------------------------------------------------------------------------------
 
@@ -268,6 +269,55 @@ class FleetTestbed:
             self.sighup()
         return folder
 
+    def enrol(self, label: str, store_id: str, device_id: str, *, timeout_s: float = 60.0) -> IdentityFolder:
+        """``provision enrol --code`` (a subprocess, as on a device) into a new identity folder holding the
+        claim bundle; fails the test with the command's output when it does not enrol."""
+        folder = self.device_folder(label)
+        code = f"vitrina-enrol:{store_id}/{device_id}/{self.token(store_id, device_id)}"
+        done = subprocess.run(
+            [str(PROVISION), "enrol", "--identity", str(folder.root), "--code", code, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return folder
+
+    # -- other processes (the back office's commands) -------------------------------------------------------
+
+    def spawn(
+        self, label: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a process (its output in ``ROOT/{label}.log``); :meth:`stop_process` or :meth:`close` stops
+        it."""
+        log = (self.root / f"{label}.log").open("ab")
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
+        log.close()
+        self.processes[label] = process
+        return process
+
+    def process_text(self, label: str) -> str:
+        """What a spawned process wrote so far."""
+        path = self.root / f"{label}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop_process(self, label: str) -> int | None:
+        """SIGTERM a spawned process and wait; its exit status."""
+        process = self.processes.pop(label, None)
+        if process is None:
+            return None
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        return process.returncode
+
     def client(self, bundle: Path, client_id: str = "test") -> Client:
         """An MQTT 5 client on ``bundle`` (not connected yet)."""
         return Client(bundle, self.port, client_id)
@@ -286,6 +336,8 @@ class FleetTestbed:
 
     def close(self) -> None:
         """Stop everything and remove the folder."""
+        for label in list(self.processes):
+            self.stop_process(label)
         self.stop_service()
         self.stop_broker()
         self.fleet.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from backoffice.broker_access import broker_access, broker_options
 from backoffice.db import Database
 from backoffice.settings import AlertSettings, IngestSettings, ReportSettings, RetentionSettings
 from backoffice.web.settings import WebSettings
@@ -55,9 +56,7 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
 @click.option(
     "--db", "db_url", required=True, help="Store: sqlite:///path/backoffice.sqlite or postgresql://..."
 )
-@click.option(
-    "--broker", required=True, help="Broker URL: mqtt://host:1883 or mqtts://host:8883 (user@ allowed)."
-)
+@broker_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
@@ -67,7 +66,7 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
     "key_path",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Ed25519 key (PEM, `backoffice keygen`) that signs the staff_ack a kiosk receives when a call is "
-    "acknowledged; kiosks refuse unsigned commands.",
+    "acknowledged; kiosks refuse unsigned commands. Default: the --identity bundle's commands.pem, if any.",
 )
 @click.option(
     "--settings",
@@ -84,24 +83,21 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
 )
 @click.option("--prefix", default="vitrina/v1", show_default=True, help="Topic prefix.")
 @click.option(
-    "--ca-file", type=click.Path(dir_okay=False, path_type=Path), help="CA certificate for mqtts://."
-)
-@click.option("--password-env", help="Environment variable holding the broker password.")
-@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning"])
 )
 def serve(
     *,
     db_url: str,
     broker: str,
+    identity_dir: Path | None,
+    ca_file: Path | None,
+    password_env: str | None,
     host: str,
     port: int,
     key_path: Path | None,
     settings_path: Path | None,
     run_ingest: bool,
     prefix: str,
-    ca_file: Path | None,
-    password_env: str | None,
     log_level: str,
 ) -> None:
     """Run the back office's web application: fleet, audience, offers, feedback, staff calls, audit, users.
@@ -117,10 +113,12 @@ def serve(
       backoffice serve --db sqlite:///var/backoffice.sqlite --broker mqtt://127.0.0.1:1883 \\
         --key backoffice-commands.pem --ingest
       # then open http://127.0.0.1:8000/
+      # on the fleet's broker: the web app's own bundle (provision backoffice new --name web --signing-key)
+      backoffice serve --db postgresql://vitrina@db/vitrina --broker mqtts://broker:8883 \\
+        --identity /etc/vitrina/identity/web
     """
     import uvicorn
 
-    from backoffice.cli import broker_settings_from_url
     from backoffice.db import DatabaseError, open_database
     from backoffice.web.app import create_app, migrate_store
     from backoffice.web.errors import WebError
@@ -130,10 +128,19 @@ def serve(
 
     config = load_serve_settings(settings_path)
     web = config.web
+    access = broker_access(
+        broker, identity_dir=identity_dir, ca_file=ca_file, password_env=password_env, prefix=prefix
+    )
+    if run_ingest and access.identity is not None:
+        raise click.UsageError(
+            "--ingest with --identity would put two connections on one certificate, and the fleet's broker "
+            "lets only one stay connected: run `backoffice ingest --identity DIR` beside it with its own "
+            "bundle (provision backoffice new --name ingest-1)"
+        )
+    key_path = access.signing_key(key_path or web.command_key)
     if key_path is not None:
         web = web.model_copy(update={"command_key": key_path})
-    broker_settings = broker_settings_from_url(broker, ca_file=ca_file, password_env=password_env)
-    broker_settings = broker_settings.model_copy(update={"topic_prefix": prefix})
+    broker_settings = access.settings
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         db = open_database(db_url)
