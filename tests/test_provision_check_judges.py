@@ -4,6 +4,7 @@ languages, and "skipped" never counted as a pass."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,33 @@ def test_report_renders_fixes_in_russian_and_json() -> None:
     table = render_table(report, "ru")
     assert "ОШИБ" in table and "что делать: Камера не даёт изображения" in table
     assert '"ok": false' in render_json(report)
+
+
+def test_the_outbox_probe_reads_a_real_outbox_file(tmp_path: Path) -> None:
+    """The probe on the kiosk's own outbox file (through `Outbox.read_backlog`), a missing one, and a file
+    that is no outbox; the file is never created or changed by it."""
+    import random
+
+    from outbox_doubles import make_event
+
+    from cloud_sync.anonymise import Anonymiser
+    from cloud_sync.outbox import Outbox
+    from cloud_sync.settings import AnonymisationSettings, OutboxSettings
+    from provisioning.device.probes import probe_outbox
+
+    settings = OutboxSettings(path=tmp_path / "outbox.sqlite")
+    missing = probe_outbox(settings)
+    assert (missing.exists, missing.error) == (False, "") and not settings.path.exists()
+    anonymiser = Anonymiser(AnonymisationSettings(), lambda: NOW, random.Random(0))
+    outbox = Outbox(settings, anonymiser)
+    outbox.add(make_event(i) for i in range(3))
+    with_writer = probe_outbox(settings)  # the kiosk still running
+    outbox.close()
+    facts = probe_outbox(settings)
+    assert facts == with_writer
+    assert (facts.exists, facts.depth, facts.max_rows, facts.error) == (True, 3, settings.max_rows, "")
+    assert facts.oldest is not None and abs((datetime.now(UTC) - facts.oldest).total_seconds()) < 60
+    assert judge_outbox(facts, facts.oldest + timedelta(days=2), S).status == "fail"
+    settings.path.write_bytes(b"no database" * 200)
+    broken = probe_outbox(settings)
+    assert broken.exists and broken.error and judge_outbox(broken, NOW, S).status == "fail"

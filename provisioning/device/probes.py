@@ -22,7 +22,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from pydantic import JsonValue
 
 from cloud_sync.outbox import Outbox
 from cloud_sync.settings import OutboxSettings
@@ -31,7 +30,6 @@ from edge_models.errors import EdgeModelsError
 from edge_models.manifest import MODELS_DIR, ModelTask, check_file, load_manifest
 from kiosk.config import CameraConfig, KioskConfig
 from kiosk.perception.camera import CameraError, CameraSourceMissingError, FrameSource, make_source
-from mqtt_bridge.contract.events import Event
 from mqtt_bridge.errors import ConnectionRefusedByBrokerError, MqttBridgeError, NotConnectedError
 from mqtt_bridge.identity import (
     CONFIG_FILE,
@@ -182,27 +180,17 @@ def probe_disk(data_dir: Path) -> DiskFacts:
     return DiskFacts(str(data_dir), usage.free, usage.total)
 
 
-def _no_new_events(_event: Event) -> dict[str, JsonValue]:
-    raise AssertionError("the self-test never adds events to the outbox")
-
-
 def probe_outbox(settings: OutboxSettings) -> OutboxFacts:
-    """How many events wait in the outbox and when the oldest was stored (without creating the file)."""
+    """How many events wait in the outbox and when the oldest was stored: read-only, beside a running
+    kiosk too (:meth:`Outbox.read_backlog`), and without creating the file."""
     path = settings.path
     if not path.is_file():
         return OutboxFacts(str(path), exists=False, max_rows=settings.max_rows)
     try:
-        outbox = Outbox(settings, _no_new_events)
-        try:
-            depth = outbox.stats().depth
-            # The outbox has no reader of its oldest row: one query on its own table.
-            row = outbox.db.execute("SELECT min(created_at) FROM outbox").fetchone()
-        finally:
-            outbox.close()
+        backlog = Outbox.read_backlog(path)
     except sqlite3.Error as exc:
         return OutboxFacts(str(path), exists=True, max_rows=settings.max_rows, error=str(exc))
-    oldest = datetime.fromisoformat(row[0]) if row and row[0] else None
-    return OutboxFacts(str(path), True, depth, oldest, settings.max_rows)
+    return OutboxFacts(str(path), True, backlog.depth, backlog.oldest_at, settings.max_rows)
 
 
 # -- certificate and CRL ------------------------------------------------------------------------------------
