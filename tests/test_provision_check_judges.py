@@ -84,10 +84,11 @@ def test_certificate_from_another_ca_or_key_fails() -> None:
     ("offset", "uncertainty", "ntp", "status"),
     [
         (0.2, 0.01, True, "pass"),
-        (29.0, 0.01, True, "pass"),
-        (31.0, 0.01, True, "fail"),
-        (31.0, 2.0, True, "pass"),  # within tolerance once the round trip's uncertainty is allowed for
+        (4.9, 0.01, True, "pass"),  # the default tolerance is 5 s
+        (-5.2, 0.01, True, "fail"),
+        (6.0, 2.0, True, "pass"),  # within tolerance once the round trip's uncertainty is allowed for
         (-600.0, 0.05, None, "fail"),
+        (2 * 86400.0, 0.05, True, "fail"),  # two days ahead: NTP's own word does not save it
         (1.0, 0.05, False, "warn"),  # close now, but the system says it does not keep time
     ],
 )
@@ -97,6 +98,14 @@ def test_clock_against_the_back_office(
     facts = ClockFacts(ntp, "timedatectl", offset, uncertainty, "the back office")
     result = judge_clock(facts, S)
     assert result.status == status, result.detail
+
+
+def test_the_fleets_time_asked_and_not_answered_warns_with_the_fix() -> None:
+    facts = ClockFacts(True, "timedatectl", reference="no answer within 5 s", unanswered=True)
+    result = judge_clock(facts, S)
+    assert result.status == "warn" and "no answer within 5 s" in result.detail
+    assert result.fix is not None
+    assert "provision serve" in result.fix.en and "provision serve" in result.fix.ru
 
 
 def test_clock_without_reference_rests_on_ntp() -> None:

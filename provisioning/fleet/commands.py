@@ -662,8 +662,8 @@ def serve(
             service.stop()
             c = service.counters
             click.echo(
-                f"stopped: {c.issued} enrolled, {c.reissued} re-sent, {c.renewed} renewed, refused "
-                f"{c.refused}",
+                f"stopped: {c.issued} enrolled, {c.reissued} re-sent, {c.renewed} renewed, {c.times} time "
+                f"replies, refused {c.refused}",
                 err=True,
             )
 
