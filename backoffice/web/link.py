@@ -156,6 +156,8 @@ class MqttKioskLink:
         )
         #: Messages that were not a valid status, birth or result (logged, skipped).
         self.refused = 0
+        #: Retained statuses and births cleared (zero-length messages: a device decommissioned).
+        self.cleared = 0
 
     @property
     def connected(self) -> bool:
@@ -207,7 +209,12 @@ class MqttKioskLink:
         """Take in one message (the link's thread; tests call it directly)."""
         try:
             where = parse_topic(self.prefix, topic)
-            if where.kind == "status":
+            if not payload and where.kind in ("status", "birth"):
+                # A retained status or birth cleared (provision decommission): forget it, so the stored
+                # state (the ingest's, which marks the device decommissioned) is what the pages show.
+                self.cleared += 1
+                self._update(where.store_id, where.device_id, **{where.kind: None})
+            elif where.kind == "status":
                 status = StatusPayload.model_validate_json(payload)
                 now = self._clock()
                 self._update(where.store_id, where.device_id, status=status, status_received_at=now)

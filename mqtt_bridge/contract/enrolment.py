@@ -112,6 +112,16 @@ class EnrolmentTopics:
         """The back office's subscription to every device's notice."""
         return f"{self.prefix}/{FLEET_LEVEL}/devices/+/+"
 
+    def notice_device_of(self, topic: str) -> tuple[str, str] | None:
+        """``(store, device)`` of a device notice topic, None when the topic is not one."""
+        head = f"{self.prefix}/{FLEET_LEVEL}/devices/"
+        if not topic.startswith(head):
+            return None
+        levels = topic[len(head) :].split("/")
+        if len(levels) != 2 or not all(re.fullmatch(ID_PATTERN, level) for level in levels):
+            return None
+        return levels[0], levels[1]
+
     @property
     def time_request_filter(self) -> str:
         """The service's subscription: every device's time request."""
