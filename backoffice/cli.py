@@ -30,6 +30,7 @@ from backoffice.schema import migrate_all
 from backoffice.settings import IngestSettings, RetentionSettings
 from mqtt_bridge.catalogue import DEFAULT_MAX_RELEASE_BYTES, build_release, sign_release
 from mqtt_bridge.commands import sign
+from mqtt_bridge.contract.catalogue import Catalogue
 from mqtt_bridge.contract.errors import ContractError
 from mqtt_bridge.contract.payloads import CatalogueResult, CommandEnvelope, CommandResult
 from mqtt_bridge.contract.schemas import stale_schemas, write_schemas
@@ -408,9 +409,11 @@ def publish_catalogue(
 ) -> None:
     """Sign a store's offer catalogue with its images and publish it, retained, to every device of the store.
 
-    The release carries the catalogue and every image inline (devices fetch nothing), signed with --key
-    (Ed25519, `backoffice keygen`). Devices install it only when --version is above the one they have, and
-    keep their previous catalogue when anything is wrong. Results are printed one JSON line each.
+    The catalogue is first checked as a kiosk checks it (the contract's schema: a demographic or appearance
+    attribute in an offer's targeting is refused); nothing is published when it fails. The release carries
+    the catalogue and every image inline (devices fetch nothing), signed with --key (Ed25519, `backoffice
+    keygen`). Devices install it only when --version is above the one they have, and keep their previous
+    catalogue when anything is wrong. Results are printed one JSON line each.
 
     \b
     Example:
@@ -435,6 +438,17 @@ def publish_catalogue(
     except ContractError as exc:
         raise click.BadParameter(str(exc), param_hint="--store/--prefix") from exc
     text, files = read_catalogue_files(catalogue_path)
+    try:
+        # Every offer is checked as a kiosk checks it (demographic or appearance targeting refused).
+        Catalogue.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False)
+        )
+        raise click.ClickException(
+            f"{catalogue_path} is not a valid catalogue, nothing published: {problems}"
+        ) from None
     try:
         release = build_release(store_id, version, datetime.now(UTC), text, files)
     except ValidationError as exc:
@@ -576,3 +590,8 @@ from backoffice.web.cli import serve, user  # noqa: E402
 
 main.add_command(serve)
 main.add_command(user)
+
+# Campaigns (#18): a device's redemption secret, derived from the fleet's master key.
+from backoffice.campaigns.cli import redemption_secret  # noqa: E402
+
+main.add_command(redemption_secret)

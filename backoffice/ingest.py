@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from backoffice import retention, rollups, staff_calls
+from backoffice.campaigns import device_versions, proof_of_play
 from backoffice.db import Database, Migration, as_datetime, as_utc
 from backoffice.errors import BackofficeError
 from backoffice.settings import IngestSettings
@@ -48,11 +49,19 @@ from mqtt_bridge.contract.events import EVENT_ADAPTER, Event
 from mqtt_bridge.contract.payloads import (
     MAX_PAYLOAD_BYTES,
     BirthPayload,
+    CatalogueResult,
     EventBatch,
     MetricsPayload,
     StatusPayload,
 )
-from mqtt_bridge.contract.topics import DeviceKind, ParsedTopic, fleet_filter, parse_topic, shared_filter
+from mqtt_bridge.contract.topics import (
+    DeviceKind,
+    ParsedTopic,
+    catalogue_result_filter,
+    fleet_filter,
+    parse_topic,
+    shared_filter,
+)
 from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.transport import InboundMessage, MqttTransport, drain_queue
 
@@ -106,6 +115,8 @@ class Parsed:
     statuses: list[tuple[str, str, StatusPayload]] = field(default_factory=list)
     births: list[tuple[str, str, BirthPayload]] = field(default_factory=list)
     metrics: list[tuple[str, str, MetricsPayload]] = field(default_factory=list)
+    #: Devices' answers to catalogue releases (#18: which version each device runs).
+    catalogue_results: list[tuple[str, str, CatalogueResult]] = field(default_factory=list)
     #: The fleet's notices (enrolled, renewed, revoked), from ``_fleet/devices/{store}/{device}``.
     notices: list[FleetDeviceNotice] = field(default_factory=list)
     #: Per device, in the order they came: True for a retained status or birth cleared (a zero-length
@@ -209,6 +220,14 @@ def _parse_one(topic: str, where: ParsedTopic, data: Any, out: Parsed) -> None:
         out.retained.append((where.store_id, where.device_id, False))
     elif where.kind == "metrics":
         out.metrics.append((where.store_id, where.device_id, MetricsPayload.model_validate(data)))
+    elif where.kind == "catalogue_result":
+        result = CatalogueResult.model_validate(data)
+        if (result.store_id, result.device_id) != (where.store_id, where.device_id):
+            out.refuse(
+                Refusal(topic, "foreign_catalogue_result", "names another store/device than the topic")
+            )
+        else:
+            out.catalogue_results.append((where.store_id, where.device_id, result))
     else:
         out.refuse(Refusal(topic, "not_ingested", f"the ingest does not store {where.kind} messages"))
 
@@ -381,6 +400,10 @@ def migrate_store(db: Database) -> None:
     db.migrate("ingest", MIGRATIONS)
     db.migrate("staff_calls", staff_calls.MIGRATIONS)
     db.migrate("retention", retention.MIGRATIONS)
+    # Campaigns (#18): the devices' catalogue results, and proof of play per offer and catalogue version
+    # (before the rollups: their rebuild recounts proof of play too).
+    device_versions.migrate(db)
+    proof_of_play.migrate(db)
     made = db.migrate("rollups", rollups.MIGRATIONS)
     if "0001_rollups" in made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:
         logger.info("the rollups are new on a store that holds events: counting them once (backfill)")
@@ -412,6 +435,8 @@ class BackofficeStore:
             rollups.apply(self.db, rollups.event_deltas(new).merge(rollups.metrics_deltas(new_metrics)))
             rollups.record_latest(self.db, parsed.events, new_metrics, now)
             staff_calls.record_events(self.db, new, now)
+            proof_of_play.record(self.db, new)
+            device_versions.record(self.db, parsed.catalogue_results, now)
             counts = {
                 **parsed.counters,
                 "events_new": len(new),
@@ -602,11 +627,13 @@ class Ingest:
         *,
         client_id: str | None = None,
         kinds: Sequence[DeviceKind] = INGESTED_KINDS,
+        catalogue_results: bool = True,
         fleet_notices: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``client_id`` overrides ``settings.client_id`` (benchmarks and tests that run several);
-        ``fleet_notices``: also store the fleet's notices (``_fleet/devices/+/+``)."""
+        ``catalogue_results``: also store the devices' answers to catalogue releases; ``fleet_notices``:
+        also store the fleet's notices (``_fleet/devices/+/+``)."""
         self.store = store
         self.prefix = broker.topic_prefix
         self.client_id = client_id or settings.client_id
@@ -627,7 +654,9 @@ class Ingest:
         self.transport = MqttTransport(
             broker,
             client_id=self.client_id,
-            subscriptions=[*((self._filter(settings.share_group, k), 1) for k in kinds), *notices],
+            subscriptions=[(self._filter(settings.share_group, k), 1) for k in kinds]
+            + ([(catalogue_result_filter(self.prefix, settings.share_group), 1)] if catalogue_results else [])
+            + notices,
             inbound_queue_size=settings.queue_size,
             manual_ack=True,
             clean_start=False,

@@ -74,13 +74,15 @@ class RollupTable:
     keys: tuple[str, ...]
     sums: tuple[str, ...]
     maxes: tuple[str, ...] = ()
+    #: Key columns that hold integers; the other keys are text.
+    integer_keys: tuple[str, ...] = ("hour",)
 
     @property
     def columns(self) -> tuple[str, ...]:
         return self.sums + self.maxes
 
     def create_sql(self, dialect: Dialect) -> str:
-        key_types = {"hour": "INTEGER" if dialect == "sqlite" else "BIGINT"}
+        key_types = {k: "INTEGER" if dialect == "sqlite" else "BIGINT" for k in self.integer_keys}
         real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
         count = "INTEGER" if dialect == "sqlite" else "BIGINT"
         parts = [f"{k} {key_types.get(k, 'TEXT')} NOT NULL" for k in self.keys]
@@ -94,7 +96,7 @@ class RollupTable:
 
     def pg_types(self) -> tuple[str, ...]:
         """Each column's PostgreSQL type (keys, sums, maxes), for :meth:`Database.insert_many`."""
-        keys = tuple("bigint" if k == "hour" else "text" for k in self.keys)
+        keys = tuple("bigint" if k in self.integer_keys else "text" for k in self.keys)
         sums = tuple("float8" if c.endswith(("_s", "_sum")) else "bigint" for c in self.sums)
         return keys + sums + ("float8",) * len(self.maxes)
 
@@ -364,7 +366,8 @@ def event_deltas(events: Iterable[Event]) -> Delta:
             case OfferEnded():
                 _offer_ended(delta, device_hour, event)
             case OfferRedeemed():
-                delta.add(OFFERS, (*device_hour, event.offer_id, NO_ARM), redeemed=1)
+                # Schema 2 (#18): the arm of the tap that issued the code, from the device's record of it.
+                delta.add(OFFERS, (*device_hour, event.offer_id, event.arm or NO_ARM), redeemed=1)
             case Feedback():
                 _feedback(delta, device_hour, event)
             case ConsentChanged():
@@ -401,11 +404,12 @@ def metrics_deltas(metrics: Iterable[tuple[str, str, MetricsPayload]]) -> Delta:
 # --- writing ----------------------------------------------------------------------------------------------
 
 
-def apply(db: Database, delta: Delta) -> None:
-    """Add ``delta`` to the rollup tables (in the caller's transaction, or one of its own): one upsert
-    statement per table (PostgreSQL) or per 500 rows (SQLite), rows in key order."""
+def apply(db: Database, delta: Delta, tables: tuple[RollupTable, ...] = TABLES) -> None:
+    """Add ``delta`` to the rollup ``tables`` (in the caller's transaction, or one of its own): one upsert
+    statement per table (PostgreSQL) or per 500 rows (SQLite), rows in key order. Other rollups kept in
+    the same way (proof of play) pass their own tables."""
     with db.transaction():
-        for table in TABLES:
+        for table in tables:
             rows = delta.rows.get(table)
             if rows:
                 db.insert_many(
@@ -523,6 +527,7 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
     since the raw events before it are gone and their rollups must stay; every hour when retention never
     ran."""
     from backoffice import staff_calls
+    from backoffice.campaigns import proof_of_play
     from backoffice.retention import last_cutoff
 
     if since is None:
@@ -545,6 +550,7 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
         events = _rebuild_events(db, start, skipped)
         metrics = _rebuild_metrics(db, start, skipped)
         calls = staff_calls.rebuild_rollups(db, first_hour)
+        proof_of_play.rebuild(db, first_hour)  # campaigns (#18): offer_play_hourly, by catalogue version
     if skipped:
         logger.warning(
             "rollups rebuild: %d stored rows do not validate and were left out (first: %s)",

@@ -182,20 +182,20 @@ def _with_broker(config: KioskConfig, url: str, out_dir: Path) -> KioskConfig:
     )
 
 
-def _start_catalogue(config: KioskConfig) -> tuple[Catalogue | None, Path | None]:
-    """The catalogue to start with and its pictures' folder: the last release installed from the back office
-    (``[offers] installed_dir``), else the configured file, else none (attract only).
-    Exits 2 on a bad file."""
+def _start_catalogue(config: KioskConfig) -> tuple[Catalogue | None, Path | None, int | None]:
+    """The catalogue to start with, its pictures' folder and its release version: the last release
+    installed from the back office (``[offers] installed_dir``), else the configured file (no version),
+    else none (attract only). Exits 2 on a bad file."""
     from kiosk.decisions.offers import load_catalogue
-    from kiosk.link.catalogue_sync import load_installed
+    from kiosk.link.catalogue_sync import load_installed_release
 
-    installed = load_installed(config.offers.installed_dir)
+    installed = load_installed_release(config.offers.installed_dir)
     if installed is not None:
-        log.info("catalogue: the release installed in %s", config.offers.installed_dir)
-        return installed
+        log.info("catalogue: release %d installed in %s", installed.version, config.offers.installed_dir)
+        return installed.catalogue, installed.image_base, installed.version
     path = config.offers.catalogue
     if path is None:
-        return None, None
+        return None, None, None
     try:
         catalogue = load_catalogue(path)
     except ConfigError as exc:
@@ -203,7 +203,7 @@ def _start_catalogue(config: KioskConfig) -> tuple[Catalogue | None, Path | None
         sys.exit(EXIT_CONFIG_ERROR)
     for missing in catalogue.missing_images(path.parent):
         log.warning("offer image missing: %s (the offer shows without its picture)", missing)
-    return catalogue, path.parent
+    return catalogue, path.parent, None
 
 
 def _load_or_exit(path: Path) -> KioskConfig:
@@ -343,10 +343,10 @@ def run(
     config = _with_identity(config)
     if broker is not None:
         config = _linked(config, broker)
-    catalogue, image_base = _start_catalogue(config)
+    catalogue, image_base, version = _start_catalogue(config)
     chosen = _open_detector(detector, config)
     try:
-        app = KioskApp(config, chosen, catalogue=catalogue, image_base=image_base)
+        app = KioskApp(config, chosen, catalogue=catalogue, image_base=image_base, catalogue_version=version)
     except (MqttBridgeError, ContractError, KioskError) as exc:  # a secret, key or store that cannot be used
         click.echo(f"cannot start the kiosk: {exc}", err=True)
         sys.exit(EXIT_CONFIG_ERROR)

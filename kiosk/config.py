@@ -300,8 +300,9 @@ class RedemptionConfig(_Section):
     secret: SecretRef | None = Field(
         default=None,
         description="Where this device's redemption secret lives (an environment variable or a file; at "
-        "least 16 bytes). The back office holds the same secret so a till can check this device's codes "
-        "without asking it. Set by hand for now; issued at enrolment once provisioning exists. Absent: "
+        "least 16 bytes): the text `backoffice redemption-secret --store S --device D` prints, derived from "
+        "the fleet's redemption master key, so the back office's till can check this device's codes "
+        "without asking it. Set by hand for now; put in the device's bundle by provisioning later. Absent: "
         "codes are keyed by a secret drawn at start, which no till knows (demos).",
     )
     valid_days: int = Field(

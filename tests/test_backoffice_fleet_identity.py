@@ -162,6 +162,10 @@ def test_a_device_enrolled_by_claim_is_online_on_the_fleet_page(bed: FleetTestbe
             devices = client.get("/fleet.json").json()["tables"]["devices"]["rows"]
         listed = [(d["store_id"], d["device_id"], d["status"], d["online"]) for d in devices]
         assert listed == [("s1", "k1", "online", True)]
+        # The web app keeps one connection on its certificate (its live link and the campaigns' link share
+        # it): two would take the client id from each other, over and over.
+        time.sleep(2.0)
+        assert bed.broker_log().count("as backoffice-web ") == 1, bed.broker_log()[-3000:]
     finally:
         device.stop(final=stopped_message(topics))
 
@@ -223,3 +227,33 @@ def test_identity_options_are_checked_before_connecting(tmp_path: Path) -> None:
         assert refused(identity_dir=tmp_path / "none").startswith("--identity: ")
         (bundle / "key.pem").chmod(0o644)
         assert "chmod 600" in refused()
+
+
+def test_the_campaigns_link_can_ride_on_the_live_links_connection() -> None:
+    """`backoffice serve --identity`: one connection for the live link and the campaigns' link; the live
+    link takes its own messages and hands the rest (the kiosks' redeem results) to the campaigns' link."""
+    from backoffice.campaigns.link import MqttCampaignLink
+    from backoffice.web.link import MqttKioskLink
+    from mqtt_bridge.contract.payloads import CommandResult
+    from mqtt_bridge.settings import BrokerSettings
+
+    settings = BrokerSettings(topic_prefix=PREFIX)
+    now = datetime.now(UTC)
+    live = MqttKioskLink(settings, client_id="web", clock=lambda: now, key=None)
+    campaigns = MqttCampaignLink(
+        settings, client_id="unused", clock=lambda: now, key=None, transport=live.transport
+    )
+    assert campaigns.transport is live.transport
+    live.share(campaigns.subscriptions, campaigns.handle)
+    campaigns.start()  # the owner starts the connection: nothing here
+    assert not live.transport.connected
+
+    def result(name: str, command_id: str) -> tuple[str, bytes]:
+        body = CommandResult(command=name, command_id=command_id, status="applied", ts=now)
+        return f"{PREFIX}/s1/k1/cmd/{name}/result", body.model_dump_json().encode()
+
+    assert live.handle(*result("redeem", "r1")) is False  # not the live link's: forwarded
+    campaigns.handle(*result("redeem", "r1"))
+    assert live.handle(*result("staff_ack", "a1")) is True
+    assert campaigns.redeem_result("r1") is not None and live.command_result("r1") is None
+    assert live.command_result("a1") is not None and campaigns.redeem_result("a1") is None

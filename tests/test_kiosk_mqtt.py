@@ -410,7 +410,7 @@ def test_birth_payload_capabilities_follow_the_privacy_mode() -> None:
     presence = KioskConfig(privacy=PrivacyConfig(mode="presence_only"))
     loaded = {"face": "ab", reading.emotion.model: "cd"}
     birth = birth_payload(reading, models=loaded, offers=True, commands=handlers)
-    assert birth.capabilities == ["expression", "offers", "cmd:maintenance", "cmd:staff_ack"]
+    assert birth.capabilities == ["expression", "offers", "cmd:maintenance", "cmd:redeem", "cmd:staff_ack"]
     assert birth.models == loaded and len(birth.config_hash) == 64
     presence_birth = birth_payload(presence, models=loaded, offers=False, commands=handlers)
     assert "expression" not in presence_birth.capabilities
@@ -461,10 +461,12 @@ def test_a_catalogue_released_by_the_back_office_reaches_the_offer_engine_and_th
         assert [(r["device_id"], r["status"], r["version"]) for r in results] == [("k1", "installed", 7)]
         wait_for(lambda: app.catalogue is not None, "the catalogue swapped in", 5)
         assert app.catalogue == demo and app.engine is not None and app.engine.catalogue == demo
+        assert app.engine.catalogue_version == 7
         view = port.runtime_view()
         assert view.catalogue == demo and view.image_base is not None
         assert demo.missing_images(view.image_base) == []
     finally:
         app.stop()
-    restarted, image_base = _start_catalogue(config)
+    restarted, image_base, version = _start_catalogue(config)
     assert restarted == demo and image_base is not None and image_base.is_relative_to(tmp_path)
+    assert version == 7  # offers shown after the restart report the release they come from

@@ -4,6 +4,7 @@ without an access rule in the app, which refuses to build) fails this test."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from PIL import Image
 from web_helpers import PASSWORD, MovableClock, csrf, make_app, sign_in
 
 from backoffice import staff_calls
@@ -32,6 +34,8 @@ from mqtt_bridge.contract.events import StaffCall
 EVERYONE = frozenset(ROLES)
 RESPONDERS = frozenset({"operator", "admin"})
 ADMINS = frozenset({"admin"})
+CAMPAIGNERS = frozenset({"marketer", "admin"})
+CASHIERS = frozenset({"operator", "admin"})
 #: None: public (no sign-in needed).
 Rule = frozenset[str] | None
 
@@ -61,6 +65,30 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/users/{username}/disable"): ADMINS,
     ("POST", "/users/{username}/enable"): ADMINS,
     ("POST", "/users/{username}/password"): ADMINS,
+    # Campaigns, proof of play and the till (#18).
+    **{("GET", f"/campaigns{suffix}"): CAMPAIGNERS for suffix in ("", ".json", "/{table}.csv")},
+    **{("GET", f"/campaigns/history{suffix}"): CAMPAIGNERS for suffix in ("", ".json", "/{table}.csv")},
+    ("GET", "/campaigns/offers/new"): CAMPAIGNERS,
+    ("GET", "/campaigns/offers/{offer_id}"): CAMPAIGNERS,
+    ("GET", "/campaigns/offers/{offer_id}/preview"): CAMPAIGNERS,
+    ("GET", "/campaigns/offers/{offer_id}/preview.png"): CAMPAIGNERS,
+    ("GET", "/campaigns/images/{sha256}"): CAMPAIGNERS,
+    ("GET", "/campaigns/history/{number}"): CAMPAIGNERS,
+    ("GET", "/campaigns/history/{number}/changes.csv"): CAMPAIGNERS,
+    ("POST", "/campaigns/offers"): CAMPAIGNERS,
+    ("POST", "/campaigns/offers.json"): CAMPAIGNERS,
+    ("POST", "/campaigns/images"): CAMPAIGNERS,
+    ("POST", "/campaigns/offers/{offer_id}/delete"): CAMPAIGNERS,
+    ("POST", "/campaigns/dayparts"): CAMPAIGNERS,
+    ("POST", "/campaigns/dayparts/{name}/delete"): CAMPAIGNERS,
+    ("POST", "/campaigns/publish"): CAMPAIGNERS,
+    ("POST", "/campaigns/history/{number}/rollback"): CAMPAIGNERS,
+    ("POST", "/campaigns/requests/{request_id}/approve"): ADMINS,
+    ("POST", "/campaigns/requests/{request_id}/reject"): ADMINS,
+    **{("GET", f"/proof{suffix}"): EVERYONE for suffix in ("", ".json", "/{table}.csv")},
+    **{("GET", f"/till{suffix}"): CASHIERS for suffix in ("", ".json", "/{table}.csv")},
+    ("POST", "/till"): CASHIERS,
+    ("POST", "/till/redeem.json"): CASHIERS,
 }
 
 #: Path parameters that exist in the test store.
@@ -70,6 +98,11 @@ PARAMS = {
     "language": "en",
     "call_id": "c1",
     "username": "target-user",
+    "offer_id": "o1",
+    "sha256": "0" * 64,
+    "name": "morning",
+    "number": "1",
+    "request_id": "1",
 }
 #: A table of each page, for its CSV URL.
 TABLES = {
@@ -81,6 +114,10 @@ TABLES = {
     "/staff": "calls",
     "/audit": "entries",
     "/users": "users",
+    "/campaigns": "offers",
+    "/campaigns/history": "versions",
+    "/proof": "per_version",
+    "/till": "redemptions",
 }
 #: Form fields of the POST routes.
 FORMS = {
@@ -88,6 +125,8 @@ FORMS = {
     "/users": {"username": "new-user", "password": PASSWORD, "role": "viewer"},
     "/users/{username}/role": {"role": "viewer"},
     "/users/{username}/password": {"password": PASSWORD},
+    "/campaigns/dayparts": {"name": "evening", "hours": "17:00-22:00"},
+    "/till": {"code": "0000-0000-0000-0000", "store": "s1"},
 }
 
 
@@ -107,6 +146,22 @@ def app(db: Database) -> FastAPI:
     Users(db, clock).add("target-user", PASSWORD, "viewer")
     call = StaffCall(store_id="s1", device_id="d1", call_id="c1", reason="shopper_request", zone="entrance")
     staff_calls.record_events(db, [call], clock())
+    # A draft with one offer and one daypart, so the campaign pages render with data (#18).
+    desk = application.state.campaigns
+    picture = io.BytesIO()
+    Image.new("RGB", (400, 300), (200, 120, 40)).save(picture, "PNG")
+    stored = desk.images.add(picture.getvalue(), "o1.png", "marketer-user")
+    PARAMS["sha256"] = stored.sha256
+    desk.drafts.set_daypart("morning", "07:00-11:00", "marketer-user")
+    offer = {
+        "id": "o1",
+        "title": {"ru": "Кофе", "en": "Coffee"},
+        "body": {"ru": "Второй за полцены", "en": "Second half price"},
+        "valid_from": "2026-11-01",
+        "valid_to": "2026-12-31",
+        "dayparts": ["morning"],
+    }
+    desk.drafts.save_offer(offer, stores=["s1"], image_sha256=stored.sha256, by="marketer-user")
     return application
 
 

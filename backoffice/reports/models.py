@@ -271,8 +271,9 @@ class FunnelRow(_Frozen):
 
 
 class ArmRow(_Frozen):
-    """One bandit arm of an offer. Population: its showings to a visit. Redemptions and frustrations carry
-    no arm on the wire, so they are per offer only (:class:`FunnelRow`, :class:`FrustrationOfferRow`)."""
+    """One bandit arm of an offer. Population: its showings to a visit. A redemption counts under the arm
+    of the tap that issued its code (``offer_redeemed.arm``, schema 2, #18; one of schema 1 under no arm);
+    frustrations carry no arm, so they are per offer only (:class:`FrustrationOfferRow`)."""
 
     offer_id: str
     arm: str | None = Field(description="The arm ('<offer>|<context bucket>'); None: rules alone chose.")
@@ -281,8 +282,10 @@ class ArmRow(_Frozen):
     ended: Value | Suppressed
     attended: Value | Suppressed
     tapped: Value | Suppressed
+    redeemed: Value | Suppressed = Field(description="Codes of this arm's taps redeemed at a till (#18).")
     attended_rate: Value | Suppressed = Field(description="attended / ended.")
     tap_rate: Value | Suppressed = Field(description="tapped / shown.")
+    redemption_rate: Value | Suppressed = Field(description="redeemed / shown (conversion to a sale, #18).")
 
 
 class OffersReport(_Frozen):

@@ -76,8 +76,10 @@ def arm_row(offer_id: str, arm: str, v: Sums, k: int) -> ArmRow:
         ended=c(ended),
         attended=c(v.get("attended", 0)),
         tapped=c(tapped),
+        redeemed=c(v.get("redeemed", 0)),
         attended_rate=c(ratio(v.get("attended", 0), ended)),
         tap_rate=c(ratio(tapped, shown)),
+        redemption_rate=c(ratio(v.get("redeemed", 0), shown)),
     )
 
 
@@ -96,7 +98,7 @@ def offers(db: Database, filters: Filters, settings: ReportSettings) -> OffersRe
     arms = [
         arm_row(str(offer_id), str(arm), v, k)
         for (offer_id, arm), v in sorted(grouped.items())
-        if v.get("shown", 0) or v.get("ended", 0) or v.get("tapped", 0)
+        if v.get("shown", 0) or v.get("ended", 0) or v.get("tapped", 0) or v.get("redeemed", 0)
     ]
     return OffersReport(
         filters=filters,

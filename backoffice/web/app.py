@@ -28,6 +28,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from backoffice import retention, schema
+from backoffice.campaigns.desk import CampaignDesk, CampaignJobs
+from backoffice.campaigns.desk import migrate as migrate_campaigns
+from backoffice.campaigns.settings import CampaignSettings
 from backoffice.db import Database
 from backoffice.settings import RetentionSettings
 from backoffice.staff_calls import UnknownCallError
@@ -41,7 +44,7 @@ from backoffice.web.link import KioskLink
 from backoffice.web.metrics import StoreCollector, WebMetrics
 from backoffice.web.render import BadRequestError, error_page, wants_data
 from backoffice.web.reports import Reports
-from backoffice.web.routes import audience, audit, fleet, ops, session, staff, users
+from backoffice.web.routes import audience, audit, campaigns, fleet, ops, proof, session, staff, till, users
 from backoffice.web.settings import WebSettings
 from backoffice.web.users import SignInLimits, Users
 from backoffice.web.webhook import WebhookPoster
@@ -65,6 +68,7 @@ def migrate_store(db: Database) -> None:
     staff calls' and its own."""
     schema.migrate_all(db)
     users_module.migrate(db)
+    migrate_campaigns(db)
 
 
 class _Timing:
@@ -121,9 +125,12 @@ def create_app(
     webhook: WebhookPoster | None = None,
     background: bool = True,
     base_url: str = "",
+    campaign_desk: CampaignDesk | None = None,
 ) -> FastAPI:
     """The back office's web application. ``db`` must be migrated (:func:`migrate_store`); ``background``
-    starts the link and the background jobs with the application (``backoffice serve``)."""
+    starts the link and the background jobs with the application (``backoffice serve``); ``campaign_desk``:
+    the campaigns' and the till's parts (None: built here with no broker, no signing key and no
+    redemption master key)."""
     retention_settings = retention_settings or RetentionSettings()
     user_store = Users(db, clock)
     audit_log = AuditLog(db, clock)
@@ -154,14 +161,23 @@ def create_app(
         retention=retention_settings,
     )
 
+    campaign_parts = campaign_desk or CampaignDesk.build(
+        db, settings=CampaignSettings(), clock=clock, audit=audit_log, zone=settings.zone
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         jobs = Background(services, webhook) if background else None
+        campaign_jobs = CampaignJobs(campaign_parts) if background else None
         if jobs is not None:
             jobs.start()
+        if campaign_jobs is not None:
+            campaign_jobs.start()
         try:
             yield
         finally:
+            if campaign_jobs is not None:
+                campaign_jobs.stop()
             if jobs is not None:
                 jobs.stop()
 
@@ -173,6 +189,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.campaigns = campaign_parts
     for router in (
         session.router,
         fleet.router,
@@ -181,6 +198,9 @@ def create_app(
         audit.router,
         users.router,
         ops.router,
+        campaigns.router,
+        proof.router,
+        till.router,
     ):
         # Straight into the application's route list (no include_router wrapper), so the application's
         # routes are the APIRoutes that check_every_route_has_a_rule and the tests walk.

@@ -26,6 +26,10 @@ Action = Literal[
     "publish",
     "rollback",
     "approve",
+    # campaigns (#18): a draft edited, a publication asked for (waiting for approval) or rejected
+    "campaign_edit",
+    "publish_request",
+    "reject",
     "user_add",
     "user_role",
     "user_disable",

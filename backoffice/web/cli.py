@@ -7,17 +7,26 @@ import logging
 import os
 import threading
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from backoffice.broker_access import broker_access, broker_options
+from backoffice.broker_access import BrokerAccess, broker_access, broker_options
+from backoffice.campaigns.settings import CampaignSettings
 from backoffice.db import Database
 from backoffice.settings import AlertSettings, IngestSettings, ReportSettings, RetentionSettings
 from backoffice.web.settings import WebSettings
 from mqtt_bridge.settings import BrokerSettings
+
+if TYPE_CHECKING:  # the web stack is imported when a command runs
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from backoffice.campaigns.desk import CampaignDesk
+    from backoffice.web.link import MqttKioskLink
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +44,11 @@ class ServeSettings(BaseModel):
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="[alerts]: fleet alert rules.")
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="[retention]: how long raw data is kept."
+    )
+    campaigns: CampaignSettings = Field(
+        default_factory=CampaignSettings,
+        description="[campaigns]: approval, release and picture limits, the till's redemption master key "
+        "(backoffice.campaigns.settings, docs/campaigns.md).",
     )
 
 
@@ -72,7 +86,8 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
     "--settings",
     "settings_path",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="TOML file with [web], [reports], [alerts] and [retention] sections (docs/backoffice.md).",
+    help="TOML file with [web], [reports], [alerts], [retention] and [campaigns] sections "
+    "(docs/backoffice.md, docs/campaigns.md).",
 )
 @click.option(
     "--ingest/--no-ingest",
@@ -120,9 +135,10 @@ def serve(
     import uvicorn
 
     from backoffice.db import DatabaseError, open_database
+    from backoffice.errors import BackofficeError
     from backoffice.web.app import create_app, migrate_store
     from backoffice.web.errors import WebError
-    from backoffice.web.link import MqttKioskLink, load_signing_key
+    from backoffice.web.link import load_signing_key
     from backoffice.web.reports import Reports
     from backoffice.web.webhook import WebhookPoster
 
@@ -157,9 +173,10 @@ def serve(
     def clock() -> datetime:
         return datetime.now(UTC)
 
-    link = MqttKioskLink(
-        broker_settings, client_id=web.live_client_id, clock=clock, key=key, command_ttl_s=web.command_ttl_s
-    )
+    try:
+        link, campaign_desk = _links(db, config=config, web=web, access=access, clock=clock, key=key)
+    except BackofficeError as exc:
+        raise click.ClickException(str(exc)) from exc
     webhook = (
         WebhookPoster(
             str(web.webhook_url),
@@ -179,6 +196,7 @@ def serve(
         retention_settings=config.retention,
         webhook=webhook,
         base_url=f"http://{host}:{port}",
+        campaign_desk=campaign_desk,
     )
     stop_ingest = threading.Event()
     ingest_thread = _start_ingest(db, broker_settings, db_url, stop_ingest) if run_ingest else None
@@ -192,6 +210,39 @@ def serve(
         if ingest_thread is not None:
             ingest_thread.join(30)
         db.close()
+
+
+def _links(
+    db: Database,
+    *,
+    config: ServeSettings,
+    web: WebSettings,
+    access: BrokerAccess,
+    clock: Callable[[], datetime],
+    key: Ed25519PrivateKey | None,
+) -> tuple[MqttKioskLink, CampaignDesk]:
+    """The live link and the campaigns' desk (#18: its own MQTT link, the same signing key). On the fleet's
+    broker (``--identity``) the desk shares the live link's connection: there a certificate keeps one."""
+    from backoffice.campaigns.desk import served_desk
+    from backoffice.campaigns.link import MqttCampaignLink
+    from backoffice.web.link import MqttKioskLink
+
+    link = MqttKioskLink(
+        access.settings, client_id=web.live_client_id, clock=clock, key=key, command_ttl_s=web.command_ttl_s
+    )
+    shared = link.transport if access.identity is not None else None
+    desk = served_desk(
+        db,
+        broker=access.settings,
+        settings=config.campaigns,
+        clock=clock,
+        key=key,
+        zone=web.zone,
+        transport=shared,
+    )
+    if shared is not None and isinstance(desk.link, MqttCampaignLink):
+        link.share(desk.link.subscriptions, desk.link.handle)
+    return link, desk
 
 
 def _start_ingest(

@@ -28,6 +28,9 @@ class Words:
     nav_audit: str
     nav_users: str
     nav_definitions: str
+    nav_campaigns: str
+    nav_proof: str
+    nav_till: str
     definitions: str
     sign_out: str
     role_viewer: str
@@ -272,6 +275,9 @@ EN: Final = Words(
     nav_audit="Audit",
     nav_users="Users",
     nav_definitions="Definitions",
+    nav_campaigns="Campaigns",
+    nav_proof="Proof of play",
+    nav_till="Till",
     definitions="Definitions",
     sign_out="Sign out",
     role_viewer="viewer",
@@ -299,7 +305,10 @@ EN: Final = Words(
     table_truncated="{rows} more rows are in the CSV and JSON.",
     chart_empty="Nothing to draw for these filters.",
     note_k='Cells built from fewer than {k} visits are withheld and shown as "< {k}" (k-anonymity).',
-    note_arms="Redemptions and frustration carry no bandit arm, so they are per offer only.",
+    note_arms=(
+        "A redemption counts under the arm of the tap that issued its code; frustration carries no bandit "
+        "arm, so it is per offer only."
+    ),
     fleet_title="Fleet",
     fleet_devices="Devices",
     fleet_alerts="Alerts",
@@ -518,6 +527,9 @@ RU: Final = Words(
     nav_audit="Журнал",
     nav_users="Пользователи",
     nav_definitions="Определения",
+    nav_campaigns="Кампании",
+    nav_proof="Подтверждение показов",
+    nav_till="Касса",
     definitions="Определения",
     sign_out="Выйти",
     role_viewer="наблюдатель",
@@ -545,7 +557,10 @@ RU: Final = Words(
     table_truncated="Ещё {rows} строк — в CSV и JSON.",
     chart_empty="Для этих фильтров рисовать нечего.",
     note_k="Ячейки менее чем из {k} визитов скрыты и показаны как «< {k}» (k-анонимность).",
-    note_arms="Погашения и фрустрация не несут «руку» бандита, поэтому они только по предложениям.",
+    note_arms=(
+        "Погашение засчитывается «руке» бандита, нажатие которой выдало код; фрустрация «руки» не несёт, "
+        "поэтому она только по предложениям."
+    ),
     fleet_title="Устройства",
     fleet_devices="Устройства",
     fleet_alerts="Тревоги",

@@ -45,8 +45,9 @@ from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.decisions.brain import Acknowledgement, External, KioskBrain
 from kiosk.decisions.engagement import MaintenanceSwitch
-from kiosk.decisions.offers import OfferEngine
+from kiosk.decisions.offers import OfferEngine, ThompsonBandit
 from kiosk.decisions.redemption import device_codes
+from kiosk.errors import KioskError
 from kiosk.link.store import EventWriter
 from kiosk.perception.camera import CaptureWorker, FrameSource, LatestFrames, make_source
 from kiosk.perception.types import Detection, Detector, ExpressionGated, Frame, Snapshot
@@ -196,6 +197,7 @@ class KioskApp:
         *,
         catalogue: Catalogue | None = None,
         image_base: Path | None = None,
+        catalogue_version: int | None = None,
         source_factory: Callable[[], FrameSource] | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -204,7 +206,8 @@ class KioskApp:
         command_handlers: Mapping[str, Handler] | None = None,
         renewal: RenewalWorker | None = None,
     ) -> None:
-        """``image_base``: the folder the catalogue's pictures are relative to. ``sync`` None: link to the
+        """``image_base``: the folder the catalogue's pictures are relative to; ``catalogue_version``: the
+        back office's release version of ``catalogue`` (None: a file). ``sync`` None: link to the
         back office when ``[mqtt] enabled``; ``command_handlers``: commands beyond ``staff_ack`` and
         ``maintenance`` (see :func:`kiosk.link.sync.build_device_sync`); ``renewal``: the worker that renews
         the identity's certificate (default: with ``[identity] dir`` and the link, one over the link)."""
@@ -236,7 +239,9 @@ class KioskApp:
         # Issued codes live in data_dir, so a code shown before a restart still rewards the bandit after it.
         self.codes = device_codes(config, self.clock, rng)
         self.engine = (
-            OfferEngine(catalogue, config.offers, rng, self.codes) if catalogue is not None else None
+            OfferEngine(catalogue, config.offers, rng, self.codes, catalogue_version=catalogue_version)
+            if catalogue is not None
+            else None
         )
         self.bandit_path = config.offers.state_file or config.storage.data_dir / BANDIT_FILE
         self.brain = KioskBrain(config, self.clock, rng, self.writer.submit, self.engine)
@@ -351,18 +356,36 @@ class KioskApp:
         """Switch maintenance mode (from any thread)."""
         self.send(MaintenanceSwitch(self.clock.monotonic(), on))
 
-    def install_catalogue(self, catalogue: Catalogue, image_base: Path) -> None:
-        """Offer from ``catalogue`` from the next choice on (from any thread: catalogue sync calls it once a
-        release is installed); the screen takes it on its next frame."""
+    def install_catalogue(self, catalogue: Catalogue, image_base: Path, version: int | None = None) -> None:
+        """Offer from ``catalogue`` (release ``version``) from the next choice on (from any thread:
+        catalogue sync calls it once a release is installed); the screen takes it on its next frame."""
         with self.brain_worker.lock:
             if self.engine is None:
-                self.engine = OfferEngine(catalogue, self.config.offers, self._rng, self.codes)
+                self.engine = OfferEngine(
+                    catalogue, self.config.offers, self._rng, self.codes, catalogue_version=version
+                )
                 self.engine.bandit.load(self.bandit_path)
                 self.brain.engine = self.engine
             else:
-                self.engine.replace_catalogue(catalogue)
+                self.engine.replace_catalogue(catalogue, version)
             self.catalogue, self.image_base = catalogue, image_base
-        log.info("catalogue in use: %d offers", len(catalogue.offers))
+        log.info("catalogue in use: version %s, %d offers", version, len(catalogue.offers))
+
+    def redeem(self, code: str) -> str | None:
+        """A till redeemed ``code`` (from any thread: the back office's ``redeem`` command): the arm of the
+        tap that issued it is rewarded once and ``offer_redeemed`` recorded, and the bandit's state is saved
+        at once. Returns the arm rewarded ('' when the code's tap credited none), or None when this device
+        does not hold the code or it was redeemed already."""
+        with self.brain_worker.lock:
+            found = self.brain.redeem(code)
+            if found is None:
+                return None
+            if self.engine is not None:
+                try:
+                    self.engine.bandit.save(self.bandit_path)
+                except KioskError as exc:  # the reward stays in memory and is saved at stop
+                    log.error("bandit state not saved after a redemption: %s", exc)
+        return ThompsonBandit.key(found.offer_id, found.bucket) if found.bucket else ""
 
     def start(self) -> None:
         """Load the bandit state and start the workers, consumers first."""

@@ -44,7 +44,8 @@ from kiosk.decisions.engagement import (
     Tick,
     Touch,
 )
-from kiosk.decisions.offers import Choice, OfferContext, OfferEngine
+from kiosk.decisions.offers import Choice, OfferContext, OfferEngine, ThompsonBandit
+from kiosk.decisions.redemption import OpenCode
 from kiosk.decisions.staff import NegativeValenceWatch, StaffCalls
 from kiosk.decisions.tracker import Track, Tracker
 from kiosk.decisions.visit_refs import VisitRefs
@@ -134,6 +135,7 @@ class _OnScreen:
 
     visit_ref: str | None
     arm: str | None
+    catalogue_version: int | None = None
     tapped: bool = False
 
 
@@ -190,6 +192,8 @@ class KioskBrain:
         self._tap_code: str | None = None  # the code this session's tap issued
         self._code_shown = False  # the shopper asked to see it
         self._nps_for: tuple[str | None, str | None] | None = None  # (offer, visit ref) of the last CSAT
+        #: The catalogue version each offer was last shown from (feedback about it names that version).
+        self._shown_from: dict[str, int | None] = {}
 
     # ---- inputs ---------------------------------------------------------------------------------------
 
@@ -286,26 +290,34 @@ class KioskBrain:
                 if self.machine.state == "interaction" and self._tap_code is not None:
                     self._code_shown = True
             case Redemption():
-                # The engine's code store survives restarts: a code shown before one still rewards, once.
-                found = self.engine.redeemed(command.code) if self.engine is not None else None
-                if found is None:
-                    log.warning("redemption of an unknown or used code ignored")
-                    return
-                self.emit(
-                    OfferRedeemed(
-                        ts=self.clock.now(),
-                        store_id=self._store,
-                        device_id=self._device,
-                        offer_id=found.offer_id,
-                        code=found.code,
-                    )
-                )
+                self.redeem(command.code)
             case Acknowledgement():
                 ack = self.calls.acknowledge(command.call_id)
                 if ack is None:
                     log.warning("acknowledgement of an unknown or closed staff call ignored")
                     return
                 self.emit(ack)
+
+    def redeem(self, code: str) -> OpenCode | None:
+        """A till redeemed ``code``: reward the arm of the tap that issued it, once, and record
+        ``offer_redeemed`` with that arm. None (logged) for a code this device does not hold or that was
+        redeemed already. The engine's code store survives restarts: a code shown before one still
+        rewards, once."""
+        found = self.engine.redeemed(code) if self.engine is not None else None
+        if found is None:
+            log.warning("redemption of an unknown or used code ignored")
+            return None
+        self.emit(
+            OfferRedeemed(
+                ts=self.clock.now(),
+                store_id=self._store,
+                device_id=self._device,
+                offer_id=found.offer_id,
+                code=found.code,
+                arm=ThompsonBandit.key(found.offer_id, found.bucket) if found.bucket else None,
+            )
+        )
+        return found
 
     @property
     def redemption_code(self) -> str | None:
@@ -381,6 +393,7 @@ class KioskBrain:
                         score=effect.score or 0,
                         offer_id=effect.offer_id,
                         visit_ref=self._ref(effect),
+                        catalogue_version=self._version_of(effect.offer_id),
                     )
                 )
             case CallStaff():
@@ -403,6 +416,8 @@ class KioskBrain:
             valence=track.valence(t) if track else None,
             dwell_s=track.dwell_s if track else 0.0,
             crowd_size=max(1, sum(1 for tr in self.tracker.tracks if tr.confirmed)),
+            attention_s=self.meter.attention_s(track.visit_id) if track else 0.0,
+            zone=self.config.device.zone,
         )
         self._choice = self.engine.choose(ctx)
         return OfferReady(t, self._choice.offer_id, self._choice.help)
@@ -416,7 +431,9 @@ class KioskBrain:
         self.meter.start_offer(effect.offer_id, t, effect.visit_id)
         if effect.visit_id is not None:
             self.staff_watch.offer_shown(effect.visit_id, effect.offer_id)
-        self._on_screen = _OnScreen(visit_ref=self._ref(effect), arm=choice.arm)
+        version = self.engine.catalogue_version if self.engine is not None else None
+        self._on_screen = _OnScreen(visit_ref=self._ref(effect), arm=choice.arm, catalogue_version=version)
+        self._shown_from[effect.offer_id] = version
         track = self._primary
         self.emit(
             OfferShown(
@@ -429,6 +446,7 @@ class KioskBrain:
                 language=self.config.ui.language,
                 valence=track.valence(t) if track and track.visit_id == effect.visit_id else None,
                 arm=choice.arm,
+                catalogue_version=version,
             )
         )
 
@@ -452,6 +470,7 @@ class KioskBrain:
                 offer_id=exposure.offer_id,
                 visit_ref=on_screen.visit_ref,
                 arm=on_screen.arm,
+                catalogue_version=on_screen.catalogue_version,
                 shown_s=exposure.seconds,
                 attention_s=exposure.attention_s,
                 attended=exposure.attended,
@@ -493,6 +512,7 @@ class KioskBrain:
                 score=answer.score,
                 offer_id=offer_id,
                 visit_ref=visit_ref,
+                catalogue_version=self._version_of(offer_id),
             )
         )
 
@@ -542,6 +562,10 @@ class KioskBrain:
             self.refs.release(metrics.visit_id)
             self.consent.forget(metrics.visit_id)
             self.staff_watch.forget(metrics.visit_id)
+
+    def _version_of(self, offer_id: str | None) -> int | None:
+        """The catalogue version ``offer_id`` was last shown from (None: unknown, or a file catalogue)."""
+        return self._shown_from.get(offer_id) if offer_id is not None else None
 
     def _ref(self, effect: Record) -> str | None:
         return self._visit_ref(effect.visit_id)

@@ -1,7 +1,11 @@
 """Offers: a validated catalogue, rules that filter it, and a contextual Thompson-sampling bandit.
 
-Rules first: validity dates, dayparts and each offer's targeting (valence, dwell, crowd size, time of day)
-decide what is *eligible*. The bandit then chooses among the eligible ones with a Beta posterior per
+Rules first: validity dates, dayparts and each offer's targeting (the screen's zone, the time of day, and
+the momentary signals of this visit: valence, attention and dwell so far, crowd size) decide what is
+*eligible*. Nothing here knows who the shopper is: the catalogue's schema refuses demographic and appearance
+attributes (``mqtt_bridge.contract.catalogue.FORBIDDEN_RULE``), and valence is the expression read during
+this visit where the shopper consented, forgotten when the visit ends. The bandit then chooses among the
+eligible ones with a Beta posterior per
 (offer, context bucket), learning from taps and redemptions. Exploration is bounded: a floor
 (``explore_floor``) keeps trying every eligible offer now and then, and a cap on each posterior's evidence
 (``max_evidence``) keeps it from freezing. The bandit's state is a small JSON file, written atomically.
@@ -12,8 +16,9 @@ Policies that are not the bandit's to learn:
 
 * A shopper read as frustrated (negative valence) is never upsold: only ``kind = "help"`` entries (help and
   the offer of a person) are shown.
-* An ``age_restricted`` offer is never targeted by appearance: it may not have valence targeting, and its
-  context bucket leaves valence out.
+* An ``age_restricted`` offer (alcohol, tobacco: a legal flag on the offer, never a guess about the
+  shopper) is never targeted by the shopper's mood: it may not have valence targeting, and its context
+  bucket leaves valence out, so the bandit cannot learn to push it at a shopper by how they feel.
 """
 
 from __future__ import annotations
@@ -49,12 +54,17 @@ def load_catalogue(path: Path) -> Catalogue:
 
 @dataclass(frozen=True)
 class OfferContext:
-    """What the rules and the bandit may know about the moment: never who, only how (and when)."""
+    """What the rules and the bandit may know about the moment: never who, only where, when and how (the
+    momentary signals of this visit)."""
 
     now_local: datetime
     valence: Valence | None
     dwell_s: float
     crowd_size: int
+    #: Seconds the visit has faced the screen so far.
+    attention_s: float = 0.0
+    #: The screen's zone in the store (``[device] zone``); None: unknown, so zone-targeted offers are out.
+    zone: str | None = None
 
 
 def eligible(
@@ -71,6 +81,10 @@ def eligible(
             continue
         if tg.hours and not any(r.contains(moment) for r in tg.hours):
             continue
+        if tg.zones and ctx.zone not in tg.zones:
+            continue
+        if ctx.attention_s < tg.min_attention_s:
+            continue
         if tg.valence is not None and ctx.valence not in tg.valence:
             continue
         if ctx.dwell_s < tg.min_dwell_s or (tg.max_dwell_s is not None and ctx.dwell_s > tg.max_dwell_s):
@@ -82,7 +96,8 @@ def eligible(
 
 
 def context_bucket(catalogue: Catalogue, offer: Offer, ctx: OfferContext, long_dwell_s: float) -> str:
-    """The bandit's context: valence, dwell band, crowd band, daypart. Age-restricted: no valence."""
+    """The bandit's context: valence, dwell band, crowd band, daypart. Age-restricted: no valence (never
+    pushed at a shopper by mood)."""
     valence = "any" if offer.age_restricted else (ctx.valence or "unknown")
     dwell = "long" if ctx.dwell_s >= long_dwell_s else "short"
     crowd = "solo" if ctx.crowd_size <= 1 else "group"
@@ -193,12 +208,21 @@ def ephemeral_codes(rng: random.Random, valid_days: int = 14) -> CodeIssuer:
 class OfferEngine:
     """Rules, then the bandit; remembers the shown offer until its outcome (tap or not) is known.
 
-    ``codes`` issues and remembers the redemption code of each tap; without one, :func:`ephemeral_codes`."""
+    ``codes`` issues and remembers the redemption code of each tap; without one, :func:`ephemeral_codes`.
+    ``catalogue_version``: the back office's release version of ``catalogue`` (None: read from a file),
+    reported with every offer shown (proof of play per offer and version)."""
 
     def __init__(
-        self, catalogue: Catalogue, config: OffersConfig, rng: random.Random, codes: CodeIssuer | None = None
+        self,
+        catalogue: Catalogue,
+        config: OffersConfig,
+        rng: random.Random,
+        codes: CodeIssuer | None = None,
+        *,
+        catalogue_version: int | None = None,
     ) -> None:
         self.catalogue = catalogue
+        self.catalogue_version = catalogue_version
         self.config = config
         self._rng = rng
         self.bandit = ThompsonBandit(rng, config.explore_floor, config.max_evidence)
@@ -206,10 +230,11 @@ class OfferEngine:
         self.codes = codes or ephemeral_codes(rng)
         self._last_code: str | None = None
 
-    def replace_catalogue(self, catalogue: Catalogue) -> None:
-        """Use ``catalogue`` from the next choice on. What the bandit learnt stays (offers are known by id),
-        and the offer on screen keeps its pending outcome."""
+    def replace_catalogue(self, catalogue: Catalogue, version: int | None = None) -> None:
+        """Use ``catalogue`` (release ``version``) from the next choice on. What the bandit learnt stays
+        (offers are known by id), and the offer on screen keeps its pending outcome."""
         self.catalogue = catalogue
+        self.catalogue_version = version
 
     def choose(self, ctx: OfferContext) -> Choice:
         """Choose what to show. A frustrated shopper gets help, never an upsell."""
@@ -244,7 +269,8 @@ class OfferEngine:
         return self._last_code
 
     def redeemed(self, code: str) -> OpenCode | None:
-        """A till redeemed ``code``: reward its arm, once; None for a code unknown here or already used."""
+        """A till redeemed ``code``: reward its arm (:meth:`ThompsonBandit.key` of the code's offer and
+        bucket), once; None for a code unknown here or already used."""
         found = self.codes.redeem(code)
         if found is None:
             return None

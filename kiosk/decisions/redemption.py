@@ -270,7 +270,7 @@ def device_codes(config: KioskConfig, clock: Clock, rng: random.Random) -> CodeI
     ``redemption.sqlite`` in ``[storage] data_dir`` and dated in the device's time zone. Without a
     configured secret one is drawn now: the codes still reward the bandit, but no till can check them."""
     if config.redemption.secret is not None:
-        secret = config.redemption.secret.resolve().get_secret_value().encode("utf-8")
+        secret = contract.secret_bytes(config.redemption.secret.resolve().get_secret_value())
     else:
         log.warning(
             "no [redemption] secret: codes are keyed by a secret drawn at start, which no till can check; "

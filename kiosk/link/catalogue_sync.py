@@ -161,8 +161,18 @@ def _load_version(folder: Path) -> tuple[Catalogue, Path] | None:
     return catalogue, base
 
 
-def load_installed(directory: Path) -> tuple[Catalogue, Path] | None:
-    """The installed catalogue and the folder its images are relative to; None when none is installed.
+@dataclass(frozen=True)
+class InstalledRelease:
+    """An installed catalogue as :func:`load_installed_release` found it: the catalogue, the folder its
+    images are relative to, and its release version."""
+
+    catalogue: Catalogue
+    image_base: Path
+    version: int
+
+
+def load_installed_release(directory: Path) -> InstalledRelease | None:
+    """The installed release; None when none is installed.
 
     The version ``current`` names is checked whole (every file's sha256); if it is damaged, the newest
     older version that is whole is used instead, with a warning.
@@ -176,8 +186,15 @@ def load_installed(directory: Path) -> tuple[Catalogue, Path] | None:
         if found is not None:
             if number != current:
                 log.warning("using catalogue version %d instead of %s", number, current)
-            return found
+            return InstalledRelease(found[0], found[1], number)
     return None
+
+
+def load_installed(directory: Path) -> tuple[Catalogue, Path] | None:
+    """The installed catalogue and the folder its images are relative to; None when none is installed
+    (:func:`load_installed_release`, without the version)."""
+    found = load_installed_release(directory)
+    return (found.catalogue, found.image_base) if found is not None else None
 
 
 def _version_numbers(directory: Path) -> list[int]:

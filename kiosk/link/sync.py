@@ -16,6 +16,11 @@ supervised worker that runs it.
   fresh nonce and an expiry. The nonces and applied command ids are kept on disk, in ``[mqtt.commands]
   ledger_path`` or else ``commands.sqlite`` in ``[storage] data_dir``, so a captured command replayed
   after a restart is not applied again.
+- ``redeem`` (``{"code": "XXXX-XXXX-XXXX-XXXX"}``): a till redeemed one of this device's codes (the back
+  office verified it and recorded it once); the kiosk rewards the arm of the tap that issued it, once, and
+  records ``offer_redeemed`` with that arm. A code this device does not hold, or redeemed already, is
+  refused with a reason; the back office resends one command id until it gets an answer, and the command
+  ledger answers a repeat ``duplicate``.
 - Other packages add handlers through ``extra_handlers`` of :func:`build_device_sync`.
 - :func:`attach_catalogue_sync`: the store's signed catalogue releases (retained on
   ``{prefix}/{store}/catalogue``) are installed by :mod:`kiosk.link.catalogue_sync` and swapped into the offer
@@ -47,6 +52,7 @@ from kiosk.link.catalogue_sync import CatalogueInstaller, CatalogueListener
 from mqtt_bridge.commands import CommandProcessor, CommandRefusedError, Handler, SqliteLedger
 from mqtt_bridge.contract.catalogue import Catalogue
 from mqtt_bridge.contract.payloads import BirthPayload, CommandEnvelope
+from mqtt_bridge.contract.redemption import REDEEM_COMMAND, normalise
 from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.transport import InboundMessage
 
@@ -67,8 +73,13 @@ class KioskControl(Protocol):
         """Switch maintenance mode on or off (idempotent)."""
         ...
 
-    def install_catalogue(self, catalogue: Catalogue, image_base: Path) -> None:
-        """Use a catalogue the back office released (installed and verified already)."""
+    def install_catalogue(self, catalogue: Catalogue, image_base: Path, version: int | None = None) -> None:
+        """Use a catalogue the back office released (installed and verified already), its ``version``."""
+        ...
+
+    def redeem(self, code: str) -> str | None:
+        """Reward the arm of the tap that issued ``code``, once; the arm ('' for none), or None when this
+        device does not hold the code or it was redeemed already."""
         ...
 
 
@@ -135,9 +146,28 @@ def _maintenance(control: KioskControl) -> Handler:
     return handle
 
 
+def _redeem(control: KioskControl) -> Handler:
+    def handle(command: CommandEnvelope) -> str:
+        code = command.args.get("code")
+        if not isinstance(code, str) or not code:
+            raise CommandRefusedError('redeem needs args {"code": "<the redemption code>"}')
+        arm = control.redeem(code)
+        if arm is None:
+            raise CommandRefusedError(
+                f"code {normalise(code)[:19]} is not held by this device, or was redeemed already"
+            )
+        return f"code {normalise(code)[:19]} redeemed; arm {arm or '(none)'} rewarded"
+
+    return handle
+
+
 def command_handlers(control: KioskControl) -> dict[str, Handler]:
-    """The commands every kiosk answers: ``staff_ack`` and ``maintenance``."""
-    return {"staff_ack": _staff_ack(control), "maintenance": _maintenance(control)}
+    """The commands every kiosk answers: ``staff_ack``, ``maintenance`` and ``redeem``."""
+    return {
+        "staff_ack": _staff_ack(control),
+        "maintenance": _maintenance(control),
+        REDEEM_COMMAND: _redeem(control),
+    }
 
 
 def build_device_sync(
@@ -203,7 +233,7 @@ def attach_catalogue_sync(sync: DeviceSync, config: KioskConfig, control: KioskC
     def on_release(message: InboundMessage) -> None:
         result = listener.handle(message)
         if result is not None and result.catalogue is not None and result.image_base is not None:
-            control.install_catalogue(result.catalogue, result.image_base)
+            control.install_catalogue(result.catalogue, result.image_base, result.version)
 
     sync.listen(*listener.subscription, on_release)
     return installer

@@ -1,7 +1,9 @@
-"""Fonts: DejaVu Sans, shipped with Vitrina (kiosk/ui/fonts, Bitstream Vera licence) for its Cyrillic glyphs.
+"""Fonts: DejaVu Sans, shipped with Vitrina (offer_layout/fonts, Bitstream Vera licence) for its Cyrillic
+glyphs.
 
 Shipping the font, rather than finding one on the system, makes every screen render the same on every
-device and in the golden-image tests.
+device and in the golden-image tests, and the back office's campaign preview (Pillow) draws with the same
+files (:mod:`offer_layout`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from pathlib import Path
 
 import pygame
 
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
-REGULAR = FONT_DIR / "DejaVuSans.ttf"
-BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
+import offer_layout
+
+FONT_DIR: Path = offer_layout.FONT_DIR
+REGULAR = offer_layout.REGULAR_FONT
+BOLD = offer_layout.BOLD_FONT
 
 
 @functools.cache

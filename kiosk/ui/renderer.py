@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import pygame
@@ -14,34 +13,12 @@ import pygame
 from kiosk.ui.fonts import font
 from kiosk.views.layout import Layout, Rect
 from kiosk.views.screen import Button, ScreenView
+from offer_layout import text as text_layout
+from offer_layout.theme import HIGH_CONTRAST, Colour, Theme
+
+__all__ = ["HIGH_CONTRAST", "MEASURE", "Colour", "Renderer", "Theme", "draw_qr", "fit", "release_caches"]
 
 log = logging.getLogger(__name__)
-
-Colour = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class Theme:
-    """Colours. The default is high contrast already (light on near-black, >= 12:1 for body text)."""
-
-    background: Colour = (12, 18, 32)
-    panel: Colour = (28, 36, 56)
-    foreground: Colour = (245, 245, 240)
-    muted: Colour = (190, 196, 210)
-    accent: Colour = (255, 196, 0)
-    on_accent: Colour = (12, 18, 32)
-    alert: Colour = (255, 120, 90)
-    live: Colour = (80, 220, 120)
-
-
-HIGH_CONTRAST = Theme(
-    background=(0, 0, 0),
-    panel=(20, 20, 20),
-    foreground=(255, 255, 255),
-    muted=(235, 235, 235),
-    accent=(255, 221, 0),
-    on_accent=(0, 0, 0),
-)
 
 FACE_COLOURS: tuple[Colour, ...] = (
     (229, 57, 53),
@@ -52,34 +29,28 @@ FACE_COLOURS: tuple[Colour, ...] = (
 )
 
 
-def wrap(text: str, fnt: pygame.font.Font, width: int) -> list[str]:
-    """Greedy word wrap to ``width`` pixels (a word longer than the line stays whole)."""
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in paragraph.split():
-            candidate = f"{line} {word}" if line else word
-            if line and fnt.size(candidate)[0] > width:
-                lines.append(line)
-                line = word
-            else:
-                line = candidate
-        lines.append(line)
-    return lines
+class PygameMeasure:
+    """:class:`offer_layout.text.Measure` with pygame's fonts (the shipped DejaVu Sans)."""
+
+    def width(self, text: str, size: int, bold: bool) -> int:
+        """How wide ``text`` is drawn."""
+        return int(font(size, bold).size(text)[0])
+
+    def line_height(self, size: int, bold: bool) -> int:
+        """The font's line skip."""
+        return int(font(size, bold).get_linesize())
+
+
+MEASURE = PygameMeasure()
 
 
 def fit(
-    text: str, box: Rect, size: int, bold: bool = False, min_size: int = 9
+    text: str, box: Rect, size: int, bold: bool = False, min_size: int = text_layout.MIN_SIZE
 ) -> tuple[pygame.font.Font, list[str]]:
-    """The largest font up to ``size`` whose wrapped text fits ``box``, and its lines."""
-    size = max(min_size, size)
-    while True:
-        fnt = font(size, bold)
-        lines = wrap(text, fnt, box.w)
-        fits = len(lines) * fnt.get_linesize() <= box.h and all(fnt.size(li)[0] <= box.w for li in lines)
-        if fits or size <= min_size:
-            return fnt, lines
-        size = max(min_size, int(size * 0.9))
+    """The largest font up to ``size`` whose wrapped text fits ``box``, and its lines
+    (:func:`offer_layout.text.fit`, the rule the back office's preview follows too)."""
+    fitted, lines = text_layout.fit(text, box, size, MEASURE, bold=bold, min_size=min_size)
+    return font(fitted, bold), lines
 
 
 class Renderer:
@@ -123,28 +94,17 @@ class Renderer:
     def _content(self, surface: pygame.Surface, view: ScreenView, layout: Layout, box: Rect) -> None:
         th, u = self.theme, layout.unit
         alpha = round(255 * view.fade)
+        colours: dict[text_layout.Role, Colour] = {
+            "title": th.accent,
+            "subtitle": th.foreground,
+            "meta": th.muted,
+        }
         centred = view.image is None and view.code is None
-        parts: list[tuple[str, int, bool, Colour]] = [(view.title, round(9 * u), True, th.accent)]
-        if view.subtitle:
-            parts.append((view.subtitle, round(5 * u), False, th.foreground))
-        if view.meta:
-            parts.append((view.meta, round(3.6 * u), False, th.muted))
-        shares = (0.5, 0.32, 0.18)[: len(parts)]
-        total = sum(shares)
-        rendered: list[tuple[pygame.Surface, int]] = []
-        for (text, size, bold, colour), share in zip(parts, shares, strict=True):
-            sub = Rect(box.x, box.y, box.w, max(1, round(box.h * share / total)))
-            fnt, lines = fit(text, sub, size, bold)
-            for line in lines:
-                rendered.append((fnt.render(line, True, colour), fnt.get_linesize()))
-            rendered.append((pygame.Surface((1, 1), pygame.SRCALPHA), round(1.5 * u)))
-        height = sum(h for _, h in rendered[:-1])
-        y = box.y + max(0, (box.h - height) // 2)
-        for image, line_h in rendered[:-1]:
+        texts = (view.title, view.subtitle, view.meta)
+        for line in text_layout.content_lines(texts, box, u, MEASURE, centred=centred):
+            image = font(line.size, line.bold).render(line.text, True, colours[line.role])
             image.set_alpha(alpha)
-            x = box.x + (box.w - image.get_width()) // 2 if centred else box.x
-            surface.blit(image, (x, y))
-            y += line_h
+            surface.blit(image, (line.x, line.y))
         if view.screen == "feedback_nps" and view.scale_labels[0]:
             main = layout.regions["main"]
             fnt = font(max(9, round(2.8 * u)))

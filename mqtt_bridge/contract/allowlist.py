@@ -19,13 +19,15 @@ EVENT_ALLOWLIST: Final[dict[str, frozenset[str]]] = {
     "visit_ended": _COMMON
     | {"visit_ref", "dwell_s", "attention_s", "watcher", "glance", "valence"}
     | {"frustrated", "frustrated_after"},
-    "offer_shown": _COMMON | {"offer_id", "visit_ref", "reason", "language", "valence", "arm"},
+    "offer_shown": _COMMON
+    | {"offer_id", "visit_ref", "reason", "language", "valence", "arm", "catalogue_version"},
     "offer_tapped": _COMMON | {"offer_id", "visit_ref", "arm"},
     "offer_ended": _COMMON
     | {
         "offer_id",
         "visit_ref",
         "arm",
+        "catalogue_version",
         "shown_s",
         "attention_s",
         "attended",
@@ -33,8 +35,8 @@ EVENT_ALLOWLIST: Final[dict[str, frozenset[str]]] = {
         "valence_before",
         "valence_during",
     },
-    "offer_redeemed": _COMMON | {"offer_id", "code"},
-    "feedback": _COMMON | {"kind", "score", "offer_id", "visit_ref", "valence"},
+    "offer_redeemed": _COMMON | {"offer_id", "code", "arm"},
+    "feedback": _COMMON | {"kind", "score", "offer_id", "visit_ref", "valence", "catalogue_version"},
     "staff_call": _COMMON | {"call_id", "reason", "zone", "visit_ref", "offer_id"},
     "staff_call_acknowledged": _COMMON | {"call_id", "response_s"},
     "consent_changed": _COMMON | {"visit_ref", "state", "mode"},

@@ -14,7 +14,10 @@ Versions: schema 2 added, each with a default so that a version-1 event still pa
 and ``frustrated_after`` on ``visit_ended``, and the ``offer_ended`` event, which carries what the back
 office cannot compute from minute-floored times: how long the offer was on screen, whether it was attended,
 and the shopper's valence in the seconds before it and while it was shown (two aggregates, computed on the
-device). A device writes version 2; the ingest accepts 1 and 2.
+device). Schema 2 also carries the ``catalogue_version`` an offer was shown from (``offer_shown``,
+``offer_ended``, ``feedback``: proof of play per offer and version) and the bandit ``arm`` of an
+``offer_redeemed`` (from the device's record of the code). A device writes version 2; the ingest accepts 1
+and 2.
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ ARM_DESCRIPTION = (
     "The bandit arm the outcome is credited to: '<offer_id>|<context bucket>' (valence, dwell band, crowd "
     "band, daypart; kiosk.decisions.offers.context_bucket), also when one eligible offer left the bandit "
     "no choice; None when no arm learns from the outcome: a help entry, which rules alone choose (schema 2)."
+)
+
+#: How the ``catalogue_version`` fields are described.
+CATALOGUE_VERSION_DESCRIPTION = (
+    "The version of the back office's catalogue release the offer came from (the kiosk's installed "
+    "release); None for a catalogue read from a file, or before any release was installed (schema 2)."
 )
 
 
@@ -121,6 +130,7 @@ class OfferShown(EventBase):
     language: Literal["ru", "en"] = Field(description="Language it was shown in.")
     valence: Valence | None = Field(default=None, description="Smoothed valence when shown, if read.")
     arm: str | None = Field(default=None, max_length=128, description=ARM_DESCRIPTION)
+    catalogue_version: int | None = Field(default=None, ge=1, description=CATALOGUE_VERSION_DESCRIPTION)
 
 
 class OfferTapped(EventBase):
@@ -141,6 +151,7 @@ class OfferEnded(EventBase):
     offer_id: str = Field(description="Catalogue id of the offer.")
     visit_ref: str | None = Field(default=None, description="The visit it was shown to; None in attract.")
     arm: str | None = Field(default=None, max_length=128, description=ARM_DESCRIPTION)
+    catalogue_version: int | None = Field(default=None, ge=1, description=CATALOGUE_VERSION_DESCRIPTION)
     shown_s: float = Field(ge=0, description="Seconds the offer was on screen.")
     attention_s: float = Field(
         default=0.0, ge=0, description="Seconds the shopper it was shown to was frontal while it showed."
@@ -163,13 +174,19 @@ class OfferEnded(EventBase):
 
 
 class OfferRedeemed(EventBase):
-    """A till redeemed an offer's code."""
+    """A till redeemed an offer's code, and the device that issued it rewarded the code's bandit arm."""
 
     type: Literal["offer_redeemed"] = "offer_redeemed"
     offer_id: str = Field(description="Catalogue id of the offer.")
     code: str = Field(
         description="The redemption code as issued (XXXX-XXXX-XXXX-XXXX, mqtt_bridge.contract.redemption): "
         "it ties to the offer and the device, never to a person."
+    )
+    arm: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The bandit arm the tap that issued the code was credited to, from the device's record "
+        "of the code: the arm the redemption rewards (schema 2).",
     )
 
 
@@ -182,6 +199,12 @@ class Feedback(EventBase):
     offer_id: str | None = Field(default=None, description="Offer the interaction was about, if any.")
     visit_ref: str | None = Field(default=None, description="The visit it was given in.")
     valence: Valence | None = Field(default=None, description="Smoothed valence when given, if read.")
+    catalogue_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The catalogue release version of the offer the answer is about, when there is one "
+        "(schema 2).",
+    )
 
 
 class StaffCall(EventBase):

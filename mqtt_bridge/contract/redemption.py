@@ -13,6 +13,13 @@ A code is 16 characters of Crockford's base32 (``0-9 A-Z`` without I, L, O and U
 * ``MMMMMMMM``: 40 bits of HMAC-SHA256, under the device's redemption secret, of the version, the full
   device id, the full offer id, the full expiry date and the eight characters before it.
 
+**Device secrets** are derived from one fleet key (:func:`device_secret`): HMAC-SHA256 under the back
+office's redemption master key of the scheme's derivation label, the store id and the device id, written
+as base64url without padding (43 characters). The device is given that text as its ``[redemption] secret``
+and keys its MACs with the text's UTF-8 bytes (:func:`secret_bytes`); the back office, holding only the
+master key, derives any device's secret when a code comes to the till. A derived secret says nothing about
+the master key or any other device's secret.
+
 The till knows its store's devices with their secrets and the catalogue's offers; :func:`verify` tries the
 (device, offer) pairs whose references match, so a guessed code is accepted with a chance of at most
 ``pairs * 2**-40`` (about 9.1e-13 for one pair). Nothing in a code says who was in front of the screen.
@@ -23,13 +30,14 @@ Standard library and pydantic only.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
 import random
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,9 +64,43 @@ _VALUES = {c: i for i, c in enumerate(ALPHABET)}
 
 Status = Literal["ok", "malformed", "wrong_device", "unknown_offer", "bad_mac", "expired"]
 
+#: The command a back office sends a device when a till redeemed one of its codes: args ``{"code": ...}``;
+#: the device rewards the code's bandit arm once and records ``offer_redeemed`` (docs/mqtt.md).
+REDEEM_COMMAND: Final = "redeem"
+#: Shortest redemption master key accepted, in bytes.
+MIN_MASTER_BYTES = 32
+_DERIVATION = b"vitrina-redemption-device/1"
+
 
 class RedemptionSecretError(ContractError):
-    """A device's redemption secret is too short to key the MAC."""
+    """A device's redemption secret (or the fleet's master key) is too short to key the MAC."""
+
+
+def check_master(master: bytes) -> None:
+    """Raise :class:`RedemptionSecretError` when ``master`` is too short to derive device secrets from."""
+    if len(master) < MIN_MASTER_BYTES:
+        raise RedemptionSecretError(
+            f"the redemption master key is {len(master)} bytes, at least {MIN_MASTER_BYTES} are needed; make "
+            "one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+        )
+
+
+def device_secret(master: bytes, store_id: str, device_id: str) -> str:
+    """The redemption secret of ``device_id`` in ``store_id``, derived from the fleet's master key:
+    base64url (no padding) of HMAC-SHA256(master, label NUL store NUL device). Give the device this text as
+    its ``[redemption] secret``; both sides key the MAC with :func:`secret_bytes` of it."""
+    check_master(master)
+    if not store_id or not device_id or "\0" in store_id or "\0" in device_id:
+        raise ContractError("a device secret needs a store id and a device id (no NUL characters)")
+    digest = hmac.new(
+        master, b"\0".join([_DERIVATION, store_id.encode(), device_id.encode()]), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def secret_bytes(secret_text: str) -> bytes:
+    """The MAC key of a secret as configured (``[redemption] secret``): its UTF-8 bytes."""
+    return secret_text.encode("utf-8")
 
 
 class Verdict(BaseModel):

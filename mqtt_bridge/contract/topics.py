@@ -201,6 +201,13 @@ def shared_filter(group: str, prefix: str, kind: DeviceKind) -> str:
     return f"$share/{_check_segment(group, 'share group')}/{fleet_filter(prefix, kind)}"
 
 
+def catalogue_result_filter(prefix: str, group: str | None = None) -> str:
+    """Filter for every device's ``catalogue/result``: ``{prefix}/+/+/catalogue/result``, or the MQTT 5
+    shared subscription ``$share/{group}/...`` of it."""
+    plain = f"{check_prefix(prefix)}/+/+/catalogue/result"
+    return f"$share/{_check_segment(group, 'share group')}/{plain}" if group else plain
+
+
 @dataclass(frozen=True)
 class ParsedTopic:
     """A topic of the tree, taken apart."""

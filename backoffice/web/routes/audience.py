@@ -223,8 +223,10 @@ def build_offers(request: Request) -> Page:
         Column("ended", t.col_ended, "int"),
         Column("attended", t.col_attended, "int"),
         Column("tapped", t.col_tapped, "int"),
+        Column("redeemed", t.col_redeemed, "int"),
         Column("attended_rate", t.col_attended_rate, "share"),
         Column("tap_rate", t.col_tap_rate, "share"),
+        Column("redemption_rate", t.col_redemption_rate, "share"),
     ]
     mood_columns = [
         Column("offer_id", t.col_offer),

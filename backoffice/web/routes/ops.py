@@ -22,7 +22,7 @@ from backoffice.web.users import EVERYONE
 router = APIRouter()
 
 #: The documents /definitions renders, in order: the figures (the data layer's) and the pages (this app's).
-DEFINITION_DOCS: Final = ("backoffice-data.md", "backoffice.md")
+DEFINITION_DOCS: Final = ("backoffice-data.md", "backoffice.md", "campaigns.md")
 
 #: Where the documents are: the docs/ folder of the source tree this package runs from.
 DOCS: Final = Path(__file__).resolve().parents[3] / "docs"
