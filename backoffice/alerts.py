@@ -10,6 +10,9 @@ and :class:`backoffice.settings.AlertSettings`. :func:`backoffice.reports.fleet.
 - ``outbox_growing``: over the last ``outbox_window_min`` minutes (by the payloads' ``ts``) at least
   ``outbox_min_samples`` metrics payloads, the depth never fell from one to the next, and it grew by at
   least ``outbox_growth_events``.
+
+None of them is raised for a device taken out of the fleet on purpose: revoked (the fleet's notice) or
+decommissioned (it cleared its retained status and birth).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ OutboxSample = tuple[datetime, int]
 
 
 def offline(device: DeviceRow, now: datetime, settings: AlertSettings) -> Alert | None:
-    """``offline`` when the device has not been online for longer than ``offline_after_min``."""
-    if device.online:
+    """``offline`` when the device has not been online for longer than ``offline_after_min`` (never for one
+    revoked or decommissioned)."""
+    if device.online or device.out_of_service:
         return None
     since = device.status_at if device.status is not None else device.last_seen
     if since is None:
@@ -99,7 +103,10 @@ def outbox_growing(
 def evaluate(
     device: DeviceRow, samples: Sequence[OutboxSample], now: datetime, settings: AlertSettings
 ) -> tuple[Alert, ...]:
-    """Every alert ``device`` raises at ``now``, in the order offline, camera, clock, outbox."""
+    """Every alert ``device`` raises at ``now``, in the order offline, camera, clock, outbox; none for a
+    device taken out of the fleet on purpose (revoked or decommissioned: nobody is to bring it back)."""
+    if device.out_of_service:
+        return ()
     found = (
         offline(device, now, settings),
         camera_lost(device),

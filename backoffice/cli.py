@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import JsonValue, ValidationError
 
 from backoffice import __version__
+from backoffice.broker_access import broker_access, broker_options
 from backoffice.db import Database, open_database
 from backoffice.errors import BackofficeError
 from backoffice.ingest import Ingest, open_store
@@ -34,9 +35,8 @@ from mqtt_bridge.contract.errors import ContractError
 from mqtt_bridge.contract.payloads import CatalogueResult, CommandEnvelope, CommandResult
 from mqtt_bridge.contract.schemas import stale_schemas, write_schemas
 from mqtt_bridge.contract.topics import CATALOGUE_QOS, CATALOGUE_RETAIN, DeviceTopics, StoreTopics
-from mqtt_bridge.errors import BrokerUrlError, MqttBridgeError
+from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.settings import BrokerSettings
-from mqtt_bridge.settings import broker_settings_from_url as settings_from_url
 from mqtt_bridge.signing import canonical_json, public_key_text
 from mqtt_bridge.transport import MqttTransport, drain_queue
 
@@ -81,20 +81,8 @@ def schemas(out: Path, check: bool) -> None:
         click.echo(f"wrote {path}")
 
 
-def broker_settings_from_url(
-    url: str, *, ca_file: Path | None = None, password_env: str | None = None
-) -> BrokerSettings:
-    """:func:`mqtt_bridge.settings.broker_settings_from_url`, its errors as click's ``BadParameter``."""
-    try:
-        return settings_from_url(url, ca_file=ca_file, password_env=password_env)
-    except BrokerUrlError as exc:
-        raise click.BadParameter(str(exc), param_hint=exc.option) from exc
-
-
 @main.command()
-@click.option(
-    "--broker", required=True, help="Broker URL: mqtt://host:1883, mqtts://host:8883, user@ allowed."
-)
+@broker_options
 @click.option(
     "--db", "db_url", required=True, help="Store: sqlite:///path/backoffice.sqlite or postgresql://..."
 )
@@ -123,20 +111,17 @@ def broker_settings_from_url(
     help="Seconds the broker keeps this consumer's session and queue while it is away.",
 )
 @click.option("--prefix", default=BrokerSettings().topic_prefix, show_default=True, help="Topic prefix.")
-@click.option(
-    "--ca-file", type=click.Path(dir_okay=False, path_type=Path), help="CA certificate for mqtts://."
-)
-@click.option("--password-env", help="Environment variable holding the broker password.")
 def ingest(
     *,
     broker: str,
+    identity_dir: Path | None,
+    ca_file: Path | None,
+    password_env: str | None,
     db_url: str,
     client_id: str,
     group: str,
     session_expiry_s: int,
     prefix: str,
-    ca_file: Path | None,
-    password_env: str | None,
 ) -> None:
     """Store every device's events, status, birth and metrics; restart it with the same --client-id.
 
@@ -152,9 +137,14 @@ def ingest(
         --group ingest --client-id vitrina-ingest-1
       backoffice ingest --broker mqtt://broker:1883 --db postgresql://vitrina@db/vitrina \\
         --group ingest --client-id vitrina-ingest-2
+      # on the fleet's broker, with this process's own certificate (provision backoffice new --name ingest-1)
+      backoffice ingest --broker mqtts://broker:8883 --identity /etc/vitrina/identity/ingest-1 \\
+        --db postgresql://vitrina@db/vitrina --client-id backoffice-ingest-1
     """
-    settings = broker_settings_from_url(broker, ca_file=ca_file, password_env=password_env)
-    settings = settings.model_copy(update={"topic_prefix": prefix})
+    access = broker_access(
+        broker, identity_dir=identity_dir, ca_file=ca_file, password_env=password_env, prefix=prefix
+    )
+    settings = access.settings
     try:
         ingest_settings = IngestSettings(
             client_id=client_id,
@@ -227,12 +217,13 @@ def _load_key(path: Path) -> Ed25519PrivateKey:
 
 
 @main.command("send-command")
-@click.option("--broker", required=True, help="Broker URL: mqtt://host:1883.")
+@broker_options
 @click.option(
     "--key",
     "key_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Signing key (PEM, `backoffice keygen`). Devices refuse unsigned commands.",
+    help="Signing key (PEM, `backoffice keygen`; default: the --identity bundle's commands.pem, if it has "
+    "one). Devices refuse unsigned commands.",
 )
 @click.option("--store", "store_id", required=True, help="Store id of the device.")
 @click.option("--device", "device_id", required=True, help="Device id.")
@@ -244,6 +235,9 @@ def _load_key(path: Path) -> Ed25519PrivateKey:
 def send_command(
     *,
     broker: str,
+    identity_dir: Path | None,
+    ca_file: Path | None,
+    password_env: str | None,
     key_path: Path | None,
     store_id: str,
     device_id: str,
@@ -263,7 +257,14 @@ def send_command(
     Example:
       backoffice send-command --broker mqtt://127.0.0.1:1883 --key bo.pem \\
         --store demo-store --device demo-kiosk --name maintenance --args '{"on": true}'
+      # on the fleet's broker: a bundle made by `provision backoffice new ... --signing-key`
+      backoffice send-command --broker mqtts://broker:8883 --identity /etc/vitrina/identity/ops \\
+        --store s1 --device k1 --name maintenance --args '{"on": false}'
     """
+    access = broker_access(
+        broker, identity_dir=identity_dir, ca_file=ca_file, password_env=password_env, prefix=prefix
+    )
+    key_path = access.signing_key(key_path)
     try:
         args = json.loads(args_json)
     except ValueError as exc:
@@ -284,10 +285,13 @@ def send_command(
         raise click.ClickException(f"not a valid command: {exc.errors()[0]['msg']}") from exc
     if key_path is not None:
         envelope = sign(envelope, _load_key(key_path))
-    settings = broker_settings_from_url(broker).model_copy(update={"topic_prefix": prefix})
-    topics = DeviceTopics(prefix, store_id, device_id)
+    try:
+        topics = DeviceTopics(prefix, store_id, device_id)
+        result_topic = topics.command_result(name)
+    except ContractError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store/--device/--name/--prefix") from exc
     transport = MqttTransport(
-        settings, client_id=f"bo-cmd-{uuid.uuid4().hex[:8]}", subscriptions=[(topics.command_result(name), 1)]
+        access.settings, client_id=f"bo-cmd-{uuid.uuid4().hex[:8]}", subscriptions=[(result_topic, 1)]
     )
     transport.start()
     try:
@@ -353,15 +357,12 @@ def read_catalogue_files(path: Path) -> tuple[str, dict[str, bytes]]:
 
 
 @main.command("publish-catalogue")
-@click.option(
-    "--broker", required=True, help="Broker URL: mqtt://host:1883, mqtts://host:8883, user@ allowed."
-)
+@broker_options
 @click.option(
     "--key",
     "key_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Signing key (PEM).",
+    help="Signing key (PEM, `backoffice keygen`); default: the --identity bundle's commands.pem.",
 )
 @click.option("--store", "store_id", required=True, help="Store id: every device of the store installs it.")
 @click.option(
@@ -392,22 +393,19 @@ def read_catalogue_files(path: Path) -> tuple[str, dict[str, bytes]]:
     show_default=True,
     help="Seconds to print the devices' results (catalogue/result) after publishing.",
 )
-@click.option(
-    "--ca-file", type=click.Path(dir_okay=False, path_type=Path), help="CA certificate for mqtts://."
-)
-@click.option("--password-env", help="Environment variable holding the broker password.")
 def publish_catalogue(
     *,
     broker: str,
-    key_path: Path,
+    identity_dir: Path | None,
+    ca_file: Path | None,
+    password_env: str | None,
+    key_path: Path | None,
     store_id: str,
     catalogue_path: Path,
     version: int,
     prefix: str,
     max_bytes: int,
     wait_s: float,
-    ca_file: Path | None,
-    password_env: str | None,
 ) -> None:
     """Sign a store's offer catalogue with its images and publish it, retained, to every device of the store.
 
@@ -421,11 +419,23 @@ def publish_catalogue(
     Example:
       backoffice publish-catalogue --broker mqtt://127.0.0.1:1883 --key bo.pem \\
         --store demo-store --catalogue kiosk/demo_assets/catalogue.toml --version 3 --wait 10
+      # on the fleet's broker, with the signing key in the bundle (provision backoffice new --signing-key)
+      backoffice publish-catalogue --broker mqtts://broker:8883 --identity /etc/vitrina/identity/ops \\
+        --store s1 --catalogue catalogue.toml --version 4
     """
-    key = _load_key(key_path)
+    access = broker_access(
+        broker, identity_dir=identity_dir, ca_file=ca_file, password_env=password_env, prefix=prefix
+    )
+    signing_key = access.signing_key(key_path)
+    if signing_key is None:
+        raise click.UsageError(
+            "a catalogue must be signed: give --key KEY (backoffice keygen), or an --identity bundle made "
+            "with `provision backoffice new --signing-key`"
+        )
+    key = _load_key(signing_key)
     try:
         topics = StoreTopics(prefix, store_id)
-    except MqttBridgeError as exc:
+    except ContractError as exc:
         raise click.BadParameter(str(exc), param_hint="--store/--prefix") from exc
     text, files = read_catalogue_files(catalogue_path)
     try:
@@ -450,11 +460,9 @@ def publish_catalogue(
         raise click.ClickException(
             f"the release is {len(payload)} bytes, more than --max-bytes {max_bytes}: shrink the images"
         )
-    settings = broker_settings_from_url(broker, ca_file=ca_file, password_env=password_env)
-    settings = settings.model_copy(update={"topic_prefix": prefix})
     subscriptions = [(topics.catalogue_result_filter, 1)] if wait_s > 0 else []
     transport = MqttTransport(
-        settings, client_id=f"bo-catalogue-{uuid.uuid4().hex[:8]}", subscriptions=subscriptions
+        access.settings, client_id=f"bo-catalogue-{uuid.uuid4().hex[:8]}", subscriptions=subscriptions
     )
     transport.start()
     try:

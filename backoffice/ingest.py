@@ -45,6 +45,7 @@ from backoffice.errors import BackofficeError
 from backoffice.settings import IngestSettings
 from mqtt_bridge.contract.allowlist import payload_keys_outside_allowlist
 from mqtt_bridge.contract.chat import CHAT_MESSAGE_ADAPTER, ChatBatch, ChatMessage
+from mqtt_bridge.contract.enrolment import EnrolmentTopics, FleetDeviceNotice
 from mqtt_bridge.contract.errors import TopicError
 from mqtt_bridge.contract.events import EVENT_ADAPTER, Event
 from mqtt_bridge.contract.payloads import (
@@ -120,6 +121,11 @@ class Parsed:
     catalogue_results: list[tuple[str, str, CatalogueResult]] = field(default_factory=list)
     #: Chat messages (store, device, message): issue #19, :mod:`backoffice.chat.store`.
     chat: list[tuple[str, str, ChatMessage]] = field(default_factory=list)
+    #: The fleet's notices (enrolled, renewed, revoked), from ``_fleet/devices/{store}/{device}``.
+    notices: list[FleetDeviceNotice] = field(default_factory=list)
+    #: Per device, in the order they came: True for a retained status or birth cleared (a zero-length
+    #: message: ``provision decommission``), False for one set again.
+    retained: list[tuple[str, str, bool]] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     refusals: list[Refusal] = field(default_factory=list)
 
@@ -130,14 +136,27 @@ class Parsed:
 
 
 def parse_messages(prefix: str, messages: Iterable[tuple[str, bytes]]) -> Parsed:
-    """Validate ``(topic, payload)`` pairs; what is invalid is counted and left out. Pure."""
+    """Validate ``(topic, payload)`` pairs; what is invalid is counted and left out. Pure.
+
+    A zero-length ``status`` or ``birth`` is a retained message cleared (what ``provision decommission``
+    publishes), counted as ``cleared``, not an invalid payload. The fleet's notices are counted as
+    ``notices`` (a cleared one as ``cleared``)."""
     out = Parsed()
+    notice_topics = EnrolmentTopics(prefix)
     for topic, payload in messages:
         out.counters["messages"] += 1
+        noticed = notice_topics.notice_device_of(topic)
+        if noticed is not None:
+            _parse_notice(topic, noticed, payload, out)
+            continue
         try:
             where = parse_topic(prefix, topic)
         except TopicError as exc:
             out.refuse(Refusal(topic, "invalid_topic", str(exc)))
+            continue
+        if not payload and where.kind in ("status", "birth"):
+            out.counters["cleared"] += 1
+            out.retained.append((where.store_id, where.device_id, True))
             continue
         if len(payload) > MAX_PAYLOAD_BYTES:
             reason = f"{len(payload)} bytes, more than the {MAX_PAYLOAD_BYTES} a payload may have"
@@ -162,6 +181,25 @@ def parse_messages(prefix: str, messages: Iterable[tuple[str, bytes]]) -> Parsed
     return out
 
 
+def _parse_notice(topic: str, device: tuple[str, str], payload: bytes, out: Parsed) -> None:
+    """One message on ``_fleet/devices/{store}/{device}``: a notice naming the topic's device."""
+    if not payload:
+        out.counters["cleared"] += 1
+        return
+    try:
+        notice = FleetDeviceNotice.model_validate_json(payload)
+    except ValidationError as exc:
+        reason = f"not a valid fleet notice: {_validation_reason(exc)}"
+        out.refuse(Refusal(topic, "invalid_notice", reason, _excerpt(payload)))
+        return
+    if (notice.store_id, notice.device_id) != device:
+        reason = f"the notice names {notice.store_id}/{notice.device_id}, not the topic's device"
+        out.refuse(Refusal(topic, "invalid_notice", reason))
+        return
+    out.counters["notices"] += 1
+    out.notices.append(notice)
+
+
 def _parse_one(topic: str, where: ParsedTopic, data: Any, out: Parsed) -> None:
     if where.kind in ("events", "alerts"):
         for raw in EventBatch.model_validate(data).events:
@@ -180,8 +218,10 @@ def _parse_one(topic: str, where: ParsedTopic, data: Any, out: Parsed) -> None:
             out.events.append(event)
     elif where.kind == "status":
         out.statuses.append((where.store_id, where.device_id, StatusPayload.model_validate(data)))
+        out.retained.append((where.store_id, where.device_id, False))
     elif where.kind == "birth":
         out.births.append((where.store_id, where.device_id, BirthPayload.model_validate(data)))
+        out.retained.append((where.store_id, where.device_id, False))
     elif where.kind == "metrics":
         out.metrics.append((where.store_id, where.device_id, MetricsPayload.model_validate(data)))
     elif where.kind == "catalogue_result":
@@ -293,6 +333,43 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX metrics_ts ON metrics (ts);
         CREATE INDEX events_ts ON events (ts)""",
     ),
+    # Issue #17: what the fleet says of each device (its latest notice: enrolled, renewed, revoked) and when
+    # the device took itself out (its retained status and birth cleared by `provision decommission`).
+    # Times are epoch seconds, as in the tables of issue #16.
+    Migration(
+        "0006_device_lifecycle",
+        """CREATE TABLE device_lifecycle (
+            store_id TEXT NOT NULL, device_id TEXT NOT NULL, fleet_state TEXT, fleet_event TEXT,
+            fleet_reason TEXT, certificate_serial TEXT, certificate_expires_at REAL, notice_at REAL,
+            notice_received_at REAL, decommissioned_at REAL, PRIMARY KEY (store_id, device_id))""",
+        """CREATE TABLE device_lifecycle (
+            store_id TEXT NOT NULL, device_id TEXT NOT NULL, fleet_state TEXT, fleet_event TEXT,
+            fleet_reason TEXT, certificate_serial TEXT, certificate_expires_at DOUBLE PRECISION,
+            notice_at DOUBLE PRECISION, notice_received_at DOUBLE PRECISION,
+            decommissioned_at DOUBLE PRECISION, PRIMARY KEY (store_id, device_id))""",
+    ),
+)
+
+#: A notice replaces the stored one unless the stored one is newer (its ``ts``); an ``enrolled`` notice
+#: newer than a decommissioning brings the device back.
+_NOTICE_COLUMNS = (
+    "fleet_state",
+    "fleet_event",
+    "fleet_reason",
+    "certificate_serial",
+    "certificate_expires_at",
+    "notice_received_at",
+)
+_NOTICE_UPSERT = (
+    "ON CONFLICT (store_id, device_id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = CASE WHEN device_lifecycle.notice_at IS NULL OR excluded.notice_at >= "
+        f"device_lifecycle.notice_at THEN excluded.{c} ELSE device_lifecycle.{c} END"
+        for c in (*_NOTICE_COLUMNS, "notice_at")
+    )
+    + ", decommissioned_at = CASE WHEN excluded.fleet_event = 'enrolled' AND "
+    "device_lifecycle.decommissioned_at < excluded.notice_at THEN NULL "
+    "ELSE device_lifecycle.decommissioned_at END"
 )
 
 #: Where the stores of issue #14 recorded their migrations: sqlite-utils' table (its migration set) and
@@ -377,6 +454,7 @@ class BackofficeStore:
             new_metrics = self._insert_metrics(parsed.metrics, now)
             for kind in ("status", "birth"):
                 self.db.executemany(_SQL[kind], _device_rows(parsed, now.isoformat())[kind])
+            self._write_lifecycle(parsed, now)
             rollups.apply(self.db, rollups.event_deltas(new).merge(rollups.metrics_deltas(new_metrics)))
             rollups.record_latest(self.db, parsed.events, new_metrics, now)
             staff_calls.record_events(self.db, new, now)
@@ -401,6 +479,54 @@ class BackofficeStore:
                 "ON CONFLICT (name) DO UPDATE SET value = ingest_counters.value + excluded.value",
             )
         return len(new)
+
+    def _write_lifecycle(self, parsed: Parsed, now: datetime) -> None:
+        """The fleet's notices (the newest per device wins, by its ts) and the devices that cleared their
+        retained status and birth (decommissioned now) or set them again (back in service)."""
+        newest: dict[tuple[str, str], FleetDeviceNotice] = {}
+        for notice in parsed.notices:
+            key = (notice.store_id, notice.device_id)
+            if key not in newest or notice.ts >= newest[key].ts:
+                newest[key] = notice
+        received = as_utc(now).timestamp()
+        self.db.insert_many(
+            "device_lifecycle",
+            ("store_id", "device_id", *_NOTICE_COLUMNS, "notice_at"),
+            ("text", "text", "text", "text", "text", "text", "float8", "float8", "float8"),
+            [
+                (
+                    s,
+                    d,
+                    n.state,
+                    n.event,
+                    n.reason,
+                    n.certificate_serial,
+                    as_utc(n.expires_at).timestamp() if n.expires_at else None,
+                    received,
+                    as_utc(n.ts).timestamp(),
+                )
+                for (s, d), n in sorted(newest.items())
+            ],
+            _NOTICE_UPSERT,
+        )
+        last: dict[tuple[str, str], bool] = {}
+        for store_id, device_id, cleared in parsed.retained:
+            last[(store_id, device_id)] = cleared
+        gone = sorted(key for key, cleared in last.items() if cleared)
+        back = sorted(key for key, cleared in last.items() if not cleared)
+        self.db.insert_many(
+            "device_lifecycle",
+            ("store_id", "device_id", "decommissioned_at"),
+            ("text", "text", "float8"),
+            [(s, d, received) for s, d in gone],
+            "ON CONFLICT (store_id, device_id) DO UPDATE SET decommissioned_at = excluded.decommissioned_at",
+        )
+        if back:
+            self.db.executemany(
+                "UPDATE device_lifecycle SET decommissioned_at = NULL "
+                "WHERE store_id = ? AND device_id = ? AND decommissioned_at IS NOT NULL",
+                back,
+            )
 
     def _insert_metrics(
         self, metrics: Sequence[tuple[str, str, MetricsPayload]], now: datetime
@@ -530,10 +656,12 @@ class Ingest:
         client_id: str | None = None,
         kinds: Sequence[DeviceKind] = INGESTED_KINDS,
         catalogue_results: bool = True,
+        fleet_notices: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``client_id`` overrides ``settings.client_id`` (benchmarks and tests that run several);
-        ``catalogue_results``: also store the devices' answers to catalogue releases."""
+        ``catalogue_results``: also store the devices' answers to catalogue releases; ``fleet_notices``:
+        also store the fleet's notices (``_fleet/devices/+/+``)."""
         self.store = store
         self.prefix = broker.topic_prefix
         self.client_id = client_id or settings.client_id
@@ -546,13 +674,17 @@ class Ingest:
         self._refusal_log = RateLimit(burst=10, window_s=60.0)
         self._losses: deque[float] = deque(maxlen=FLAP_LOSSES)
         self._takeover_log = RateLimit(burst=1, window_s=60.0)
+        #: Connection attempts that failed since the last success (only the first is logged).
+        self._failures = 0
+        # The fleet's notices are retained state, few and idempotent to store: a plain subscription (a
+        # shared one never receives retained messages), so every consumer of a group stores them all.
+        notices = [(EnrolmentTopics(self.prefix).notice_filter, 1)] if fleet_notices else []
         self.transport = MqttTransport(
             broker,
             client_id=self.client_id,
             subscriptions=[(self._filter(settings.share_group, k), 1) for k in kinds]
-            + (
-                [(catalogue_result_filter(self.prefix, settings.share_group), 1)] if catalogue_results else []
-            ),
+            + ([(catalogue_result_filter(self.prefix, settings.share_group), 1)] if catalogue_results else [])
+            + notices,
             inbound_queue_size=settings.queue_size,
             manual_ack=True,
             clean_start=False,
@@ -609,7 +741,21 @@ class Ingest:
 
     def _watch_connection(self) -> None:
         for change in drain_queue(self.transport.changes):
+            if change.state in ("failed", "refused"):
+                self._failures += 1
+                if self._failures == 1:  # the first of an outage; the retries say nothing new
+                    logger.warning(
+                        "ingest %s cannot connect to the broker at %s:%d: %s; check --broker, and on the "
+                        "fleet's broker (which requires a client certificate) give --identity DIR, this "
+                        "process's own bundle (provision backoffice new --name N); retrying",
+                        self.client_id,
+                        self.transport.settings.host,
+                        self.transport.settings.port,
+                        change.reason,
+                    )
+                continue
             if change.state == "connected":
+                self._failures = 0
                 self.connects += 1
                 self.sessions_resumed += change.session_present
                 if change.session_present:

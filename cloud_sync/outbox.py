@@ -103,6 +103,30 @@ class OutboxStats:
         return {k.removeprefix("dropped_"): v for k, v in self.counters.items() if k.startswith("dropped_")}
 
 
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """What waits in the outbox: events, their bytes, and when the oldest of them was stored (None when
+    empty). Read by :meth:`Outbox.backlog`, or from another process by :meth:`Outbox.read_backlog`."""
+
+    depth: int
+    bytes: int
+    oldest_at: datetime | None
+
+    def oldest_age_s(self, now: datetime) -> float | None:
+        """Seconds the oldest waiting event has waited at ``now`` (never negative); None when empty."""
+        if self.oldest_at is None:
+            return None
+        return max(0.0, (now - self.oldest_at).total_seconds())
+
+
+_BACKLOG_SQL = "SELECT count(*), coalesce(sum(size), 0), min(created_at) FROM outbox"
+
+
+def _backlog(row: tuple[int, int, str | None]) -> OutboxBacklog:
+    depth, size, oldest = row
+    return OutboxBacklog(int(depth), int(size), datetime.fromisoformat(oldest) if oldest else None)
+
+
 Anonymise = Callable[[Event], dict[str, JsonValue]]
 
 
@@ -261,6 +285,23 @@ class Outbox:
         """Add ``n`` to a counter (e.g. ``rejected``), durably."""
         with self._lock, self.db.atomic():
             self._count(name, n)
+
+    def backlog(self) -> OutboxBacklog:
+        """Depth, bytes and the oldest waiting event's time, read now (one query under the lock)."""
+        with self._lock:
+            return _backlog(self.db.execute(_BACKLOG_SQL).fetchone())
+
+    @classmethod
+    def read_backlog(cls, path: Path, timeout_s: float = 5.0) -> OutboxBacklog:
+        """The backlog of the outbox file at ``path``, read from outside the process that writes it (the
+        self-test beside a running kiosk): a read-only connection of its own (no migration, no write, no
+        lock held after it returns); in WAL mode it reads the last committed state while the writer goes
+        on. Raises :class:`sqlite3.Error` when the file is not a readable outbox."""
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+        try:
+            return _backlog(conn.execute(_BACKLOG_SQL).fetchone())
+        finally:
+            conn.close()
 
     def stats(self) -> OutboxStats:
         """Depth, bytes and counters (sent, dropped_low, dropped_normal, rejected, resent)."""

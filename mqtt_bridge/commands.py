@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from mqtt_bridge.contract.errors import ContractError
 from mqtt_bridge.contract.payloads import CommandEnvelope, CommandResult
 from mqtt_bridge.contract.topics import DeviceTopics, parse_topic
 from mqtt_bridge.errors import MqttBridgeError
@@ -50,6 +51,9 @@ from mqtt_bridge.signing import (
 from mqtt_bridge.transport import InboundMessage, MqttTransport, drain_queue
 
 logger = logging.getLogger(__name__)
+
+#: Messages on a topic that does not parse that are logged one by one; after them every thousandth is.
+INVALID_TOPIC_LOGGED = 10
 
 __all__ = [
     "CommandBridge",
@@ -332,8 +336,11 @@ class CommandBridge:
     def _one(self, message: InboundMessage) -> int:
         try:
             where = parse_topic(self.topics.prefix, message.topic)
-        except MqttBridgeError:
-            self.transport.counters["ignored_inbound"] += 1
+        except ContractError as exc:
+            # Not a topic of the tree (the contract's TopicError, not an MqttBridgeError): whatever the
+            # broker delivers under cmd/+ or a listener's subscription, it is counted and skipped, never
+            # allowed to stop the bridge.
+            self._invalid_topic(message.topic, exc)
             return 0
         if where.kind != "cmd" or where.command is None:
             if self.other is not None:
@@ -344,3 +351,17 @@ class CommandBridge:
             self.topics.command_result(where.command), result.model_dump_json().encode(), qos=1
         )
         return 1
+
+    def _invalid_topic(self, topic: str, exc: ContractError) -> None:
+        """Count a message whose topic does not parse (``invalid_inbound_topic``) and log it: the first
+        :data:`INVALID_TOPIC_LOGGED` of them, then every thousandth, so a flood cannot fill the log."""
+        counters = self.transport.counters
+        counters["invalid_inbound_topic"] += 1
+        seen = counters["invalid_inbound_topic"]
+        if seen <= INVALID_TOPIC_LOGGED or seen % 1000 == 0:
+            logger.warning(
+                "ignored a message on %r: %s (%d such messages so far; counted as invalid_inbound_topic)",
+                topic[:200],
+                exc,
+                seen,
+            )

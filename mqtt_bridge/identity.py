@@ -43,7 +43,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from mqtt_bridge.contract.identity import IdentityConfig, IdentityNameError, parse_identity_name
-from mqtt_bridge.errors import MqttBridgeError
+from mqtt_bridge.errors import BrokerUrlError, MqttBridgeError
 from mqtt_bridge.settings import BrokerSettings, TlsSettings, broker_settings_from_url
 from mqtt_bridge.signing import canonical_json
 
@@ -58,6 +58,9 @@ KEY_FILE: Final = "key.pem"
 CONFIG_FILE: Final = "config.toml"
 #: The files of a bundle; ``config.toml`` is absent only from a back-office process's bundle.
 BUNDLE_FILES: Final = (CA_FILE, CERT_FILE, KEY_FILE, CONFIG_FILE)
+#: In a back-office process's bundle, when it signs commands and catalogues: the fleet's Ed25519
+#: command-signing key (0600, ``provision backoffice new --signing-key``; the ``backoffice keygen`` format).
+SIGNING_KEY_FILE: Final = "commands.pem"
 
 #: In the identity folder: the link to the identity in use, the claim identity, an identity not yet proven.
 CURRENT: Final = "current"
@@ -266,34 +269,66 @@ class VerifiedIdentity:
 
     def tls(self) -> TlsSettings:
         """TLS settings with this folder's files (resolved: a later switch of ``current`` cannot mix them)."""
-        return TlsSettings(
-            ca_file=self.folder / CA_FILE, cert_file=self.folder / CERT_FILE, key_file=self.folder / KEY_FILE
-        )
+        return bundle_tls(self.folder)
 
-    def broker_settings(self, base: BrokerSettings | None = None) -> BrokerSettings:
+    @property
+    def signing_key_file(self) -> Path | None:
+        """The command-signing key this bundle carries (:data:`SIGNING_KEY_FILE`), None when it has none."""
+        path = self.folder / SIGNING_KEY_FILE
+        return path if path.is_file() else None
+
+    def broker_settings(
+        self, base: BrokerSettings | None = None, *, broker_url: str | None = None
+    ) -> BrokerSettings:
         """``base`` (the ``[mqtt]`` section; defaults otherwise) with the broker, TLS, topic prefix and the
-        back office's public keys this identity names: what a kiosk connects with."""
+        back office's public keys this identity names: what a kiosk connects with.
+
+        ``broker_url`` overrides the config's broker; a back-office process's bundle (no config.toml) must
+        give it, and keeps ``base``'s topic prefix and command settings."""
         if self.config is None:
-            raise IdentityError(
-                "bad_config", f"{self.folder} has no config.toml: it is not a device's bundle"
-            )
+            if broker_url is None:
+                raise IdentityError(
+                    "bad_config",
+                    f"{self.folder} has no config.toml (a back-office process's bundle): give the broker's "
+                    "URL (--broker mqtts://HOST:PORT)",
+                )
+            return bundle_broker_settings(broker_url, self.folder, base)
         base = base or BrokerSettings()
-        url = broker_settings_from_url(self.config.broker_url, ca_file=self.folder / CA_FILE)
         commands = base.commands
         if self.config.backoffice_public_keys:
             commands = commands.model_copy(update={"public_keys": list(self.config.backoffice_public_keys)})
-        return base.model_copy(
-            update={
-                "enabled": True,
-                "host": url.host,
-                "port": url.port,
-                "tls": self.tls(),
-                "username": None,
-                "password": None,
-                "topic_prefix": self.config.topic_prefix,
-                "commands": commands,
-            }
+        settings = bundle_broker_settings(broker_url or self.config.broker_url, self.folder, base)
+        return settings.model_copy(update={"topic_prefix": self.config.topic_prefix, "commands": commands})
+
+
+def bundle_tls(folder: Path) -> TlsSettings:
+    """Mutual TLS with a bundle's ``ca.pem``, ``cert.pem`` and ``key.pem`` (paths only, nothing read)."""
+    return TlsSettings(ca_file=folder / CA_FILE, cert_file=folder / CERT_FILE, key_file=folder / KEY_FILE)
+
+
+def bundle_broker_settings(
+    broker_url: str, folder: Path, base: BrokerSettings | None = None
+) -> BrokerSettings:
+    """``base`` (defaults otherwise), enabled, on ``broker_url`` (``mqtts://HOST:PORT``) with the bundle's
+    certificate as the client's: the broker takes its common name as user name and client id, so no
+    password is sent. The files are not read here (:func:`verify_bundle` checks them); raises
+    :class:`~mqtt_bridge.errors.BrokerUrlError` for a URL without TLS (a client certificate needs
+    ``mqtts://``) or one that does not parse."""
+    url = broker_settings_from_url(broker_url, ca_file=folder / CA_FILE)
+    if url.tls is None:
+        raise BrokerUrlError(
+            f"{broker_url!r}: a client certificate ({folder}) needs TLS: use mqtts://HOST:PORT"
         )
+    return (base or BrokerSettings()).model_copy(
+        update={
+            "enabled": True,
+            "host": url.host,
+            "port": url.port,
+            "tls": bundle_tls(folder),
+            "username": None,
+            "password": None,
+        }
+    )
 
 
 def verify_bundle(

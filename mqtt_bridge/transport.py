@@ -236,6 +236,8 @@ class MqttTransport:
         self._state_lock = threading.Condition()
         self._connected = False
         self._refused: ConnectionChange | None = None
+        #: Whether the broker answered the current connection attempt (CONNACK); set by paho's thread.
+        self._connack_seen = False
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
@@ -287,6 +289,7 @@ class MqttTransport:
         _properties: Properties | None,
     ) -> None:
         code, name = _code(reason_code)
+        self._connack_seen = True
         if reason_code.is_failure:
             change = ConnectionChange("refused", code, name)
             with self._state_lock:
@@ -320,10 +323,21 @@ class MqttTransport:
             was_connected, self._connected = self._connected, False
             self._state_lock.notify_all()
         self._ended.set()
-        if was_connected and not self._stop.is_set():  # our own clean DISCONNECT is no loss
+        if self._stop.is_set():  # our own clean DISCONNECT is no loss
+            return
+        code, name = _code(reason_code)
+        if was_connected:
             self.counters["disconnects"] += 1
-            code, name = _code(reason_code)
             self._emit(ConnectionChange("lost", code, name))
+        elif not self._connack_seen:
+            # Closed before any CONNACK: with TLS 1.3 the broker checks the client's certificate after the
+            # handshake has completed on this side, so a missing or refused one ends the connection here.
+            self.counters["connect_failures"] += 1
+            reason = (
+                f"the broker closed the connection before answering it ({name}); over TLS: it requires a "
+                "client certificate, or refused this one"
+            )
+            self._emit(ConnectionChange("failed", code, reason))
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         inbound = InboundMessage(
@@ -386,6 +400,7 @@ class MqttTransport:
         s = self.settings
         while not self._stop.is_set():
             self._ended.clear()
+            self._connack_seen = False
             try:
                 if self.protocol == "5":
                     self._client.connect(

@@ -1,4 +1,5 @@
-"""Shared test set-up: SDL's dummy drivers, hypothesis profiles, and a private Mosquitto broker."""
+"""Shared test set-up: SDL's dummy drivers, hypothesis profiles, a private Mosquitto broker and a private
+Xvfb display."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from mosquitto_broker import BrokerStartError, MosquittoBroker
 from payload_audit import PayloadAudit
+from xvfb import xvfb_display
 
 # 'ci' is derandomised (a failure reproduces on the next run) and has no deadline (CI machines are noisy).
 settings.register_profile(
@@ -63,3 +65,10 @@ def persistent_mosquitto(tmp_path: Path) -> Iterator[MosquittoBroker]:
 def repo_root() -> Path:
     """The project's root folder."""
     return REPO_ROOT
+
+
+@pytest.fixture
+def xvfb() -> Iterator[str]:
+    """A private Xvfb display (its name, ``:N``), stopped after the test; skipped without Xvfb."""
+    with xvfb_display() as display:
+        yield display

@@ -40,6 +40,10 @@ from provisioning.fleet.broker_config import (
 
 PROVISION = Path(sys.executable).parent / "provision"
 
+#: Under libfaketime, move the wall clock only (a device whose clock is off), never the monotonic one: with
+#: it moved ahead, every timed wait (Python's Event.wait) waits the offset too and the process hangs.
+FAKE_WALL_CLOCK_ONLY = {"FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
 
 def now() -> datetime:
     """The wall clock, UTC (what the commands use)."""
@@ -138,7 +142,9 @@ class Client:
 class FleetTestbed:
     """A fleet, its broker and (on demand) its enrolment service. Use as a context manager."""
 
-    def __init__(self, name: str = "test", crl_days: float = 7.0) -> None:
+    def __init__(self, name: str = "test", crl_days: float = 7.0, made_at: datetime | None = None) -> None:
+        """``made_at``: when the fleet's CA, broker certificate and CRL are dated (default now): a fleet made
+        days ago, for a device whose clock is that far off to still accept the broker's certificate."""
         # Not pytest's tmp_path: its folders are 0700 root, which Mosquitto (as 'mosquitto') cannot enter.
         self.root = Path(tempfile.mkdtemp(prefix="vitrina-fleet-"))
         self.root.chmod(0o755)
@@ -152,12 +158,14 @@ class FleetTestbed:
             broker_hosts=["127.0.0.1", "localhost"],
             crl_days=crl_days,
         )
-        self.fleet = Fleet.init(self.fleet_dir, settings, now())
+        self.fleet = Fleet.init(self.fleet_dir, settings, made_at or now())
         self.options = BrokerOptions(port=self.port, bind="127.0.0.1", user=self.user)
-        write_broker_config(self.fleet, self.broker_dir, self.options, now())
+        write_broker_config(self.fleet, self.broker_dir, self.options, made_at or now())
         self.broker: subprocess.Popen[bytes] | None = None
         self.service: subprocess.Popen[bytes] | None = None
         self.service_log = self.root / "serve.log"
+        self._service_starts = 0
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- the broker -------------------------------------------------------------------------------------
 
@@ -206,11 +214,13 @@ class FleetTestbed:
 
     # -- the enrolment service --------------------------------------------------------------------------
 
-    def start_service(self, *extra: str, timeout_s: float = 15.0) -> None:
-        """Run ``provision serve --fleet FLEET`` as a subprocess; wait until it is connected."""
+    def start_service(self, *extra: str, timeout_s: float = 15.0, prefix: tuple[str, ...] = ()) -> None:
+        """Run ``provision serve --fleet FLEET`` as a subprocess (after ``prefix``, e.g. ``faketime -f
+        -5d``); wait until it is connected."""
         log = self.service_log.open("ab")
         self.service = subprocess.Popen(
-            [str(PROVISION), "serve", "--fleet", str(self.fleet_dir), *extra],
+            [*prefix, str(PROVISION), "serve", "--fleet", str(self.fleet_dir), *extra],
+            env={**os.environ, **FAKE_WALL_CLOCK_ONLY},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -220,7 +230,8 @@ class FleetTestbed:
         while time.monotonic() < deadline:
             if self.service.poll() is not None:
                 raise RuntimeError(f"provision serve exited: {self.service_text()}")
-            if "enrolment service for fleet" in self.service_text():
+            if self.service_text().count("enrolment service for fleet") > self._service_starts:
+                self._service_starts += 1
                 return
             time.sleep(0.05)
         raise RuntimeError(f"provision serve did not connect in {timeout_s} s: {self.service_text()}")
@@ -268,6 +279,55 @@ class FleetTestbed:
             self.sighup()
         return folder
 
+    def enrol(self, label: str, store_id: str, device_id: str, *, timeout_s: float = 60.0) -> IdentityFolder:
+        """``provision enrol --code`` (a subprocess, as on a device) into a new identity folder holding the
+        claim bundle; fails the test with the command's output when it does not enrol."""
+        folder = self.device_folder(label)
+        code = f"vitrina-enrol:{store_id}/{device_id}/{self.token(store_id, device_id)}"
+        done = subprocess.run(
+            [str(PROVISION), "enrol", "--identity", str(folder.root), "--code", code, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return folder
+
+    # -- other processes (the back office's commands) -------------------------------------------------------
+
+    def spawn(
+        self, label: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a process (its output in ``ROOT/{label}.log``); :meth:`stop_process` or :meth:`close` stops
+        it."""
+        log = (self.root / f"{label}.log").open("ab")
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
+        log.close()
+        self.processes[label] = process
+        return process
+
+    def process_text(self, label: str) -> str:
+        """What a spawned process wrote so far."""
+        path = self.root / f"{label}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop_process(self, label: str) -> int | None:
+        """SIGTERM a spawned process and wait; its exit status."""
+        process = self.processes.pop(label, None)
+        if process is None:
+            return None
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        return process.returncode
+
     def client(self, bundle: Path, client_id: str = "test") -> Client:
         """An MQTT 5 client on ``bundle`` (not connected yet)."""
         return Client(bundle, self.port, client_id)
@@ -286,6 +346,8 @@ class FleetTestbed:
 
     def close(self) -> None:
         """Stop everything and remove the folder."""
+        for label in list(self.processes):
+            self.stop_process(label)
         self.stop_service()
         self.stop_broker()
         self.fleet.close()

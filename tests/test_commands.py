@@ -247,6 +247,48 @@ def test_commands_over_the_broker(mosquitto: MosquittoBroker, tmp_path: Path) ->
         back_office.stop()
 
 
+@pytest.mark.integration
+def test_a_message_on_a_topic_that_does_not_parse_is_counted_and_the_bridge_goes_on(
+    mosquitto: MosquittoBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """cmd/+ also matches command names the topic tree refuses (capitals, too long): the contract raises
+    TopicError for them, which is no MqttBridgeError; the bridge counts and logs them and answers the
+    next command as usual."""
+    topics = DeviceTopics("vitrina/v1", "s1", "d1")
+    applied = Applied()
+    device = MqttTransport(broker_settings(mosquitto), client_id="device")
+    bridge = CommandBridge(device, topics, _processor(applied, clock=lambda: datetime.now(UTC)))
+    back_office = MqttTransport(
+        broker_settings(mosquitto), client_id="bo", subscriptions=[(topics.command_result_filter, 1)]
+    )
+    device.start()
+    back_office.start()
+    try:
+        device.wait_connected(10)
+        back_office.wait_connected(10)
+        time.sleep(0.2)
+        now = datetime.now(UTC)
+        good = sign(_envelope(issued_at=now, expires_at=now + timedelta(minutes=1)), KEY)
+        for name in ("Purge", "x" * 70, "purge"):
+            back_office.publish(f"{topics.base}/cmd/{name}", good.model_dump_json().encode(), qos=1).wait(5)
+        results: list[dict[str, Any]] = []
+
+        def answered() -> bool:
+            bridge.step(0.05)
+            results.extend(json.loads(m.payload) for m in drain_queue(back_office.inbound))
+            return len(results) >= 1
+
+        with caplog.at_level("WARNING", logger="mqtt_bridge.commands"):
+            wait_for(answered, 10, "the valid command's result")
+        assert [(r["command"], r["status"]) for r in results] == [("purge", "applied")]
+        assert device.counters["invalid_inbound_topic"] == 2
+        logged = [r.getMessage() for r in caplog.records if "invalid_inbound_topic" in r.getMessage()]
+        assert len(logged) == 2 and "cmd/Purge" in logged[0] and "command name" in logged[0]
+    finally:
+        device.stop()
+        back_office.stop()
+
+
 def test_the_sqlite_ledger_survives_a_restart(tmp_path: Path) -> None:
     settings = CommandSettings(public_keys=[public_key_text(KEY)], ledger_path=tmp_path / "ledger.sqlite")
     applied = Applied()

@@ -14,6 +14,7 @@ from sync_helpers import IngestThread, make_device, wait_for
 
 from backoffice.ingest import PostgresStore, SqliteStore, Store, open_store, parse_messages
 from mqtt_bridge.contract.payloads import EventBatch
+from mqtt_bridge.settings import BrokerSettings
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -159,16 +160,22 @@ def test_two_consumers_in_one_group_split_the_load(mosquitto: MosquittoBroker, t
 def test_broker_url_parsing(tmp_path: Path) -> None:
     from click import BadParameter
 
-    from backoffice.cli import broker_settings_from_url
+    from backoffice.broker_access import broker_access
 
-    s = broker_settings_from_url("mqtt://ingest@broker.example:1884", password_env="PW")
+    def access(url: str, ca_file: Path | None = None, password_env: str | None = None) -> BrokerSettings:
+        return broker_access(
+            url, identity_dir=None, ca_file=ca_file, password_env=password_env, prefix="p/v1"
+        ).settings
+
+    s = access("mqtt://ingest@broker.example:1884", password_env="PW")
     assert (s.host, s.port, s.username, s.tls) == ("broker.example", 1884, "ingest", None)
+    assert s.topic_prefix == "p/v1"
     assert s.password is not None and s.password.env == "PW"
-    tls = broker_settings_from_url("mqtts://broker.example", ca_file=tmp_path / "ca.pem")
+    tls = access("mqtts://broker.example", ca_file=tmp_path / "ca.pem")
     assert tls.port == 8883 and tls.tls is not None
     for bad in ("http://x", "mqtts://x"):
         with pytest.raises(BadParameter):
-            broker_settings_from_url(bad)
+            access(bad)
 
 
 def test_unknown_store_url_is_explained() -> None:

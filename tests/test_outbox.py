@@ -198,3 +198,57 @@ def test_a_full_disk_refuses_the_batch_with_the_fix_and_the_counts_follow_the_fi
     outbox.db.execute("PRAGMA max_page_count = 1073741823")  # space is back
     assert outbox.add(make_event(i) for i in range(100, 2100)) == 2000
     assert outbox.stats().depth == 2010
+
+
+def test_the_backlog_is_read_beside_the_running_writer_without_writing(tmp_path: Path) -> None:
+    """`Outbox.read_backlog` (the self-test's reader) sees depth, bytes and the oldest event's time from a
+    read-only connection of its own while the writer keeps adding and sending, never blocks it, and
+    changes nothing in the file."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "outbox.sqlite"
+    outbox = _outbox(tmp_path)
+    empty = Outbox.read_backlog(path)
+    assert (empty.depth, empty.bytes, empty.oldest_at) == (0, 0, None)
+    assert empty.oldest_age_s(datetime.now(UTC)) is None
+    before = datetime.now(UTC)
+    outbox.add(make_event(i) for i in range(5))
+    errors: list[BaseException] = []
+    readings: list[int] = []
+    done = threading.Event()
+
+    def write() -> None:
+        try:
+            for i in range(5, 400):
+                outbox.add([make_event(i)])
+                if i % 50 == 0:
+                    rows = outbox.pending("events", 0, 10)
+                    outbox.mark_sent([r.seq for r in rows])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while not done.is_set():
+        readings.append(Outbox.read_backlog(path).depth)
+    writer.join()
+    assert errors == []
+    assert len(readings) > 5 and all(0 < n <= 400 for n in readings)
+    mine = outbox.backlog()
+    theirs = Outbox.read_backlog(path)
+    assert mine == theirs
+    assert mine.depth == outbox.stats().depth == 400 - 7 * 10  # seven sends of ten
+    assert theirs.bytes == outbox.stats().bytes
+    assert theirs.oldest_at is not None and before <= theirs.oldest_at <= datetime.now(UTC)
+    outbox.close()  # the writer gone: its WAL checkpointed and removed
+    snapshot = path.read_bytes()
+    assert Outbox.read_backlog(path) == theirs
+    assert path.read_bytes() == snapshot
+    age = theirs.oldest_age_s(theirs.oldest_at.replace(year=theirs.oldest_at.year + 1))
+    assert age is not None and age > 364 * 86400
+    (tmp_path / "other.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(sqlite3.Error):
+        Outbox.read_backlog(tmp_path / "other.sqlite")

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-from test_ui_window import xvfb
 
 from kiosk.ui.display_probe import probe_display
 
@@ -27,9 +26,6 @@ def _probe_in(env: dict[str, str]) -> list[object]:
     )
     result: list[object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-x_display = pytest.fixture(xvfb.__wrapped__, name="x_display")  # Xvfb, as the window test starts it
 
 
 def _bare_env() -> dict[str, str]:
@@ -50,9 +46,9 @@ def test_no_display_at_all_is_skipped() -> None:
 
 
 @pytest.mark.integration
-def test_a_real_x11_window_passes(x_display: str) -> None:
+def test_a_real_x11_window_passes(xvfb: str) -> None:
     env = _bare_env()
-    env["DISPLAY"] = x_display
+    env["DISPLAY"] = xvfb
     status, detail, driver, size = _probe_in(env)
     assert status == "pass", detail
     assert driver == "x11"

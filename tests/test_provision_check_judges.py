@@ -4,6 +4,7 @@ languages, and "skipped" never counted as a pass."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -83,10 +84,11 @@ def test_certificate_from_another_ca_or_key_fails() -> None:
     ("offset", "uncertainty", "ntp", "status"),
     [
         (0.2, 0.01, True, "pass"),
-        (29.0, 0.01, True, "pass"),
-        (31.0, 0.01, True, "fail"),
-        (31.0, 2.0, True, "pass"),  # within tolerance once the round trip's uncertainty is allowed for
+        (4.9, 0.01, True, "pass"),  # the default tolerance is 5 s
+        (-5.2, 0.01, True, "fail"),
+        (6.0, 2.0, True, "pass"),  # within tolerance once the round trip's uncertainty is allowed for
         (-600.0, 0.05, None, "fail"),
+        (2 * 86400.0, 0.05, True, "fail"),  # two days ahead: NTP's own word does not save it
         (1.0, 0.05, False, "warn"),  # close now, but the system says it does not keep time
     ],
 )
@@ -96,6 +98,14 @@ def test_clock_against_the_back_office(
     facts = ClockFacts(ntp, "timedatectl", offset, uncertainty, "the back office")
     result = judge_clock(facts, S)
     assert result.status == status, result.detail
+
+
+def test_the_fleets_time_asked_and_not_answered_warns_with_the_fix() -> None:
+    facts = ClockFacts(True, "timedatectl", reference="no answer within 5 s", unanswered=True)
+    result = judge_clock(facts, S)
+    assert result.status == "warn" and "no answer within 5 s" in result.detail
+    assert result.fix is not None
+    assert "provision serve" in result.fix.en and "provision serve" in result.fix.ru
 
 
 def test_clock_without_reference_rests_on_ntp() -> None:
@@ -184,3 +194,33 @@ def test_report_renders_fixes_in_russian_and_json() -> None:
     table = render_table(report, "ru")
     assert "ОШИБ" in table and "что делать: Камера не даёт изображения" in table
     assert '"ok": false' in render_json(report)
+
+
+def test_the_outbox_probe_reads_a_real_outbox_file(tmp_path: Path) -> None:
+    """The probe on the kiosk's own outbox file (through `Outbox.read_backlog`), a missing one, and a file
+    that is no outbox; the file is never created or changed by it."""
+    import random
+
+    from outbox_doubles import make_event
+
+    from cloud_sync.anonymise import Anonymiser
+    from cloud_sync.outbox import Outbox
+    from cloud_sync.settings import AnonymisationSettings, OutboxSettings
+    from provisioning.device.probes import probe_outbox
+
+    settings = OutboxSettings(path=tmp_path / "outbox.sqlite")
+    missing = probe_outbox(settings)
+    assert (missing.exists, missing.error) == (False, "") and not settings.path.exists()
+    anonymiser = Anonymiser(AnonymisationSettings(), lambda: NOW, random.Random(0))
+    outbox = Outbox(settings, anonymiser)
+    outbox.add(make_event(i) for i in range(3))
+    with_writer = probe_outbox(settings)  # the kiosk still running
+    outbox.close()
+    facts = probe_outbox(settings)
+    assert facts == with_writer
+    assert (facts.exists, facts.depth, facts.max_rows, facts.error) == (True, 3, settings.max_rows, "")
+    assert facts.oldest is not None and abs((datetime.now(UTC) - facts.oldest).total_seconds()) < 60
+    assert judge_outbox(facts, facts.oldest + timedelta(days=2), S).status == "fail"
+    settings.path.write_bytes(b"no database" * 200)
+    broken = probe_outbox(settings)
+    assert broken.exists and broken.error and judge_outbox(broken, NOW, S).status == "fail"

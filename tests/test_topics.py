@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mqtt_bridge.contract.enrolment import EnrolmentTopics
 from mqtt_bridge.contract.errors import TopicError
 from mqtt_bridge.contract.topics import (
     CATALOGUE_QOS,
@@ -80,6 +81,11 @@ def test_parse_round_trips() -> None:
     assert (store.store_id, store.device_id, store.kind) == ("store-1", "", "catalogue")
     result = parse_topic("vitrina/v1", T.catalogue_result)
     assert (result.store_id, result.device_id, result.kind) == ("store-1", "kiosk_2", "catalogue_result")
+    for topic, kind in ((T.time_request, "time_request"), (T.time_reply, "time_reply")):
+        assert parse_topic("vitrina/v1", topic).kind == kind
+    assert EnrolmentTopics("vitrina/v1").time_asker_of(T.time_request) == ("store-1", "kiosk_2")
+    assert EnrolmentTopics("vitrina/v1").time_asker_of(T.time_reply) is None
+    assert EnrolmentTopics("vitrina/v1").time_asker_of(T.renew_request) is None
     for junk in (
         "vitrina/v1/store-1/catalogue/x",
         "vitrina/v1/store-1/kiosk_2/catalogue",

@@ -26,6 +26,7 @@ from backoffice.redemption import migrate as migrate_redemption
 from backoffice.web.audit import AuditLog
 from mqtt_bridge.errors import MqttBridgeError
 from mqtt_bridge.settings import BrokerSettings
+from mqtt_bridge.transport import MqttTransport
 
 logger = logging.getLogger(__name__)
 
@@ -122,14 +123,21 @@ def served_desk(
     clock: Callable[[], datetime],
     key: Ed25519PrivateKey | None,
     zone: ZoneInfo,
+    transport: MqttTransport | None = None,
 ) -> CampaignDesk:
-    """The desk ``backoffice serve`` runs: its own MQTT link (``[campaigns] client_id``) signing with the
-    back office's key, the master key read from ``[campaigns] redemption_master_key`` (a warning is logged
-    when there is none: the till then refuses every code)."""
+    """The desk ``backoffice serve`` runs: its own MQTT link (``[campaigns] client_id``), or a share of
+    ``transport`` (another link's connection), signing with the back office's key, the master key read
+    from ``[campaigns] redemption_master_key`` (a warning is logged when there is none: the till then
+    refuses every code)."""
     if settings.redemption_master_key is None:
         logger.warning("no [campaigns] redemption_master_key: the till refuses every code")
     link = MqttCampaignLink(
-        broker, client_id=settings.client_id, clock=clock, key=key, command_ttl_s=settings.command_ttl_s
+        broker,
+        client_id=settings.client_id,
+        clock=clock,
+        key=key,
+        command_ttl_s=settings.command_ttl_s,
+        transport=transport,
     )
     return CampaignDesk.build(
         db, settings=settings, clock=clock, audit=AuditLog(db, clock), zone=zone, link=link, key=key

@@ -108,7 +108,12 @@ class MqttCampaignLink:
         clock: Callable[[], datetime],
         key: Ed25519PrivateKey | None,
         command_ttl_s: int = 600,
+        transport: MqttTransport | None = None,
     ) -> None:
+        """``transport``: another link's connection to share (``backoffice serve --identity``: the fleet's
+        broker keeps one connection per certificate). Its owner subscribes to :attr:`subscriptions`, starts
+        and stops it and hands this link the messages it does not take (:meth:`handle`); this link then
+        runs no thread of its own."""
         self.prefix = broker.topic_prefix
         self._clock = clock
         self._key = key
@@ -117,25 +122,34 @@ class MqttCampaignLink:
         self._results: OrderedDict[str, CommandResult] = OrderedDict()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.transport = MqttTransport(
-            broker,
-            client_id=client_id,
-            subscriptions=[(f"{self.prefix}/+/+/cmd/{REDEEM_COMMAND}/result", 1)],
-            inbound_queue_size=10_000,
-        )
+        self._owns_transport = transport is None
+        if transport is None:
+            transport = MqttTransport(
+                broker, client_id=client_id, subscriptions=self.subscriptions, inbound_queue_size=10_000
+            )
+        self.transport = transport
         #: Messages that were not a valid command result (logged, skipped).
         self.refused = 0
+
+    @property
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """What this link reads: every device's ``cmd/redeem/result``."""
+        return [(f"{self.prefix}/+/+/cmd/{REDEEM_COMMAND}/result", 1)]
 
     @property
     def connected(self) -> bool:
         return self.transport.connected
 
     def start(self) -> None:
+        if not self._owns_transport:
+            return
         self.transport.start()
         self._thread = threading.Thread(target=self._run, name="web-campaigns", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        if not self._owns_transport:
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)

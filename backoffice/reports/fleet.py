@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,6 +26,7 @@ from backoffice.reports.models import (
     DeviceRow,
     Filters,
     FleetReport,
+    Lifecycle,
     LiveDevice,
     cell,
     ratio,
@@ -82,9 +83,17 @@ def _device_rows(
             params,
         )
     }
+    lifecycle: dict[DeviceKey, tuple[Any, ...]] = {
+        (str(r[0]), str(r[1])): r[2:]
+        for r in db.query(
+            "SELECT store_id, device_id, fleet_state, fleet_reason, notice_at, decommissioned_at "  # noqa: S608
+            f"FROM device_lifecycle WHERE 1 = 1{filters}",
+            params,
+        )
+    }
     wanted = {key for key in live if (not stores or key[0] in stores) and (not devices or key[1] in devices)}
     rows = []
-    for key in sorted(table.keys() | health.keys() | wanted):
+    for key in sorted(table.keys() | health.keys() | lifecycle.keys() | wanted):
         status, status_at, birth_raw, last_seen = table.get(key, (None, None, None, None))
         h = health.get(key, (None,) * 10)
         received, health_at, fps, inference_ms, dropped, camera_ok, metrics_at, metrics_received = h[:8]
@@ -99,6 +108,7 @@ def _device_rows(
                 status_time = now_live.status.ts or now_live.status_received_at
             birth = now_live.birth or birth
             seen = _latest(seen, now_live.status_received_at)
+        stage, stage_at, stage_reason = _lifecycle(lifecycle.get(key))
         metrics_time, metrics_recv = as_datetime(metrics_at), as_datetime(metrics_received)
         drift = (
             (metrics_recv - metrics_time).total_seconds()
@@ -110,7 +120,7 @@ def _device_rows(
                 store_id=key[0],
                 device_id=key[1],
                 status=status,
-                online=status == "online",
+                online=status == "online" and stage not in ("revoked", "decommissioned"),
                 status_at=status_time,
                 last_seen=seen,
                 software_version=birth.software_version if birth else None,
@@ -128,10 +138,32 @@ def _device_rows(
                 metrics_at=metrics_time,
                 metrics_received_at=metrics_recv,
                 clock_drift_s=drift,
+                lifecycle=stage,
+                lifecycle_at=stage_at,
+                lifecycle_reason=stage_reason,
                 alerts=(),
             )
         )
     return rows
+
+
+def _epoch_time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(float(value), UTC)
+
+
+def _lifecycle(row: tuple[Any, ...] | None) -> tuple[Lifecycle | None, datetime | None, str | None]:
+    """A device's place in the fleet from its ``device_lifecycle`` row: revoked (the fleet's word) before
+    decommissioned (the device's own), before active."""
+    if row is None:
+        return None, None, None
+    state, reason, notice_at, decommissioned_at = row
+    if state == "revoked":
+        return "revoked", _epoch_time(notice_at), str(reason or "") or None
+    if decommissioned_at is not None:
+        return "decommissioned", _epoch_time(decommissioned_at), None
+    if state == "active":
+        return "active", _epoch_time(notice_at), None
+    return None, None, None
 
 
 def _outbox_samples(

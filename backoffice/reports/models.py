@@ -111,6 +111,7 @@ class Filters(_Frozen):
 # --- fleet -----------------------------------------------------------------------------------------------
 
 AlertKind = Literal["offline", "camera_lost", "clock_drift", "outbox_growing"]
+Lifecycle = Literal["active", "revoked", "decommissioned"]
 
 
 class Alert(_Frozen):
@@ -164,7 +165,23 @@ class DeviceRow(_Frozen):
     clock_drift_s: float | None = Field(
         description="metrics_received_at - metrics_at, seconds (delivery delay included)."
     )
+    lifecycle: Lifecycle | None = Field(
+        default=None,
+        description="Its place in the fleet: revoked (the fleet's notice: `provision revoke`), "
+        "decommissioned (it cleared its retained status and birth: `provision decommission`), active "
+        "(enrolled or renewed); None when the fleet said nothing of it (no provisioning). A revoked or "
+        "decommissioned device is never online and raises no alert.",
+    )
+    lifecycle_at: datetime | None = Field(
+        default=None, description="When: the notice's time, or when the clearing was received."
+    )
+    lifecycle_reason: str | None = Field(default=None, description="A revocation's reason.")
     alerts: tuple[Alert, ...] = Field(description="The alerts this device raises now.")
+
+    @property
+    def out_of_service(self) -> bool:
+        """Revoked or decommissioned: taken out of the fleet on purpose."""
+        return self.lifecycle in ("revoked", "decommissioned")
 
 
 class FleetReport(_Frozen):

@@ -7,17 +7,26 @@ import logging
 import os
 import threading
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from backoffice.broker_access import BrokerAccess, broker_access, broker_options
 from backoffice.campaigns.settings import CampaignSettings
 from backoffice.db import Database
 from backoffice.settings import AlertSettings, IngestSettings, ReportSettings, RetentionSettings
 from backoffice.web.settings import WebSettings
 from mqtt_bridge.settings import BrokerSettings
+
+if TYPE_CHECKING:  # the web stack is imported when a command runs
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from backoffice.campaigns.desk import CampaignDesk
+    from backoffice.web.link import MqttKioskLink
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +70,7 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
 @click.option(
     "--db", "db_url", required=True, help="Store: sqlite:///path/backoffice.sqlite or postgresql://..."
 )
-@click.option(
-    "--broker", required=True, help="Broker URL: mqtt://host:1883 or mqtts://host:8883 (user@ allowed)."
-)
+@broker_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
@@ -73,7 +80,7 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
     "key_path",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Ed25519 key (PEM, `backoffice keygen`) that signs the staff_ack a kiosk receives when a call is "
-    "acknowledged; kiosks refuse unsigned commands.",
+    "acknowledged; kiosks refuse unsigned commands. Default: the --identity bundle's commands.pem, if any.",
 )
 @click.option(
     "--settings",
@@ -91,24 +98,21 @@ def load_serve_settings(path: Path | None) -> ServeSettings:
 )
 @click.option("--prefix", default="vitrina/v1", show_default=True, help="Topic prefix.")
 @click.option(
-    "--ca-file", type=click.Path(dir_okay=False, path_type=Path), help="CA certificate for mqtts://."
-)
-@click.option("--password-env", help="Environment variable holding the broker password.")
-@click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning"])
 )
 def serve(
     *,
     db_url: str,
     broker: str,
+    identity_dir: Path | None,
+    ca_file: Path | None,
+    password_env: str | None,
     host: str,
     port: int,
     key_path: Path | None,
     settings_path: Path | None,
     run_ingest: bool,
     prefix: str,
-    ca_file: Path | None,
-    password_env: str | None,
     log_level: str,
 ) -> None:
     """Run the back office's web application: fleet, audience, offers, feedback, staff calls, audit, users.
@@ -124,25 +128,35 @@ def serve(
       backoffice serve --db sqlite:///var/backoffice.sqlite --broker mqtt://127.0.0.1:1883 \\
         --key backoffice-commands.pem --ingest
       # then open http://127.0.0.1:8000/
+      # on the fleet's broker: the web app's own bundle (provision backoffice new --name web --signing-key)
+      backoffice serve --db postgresql://vitrina@db/vitrina --broker mqtts://broker:8883 \\
+        --identity /etc/vitrina/identity/web
     """
     import uvicorn
 
-    from backoffice.campaigns.desk import served_desk
-    from backoffice.cli import broker_settings_from_url
     from backoffice.db import DatabaseError, open_database
     from backoffice.errors import BackofficeError
     from backoffice.web.app import create_app, migrate_store
     from backoffice.web.errors import WebError
-    from backoffice.web.link import MqttKioskLink, load_signing_key
+    from backoffice.web.link import load_signing_key
     from backoffice.web.reports import Reports
     from backoffice.web.webhook import WebhookPoster
 
     config = load_serve_settings(settings_path)
     web = config.web
+    access = broker_access(
+        broker, identity_dir=identity_dir, ca_file=ca_file, password_env=password_env, prefix=prefix
+    )
+    if run_ingest and access.identity is not None:
+        raise click.UsageError(
+            "--ingest with --identity would put two connections on one certificate, and the fleet's broker "
+            "lets only one stay connected: run `backoffice ingest --identity DIR` beside it with its own "
+            "bundle (provision backoffice new --name ingest-1)"
+        )
+    key_path = access.signing_key(key_path or web.command_key)
     if key_path is not None:
         web = web.model_copy(update={"command_key": key_path})
-    broker_settings = broker_settings_from_url(broker, ca_file=ca_file, password_env=password_env)
-    broker_settings = broker_settings.model_copy(update={"topic_prefix": prefix})
+    broker_settings = access.settings
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         db = open_database(db_url)
@@ -159,9 +173,10 @@ def serve(
     def clock() -> datetime:
         return datetime.now(UTC)
 
-    link = MqttKioskLink(
-        broker_settings, client_id=web.live_client_id, clock=clock, key=key, command_ttl_s=web.command_ttl_s
-    )
+    try:
+        link, campaign_desk = _links(db, config=config, web=web, access=access, clock=clock, key=key)
+    except BackofficeError as exc:
+        raise click.ClickException(str(exc)) from exc
     webhook = (
         WebhookPoster(
             str(web.webhook_url),
@@ -172,12 +187,6 @@ def serve(
         if web.webhook_url is not None
         else None
     )
-    try:  # campaigns and the till (#18): their own MQTT link, the same signing key
-        campaign_desk = served_desk(
-            db, broker=broker_settings, settings=config.campaigns, clock=clock, key=key, zone=web.zone
-        )
-    except BackofficeError as exc:
-        raise click.ClickException(str(exc)) from exc
     app = create_app(
         web,
         db,
@@ -201,6 +210,39 @@ def serve(
         if ingest_thread is not None:
             ingest_thread.join(30)
         db.close()
+
+
+def _links(
+    db: Database,
+    *,
+    config: ServeSettings,
+    web: WebSettings,
+    access: BrokerAccess,
+    clock: Callable[[], datetime],
+    key: Ed25519PrivateKey | None,
+) -> tuple[MqttKioskLink, CampaignDesk]:
+    """The live link and the campaigns' desk (#18: its own MQTT link, the same signing key). On the fleet's
+    broker (``--identity``) the desk shares the live link's connection: there a certificate keeps one."""
+    from backoffice.campaigns.desk import served_desk
+    from backoffice.campaigns.link import MqttCampaignLink
+    from backoffice.web.link import MqttKioskLink
+
+    link = MqttKioskLink(
+        access.settings, client_id=web.live_client_id, clock=clock, key=key, command_ttl_s=web.command_ttl_s
+    )
+    shared = link.transport if access.identity is not None else None
+    desk = served_desk(
+        db,
+        broker=access.settings,
+        settings=config.campaigns,
+        clock=clock,
+        key=key,
+        zone=web.zone,
+        transport=shared,
+    )
+    if shared is not None and isinstance(desk.link, MqttCampaignLink):
+        link.share(desk.link.subscriptions, desk.link.handle)
+    return link, desk
 
 
 def _start_ingest(

@@ -86,6 +86,9 @@ class Words:
     col_devices: str
     col_status: str
     col_online: str
+    col_lifecycle: str
+    col_lifecycle_at: str
+    col_lifecycle_reason: str
     col_status_at: str
     col_last_seen: str
     col_software: str
@@ -337,6 +340,9 @@ EN: Final = Words(
     col_devices="Devices",
     col_status="Status",
     col_online="Online",
+    col_lifecycle="In the fleet",
+    col_lifecycle_at="Since",
+    col_lifecycle_reason="Why",
     col_status_at="Status since",
     col_last_seen="Last seen",
     col_software="Software",
@@ -586,6 +592,9 @@ RU: Final = Words(
     col_devices="Устройства",
     col_status="Статус",
     col_online="В сети",
+    col_lifecycle="В парке",
+    col_lifecycle_at="С какого времени",
+    col_lifecycle_reason="Причина",
     col_status_at="Статус с",
     col_last_seen="Последний раз",
     col_software="ПО",

@@ -25,7 +25,7 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -186,6 +186,19 @@ class MqttKioskLink:
         )
         #: Messages that were not a valid status, birth or result (logged, skipped).
         self.refused = 0
+        #: Retained statuses and births cleared (zero-length messages: a device decommissioned).
+        self.cleared = 0
+        #: Where messages this link does not take go, when another link shares its connection
+        #: (:meth:`share`).
+        self._forward: Callable[[str, bytes], None] | None = None
+
+    def share(self, subscribe: Iterable[tuple[str, int]], forward: Callable[[str, bytes], None]) -> None:
+        """Let another link use this connection (on the fleet's broker one certificate keeps one
+        connection): its subscriptions are added, and the messages this link does not take are handed to
+        ``forward`` from this link's thread. Call before :meth:`start`."""
+        for topic, qos in subscribe:
+            self.transport.subscribe(topic, qos)
+        self._forward = forward
 
     @property
     def connected(self) -> bool:
@@ -257,13 +270,22 @@ class MqttKioskLink:
     def _run(self) -> None:
         while not self._stop.is_set():
             for message in drain_queue(self.transport.inbound, 0.2, limit=1000):
-                self.handle(message.topic, message.payload)
+                if not self.handle(message.topic, message.payload) and self._forward is not None:
+                    self._forward(message.topic, message.payload)
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """Take in one message (the link's thread; tests call it directly)."""
+    def handle(self, topic: str, payload: bytes) -> bool:
+        """Take in one message (the link's thread; tests call it directly); False when it is not one of
+        this link's (another command's result, say)."""
         try:
             where = parse_topic(self.prefix, topic)
-            if where.kind == "status":
+            if where.kind == "cmd_result" and where.command != STAFF_ACK:
+                return False
+            if not payload and where.kind in ("status", "birth"):
+                # A retained status or birth cleared (provision decommission): forget it, so the stored
+                # state (the ingest's, which marks the device decommissioned) is what the pages show.
+                self.cleared += 1
+                self._update(where.store_id, where.device_id, **{where.kind: None})
+            elif where.kind == "status":
                 status = StatusPayload.model_validate_json(payload)
                 now = self._clock()
                 self._update(where.store_id, where.device_id, status=status, status_received_at=now)
@@ -280,6 +302,7 @@ class MqttKioskLink:
         except (TopicError, ValidationError) as exc:
             self.refused += 1
             logger.warning("live link: skipped a message on %s: %s", topic, str(exc).splitlines()[0])
+        return True
 
     def _update(self, store_id: str, device_id: str, **changes: object) -> None:
         key = (store_id, device_id)

@@ -11,6 +11,9 @@
   broker's ACL lets only that device publish there, so the topic is its proof of identity.
 - **Fleet notices**: a retained :class:`FleetDeviceNotice` on ``{prefix}/_fleet/devices/{store}/{device}``
   whenever a device is enrolled, renewed or revoked, so the back office knows the fleet's state.
+- **The fleet's time**: a :class:`TimeRequest` on ``{prefix}/{store}/{device}/time/request`` (the device's
+  own identity), answered at once with a :class:`TimeReply` on ``.../time/reply`` carrying the service's
+  UTC time: the self-test (``provision check``) measures its clock's offset from the round trip.
 
 ``_enrol`` and ``_fleet`` start with '_', which no store id may, so they never collide with a store's
 topics. QoS 1 and not retained, except the notices (retained).
@@ -109,10 +112,32 @@ class EnrolmentTopics:
         """The back office's subscription to every device's notice."""
         return f"{self.prefix}/{FLEET_LEVEL}/devices/+/+"
 
+    def notice_device_of(self, topic: str) -> tuple[str, str] | None:
+        """``(store, device)`` of a device notice topic, None when the topic is not one."""
+        head = f"{self.prefix}/{FLEET_LEVEL}/devices/"
+        if not topic.startswith(head):
+            return None
+        levels = topic[len(head) :].split("/")
+        if len(levels) != 2 or not all(re.fullmatch(ID_PATTERN, level) for level in levels):
+            return None
+        return levels[0], levels[1]
+
+    @property
+    def time_request_filter(self) -> str:
+        """The service's subscription: every device's time request."""
+        return f"{self.prefix}/+/+/time/request"
+
     def renewer_of(self, topic: str) -> tuple[str, str] | None:
         """``(store, device)`` of a renewal request topic, None when the topic is not one."""
+        return self._device_of(topic, "renew/request")
+
+    def time_asker_of(self, topic: str) -> tuple[str, str] | None:
+        """``(store, device)`` of a time request topic, None when the topic is not one."""
+        return self._device_of(topic, "time/request")
+
+    def _device_of(self, topic: str, tail: str) -> tuple[str, str] | None:
         head = f"{self.prefix}/"
-        if not topic.startswith(head) or not topic.endswith("/renew/request"):
+        if not topic.startswith(head) or not topic.endswith(f"/{tail}"):
             return None
         levels = topic[len(head) :].split("/")
         if len(levels) != 4 or not all(re.fullmatch(ID_PATTERN, level) for level in levels[:2]):
@@ -229,6 +254,24 @@ class FleetDeviceNotice(_Wire):
     ts: datetime = Field(description="When it happened (UTC).")
 
 
+class TimeRequest(_Wire):
+    """On ``{store}/{device}/time/request``, from the device itself: what time is it at the fleet?"""
+
+    request_id: str = Field(
+        pattern=REQUEST_ID_PATTERN, description="Random, the device's; the reply names it back."
+    )
+
+
+class TimeReply(_Wire):
+    """On ``{store}/{device}/time/reply``: the enrolment service's clock when it answered."""
+
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN, description="The request answered.")
+    ts: datetime = Field(
+        description="The service's UTC time when it answered, to the microsecond: the device compares it "
+        "with the midpoint of its own send and receive times (the round trip bounds the error)."
+    )
+
+
 #: The enrolment token's text in a QR code: ``vitrina-enrol:{store}/{device}/{token}``.
 ENROLMENT_URI_SCHEME: Final = "vitrina-enrol:"
 _URI = re.compile(
@@ -259,5 +302,7 @@ ENROLMENT_MODELS: Final[dict[str, type[BaseModel]]] = {
     "renewal_request": RenewalRequest,
     "renewal_reply": RenewalReply,
     "fleet_device_notice": FleetDeviceNotice,
+    "time_request": TimeRequest,
+    "time_reply": TimeReply,
     "identity_config": IdentityConfig,
 }

@@ -12,7 +12,9 @@
 - ``cmd/<name>``: inbound commands; ``cmd/<name>/result``: their outcome;
 - ``catalogue/result``: what the device did with the store's catalogue release;
 - ``renew/request`` and ``renew/reply``: certificate renewal over the device's own identity (the payloads
-  are in :mod:`mqtt_bridge.contract.enrolment`).
+  are in :mod:`mqtt_bridge.contract.enrolment`);
+- ``time/request`` and ``time/reply``: the fleet's time, asked by the device's self-test and answered by
+  the enrolment service (payloads in :mod:`mqtt_bridge.contract.enrolment`).
 
 One topic is per store, not per device: ``{prefix}/{store}/catalogue``, the back office's signed offer
 catalogue, retained (:class:`StoreTopics`).
@@ -171,6 +173,16 @@ class DeviceTopics:
         """The enrolment service's answer to a renewal: ``renew/reply``, QoS 1."""
         return f"{self.base}/renew/reply"
 
+    @property
+    def time_request(self) -> str:
+        """The device asks the fleet's time (its self-test): ``time/request``, QoS 1."""
+        return f"{self.base}/time/request"
+
+    @property
+    def time_reply(self) -> str:
+        """The enrolment service's UTC time, in answer: ``time/reply``, QoS 1."""
+        return f"{self.base}/time/reply"
+
 
 @dataclass(frozen=True)
 class StoreTopics:
@@ -230,27 +242,24 @@ class ParsedTopic:
     device_id: str
     kind: (
         DeviceKind
-        | Literal[
-            "cmd",
-            "cmd_result",
-            "catalogue",
-            "catalogue_result",
-            "renew_request",
-            "renew_reply",
-            "chat_operator",
-        ]
+        | Literal["cmd", "cmd_result", "catalogue", "catalogue_result", "chat_operator"]
+        | Literal["renew_request", "renew_reply", "time_request", "time_reply"]
     )
     command: str | None = None
 
 
+FixedKind = Literal[
+    "catalogue_result", "chat_operator", "renew_request", "renew_reply", "time_request", "time_reply"
+]
+
 #: Device topics of two fixed levels, by their levels.
-_FIXED_KINDS: Final[
-    dict[tuple[str, ...], Literal["catalogue_result", "renew_request", "renew_reply", "chat_operator"]]
-] = {
+_FIXED_KINDS: Final[dict[tuple[str, ...], FixedKind]] = {
     ("catalogue", "result"): "catalogue_result",
     ("chat", "operator"): "chat_operator",
     ("renew", "request"): "renew_request",
     ("renew", "reply"): "renew_reply",
+    ("time", "request"): "time_request",
+    ("time", "reply"): "time_reply",
 }
 
 

@@ -69,6 +69,13 @@ DEFAULT_CONFIG = Path("/etc/vitrina/kiosk.toml")
     default=None,
     help="Most p95 milliseconds of one expression call (default 20).",
 )
+@click.option(
+    "--clock-tolerance-s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Most seconds this clock may differ from the fleet's time (the enrolment service's reply; "
+    "default 5).",
+)
 def check(
     *,
     config_file: Path,
@@ -79,6 +86,7 @@ def check(
     no_display: bool,
     presence_budget_ms: float | None,
     emotion_budget_ms: float | None,
+    clock_tolerance_s: float | None,
 ) -> None:
     """The device's self-test: camera, models, screen, back-office link, certificate, clock, disk, outbox.
 
@@ -107,7 +115,11 @@ def check(
             camera_source=source,
             display=lambda _size, _full: DisplayProbe("skipped", "not tried: --no-display"),
         )
-    budgets = {"presence_budget_ms": presence_budget_ms, "emotion_budget_ms": emotion_budget_ms}
+    budgets = {
+        "presence_budget_ms": presence_budget_ms,
+        "emotion_budget_ms": emotion_budget_ms,
+        "clock_tolerance_s": clock_tolerance_s,
+    }
     settings = SelfTestSettings.model_validate({k: v for k, v in budgets.items() if v is not None})
     report = run_selftest(config_file, settings, seams=seams)
     click.echo(render_json(report) if as_json else render_table(report, language))

@@ -334,12 +334,15 @@ class ClockFacts:
     #: or renewal reply), and this device's clock now: a device clock before it is certainly behind.
     fleet_time: datetime | None = None
     device_now: datetime | None = None
+    #: The reference was asked over a working link and did not answer (the enrolment service is down).
+    unanswered: bool = False
 
 
 def judge_clock(facts: ClockFacts, settings: SelfTestSettings) -> CheckResult:
     """Fail when this device's clock is behind the time the fleet signed its identity, or beyond
-    ``clock_tolerance_s`` from a reference (after the round trip's uncertainty); warn when the system says
-    it is not synchronised, or cannot tell and no reference answered."""
+    ``clock_tolerance_s`` from the fleet's time (after the round trip's uncertainty); warn when the
+    fleet's time was asked and did not come, when the system says it is not synchronised, or when it
+    cannot tell and no reference answered."""
     states = {True: "NTP synchronised", False: "NTP not synchronised", None: "NTP state unknown"}
     ntp = f"{states[facts.ntp_synchronised]} ({facts.ntp_how})"
     if facts.fleet_time is not None and facts.device_now is not None:
@@ -355,14 +358,30 @@ def judge_clock(facts: ClockFacts, settings: SelfTestSettings) -> CheckResult:
                 "fix_clock",
             )
     if facts.offset_s is not None:
-        off = f"{facts.offset_s:+.1f} s from {facts.reference} (±{facts.uncertainty_s:.2f} s)"
+        # offset = theirs - ours: positive when this clock is behind.
+        side = "behind" if facts.offset_s > 0 else "ahead of"
+        size = abs(facts.offset_s)
+        within = f"±{facts.uncertainty_s:.2f} s"
+        if size >= 120:
+            how_far, within = _age(size), f"{size:.0f} s, {within}"
+        else:
+            how_far = f"{size:.1f} s"
+        off = f"this device's clock is {how_far} {side} {facts.reference}'s ({within})"
         if abs(facts.offset_s) - facts.uncertainty_s > settings.clock_tolerance_s:
             limit = settings.clock_tolerance_s
             return _result("clock", "fail", f"{off}, beyond the {limit:g} s tolerance; {ntp}", "fix_clock")
         if facts.ntp_synchronised is False:
             return _result("clock", "warn", f"{off}; {ntp}", "fix_clock")
         return _result("clock", "pass", f"{off}; {ntp}")
+    return _clock_without_reference(facts, ntp)
+
+
+def _clock_without_reference(facts: ClockFacts, ntp: str) -> CheckResult:
+    """No fleet time: a warning when it was asked and did not come (the enrolment service is down), else
+    the system's NTP state alone."""
     no_reference = f"no reference time: {facts.reference}"
+    if facts.unanswered:
+        return _result("clock", "warn", f"{ntp}; {no_reference}", "fix_clock_no_reply")
     if facts.ntp_synchronised:
         return _result("clock", "pass", f"{ntp}; {no_reference}")
     fix = "fix_clock" if facts.ntp_synchronised is False else "fix_clock_unknown"

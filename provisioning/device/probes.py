@@ -7,6 +7,7 @@ or keeps a frame.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import sqlite3
 import ssl
@@ -14,15 +15,16 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from pydantic import JsonValue
+from pydantic import ValidationError
 
 from cloud_sync.outbox import Outbox
 from cloud_sync.settings import OutboxSettings
@@ -31,7 +33,8 @@ from edge_models.errors import EdgeModelsError
 from edge_models.manifest import MODELS_DIR, ModelTask, check_file, load_manifest
 from kiosk.config import CameraConfig, KioskConfig
 from kiosk.perception.camera import CameraError, CameraSourceMissingError, FrameSource, make_source
-from mqtt_bridge.contract.events import Event
+from mqtt_bridge.contract.enrolment import TimeReply, TimeRequest
+from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.errors import ConnectionRefusedByBrokerError, MqttBridgeError, NotConnectedError
 from mqtt_bridge.identity import (
     CONFIG_FILE,
@@ -182,27 +185,17 @@ def probe_disk(data_dir: Path) -> DiskFacts:
     return DiskFacts(str(data_dir), usage.free, usage.total)
 
 
-def _no_new_events(_event: Event) -> dict[str, JsonValue]:
-    raise AssertionError("the self-test never adds events to the outbox")
-
-
 def probe_outbox(settings: OutboxSettings) -> OutboxFacts:
-    """How many events wait in the outbox and when the oldest was stored (without creating the file)."""
+    """How many events wait in the outbox and when the oldest was stored: read-only, beside a running
+    kiosk too (:meth:`Outbox.read_backlog`), and without creating the file."""
     path = settings.path
     if not path.is_file():
         return OutboxFacts(str(path), exists=False, max_rows=settings.max_rows)
     try:
-        outbox = Outbox(settings, _no_new_events)
-        try:
-            depth = outbox.stats().depth
-            # The outbox has no reader of its oldest row: one query on its own table.
-            row = outbox.db.execute("SELECT min(created_at) FROM outbox").fetchone()
-        finally:
-            outbox.close()
+        backlog = Outbox.read_backlog(path)
     except sqlite3.Error as exc:
         return OutboxFacts(str(path), exists=True, max_rows=settings.max_rows, error=str(exc))
-    oldest = datetime.fromisoformat(row[0]) if row and row[0] else None
-    return OutboxFacts(str(path), True, depth, oldest, settings.max_rows)
+    return OutboxFacts(str(path), True, backlog.depth, backlog.oldest_at, settings.max_rows)
 
 
 # -- certificate and CRL ------------------------------------------------------------------------------------
@@ -318,12 +311,22 @@ def clock_facts(
     *,
     fleet_time: datetime | None = None,
     device_now: datetime | None = None,
+    asked: bool = False,
 ) -> ClockFacts:
     """Facts from the NTP state, the fleet's signing time of the identity (``fleet_time``) against this
     device's clock (``device_now``), and, when one answered, a reference time: ``(sent, their_time,
-    received)`` in this device's clock around the reply that carried ``their_time``."""
+    received)`` in this device's clock around the reply that carried ``their_time`` (NTP's way: the offset
+    is their time minus the midpoint of sent and received, uncertain by half the round trip). ``asked``:
+    the reference was asked (the link worked) and did not answer."""
     if reference is None:
-        return ClockFacts(ntp[0], ntp[1], reference=why_none, fleet_time=fleet_time, device_now=device_now)
+        return ClockFacts(
+            ntp[0],
+            ntp[1],
+            reference=why_none,
+            fleet_time=fleet_time,
+            device_now=device_now,
+            unanswered=asked,
+        )
     sent, theirs, received = reference
     half = (received - sent).total_seconds() / 2
     midpoint = sent + (received - sent) / 2
@@ -356,6 +359,62 @@ def fleet_signing_time(identity_dir: Path | None) -> datetime | None:
 def utc_now() -> datetime:
     """This device's wall clock (UTC)."""
     return datetime.now(UTC)
+
+
+#: ``(sent, their_time, received)``: the fleet's time and when (this device's clock) it was asked and came.
+TimeReading = tuple[datetime, datetime, datetime]
+
+#: Seconds the enrolment service has to answer a time request.
+TIME_TIMEOUT_S = 5.0
+
+
+def probe_fleet_time(
+    settings: BrokerSettings,
+    topics: DeviceTopics,
+    timeout_s: float = TIME_TIMEOUT_S,
+    now: Callable[[], datetime] = utc_now,
+) -> tuple[TimeReading | None, str]:
+    """Ask the fleet's enrolment service (``provision serve``) for its time, as the device (its own
+    certificate, its own ``time/request``), and note this device's clock when it asked and when the answer
+    came: ``((sent, their_time, received), "")``, or ``(None, why)`` when no answer came. The round trip
+    is timed with the monotonic clock (a wall-clock step during it cannot distort it); the offset is then
+    their time minus the midpoint (:func:`clock_facts`)."""
+    quick = settings.model_copy(update={"reconnect_min_s": 0.2, "reconnect_max_s": 0.5})
+    request = TimeRequest(request_id=secrets.token_urlsafe(18))
+    try:
+        transport = MqttTransport(
+            quick, client_id=f"{topics.store_id}.{topics.device_id}", subscriptions=[(topics.time_reply, 1)]
+        )
+    except (MqttBridgeError, OSError, ssl.SSLError) as exc:
+        return None, f"cannot set up the connection: {exc}"
+    transport.start()
+    try:
+        try:
+            transport.wait_connected(timeout_s)
+        except MqttBridgeError as exc:
+            return None, f"the back office could not be asked: {exc}"
+        # One connection's packets are handled in order: the subscription made on connect is in place
+        # before the request reaches the service.
+        sent, started = now(), time.monotonic()
+        transport.publish(topics.time_request, request.model_dump_json().encode(), qos=1)
+        deadline = started + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            for message in drain_queue(transport.inbound, min(left, 0.2)):
+                if message.topic != topics.time_reply:
+                    continue
+                try:
+                    reply = TimeReply.model_validate_json(message.payload)
+                except ValidationError:
+                    continue
+                if reply.request_id == request.request_id:
+                    received = sent + timedelta(seconds=time.monotonic() - started)
+                    return (sent, reply.ts, received), ""
+        return None, (
+            f"the fleet's enrolment service (provision serve) did not answer the time request within "
+            f"{timeout_s:g} s"
+        )
+    finally:
+        transport.stop(timeout_s=2.0)
 
 
 # -- broker -------------------------------------------------------------------------------------------------

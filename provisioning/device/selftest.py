@@ -2,7 +2,8 @@
 
 The order is the order a person fixes things in: the configuration and the identity first (nothing else
 means much without them), then the camera, the models and the screen, the link to the back office, the
-certificate, the CRL and the clock, and last the disk and the outbox. A check that cannot run because an
+certificate, the CRL and the clock (against the fleet's time, asked of the enrolment service over the
+device's own link), and last the disk and the outbox. A check that cannot run because an
 earlier one failed is ``skipped`` and says why.
 
 The seams (:class:`Probes`) are the adapters of :mod:`provisioning.device.probes`; a test replaces one to
@@ -42,12 +43,12 @@ from provisioning.device.judges import (
     judge_outbox,
     words,
 )
+from provisioning.device.probes import TimeReading
 from provisioning.device.results import CheckResult, SelfTestReport, make_report
 from provisioning.device.settings import SelfTestSettings
 
-#: ``(sent, their_time, received)``: a reference clock's reading and when (this device's clock) it was
-#: asked and answered; None when no reference answered, with the reason.
-TimeReading = tuple[datetime, datetime, datetime]
+#: Asks a reference clock over the device's link: ``(sent, their_time, received)`` in this device's clock
+#: (:data:`provisioning.device.probes.TimeReading`), or None with the reason when none answered.
 TimeReference = Callable[[BrokerSettings, DeviceTopics], tuple[TimeReading | None, str]]
 
 
@@ -56,13 +57,6 @@ def selftest_topic(topics: DeviceTopics) -> str:
     both write and read (``cmd/+/result`` out, ``cmd/#`` in; provisioning/fleet/broker_config.py), under a
     command name no back office sends, so a running kiosk (which reads ``cmd/+``) never sees it."""
     return topics.command_result("selftest")
-
-
-def no_time_reference(_broker: BrokerSettings, _topics: DeviceTopics) -> tuple[TimeReading | None, str]:
-    """The fleet's services send no time reply, and the broker's round trip carries none (it measures the
-    link's delay, not the time): the clock check rests on the system's NTP state and on the time the fleet
-    signed this device's identity (a clock behind it is certainly wrong; one ahead is not seen)."""
-    return None, "the fleet sends no time reply; the broker's round trip measures delay, not time"
 
 
 @dataclass(frozen=True)
@@ -74,7 +68,8 @@ class Probes:
         size, fullscreen=full
     )
     ntp: Callable[[], tuple[bool | None, str]] = probes.probe_ntp
-    time_reference: TimeReference = no_time_reference
+    #: The fleet's time: the enrolment service's reply to the device's ``time/request``.
+    time_reference: TimeReference = probes.probe_fleet_time
     models_dir: Path | None = None
     camera_source: str | None = None  # overrides [camera] source (a video file as the camera)
 
@@ -116,7 +111,8 @@ def run_selftest(
     results.append(judge_broker(broker))
     results.append(judge_certificate(_certificate(written, config, identity), seams.now(), settings))
     results.append(judge_crl(_crl(broker), seams.now(), settings))
-    if broker.round_trip_ms is not None:
+    asked = broker.round_trip_ms is not None
+    if asked:
         reading, why = seams.time_reference(config.mqtt, topics)
     elif broker.configured:
         reading, why = None, "the back office could not be asked (see the link's line)"
@@ -128,6 +124,7 @@ def run_selftest(
         why,
         fleet_time=probes.fleet_signing_time(written.identity.dir),
         device_now=seams.now(),
+        asked=asked,
     )
     results.append(judge_clock(clock, settings))
     results.append(judge_disk(probes.probe_disk(config.storage.data_dir), settings))

@@ -42,10 +42,12 @@ class SelfTestSettings(BaseModel):
         "its next update the broker refuses every device.",
     )
     clock_tolerance_s: float = Field(
-        default=30.0,
+        default=5.0,
         gt=0,
-        description="Most difference between this device's clock and the back office's (signed commands "
-        "allow 120 s of skew; certificates and redemption codes are dated).",
+        description="Most difference, in seconds, between this device's clock and the fleet's (the "
+        "enrolment service's time reply, beyond the round trip's uncertainty). A clock kept by NTP is "
+        "within milliseconds, so 5 s catches a clock that is not synchronised long before it matters: "
+        "signed commands allow 120 s of skew, and certificates, events and redemption codes are dated.",
     )
     disk_fail_mb: float = Field(
         default=200.0, ge=0, description="Fail with less free space than this where the kiosk keeps data."

@@ -10,7 +10,8 @@ identities and command-signing key, the claim identity, the registry and the CRL
       backoffice/                  the back office's client identity bundle (backoffice-main)
       enrolment/                   the enrolment service's bundle (backoffice-enrolment, `provision serve`)
       admin/                       the fleet tools' bundle (backoffice-admin: revocation notices)
-      processes/{name}/            one bundle per back-office process (`provision backoffice new`)
+      processes/{name}/            one bundle per back-office process (`provision backoffice new`;
+                                   with --signing-key also commands.pem, a copy of signing/commands.pem)
       claim/                       the shared claim identity devices boot with (a bundle, role "claim")
       signing/commands.pem         the back office's Ed25519 command-signing key (0600; the
                                    `backoffice keygen` format, read by `backoffice send-command --key`);
@@ -48,6 +49,7 @@ from mqtt_bridge.identity import (
     CERT_FILE,
     CONFIG_FILE,
     KEY_FILE,
+    SIGNING_KEY_FILE,
     SigningKey,
     serial_hex,
     sign_config,
@@ -411,6 +413,18 @@ class Fleet:
         write_file_atomically(out / CERT_FILE, pki.cert_pem(cert))
         write_file_atomically(out / CA_FILE, self.ca_pem)
         return cert
+
+    def add_signing_key(self, out: Path) -> Path:
+        """Copy the command-signing key into a back-office process's bundle (``commands.pem``, 0600), for a
+        process that signs commands or catalogues (``backoffice serve``, ``send-command``,
+        ``publish-catalogue``): its ``--identity`` then finds it. Never overwrites a file."""
+        try:
+            data = self.signing_key_path.read_bytes()
+        except OSError as exc:
+            raise FleetError(f"cannot read the command-signing key {self.signing_key_path}: {exc}") from exc
+        target = out / SIGNING_KEY_FILE
+        _write_new_file(target, data, 0o600)
+        return target
 
     def new_claim_bundle(self, now: datetime) -> x509.Certificate:
         """The claim identity's bundle in ``FLEET/claim/``, with its signed config (where to enrol)."""

@@ -68,8 +68,8 @@ _BACKOFFICE_READS: Final = (
 
 
 def device_acl(prefix: str, store_id: str, device_id: str) -> list[str]:
-    """The ACL lines of one device: its own topics out, its commands, renewal reply, operator chat
-    messages and store catalogue in."""
+    """The ACL lines of one device: its own topics out; its commands, renewal and time replies, operator chat
+    messages and its store's catalogue in."""
     base = f"{prefix}/{store_id}/{device_id}"
     writes = [
         "status",
@@ -81,12 +81,14 @@ def device_acl(prefix: str, store_id: str, device_id: str) -> list[str]:
         "catalogue/result",
         "renew/request",
         "chat",
+        "time/request",
     ]
     return [
         *(f"topic write {base}/{kind}" for kind in writes),
         f"topic read {base}/cmd/#",
         f"topic read {base}/renew/reply",
         f"topic read {base}/chat/operator",
+        f"topic read {base}/time/reply",
         f"topic read {prefix}/{store_id}/catalogue",
     ]
 
@@ -111,6 +113,8 @@ def role_acl(prefix: str, role: str) -> list[str]:
             f"topic write {enrol}/+/reply",
             f"topic read {prefix}/+/+/renew/request",
             f"topic write {prefix}/+/+/renew/reply",
+            f"topic read {prefix}/+/+/time/request",
+            f"topic write {prefix}/+/+/time/reply",
             f"topic readwrite {fleet}/#",
         ]
     if role == "admin":

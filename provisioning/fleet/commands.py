@@ -300,18 +300,34 @@ def backoffice() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Bundle folder (default FLEET/processes/NAME).",
 )
+@click.option(
+    "--signing-key",
+    is_flag=True,
+    help="Also copy the fleet's command-signing key into the bundle (commands.pem, 0600), for a process "
+    "that signs: the web app (staff_ack), send-command, publish-catalogue. Not for an ingest.",
+)
 @RELOAD_OPTION
-def backoffice_new(*, fleet_dir: Path, name: str, role: str, out: Path | None, reload_command: str) -> None:
+def backoffice_new(
+    *, fleet_dir: Path, name: str, role: str, out: Path | None, signing_key: bool, reload_command: str
+) -> None:
     """Issue a back-office process its own identity bundle (ca.pem, cert.pem, key.pem) and reload the ACL.
+
+    The process connects with it by `--identity DIR` (backoffice ingest, serve, send-command,
+    publish-catalogue). Give it to the process's user (chown -R) and keep it 0700.
 
     \b
     Example:
       provision backoffice new --fleet /srv/vitrina/fleet --name ingest-2
+      provision backoffice new --fleet /srv/vitrina/fleet --name web --signing-key
     """
+    if signing_key and role != "backoffice":
+        raise click.BadParameter("only a backoffice process signs commands", param_hint="--signing-key")
     with _fleet(fleet_dir) as fleet:
         target = out or fleet.process_dir(name)
         cert = fleet.new_backoffice_bundle(name, ROLES[role], _now(), target)
         click.echo(f"{pki.common_name(cert)} ({role}) in {target}/ until {cert.not_valid_after_utc:%Y-%m-%d}")
+        if signing_key:
+            click.echo(f"the command-signing key in {fleet.add_signing_key(target)} (0600)")
         _report_brokers(refresh_brokers(fleet, _now(), _reload_command(reload_command)))
 
 
@@ -646,8 +662,8 @@ def serve(
             service.stop()
             c = service.counters
             click.echo(
-                f"stopped: {c.issued} enrolled, {c.reissued} re-sent, {c.renewed} renewed, refused "
-                f"{c.refused}",
+                f"stopped: {c.issued} enrolled, {c.reissued} re-sent, {c.renewed} renewed, {c.times} time "
+                f"replies, refused {c.refused}",
                 err=True,
             )
 

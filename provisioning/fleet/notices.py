@@ -9,18 +9,18 @@ from pathlib import Path
 
 from mqtt_bridge.contract.enrolment import EnrolmentTopics, FleetDeviceNotice
 from mqtt_bridge.errors import MqttBridgeError
-from mqtt_bridge.identity import CA_FILE, CERT_FILE, KEY_FILE
-from mqtt_bridge.settings import BrokerSettings, TlsSettings, broker_settings_from_url
+from mqtt_bridge.identity import bundle_broker_settings
+from mqtt_bridge.settings import BrokerSettings
 from mqtt_bridge.transport import MqttTransport, Publisher
 
 log = logging.getLogger(__name__)
 
 
 def bundle_settings(broker_url: str, bundle: Path, prefix: str) -> BrokerSettings:
-    """Settings that connect to ``broker_url`` with a back-office bundle (ca.pem, cert.pem, key.pem)."""
-    settings = broker_settings_from_url(broker_url, ca_file=bundle / CA_FILE)
-    tls = TlsSettings(ca_file=bundle / CA_FILE, cert_file=bundle / CERT_FILE, key_file=bundle / KEY_FILE)
-    return settings.model_copy(update={"tls": tls, "topic_prefix": prefix})
+    """Settings that connect to ``broker_url`` with a back-office bundle (ca.pem, cert.pem, key.pem): the
+    same :func:`mqtt_bridge.identity.bundle_broker_settings` the ``backoffice`` commands' ``--identity``
+    uses."""
+    return bundle_broker_settings(broker_url, bundle, BrokerSettings(topic_prefix=prefix))
 
 
 def notice_message(prefix: str, notice: FleetDeviceNotice) -> tuple[str, bytes]:

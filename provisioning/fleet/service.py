@@ -1,9 +1,11 @@
 """``provision serve``: the enrolment and renewal service on the fleet's broker.
 
 It connects with its own back-office identity (``FLEET/enrolment/``, role ``enrolment``), subscribes to every
-claim request (``{prefix}/_enrol/+/request``) and every device's renewal request
-(``{prefix}/+/+/renew/request``), and answers each on its reply topic. Messages are taken in batches (all
-that wait, up to :attr:`EnrolmentService.batch_limit`); per batch:
+claim request (``{prefix}/_enrol/+/request``), every device's renewal request
+(``{prefix}/+/+/renew/request``) and time request (``{prefix}/+/+/time/request``), and answers each on its
+reply topic. Time requests are answered first and at once, each with the clock read just before its reply
+leaves (nothing else of the batch delays them: the device's self-test measures its clock against it).
+Messages are taken in batches (all that wait, up to :attr:`EnrolmentService.batch_limit`); per batch:
 
 1. each request is decided (:mod:`provisioning.fleet.enrolment`) and, when granted, its certificate signed
    and recorded in one registry transaction (token or serial marked used in the same transaction);
@@ -43,6 +45,8 @@ from mqtt_bridge.contract.enrolment import (
     RefusalCode,
     RenewalReply,
     RenewalRequest,
+    TimeReply,
+    TimeRequest,
 )
 from mqtt_bridge.contract.topics import DeviceTopics
 from mqtt_bridge.identity import serial_hex
@@ -84,6 +88,9 @@ class ServiceCounters:
     issued: int = 0
     reissued: int = 0
     renewed: int = 0
+    #: Time requests answered, and those that were not valid requests (skipped).
+    times: int = 0
+    bad_time_requests: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     reloads: int = 0
 
@@ -119,7 +126,11 @@ class EnrolmentService:
         self.transport = MqttTransport(
             settings,
             client_id="enrolment",
-            subscriptions=[(self.topics.request_filter, 1), (self.topics.renew_request_filter, 1)],
+            subscriptions=[
+                (self.topics.request_filter, 1),
+                (self.topics.renew_request_filter, 1),
+                (self.topics.time_request_filter, 1),
+            ],
             inbound_queue_size=10_000,
         )
         self.monitor = ConnectionMonitor(self.transport, log)
@@ -148,8 +159,9 @@ class EnrolmentService:
         messages = drain_queue(self.transport.inbound, wait_s, limit=self.batch_limit)
         if not messages:
             return 0
+        rest = [m for m in messages if not self._answer_time(m)]
         now = self.clock()
-        outcomes = [o for o in (self._handle(m, now) for m in messages) if o is not None]
+        outcomes = [o for o in (self._handle(m, now) for m in rest) if o is not None]
         if any(o.new_device for o in outcomes):
             for line in refresh_brokers(self.fleet, now, self.reload_command):
                 (log.error if "NOT RELOADED" in line else log.info)("ACL: %s", line)
@@ -162,6 +174,24 @@ class EnrolmentService:
             if outcome.notice is not None:
                 publish_notice(self.transport, self.prefix, outcome.notice, timeout_s=0)
         return len(messages)
+
+    def _answer_time(self, message: InboundMessage) -> bool:
+        """Answer a time request at once, with the clock read now; False when the message is not one."""
+        asker = self.topics.time_asker_of(message.topic)
+        if asker is None:
+            return False
+        try:
+            request = TimeRequest.model_validate_json(message.payload)
+        except ValidationError:
+            self.counters.bad_time_requests += 1
+            log.warning("ignored a time request from %s/%s: not a valid request", *asker)
+            return True
+        reply = TimeReply(request_id=request.request_id, ts=self.clock())
+        topic = DeviceTopics(self.prefix, *asker).time_reply
+        self.transport.publish(topic, reply.model_dump_json().encode(), qos=1)
+        self.counters.times += 1
+        log.debug("told %s/%s the time (request %s)", asker[0], asker[1], request.request_id)
+        return True
 
     def _sweep(self) -> None:
         """Clear retained claim replies older than ``reply_retain_s`` (an empty retained message)."""
