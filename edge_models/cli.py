@@ -17,7 +17,7 @@ import click
 import numpy as np
 
 from edge_models.benchmark import bench_model, bench_pipeline, machine_description
-from edge_models.config import DEFAULT_EMOTION_MODEL, DEFAULT_PRESENCE_MODEL
+from edge_models.config import DEFAULT_EMOTION_MODEL, DEFAULT_PRESENCE_MODEL, DEFAULT_REGION_MODEL
 from edge_models.datasets import (
     image_files,
     load_emotion_dataset,
@@ -508,6 +508,90 @@ def bench(
             f"{p['frame_size'][0]}x{p['frame_size'][1]}: {p['fps']:.1f} frames/s, "
             f"{p['faces']} faces in {p['frames']} frames"
         )
+
+
+@main.command("calibrate")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="A configured model whose family's variants are timed (repeatable) [default: the kiosk's: "
+    f"{DEFAULT_PRESENCE_MODEL}, {DEFAULT_REGION_MODEL}, {DEFAULT_EMOTION_MODEL}].",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    help="The kiosk's data folder ([storage] data_dir); the result is written there as calibration.json.",
+)
+@click.option("--threads", type=click.IntRange(1, 8), default=1, show_default=True, help="Threads a model.")
+@click.option("--rounds", type=click.IntRange(1), default=5, show_default=True, help="Interleaved rounds.")
+@click.option("--calls", type=click.IntRange(1), default=30, show_default=True, help="Timed calls a round.")
+@click.option("--no-save", is_flag=True, help="Measure and print only; leave calibration.json as it is.")
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def calibrate(
+    *,
+    models: tuple[str, ...],
+    data_dir: Path,
+    threads: int,
+    rounds: int,
+    calls: int,
+    no_save: bool,
+    manifest_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Time every shipped variant (int8, float) of the kiosk's models on this device and record the choice.
+
+    Each variant's whole step is timed (pre-processing, invoke, decoding) in interleaved rounds; the
+    configured variant is kept unless another is more than 5 % faster. The kiosk reads the result at start
+    ([perception] variant = "auto"; it measures by itself when the file is missing or was made on another
+    CPU, interpreter or model files), and so does the device self-test.
+
+    \b
+    Example:
+        edge-models calibrate
+        edge-models calibrate --json --data-dir /var/lib/vitrina
+        edge-models calibrate --model face_full_range_int8 --no-save
+    """
+    from edge_models import calibration
+
+    manifest, models_dir = _manifest(manifest_path)
+    chosen_models = models or (DEFAULT_PRESENCE_MODEL, DEFAULT_REGION_MODEL, DEFAULT_EMOTION_MODEL)
+    try:
+        result = calibration.measure(
+            chosen_models,
+            threads=threads,
+            rounds=rounds,
+            calls=calls,
+            manifest=manifest,
+            models_dir=models_dir,
+            progress=None if as_json else lambda message: click.echo(f"timing variants: {message}", err=True),
+        )
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = data_dir / calibration.CALIBRATION_FILE
+    if not no_save:
+        try:
+            calibration.save(result, path)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot write {path}: {exc.strerror or exc}; pass --data-dir with a folder you can write"
+            ) from exc
+    if as_json:
+        _echo_json({**result.model_dump(mode="json"), "saved_to": None if no_save else str(path)})
+        return
+    click.echo(f"{result.host.cpu} ({result.host.machine}), {result.host.interpreter}, {threads} thread(s)")
+    for choice in result.choices:
+        click.echo(f"{choice.family} ({choice.task}): runs {choice.chosen}")
+        for f in choice.figures:
+            mark = "*" if f.model == choice.chosen else " "
+            click.echo(
+                f"  {mark} {f.model:28} {f.precision:8} median {f.median_ms:.3f} ms "
+                f"(rounds {f.min_ms:.3f}-{f.max_ms:.3f})"
+            )
+    click.echo("not saved (--no-save)" if no_save else f"saved to {path}")
 
 
 def _asdict(value: Any) -> Any:

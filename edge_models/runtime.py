@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,24 @@ def find_interpreter(modules: Sequence[str] = INTERPRETER_MODULES) -> Interprete
     raise InterpreterUnavailableError(
         "no TFLite interpreter could be imported (" + "; ".join(failures) + "): " + INSTALL_HINT
     )
+
+
+#: The distribution that installs each interpreter module, for version reports.
+_DISTRIBUTIONS = {
+    "ai_edge_litert.interpreter": "ai-edge-litert",
+    "tflite_runtime.interpreter": "tflite-runtime",
+}
+
+
+def interpreter_description(backend: InterpreterBackend | None = None) -> str:
+    """The interpreter module that runs the models here and its installed version, e.g.
+    ``ai_edge_litert.interpreter 2.3.0`` (for benchmark reports and calibrations)."""
+    chosen = backend if backend is not None else find_interpreter()
+    try:
+        version = importlib.metadata.version(_DISTRIBUTIONS.get(chosen.module, chosen.module.split(".")[0]))
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{chosen.module} {version}"
 
 
 def sha256_bytes(content: bytes) -> str:
