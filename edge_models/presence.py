@@ -71,18 +71,6 @@ def detection_to_face(
     )
 
 
-def square_region(
-    box: Box, padding: float, frame_width: int, frame_height: int, min_side: float = 0.0
-) -> Box:
-    """The square of side ``padding`` times the box's longer side (at least ``min_side``), centred on the
-    box, moved inside the frame where it can be and clipped to it where it cannot."""
-    side = max(min_side, padding * max(box.width, box.height))
-    c = box.center
-    x0 = min(max(c.x - side / 2.0, 0.0), max(0.0, frame_width - side))
-    y0 = min(max(c.y - side / 2.0, 0.0), max(0.0, frame_height - side))
-    return Box(x0, y0, x0 + side, y0 + side).clip(frame_width, frame_height)
-
-
 class PresenceDetector(ModelOwner):
     """Find faces in BGR camera frames with a BlazeFace model from the manifest.
 
