@@ -80,7 +80,9 @@ class HostFingerprint(BaseModel):
     cpu: str = Field(description="CPU model name (/proc/cpuinfo), or the platform's processor name.")
     cpu_flags_sha256: str = Field(description="First 16 hex digits of the sha256 of the CPU's flag list.")
     machine: str = Field(description="Machine architecture (platform.machine()).")
-    interpreter: str = Field(description="The interpreter module and its version, as edge_models.runtime reports it.")
+    interpreter: str = Field(
+        description="The interpreter module and its version, as edge_models.runtime reports it."
+    )
     models_sha256: str = Field(
         description="First 16 hex digits of the sha256 over the measured files' digests."
     )

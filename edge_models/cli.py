@@ -594,6 +594,74 @@ def calibrate(
     click.echo("not saved (--no-save)" if no_save else f"saved to {path}")
 
 
+@main.command("profile")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--threads", type=click.IntRange(1, 8), default=1, show_default=True, help="Threads a model.")
+@click.option("--runs", type=click.IntRange(1), default=100, show_default=True, help="Calls a round.")
+@click.option("--top", type=click.IntRange(1), default=12, show_default=True, help="Rows of the layer table.")
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (every operator).")
+def profile(
+    *, names: tuple[str, ...], threads: int, runs: int, top: int, manifest_path: Path | None, as_json: bool
+) -> None:
+    """Op-by-op profile: each operator of a model cut out and timed alone through LiteRT (XNNPACK).
+
+    LiteRT's Python API has no profiler, so each operator becomes a one-operator model, timed in the same
+    delegate and kernels as the whole model. Totals by operator type; with two models (an int8 file and its
+    float twin), the layers where they differ most, matched by operator and tensor shapes. This is how
+    docs/edge-models-runtime.md ("Variants") found why int8 runs slower than float16 on an x86-64 without
+    VNNI.
+
+    \b
+    Example:
+        edge-models profile face_full_range_int8 face_full_range_float
+        edge-models profile emotion_vitrina_int8 --json
+    """
+    from collections import defaultdict
+
+    from edge_models.runtime import profile_ops, read_verified
+
+    manifest, models_dir = _manifest(manifest_path)
+    profiles: dict[str, list[Any]] = {}
+    try:
+        for name in names:
+            profiles[name] = profile_ops(read_verified(manifest.get(name), models_dir), threads, runs)
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json(
+            {
+                "machine": machine_description(),
+                "threads": threads,
+                "models": {n: [_asdict(t) for t in p] for n, p in profiles.items()},
+            }
+        )
+        return
+    for name, ops in profiles.items():
+        by_type: dict[str, list[float]] = defaultdict(list)
+        for t in ops:
+            by_type[t.op].append(t.ms)
+        click.echo(f"{name}: {sum(t.ms for t in ops):.3f} ms over {len(ops)} operators, {threads} thread(s)")
+        for op, times in sorted(by_type.items(), key=lambda kv: -sum(kv[1])):
+            click.echo(f"  {op:22} x{len(times):<4} {sum(times):8.3f} ms")
+    if len(profiles) == 2:
+        (a_name, a_ops), (b_name, b_ops) = profiles.items()
+        groups: dict[tuple[str, Any, Any], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for side, ops in ((0, a_ops), (1, b_ops)):
+            for t in ops:
+                if t.op in ("RELU", "DEQUANTIZE", "QUANTIZE"):  # fused or folded in the whole model
+                    continue
+                groups[(t.op, t.inputs[0] if t.inputs else (), t.output)][side] += t.ms
+        click.echo(f"layers that differ most ({a_name} vs {b_name}, ms):")
+        for (op, shape_in, shape_out), (a, b) in sorted(
+            groups.items(), key=lambda kv: -abs(kv[1][0] - kv[1][1])
+        )[:top]:
+            click.echo(
+                f"  {op:18} {shape_in!s:20} -> {shape_out!s:20} {a:7.3f} {b:7.3f}  "
+                f"x{a / b if b else float('inf'):.2f}"
+            )
+
+
 def _asdict(value: Any) -> Any:
 
     result = asdict(value)
