@@ -225,7 +225,6 @@ def measure(
         family = family_of(name)
         variants = variants_in(manifest, family) or {"int8": name}
         plan.append((family, entry.task, name, variants))
-    measured = sorted({n for _, _, _, vs in plan for n in vs.values()})
     tasks = {name: task for _, task, _, vs in plan for name in vs.values()}
     seconds = _time_rounds(
         tasks,
@@ -238,6 +237,11 @@ def measure(
     )
     choices = []
     for family, task, preferred, variants in plan:
+        if not any(name in seconds for name in variants.values()):
+            raise CalibrationError(
+                f"no variant of {family} could be loaded ({', '.join(variants.values())}); "
+                "`edge-models list` says which file is damaged"
+            )
         figures = tuple(
             VariantFigure(
                 model=name,
@@ -248,6 +252,7 @@ def measure(
                 calls=calls,
             )
             for name in variants.values()
+            if name in seconds
         )
         choices.append(
             FamilyChoice(
@@ -260,7 +265,7 @@ def measure(
         )
     return Calibration(
         created=datetime.now(UTC),
-        host=host_fingerprint(measured, manifest),
+        host=host_fingerprint(sorted(seconds), manifest),
         threads=threads,
         rounds=rounds,
         margin=margin,
@@ -282,9 +287,14 @@ def _time_rounds(
     steps: dict[str, _Step] = {}
     try:
         for name, task in tasks.items():
-            steps[name] = _step(name, task, threads, manifest, models_dir)
+            try:
+                step = _step(name, task, threads, manifest, models_dir)
+            except EdgeModelsError as exc:  # a damaged or missing file: the other variant may still run
+                log.warning("variant %s left out of the calibration: %s", name, exc)
+                continue
+            steps[name] = step
             for _ in range(3):  # warm caches and lazy initialisation, untimed
-                steps[name].call()
+                step.call()
         seconds: dict[str, list[float]] = {name: [] for name in steps}
         order = list(steps)
         for r in range(rounds):

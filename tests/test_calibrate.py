@@ -230,3 +230,32 @@ def test_a_variant_measurement_that_cannot_be_saved_is_a_warning_with_the_fix(tm
     line = judge_variants(facts)
     assert line.status == "warn" and line.fix is not None and str(blocker) in line.fix.en
     assert judge_variants(VariantFacts("p", error="x")).fix is not None
+
+
+def test_a_damaged_variant_is_left_out_and_the_other_one_chosen(tmp_path: Path) -> None:
+    import shutil
+
+    from edge_models.manifest import MODELS_DIR
+
+    models = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, models)  # a copy: the real files are never touched
+    victim = models / "face_short_range_int8.tflite"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    manifest = load_manifest(models / "manifest.json")
+    made = calibration.measure(
+        ("face_short_range_int8",), rounds=1, calls=1, manifest=manifest, models_dir=models
+    )
+    (choice,) = made.choices
+    assert [f.model for f in choice.figures] == ["face_short_range_float"]
+    assert choice.chosen == "face_short_range_float"
+    assert calibration.is_current(made, ("face_short_range_int8",), 1, manifest)
+    shutil.copy(models / "face_short_range_float.tflite", victim)  # now both are damaged
+    data = bytearray((models / "face_short_range_float.tflite").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (models / "face_short_range_float.tflite").write_bytes(bytes(data))
+    with pytest.raises(calibration.CalibrationError, match="no variant of face_short_range"):
+        calibration.measure(
+            ("face_short_range_int8",), rounds=1, calls=1, manifest=manifest, models_dir=models
+        )

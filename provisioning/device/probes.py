@@ -159,7 +159,12 @@ def probe_variants(
             chosen = tuple((calibration.family_of(n), run[n], None) for n in configured)
             return VariantFacts(str(path), chosen, forced=p.variant), run
         measured = calibration.measure(
-            configured, threads=config.presence.threads, manifest=manifest, models_dir=folder
+            configured,
+            threads=config.presence.threads,
+            rounds=3,
+            calls=10,
+            manifest=manifest,
+            models_dir=folder,
         )
         calibration.save(measured, path)
     except (EdgeModelsError, OSError) as exc:
