@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from edge_models.config import EmotionSettings, PresenceSettings
 from kiosk.config import PerceptionConfig, TrackerConfig
-from kiosk.decisions.tracker import Tracker
-from kiosk.perception.regions import MotionGate, RegionDetector, whole_frame
 from kiosk.perception.types import VALENCES, Box, Detection, Frame, ValenceReading
 
 if TYPE_CHECKING:
     from edge_models.calibration import Calibration
     from edge_models.values import Face
+    from kiosk.perception.regions import RegionDetector
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +175,8 @@ def open_model_detector(
     from edge_models.manifest import load_manifest
     from edge_models.pipeline import analyse_faces
     from edge_models.presence import PresenceDetector
+    from kiosk.decisions.tracker import Tracker
+    from kiosk.perception.regions import MotionGate, RegionDetector, whole_frame
 
     perception = perception if perception is not None else PerceptionConfig()
     manifest = load_manifest()
