@@ -133,16 +133,19 @@ def test_camera_source_missing_fails_the_camera(device: Device, tmp_path: Path) 
 def test_a_corrupted_model_fails_its_line(device: Device, tmp_path: Path) -> None:
     models = tmp_path / "models"
     shutil.copytree(MODELS_DIR, models)  # a copy: the real files are never touched
-    victim = models / "face_full_range_int8.tflite"
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    victim.write_bytes(bytes(data))
+    # Both variants of the whole-frame detector: with one of them intact the calibration would simply run
+    # the other (and the damaged file, unused, would be a warning).
+    for victim in (models / "face_full_range_int8.tflite", models / "face_full_range_float.tflite"):
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        victim.write_bytes(bytes(data))
     code, report, _ = check(device.config, "--models-dir", str(models))
     line = by_check(report)["model:face_full_range_int8"]
     assert code == 1
     assert line["status"] == "fail"
     assert "sha256" in line["detail"]
     assert "damaged" in line["fix"]["en"]
+    assert by_check(report)["variants"]["status"] == "warn"  # nothing to choose from: the configured one
     assert by_check(report)["model:emotion_vitrina_int8"]["status"] == "pass"
 
 
