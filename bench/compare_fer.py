@@ -515,6 +515,13 @@ def main() -> None:
         key = "ratio" if mode == "defaults" else "ratio_equal_threads"
         report[key] = result["ratio"]["median"]
         report[f"{key}_spread"] = result["ratio"]
+    if "equal_threads" in results:
+        # One busy thread a side and no more CPU than wall time: the pinning held (see thread_summary).
+        report["equal_threads_verified"] = {
+            side: results["equal_threads"][side]["threads"]["busy_threads"] == 1
+            and results["equal_threads"][side]["threads"]["cpu_over_wall"] <= 1.1
+            for side in ("ours", "fer")
+        }
     report["pipeline_ms_per_frame_one_thread"] = (
         results["equal_threads"]["ours_ms_per_frame"]["median"] if "equal_threads" in results else None
     )
