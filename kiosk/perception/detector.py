@@ -156,7 +156,7 @@ def open_model_detector(
     *,
     perception: PerceptionConfig | None = None,
     tracker: TrackerConfig | None = None,
-    data_dir: Path = Path("var"),
+    data_dir: Path | None = None,
 ) -> ModelDetector:
     """Open the real models (``edge_models``) as the kiosk's configuration says.
 
@@ -166,7 +166,8 @@ def open_model_detector(
     attract-only.
 
     ``perception`` picks each model's variant (``auto``: the one measured fastest here, from the
-    calibration file in ``data_dir``, measured now when missing or stale) and turns region detection on or
+    calibration file in ``data_dir``, measured now when missing or stale; without a ``data_dir`` or a
+    ``calibration_file`` nothing is measured and the configured variants run) and turns region detection on or
     off (:mod:`kiosk.perception.regions`, fed by a private :class:`~kiosk.decisions.tracker.Tracker` with
     ``tracker``'s settings). ``clock`` times the frames: the emotion rate, the whole-frame interval.
     """
@@ -262,7 +263,7 @@ class ModelChoice:
         """One line for the log: what runs and why."""
         names = ", ".join(n for n in (self.presence, self.region, self.emotion) if n)
         if self.calibration is None:
-            return f"models: {names} (variant forced by configuration)"
+            return f"models: {names} (as configured: forced, or no calibration)"
         when = (
             "measured now" if self.measured_now else f"measured {self.calibration.created:%Y-%m-%d %H:%M} UTC"
         )
@@ -273,7 +274,7 @@ def choose_models(
     presence: PresenceSettings,
     emotion: EmotionSettings,
     perception: PerceptionConfig,
-    data_dir: Path,
+    data_dir: Path | None,
     with_emotion: bool = True,
 ) -> ModelChoice:
     """Resolve each configured model to the variant that runs (see ``[perception] variant``)."""
@@ -289,8 +290,8 @@ def choose_models(
         configured.append(emotion.model)
     found: Calibration | None = None
     measured_now = False
-    if perception.variant == "auto":
-        path = perception.calibration_file or data_dir / calib.CALIBRATION_FILE
+    path = perception.calibration_file or (data_dir / calib.CALIBRATION_FILE if data_dir else None)
+    if perception.variant == "auto" and path is not None:
         try:
             found, measured_now = calib.ensure(path, configured, threads=presence.threads, manifest=manifest)
         except EdgeModelsError as exc:
