@@ -17,7 +17,7 @@ import click
 import numpy as np
 
 from edge_models.benchmark import bench_model, bench_pipeline, machine_description
-from edge_models.config import DEFAULT_EMOTION_MODEL, DEFAULT_PRESENCE_MODEL
+from edge_models.config import DEFAULT_EMOTION_MODEL, DEFAULT_PRESENCE_MODEL, DEFAULT_REGION_MODEL
 from edge_models.datasets import (
     image_files,
     load_emotion_dataset,
@@ -508,6 +508,158 @@ def bench(
             f"{p['frame_size'][0]}x{p['frame_size'][1]}: {p['fps']:.1f} frames/s, "
             f"{p['faces']} faces in {p['frames']} frames"
         )
+
+
+@main.command("calibrate")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="A configured model whose family's variants are timed (repeatable) [default: the kiosk's: "
+    f"{DEFAULT_PRESENCE_MODEL}, {DEFAULT_REGION_MODEL}, {DEFAULT_EMOTION_MODEL}].",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var"),
+    show_default=True,
+    help="The kiosk's data folder ([storage] data_dir); the result is written there as calibration.json.",
+)
+@click.option("--threads", type=click.IntRange(1, 8), default=1, show_default=True, help="Threads a model.")
+@click.option("--rounds", type=click.IntRange(1), default=5, show_default=True, help="Interleaved rounds.")
+@click.option("--calls", type=click.IntRange(1), default=30, show_default=True, help="Timed calls a round.")
+@click.option("--no-save", is_flag=True, help="Measure and print only; leave calibration.json as it is.")
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def calibrate(
+    *,
+    models: tuple[str, ...],
+    data_dir: Path,
+    threads: int,
+    rounds: int,
+    calls: int,
+    no_save: bool,
+    manifest_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Time every shipped variant (int8, float) of the kiosk's models on this device and record the choice.
+
+    Each variant's whole step is timed (pre-processing, invoke, decoding) in interleaved rounds; the
+    configured variant is kept unless another is more than 5 % faster. The kiosk reads the result at start
+    ([perception] variant = "auto"; it measures by itself when the file is missing or was made on another
+    CPU, interpreter or model files), and so does the device self-test.
+
+    \b
+    Example:
+        edge-models calibrate
+        edge-models calibrate --json --data-dir /var/lib/vitrina
+        edge-models calibrate --model face_full_range_int8 --no-save
+    """
+    from edge_models import calibration
+
+    manifest, models_dir = _manifest(manifest_path)
+    chosen_models = models or (DEFAULT_PRESENCE_MODEL, DEFAULT_REGION_MODEL, DEFAULT_EMOTION_MODEL)
+    try:
+        result = calibration.measure(
+            chosen_models,
+            threads=threads,
+            rounds=rounds,
+            calls=calls,
+            manifest=manifest,
+            models_dir=models_dir,
+            progress=None if as_json else lambda message: click.echo(f"timing variants: {message}", err=True),
+        )
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = data_dir / calibration.CALIBRATION_FILE
+    if not no_save:
+        try:
+            calibration.save(result, path)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot write {path}: {exc.strerror or exc}; pass --data-dir with a folder you can write"
+            ) from exc
+    if as_json:
+        _echo_json({**result.model_dump(mode="json"), "saved_to": None if no_save else str(path)})
+        return
+    click.echo(f"{result.host.cpu} ({result.host.machine}), {result.host.interpreter}, {threads} thread(s)")
+    for choice in result.choices:
+        click.echo(f"{choice.family} ({choice.task}): runs {choice.chosen}")
+        for f in choice.figures:
+            mark = "*" if f.model == choice.chosen else " "
+            click.echo(
+                f"  {mark} {f.model:28} {f.precision:8} median {f.median_ms:.3f} ms "
+                f"(rounds {f.min_ms:.3f}-{f.max_ms:.3f})"
+            )
+    click.echo("not saved (--no-save)" if no_save else f"saved to {path}")
+
+
+@main.command("profile")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--threads", type=click.IntRange(1, 8), default=1, show_default=True, help="Threads a model.")
+@click.option("--runs", type=click.IntRange(1), default=100, show_default=True, help="Calls a round.")
+@click.option("--top", type=click.IntRange(1), default=12, show_default=True, help="Rows of the layer table.")
+@manifest_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (every operator).")
+def profile(
+    *, names: tuple[str, ...], threads: int, runs: int, top: int, manifest_path: Path | None, as_json: bool
+) -> None:
+    """Op-by-op profile: each operator of a model cut out and timed alone through LiteRT (XNNPACK).
+
+    LiteRT's Python API has no profiler, so each operator becomes a one-operator model, timed in the same
+    delegate and kernels as the whole model. Totals by operator type; with two models (an int8 file and its
+    float twin), the layers where they differ most, matched by operator and tensor shapes. This is how
+    docs/edge-models-runtime.md ("Variants") found why int8 runs slower than float16 on an x86-64 without
+    VNNI.
+
+    \b
+    Example:
+        edge-models profile face_full_range_int8 face_full_range_float
+        edge-models profile emotion_vitrina_int8 --json
+    """
+    from collections import defaultdict
+
+    from edge_models.runtime import profile_ops, read_verified
+
+    manifest, models_dir = _manifest(manifest_path)
+    profiles: dict[str, list[Any]] = {}
+    try:
+        for name in names:
+            profiles[name] = profile_ops(read_verified(manifest.get(name), models_dir), threads, runs)
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json(
+            {
+                "machine": machine_description(),
+                "threads": threads,
+                "models": {n: [_asdict(t) for t in p] for n, p in profiles.items()},
+            }
+        )
+        return
+    for name, ops in profiles.items():
+        by_type: dict[str, list[float]] = defaultdict(list)
+        for t in ops:
+            by_type[t.op].append(t.ms)
+        click.echo(f"{name}: {sum(t.ms for t in ops):.3f} ms over {len(ops)} operators, {threads} thread(s)")
+        for op, times in sorted(by_type.items(), key=lambda kv: -sum(kv[1])):
+            click.echo(f"  {op:22} x{len(times):<4} {sum(times):8.3f} ms")
+    if len(profiles) == 2:
+        (a_name, a_ops), (b_name, b_ops) = profiles.items()
+        groups: dict[tuple[str, Any, Any], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for side, ops in ((0, a_ops), (1, b_ops)):
+            for t in ops:
+                if t.op in ("RELU", "DEQUANTIZE", "QUANTIZE"):  # fused or folded in the whole model
+                    continue
+                groups[(t.op, t.inputs[0] if t.inputs else (), t.output)][side] += t.ms
+        click.echo(f"layers that differ most ({a_name} vs {b_name}, ms):")
+        for (op, shape_in, shape_out), (a, b) in sorted(
+            groups.items(), key=lambda kv: -abs(kv[1][0] - kv[1][1])
+        )[:top]:
+            click.echo(
+                f"  {op:18} {shape_in!s:20} -> {shape_out!s:20} {a:7.3f} {b:7.3f}  "
+                f"x{a / b if b else float('inf'):.2f}"
+            )
 
 
 def _asdict(value: Any) -> Any:

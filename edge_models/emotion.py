@@ -11,7 +11,7 @@ from edge_models.config import DEFAULT_ABSTAIN_THRESHOLD, DEFAULT_EMOTION_MODEL,
 from edge_models.errors import ModelVerificationError
 from edge_models.manifest import Manifest
 from edge_models.postprocess import emotion_scores, normalise_probabilities
-from edge_models.preprocess import apply_lut, resize_square, to_gray
+from edge_models.preprocess import PixelMap, resize_square, to_gray
 from edge_models.quantization import pixel_lut
 from edge_models.runtime import LoadedModel, ModelOwner, open_model
 from edge_models.values import FER_CLASSES, EmotionScores
@@ -53,6 +53,7 @@ class EmotionClassifier(ModelOwner):
             )
         q = spec.quantization
         self._lut = pixel_lut(q.scale if q else None, q.zero_point if q else 0, spec.dtype)
+        self._pixels = PixelMap(self._lut)
         self._input_shape = spec.shape
         self.input_size = spec.shape[1]
         self.abstain_threshold = abstain_threshold
@@ -74,7 +75,7 @@ class EmotionClassifier(ModelOwner):
     def prepare(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.generic]:
         """The model input tensor for a face crop: gray, 64 x 64, [-1, 1], quantised when int8."""
         gray = resize_square(to_gray(crop), self.input_size)
-        return apply_lut(np.ascontiguousarray(gray), self._lut).reshape(self._input_shape)
+        return self._pixels(gray).reshape(self._input_shape)
 
     def probabilities(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """The 7 class probabilities, in :data:`FER_CLASSES` order (the model ends in a softmax)."""

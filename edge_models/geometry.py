@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from edge_models.errors import ModelInputError
-from edge_models.values import Point
+from edge_models.values import Box, Point
 
 #: Typical adult face width (bizygomatic breadth about 14 cm; BlazeFace boxes are a little wider).
 DEFAULT_FACE_WIDTH_M = 0.15
@@ -47,3 +47,15 @@ def estimate_yaw_deg(nose: Point, right_ear: Point, left_ear: Point) -> float:
     mx, my = (left_ear.x + right_ear.x) / 2.0, (left_ear.y + right_ear.y) / 2.0
     along = (nose.x - mx) * ux + (nose.y - my) * uy
     return math.degrees(math.atan2(along, half))
+
+
+def square_region(
+    box: Box, padding: float, frame_width: int, frame_height: int, min_side: float = 0.0
+) -> Box:
+    """The square of side ``padding`` times the box's longer side (at least ``min_side``), centred on the
+    box, moved inside the frame where it can be and clipped to it where it cannot."""
+    side = max(min_side, padding * max(box.width, box.height))
+    c = box.center
+    x0 = min(max(c.x - side / 2.0, 0.0), max(0.0, frame_width - side))
+    y0 = min(max(c.y - side / 2.0, 0.0), max(0.0, frame_height - side))
+    return Box(x0, y0, x0 + side, y0 + side).clip(frame_width, frame_height)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +39,31 @@ def analyse_frame(
     ``max_classified`` of them (None: all). With ``classify`` False no face is classified (a frame between
     two scheduled readings). Faces come back in the detector's order.
     """
-    faces = detector.detect(frame)
+    return analyse_faces(
+        classifier,
+        frame,
+        detector.detect(frame),
+        crop_margin=crop_margin,
+        min_face_px=min_face_px,
+        min_frontalness=min_frontalness,
+        classify=classify,
+        max_classified=max_classified,
+    )
+
+
+def analyse_faces(
+    classifier: EmotionClassifier,
+    frame: npt.NDArray[np.uint8],
+    faces: Sequence[Face],
+    *,
+    crop_margin: float = 0.1,
+    min_face_px: int = 40,
+    min_frontalness: float = 0.5,
+    classify: bool = True,
+    max_classified: int | None = None,
+) -> list[FaceAnalysis]:
+    """Crop (eye-aligned) and classify the faces that matter among ``faces`` already found in ``frame``
+    (by a whole-frame detection or a search of regions around tracked faces); see :func:`analyse_frame`."""
     eligible = sorted(
         (
             i

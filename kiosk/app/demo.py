@@ -308,7 +308,12 @@ def _open_models(config: KioskConfig) -> Detector:
         from kiosk.perception.detector import open_model_detector
 
         return open_model_detector(
-            config.presence, config.emotion, read_expression=config.privacy.mode != "presence_only"
+            config.presence,
+            config.emotion,
+            read_expression=config.privacy.mode != "presence_only",
+            perception=config.perception,
+            tracker=config.tracker,
+            data_dir=config.storage.data_dir,
         )
     except Exception as exc:  # any failure to load the models: missing package, file or interpreter
         raise DemoError(

@@ -124,6 +124,30 @@ class ModelFacts:
     p95_ms: float | None = None
 
 
+@dataclass(frozen=True)
+class VariantFacts:
+    """Which variant of each model the kiosk runs, and the measurement that chose it."""
+
+    path: str  # the calibration file
+    chosen: tuple[tuple[str, str, float | None], ...] = ()  # (family, model run, its ms a call)
+    others: tuple[tuple[str, float], ...] = ()  # (model not chosen, its ms a call)
+    forced: str | None = None  # "int8" / "float" when [perception] variant forces one
+    error: str = ""
+
+
+def judge_variants(facts: VariantFacts) -> CheckResult:
+    """The variant choice as a line: measured and saved, forced by the configuration, or not measured (a
+    warning: the kiosk then runs the configured variants, which work but may be slower)."""
+    if facts.error:
+        return _result("variants", "warn", facts.error, "fix_variants", path=facts.path)
+    runs = ", ".join(name if ms is None else f"{name} {ms:.2f} ms" for _family, name, ms in facts.chosen)
+    if facts.forced is not None:
+        return _result("variants", "pass", f"runs {runs} ([perception] variant = {facts.forced})")
+    beaten = ", ".join(f"{name} {ms:.2f} ms" for name, ms in facts.others)
+    detail = f"runs {runs}" + (f" (not: {beaten})" if beaten else "") + f"; saved in {facts.path}"
+    return _result("variants", "pass", detail)
+
+
 def judge_model(facts: ModelFacts, settings: SelfTestSettings) -> CheckResult:
     """Checksum, then loading, then the latency budget (models in use only). An unused model's damaged
     file is a warning: the kiosk does not need it, but the install is damaged."""

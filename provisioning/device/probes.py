@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +55,7 @@ from provisioning.device.judges import (
     DiskFacts,
     ModelFacts,
     OutboxFacts,
+    VariantFacts,
 )
 from provisioning.device.settings import SelfTestSettings
 
@@ -123,23 +124,78 @@ def probe_camera(
 # -- models -------------------------------------------------------------------------------------------------
 
 
-def models_in_use(config: KioskConfig) -> dict[str, tuple[ModelTask, int]]:
-    """The models this configuration runs: name -> (task, interpreter threads)."""
-    used: dict[str, tuple[ModelTask, int]] = {config.presence.model: ("presence", config.presence.threads)}
+def models_in_use(
+    config: KioskConfig, resolved: Mapping[str, str] | None = None
+) -> dict[str, tuple[ModelTask, int]]:
+    """The models this configuration runs: name -> (task, interpreter threads). ``resolved`` maps a
+    configured name to the variant that runs (:func:`probe_variants`); the region model counts when region
+    detection is on."""
+    run = resolved or {}
+    used: dict[str, tuple[ModelTask, int]] = {
+        run.get(config.presence.model, config.presence.model): ("presence", config.presence.threads)
+    }
+    if config.perception.regions:
+        region = config.perception.region_model
+        used[run.get(region, region)] = ("presence", config.presence.threads)
     if config.emotion.enabled and config.privacy.mode != "presence_only":
-        used[config.emotion.model] = ("emotion", config.emotion.threads)
+        used[run.get(config.emotion.model, config.emotion.model)] = ("emotion", config.emotion.threads)
     return used
 
 
+def probe_variants(
+    config: KioskConfig, models_dir: Path | None = None
+) -> tuple[VariantFacts, dict[str, str]]:
+    """Measure which variant of each configured model runs fastest here and save the choice where the kiosk
+    reads it (``[perception] variant = "auto"``; a forced variant is only reported). Returns the facts and
+    configured name -> the model that runs."""
+    from edge_models import calibration
+
+    p = config.perception
+    path = p.calibration_file or config.storage.data_dir / calibration.CALIBRATION_FILE
+    folder = models_dir or MODELS_DIR
+    configured = list(models_in_use(config))
+    try:
+        manifest = load_manifest(folder / "manifest.json")
+        if p.variant != "auto":
+            run = {name: calibration.resolve(name, p.variant, None, manifest) for name in configured}
+            chosen = tuple((calibration.family_of(n), run[n], None) for n in configured)
+            return VariantFacts(str(path), chosen, forced=p.variant), run
+        measured = calibration.measure(
+            configured,
+            threads=config.presence.threads,
+            rounds=3,
+            calls=10,
+            manifest=manifest,
+            models_dir=folder,
+        )
+        calibration.save(measured, path)
+    except (EdgeModelsError, OSError) as exc:
+        return VariantFacts(str(path), error=f"not measured: {exc}"), {}
+    run = {name: calibration.resolve(name, "auto", measured, manifest) for name in configured}
+    chosen_facts = []
+    others = []
+    for choice in measured.choices:
+        for figure in choice.figures:
+            if figure.model == choice.chosen:
+                chosen_facts.append((choice.family, figure.model, figure.median_ms))
+            else:
+                others.append((figure.model, figure.median_ms))
+    return VariantFacts(str(path), tuple(chosen_facts), tuple(others)), run
+
+
 def probe_models(
-    config: KioskConfig, settings: SelfTestSettings, models_dir: Path | None = None
+    config: KioskConfig,
+    settings: SelfTestSettings,
+    models_dir: Path | None = None,
+    resolved: Mapping[str, str] | None = None,
 ) -> list[ModelFacts]:
     """Every model of the manifest in ``models_dir`` (default: the installed one): each file's size and
-    sha256 against the manifest; the models the configuration uses are also loaded (the runtime checks
-    their tensors) and timed, ``latency_runs`` calls after ten untimed ones."""
+    sha256 against the manifest; the models the configuration runs (after the variant choice, ``resolved``)
+    are also loaded (the runtime checks their tensors) and timed, ``latency_runs`` calls after ten untimed
+    ones."""
     folder = models_dir or MODELS_DIR
     manifest = load_manifest(folder / "manifest.json")
-    used = models_in_use(config)
+    used = models_in_use(config, resolved)
     facts = []
     for entry in manifest.models:
         task_threads = used.get(entry.name)

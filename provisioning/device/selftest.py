@@ -41,6 +41,7 @@ from provisioning.device.judges import (
     judge_identity,
     judge_model,
     judge_outbox,
+    judge_variants,
     words,
 )
 from provisioning.device.probes import TimeReading
@@ -102,7 +103,11 @@ def run_selftest(
     config, identity, identity_result = _identity(written, seams.now())
     results.append(identity_result)
     results.append(judge_camera(probes.probe_camera(config.camera, settings), settings))
-    results.extend(judge_model(f, settings) for f in probes.probe_models(config, settings, seams.models_dir))
+    variants, resolved = probes.probe_variants(config, seams.models_dir)
+    results.append(judge_variants(variants))
+    results.extend(
+        judge_model(f, settings) for f in probes.probe_models(config, settings, seams.models_dir, resolved)
+    )
     results.append(judge_display(seams.display((config.ui.width, config.ui.height), config.ui.fullscreen)))
 
     usable = identity_result.status != "fail"
