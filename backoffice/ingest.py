@@ -416,8 +416,9 @@ _SQL = {
 
 def migrate_store(db: Database) -> None:
     """Make or update every table of the store that is not the web application's: the ingest's, the
-    rollups', staff calls' and retention's. The first time the rollups are made on a store that already
-    holds events (one made before them), they are filled from those events (:func:`rollups.rebuild`)."""
+    rollups', staff calls' and retention's. The first time the rollups, or a rollup column added later,
+    are made on a store that already holds events, they are filled from those events
+    (:func:`rollups.rebuild`; hours older than retention's cut-off keep their rows, a later column 0)."""
     _adopt_legacy_migrations(db)
     db.migrate("ingest", MIGRATIONS)
     db.migrate("staff_calls", staff_calls.MIGRATIONS)
@@ -428,8 +429,10 @@ def migrate_store(db: Database) -> None:
     proof_of_play.migrate(db)
     chat_store.migrate(db)
     made = db.migrate("rollups", rollups.MIGRATIONS)
-    if "0001_rollups" in made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:
-        logger.info("the rollups are new on a store that holds events: counting them once (backfill)")
+    # A rollup table or column new to a store that holds events (the rollups themselves, or a column
+    # added later, 0 in every stored row) is filled by counting the raw events once.
+    if made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:
+        logger.info("rollups %s are new on a store that holds events: counting them once", ", ".join(made))
         rollups.rebuild(db)
 
 

@@ -19,7 +19,8 @@ hour's start in UTC (:func:`hour_of`) of the event's own ``ts`` (the device's cl
 on the device); staff calls count in the hour the back office received them.
 
 The tables are made from :data:`TABLES` by the migration ``0001_rollups``; a column added later needs a
-migration of its own (and its name added to the table's spec), never an edit of the first one's columns.
+migration of its own (and its name added to the table's spec, under ``added``, which the first migration's
+``CREATE TABLE`` leaves out), never an edit of the first one's columns. :data:`MIGRATIONS` lists them.
 """
 
 from __future__ import annotations
@@ -76,23 +77,43 @@ class RollupTable:
     maxes: tuple[str, ...] = ()
     #: Key columns that hold integers; the other keys are text.
     integer_keys: tuple[str, ...] = ("hour",)
+    #: Sums added after the table was first made, each by a migration of its own (:meth:`add_sql`);
+    #: :meth:`create_sql` leaves them out, so the first migration stays what it was.
+    added: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
         return self.sums + self.maxes
 
+    @staticmethod
+    def _sum_type(column: str, dialect: Dialect) -> str:
+        if column.endswith(("_s", "_sum")):
+            return "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+        return "INTEGER" if dialect == "sqlite" else "BIGINT"
+
     def create_sql(self, dialect: Dialect) -> str:
+        """The table as its first migration makes it (without the ``added`` sums)."""
         key_types = {k: "INTEGER" if dialect == "sqlite" else "BIGINT" for k in self.integer_keys}
         real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
-        count = "INTEGER" if dialect == "sqlite" else "BIGINT"
         parts = [f"{k} {key_types.get(k, 'TEXT')} NOT NULL" for k in self.keys]
         for column in self.sums:
-            kind = real if column.endswith(("_s", "_sum")) else count
-            parts.append(f"{column} {kind} NOT NULL DEFAULT 0")
+            if column not in self.added:
+                parts.append(f"{column} {self._sum_type(column, dialect)} NOT NULL DEFAULT 0")
         parts += [f"{column} {real}" for column in self.maxes]
         parts.append(f"PRIMARY KEY ({', '.join(self.keys)})")
         index = f"CREATE INDEX {self.name}_hour ON {self.name} (hour)"
         return f"CREATE TABLE {self.name} ({', '.join(parts)});\n{index}"
+
+    def add_sql(self, columns: Sequence[str], dialect: Dialect) -> str:
+        """The statements of a later migration that adds the ``added`` sums ``columns`` (0 in every row
+        already stored: a recount, :func:`rebuild`, fills them from the raw events)."""
+        unknown = [c for c in columns if c not in self.added or c not in self.sums]
+        if unknown:
+            raise ValueError(f"{self.name}: {unknown} must be listed in both sums and added")
+        return ";\n".join(
+            f"ALTER TABLE {self.name} ADD COLUMN {c} {self._sum_type(c, dialect)} NOT NULL DEFAULT 0"
+            for c in columns
+        )
 
     def pg_types(self) -> tuple[str, ...]:
         """Each column's PostgreSQL type (keys, sums, maxes), for :meth:`Database.insert_many`."""
@@ -122,6 +143,10 @@ class RollupTable:
 
 _DEVICE_HOUR = ("store_id", "device_id", "hour")
 
+#: ``audience_hourly``'s frustration rate population (docs/backoffice-data.md, Frustration): visits of
+#: schema 2 whose expression was read, and the frustrated ones among them. Migration ``0002``.
+_FRUSTRATION_READ = ("visits_v2_read", "frustrated_read")
+
 AUDIENCE = RollupTable(
     "audience_hourly",
     _DEVICE_HOUR,
@@ -140,7 +165,10 @@ AUDIENCE = RollupTable(
         "frustrated",
         "consent_opted_in",
         "consent_opted_out",
+        "visits_v2_read",
+        "frustrated_read",
     ),
+    added=_FRUSTRATION_READ,
 )
 
 OFFERS = RollupTable(
@@ -233,9 +261,15 @@ def _migration_sql(dialect: Dialect) -> str:
     return ";\n".join([t.create_sql(dialect) for t in TABLES] + [_device_health_sql(dialect)])
 
 
-#: The rollups' tables (component ``rollups``).
+#: The rollups' tables (component ``rollups``). A store that holds events when a migration here is new to
+#: it is recounted once (``backoffice.ingest.migrate_store``).
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_rollups", _migration_sql("sqlite"), _migration_sql("postgresql")),
+    Migration(
+        "0002_frustration_read",
+        AUDIENCE.add_sql(_FRUSTRATION_READ, "sqlite"),
+        AUDIENCE.add_sql(_FRUSTRATION_READ, "postgresql"),
+    ),
 )
 
 
@@ -291,6 +325,10 @@ def _mix(mix: ValenceMix) -> tuple[float, float, float]:
 
 def _visit_ended(delta: Delta, key: Key, event: VisitEnded) -> None:
     negative, neutral, positive = _mix(event.valence)
+    read = (negative + neutral + positive) > 0
+    # The frustration rate's population: a visit whose expression was never read cannot be frustrated, so
+    # it is left out of the count and of the denominator (docs/backoffice-data.md, Frustration).
+    v2_read = event.schema_version >= 2 and read
     delta.add(
         AUDIENCE,
         key,
@@ -300,11 +338,13 @@ def _visit_ended(delta: Delta, key: Key, event: VisitEnded) -> None:
         glances=event.glance,
         dwell_s=event.dwell_s,
         attention_s=event.attention_s,
-        valence_visits=(negative + neutral + positive) > 0,
+        valence_visits=read,
         valence_negative_s=negative,
         valence_neutral_s=neutral,
         valence_positive_s=positive,
         frustrated=event.frustrated,
+        visits_v2_read=v2_read,
+        frustrated_read=v2_read and event.frustrated,
     )
     if event.frustrated_after is not None:
         delta.add(OFFERS, (*key, event.frustrated_after, NO_ARM), frustrated_after=1)

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ class NoLink:
         pass
 
 
-def _signed_in(app: Any) -> TestClient:
+def signed_in(app: Any) -> TestClient:
     client = TestClient(app)
     client.get("/login")
     response = client.post(
@@ -105,12 +105,13 @@ def _signed_in(app: Any) -> TestClient:
     return client
 
 
-def _pages(days: float) -> dict[str, str]:
-    end = (FIRST_DAY + timedelta(days=days)).date().isoformat()
-    span = f"start={FIRST_DAY.date().isoformat()}&end={end}"
+def page_paths(start: date, end: date, device: tuple[str, str] = ("store00", "kiosk000")) -> dict[str, str]:
+    """Every page, two of them as JSON and two tables as CSV, over ``[start, end)``, by name; ``device``:
+    the (store, device) whose page is asked for."""
+    span = f"start={start.isoformat()}&end={end.isoformat()}"
     return {
         "fleet": "/fleet",
-        "device": f"/fleet/store00/kiosk000?{span}",
+        "device": f"/fleet/{device[0]}/{device[1]}?{span}",
         "audience": f"/audience?{span}",
         "offers": f"/offers?{span}",
         "feedback": f"/feedback?{span}",
@@ -124,22 +125,29 @@ def _pages(days: float) -> dict[str, str]:
     }
 
 
-def time_pages(db: Database, args: argparse.Namespace) -> dict[str, Any]:
-    """Every page ``--repeat`` times: median and largest server milliseconds."""
-    now = FIRST_DAY + timedelta(days=args.days)
-    Users(db, lambda: now).add("bench", PASSWORD, "admin")
+def admin_client(db: Database, clock: Callable[[], datetime]) -> TestClient:
+    """The web application on ``db`` (migrated already), as ``backoffice serve`` makes it but without a
+    broker or background tasks, and a client signed in to it as an admin."""
+    Users(db, clock).add("bench", PASSWORD, "admin")
     app = create_app(
         WebSettings(time_zone="Europe/Moscow", default_language="en"),
         db,
         Reports(db, ReportSettings(), AlertSettings()),
         NoLink(),
-        lambda: now,
+        clock,
         retention_settings=RetentionSettings(),
         background=False,
     )
-    client = _signed_in(app)
+    return signed_in(app)
+
+
+def time_pages(db: Database, args: argparse.Namespace) -> dict[str, Any]:
+    """Every page ``--repeat`` times: median and largest server milliseconds."""
+    now = FIRST_DAY + timedelta(days=args.days)
+    client = admin_client(db, lambda: now)
     out: dict[str, Any] = {}
-    for name, path in _pages(args.days).items():
+    end = (FIRST_DAY + timedelta(days=args.days)).date()
+    for name, path in page_paths(FIRST_DAY.date(), end).items():
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
@@ -230,7 +238,7 @@ def time_acks(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             lambda: datetime.now(UTC),
             background=False,
         )
-        client = _signed_in(app)
+        client = signed_in(app)
         headers = {"x-csrftoken": client.cookies.get("csrftoken") or "", "hx-request": "true"}
         time.sleep(0.5)  # the kiosk's SUBACK
         latencies = []

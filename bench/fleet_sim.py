@@ -3,10 +3,13 @@
     python bench/fleet_sim.py --json                                   # 500 kiosks x 1 event/s x 300 s
     python bench/fleet_sim.py --kiosks 50 --seconds 30                 # a quick look
     python bench/fleet_sim.py --json --output bench/results/fleet_sim.json
+    python bench/fleet_sim.py --json --db postgresql://postgres@127.0.0.1:5432/test   # into PostgreSQL
 
 A private Mosquitto is started for the run (never 127.0.0.1:1883). Two ingest consumers
 (:class:`backoffice.ingest.Ingest`, as ``backoffice ingest`` runs it) are started as child processes in the
-same MQTT 5 shared-subscription group, both writing into one SQLite back-office database (WAL). The kiosks
+same MQTT 5 shared-subscription group, both writing into one back-office store: a SQLite file (WAL) in the
+run's temporary folder, or with ``--db postgresql://...`` a schema made on that server for the run and
+dropped after it. The kiosks
 are spread over ``--workers`` child processes; each kiosk is a real :class:`cloud_sync.device.DeviceSync`
 with its own MQTT client id and connection, its own SQLite outbox file (``synchronous=FULL``, the kiosk
 default), its retained status, birth certificate and metrics, and it commits ``--rate`` real kiosk events a
@@ -25,33 +28,45 @@ back office is waited on until it holds every committed event (or ``--drain-time
 - ``consumers``: each consumer's share of messages and events (both must have taken a share);
 - ``latency_s``: from the kiosk handing an event to its outbox to the back office committing it
   (``received_at``), p50 / p95 / max, on one machine's clock;
+- ``latency_by_third_s`` and ``kept_up``: the same latency for the events handed over in each third of
+  the production window; the ingest kept up when the last third's median is not above the first third's
+  by more than ``--lag-tolerance`` (a fraction) plus 50 ms (the outbox publisher's and the ingest's own
+  polling). A backlog that grows makes every later event wait longer, so the last third's lag climbs;
+- ``store_drain_s``: from the end of the production window until the last committed event was stored;
 - ``cpu_cores``: CPU seconds over the run's wall time for the broker, each consumer and the kiosk workers.
 
 Exit status 0 when nothing was lost, nothing doubled, everything drained and every consumer took a share.
+
+bench/fleet_load.py runs this fleet with the web application serving its pages beside it
+(:class:`Alongside`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import resource
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import backoffice_store as store_bench
 from broker_bench import emit, machine_facts
 from mosquitto_broker import MosquittoBroker
 
+from backoffice.db import Database, as_datetime, open_database
 from backoffice.ingest import Ingest, Parsed, Store, open_store
 from backoffice.settings import IngestSettings
 from cloud_sync.device import DeviceSync
@@ -73,6 +88,26 @@ from mqtt_bridge.settings import BrokerSettings
 PREFIX = "vitrina/v1"
 SHARE_GROUP = "fleet-sim"
 KIOSKS_PER_STORE = 10
+#: Lag below this is noise (the outbox publisher's 5 ms steps, the ingest's drain wait), not a backlog.
+LAG_SLACK_S = 0.05
+
+
+def kiosk_ids(k: int) -> tuple[str, str]:
+    """The store and device id of kiosk ``k``."""
+    return f"store{k // KIOSKS_PER_STORE:03d}", f"kiosk{k:04d}"
+
+
+class Alongside(Protocol):
+    """Work run beside the fleet (bench/fleet_load.py: the web application serving its pages)."""
+
+    def prepare(self, db_url: str) -> None:
+        """The store exists (every table made); no consumer has started yet."""
+
+    def start(self, t0: float) -> None:
+        """The kiosks start producing at ``t0`` (epoch seconds)."""
+
+    def stop(self) -> None:
+        """Every kiosk worker has finished (produced and drained its outboxes)."""
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -278,7 +313,7 @@ def run_worker(args: argparse.Namespace) -> int:
     birth = BirthPayload(software_version="fleet-sim", config_hash="0" * 64, ts=datetime.now(UTC))
     kiosks: list[tuple[int, DeviceTopics, DeviceSync]] = []
     for k in range(args.first, args.last):
-        topics = DeviceTopics(PREFIX, f"store{k // KIOSKS_PER_STORE:03d}", f"kiosk{k:04d}")
+        topics = DeviceTopics(PREFIX, *kiosk_ids(k))
         outbox = OutboxSettings(path=folder / f"outbox-{k:04d}.sqlite")
         kiosks.append((k, topics, DeviceSync(settings, topics, birth, outbox, AnonymisationSettings())))
     started = time.monotonic()
@@ -369,27 +404,83 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> N
         process.wait(5)
 
 
-def store_count(db: Path) -> int:
-    with sqlite3.connect(str(db), timeout=30) as conn:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+def store_count(db: Database) -> int:
+    return int(db.scalar("SELECT count(*) FROM events"))
 
 
-def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], None]) -> dict[str, object]:
+@contextlib.contextmanager
+def store_url(args: argparse.Namespace, folder: Path) -> Iterator[str]:
+    """The run's store: a SQLite file in ``folder``, or with ``--db postgresql://...`` a schema of its own
+    on that server, dropped afterwards."""
+    if args.db and args.db.startswith(("postgresql://", "postgres://")):
+        problem = store_bench._postgres_problem(args.db)
+        if problem:
+            raise SystemExit(problem)
+        with store_bench._postgres(args.db, "fleet") as url:
+            yield url
+    elif args.db:
+        raise SystemExit(f"--db {args.db!r}: leave it out (a SQLite file in a temporary folder) or give a "
+                         "postgresql://user@host/db URL")  # fmt: skip
+    else:
+        yield f"sqlite:///{folder / 'backoffice.sqlite'}"
+
+
+def lag_by_third(
+    committed: Sequence[tuple[str, float]], stored_at: dict[str, float], t0: float, seconds: float
+) -> list[dict[str, float]]:
+    """Hand-off-to-store latency of the events handed over in each third of ``[t0, t0 + seconds)``."""
+    thirds: list[list[float]] = [[], [], []]
+    for event_id, handed in committed:
+        if event_id in stored_at:
+            third = min(2, max(0, int(3 * (handed - t0) / seconds)))
+            thirds[third].append(stored_at[event_id] - handed)
+    out = []
+    for lags in thirds:
+        lags.sort()
+        out.append(
+            {
+                "events": len(lags),
+                "p50": percentile(lags, 0.50),
+                "p95": percentile(lags, 0.95),
+                "max": lags[-1] if lags else float("nan"),
+            }
+        )
+    return out
+
+
+def kept_up(thirds: Sequence[dict[str, float]], tolerance: float) -> bool:
+    """No growing backlog: the last third's median lag within ``tolerance`` (+ :data:`LAG_SLACK_S`) of the
+    first third's."""
+    first, last = thirds[0]["p50"], thirds[-1]["p50"]
+    return bool(last <= first * (1 + tolerance) + LAG_SLACK_S)
+
+
+def run_fleet(
+    args: argparse.Namespace,
+    folder: Path,
+    progress: Callable[[str], None],
+    db_url: str,
+    alongside: Alongside | None = None,
+) -> dict[str, object]:
+    """Run the fleet into the store at ``db_url`` (made here), with ``alongside`` run beside it."""
     broker = MosquittoBroker(folder / "broker", quiet=True)
     broker.start()
-    db = folder / "backoffice.sqlite"
+    open_store(db_url).close()  # the schema, made once before two processes race to it
+    db = open_database(db_url)
     consumers: list[subprocess.Popen[bytes]] = []
     workers: list[subprocess.Popen[bytes]] = []
+    started_alongside = False
     try:
         port = str(broker.port)
         broker_cpu0 = proc_cpu_s(broker.pid)
-        open_store(f"sqlite:///{db}").close()  # the schema, made once before two processes race to it
+        if alongside is not None:
+            alongside.prepare(db_url)
         for c in range(args.consumers):
             consumers.append(
                 subprocess.Popen(
                     child(
                         "consumer",
-                        *("--port", port, "--db", f"sqlite:///{db}", "--index", str(c)),
+                        *("--port", port, "--db", db_url, "--index", str(c)),
                         *("--ready", str(folder / f"consumer-{c}.ready")),
                         *("--report", str(folder / f"consumer-{c}.json")),
                     )
@@ -422,6 +513,9 @@ def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], 
         progress(f"{args.kiosks} kiosks connected in {connect_s:.1f} s; producing for {args.seconds} s")
         t0 = time.time() + 1.0
         write_json(go, {"t0": t0})
+        if alongside is not None:
+            alongside.start(t0)
+            started_alongside = True
         run_t0 = time.monotonic()
         while any(w.poll() is None for w in workers):
             time.sleep(1.0)
@@ -431,6 +525,9 @@ def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], 
                     f"t={min(elapsed, args.seconds):5.0f}/{args.seconds:g} s  stored {store_count(db):>8}"
                     + ("  (draining)" if elapsed > args.seconds else "")
                 )
+        if alongside is not None:
+            alongside.stop()
+            started_alongside = False
         produce_s = time.monotonic() - run_t0
         reports = [json.loads((folder / f"worker-{w}.json").read_text()) for w in range(args.workers)]
         committed = [(str(e), float(t)) for r in reports for e, t in r["committed"]]
@@ -442,19 +539,31 @@ def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], 
         wall_s = time.monotonic() - run_t0
         broker_cpu_s = proc_cpu_s(broker.pid) - broker_cpu0
     finally:
+        if started_alongside and alongside is not None:
+            alongside.stop()
         for process in workers + consumers:
             stop_process(process)
         broker.stop()
     consumer_reports = [
         json.loads((folder / f"consumer-{c}.json").read_text()) for c in range(args.consumers)
     ]
-    with sqlite3.connect(str(db)) as conn:
-        rows = conn.execute("SELECT event_id, received_at FROM events").fetchall()
-        counters = {str(n): int(v) for n, v in conn.execute("SELECT name, value FROM ingest_counters")}
-        devices = int(conn.execute("SELECT count(*) FROM devices WHERE birth IS NOT NULL").fetchone()[0])
-    stored_at = {str(e): datetime.fromisoformat(str(r)).timestamp() for e, r in rows}
+    try:
+        rows = db.query("SELECT event_id, received_at FROM events")
+        counters = {str(n): int(v) for n, v in db.query("SELECT name, value FROM ingest_counters")}
+        devices = int(db.scalar("SELECT count(*) FROM devices WHERE birth IS NOT NULL"))
+    finally:
+        db.close()
+    stored_at: dict[str, float] = {}
+    for event_id, received_at in rows:
+        received = as_datetime(received_at)
+        assert received is not None  # NOT NULL
+        stored_at[str(event_id)] = received.timestamp()
     sent_ids = {e for e, _ in committed}
     latencies = sorted(stored_at[e] - t for e, t in committed if e in stored_at)
+    thirds = lag_by_third(committed, stored_at, t0, args.seconds)
+    # The newest receipt among the committed events, after the production window closed.
+    last_stored = max((stored_at[e] for e in sent_ids if e in stored_at), default=t0 + args.seconds)
+    store_drain_s = max(0.0, last_stored - (t0 + args.seconds))
     lost = len(sent_ids - stored_at.keys())
     total_events = sum(int(c["events"]) for c in consumer_reports)
     outbox_counters: dict[str, int] = {}
@@ -497,6 +606,10 @@ def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], 
             "p99": percentile(latencies, 0.99),
             "max": latencies[-1] if latencies else float("nan"),
         },
+        "latency_by_third_s": thirds,
+        "lag_tolerance": args.lag_tolerance,
+        "kept_up": kept_up(thirds, args.lag_tolerance),
+        "store_drain_s": store_drain_s,
         "cpu_cores": {
             "broker": broker_cpu_s / wall_s,
             "consumers": [c["cpu_s"] / c["wall_s"] for c in consumer_reports],
@@ -505,10 +618,12 @@ def run_fleet(args: argparse.Namespace, folder: Path, progress: Callable[[str], 
     }
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser(doc: str | None = __doc__) -> argparse.ArgumentParser:
+    """The fleet's options (bench/fleet_load.py adds its own); ``doc``'s first line and examples make the
+    help."""
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0] if __doc__ else None,
-        epilog="examples:\n" + "\n".join(line.strip() for line in (__doc__ or "").splitlines()[2:5]),
+        description=doc.split("\n")[0] if doc else None,
+        epilog="examples:\n" + "\n".join(line.strip() for line in (doc or "").splitlines()[2:6]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--kiosks", type=int, default=500, help="Simulated kiosks (default 500).")
@@ -519,34 +634,44 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--drain-timeout", type=float, default=120.0, help="Seconds to wait for the drain (default 120)."
     )
+    parser.add_argument(
+        "--db",
+        help="Store: leave out for a SQLite file in the run's temporary folder; postgresql://user@host/db "
+        "makes a schema there for the run and drops it after.",
+    )
+    parser.add_argument(
+        "--lag-tolerance",
+        type=float,
+        default=0.25,
+        help="How much higher (a fraction) the last third's median lag may be than the first's and the "
+        "ingest still counts as keeping up (default 0.25).",
+    )
     parser.add_argument("--json", action="store_true", help="Print one JSON object (default: a summary).")
     parser.add_argument("--output", type=Path, help="Also write the JSON to this file.")
     parser.add_argument("--note", default="", help="Free text recorded with the result (e.g. the load).")
     parser.add_argument(
         "--role", choices=["fleet", "consumer", "worker"], default="fleet", help=argparse.SUPPRESS
     )
-    for hidden in ("--db", "--ready", "--report", "--folder", "--go"):
+    for hidden in ("--ready", "--report", "--folder", "--go"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     for hidden in ("--port", "--index", "--first", "--last"):
         parser.add_argument(hidden, type=int, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.role == "consumer":
-        return run_consumer(args)
-    if args.role == "worker":
-        return run_worker(args)
-    if args.workers > args.kiosks:
-        args.workers = max(1, args.kiosks)
+def progress(line: str) -> None:
+    """One status line, rewritten in place on stderr."""
+    print(f"\r{line:<78}", end="", file=sys.stderr, flush=True)
 
-    def progress(line: str) -> None:
-        print(f"\r{line:<78}", end="", file=sys.stderr, flush=True)
 
+def measure(args: argparse.Namespace, alongside: Alongside | None = None) -> dict[str, object]:
+    """Run the fleet in a temporary folder, into the store ``--db`` names, with ``alongside`` beside it;
+    the result as this benchmark reports it (``ok``: nothing lost or doubled, everything drained, every
+    consumer took a share)."""
+    args.workers = max(1, min(args.workers, args.kiosks))
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="fleet-sim-") as tmp:
-        figures = run_fleet(args, Path(tmp), progress)
+    with tempfile.TemporaryDirectory(prefix="fleet-sim-") as tmp, store_url(args, Path(tmp)) as db_url:
+        figures = run_fleet(args, Path(tmp), progress, db_url, alongside)
     print(file=sys.stderr)
     consumers = figures["consumers"]
     assert isinstance(consumers, list)
@@ -557,7 +682,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         and figures["undrained_kiosks"] == 0
         and all(c["events"] > 0 for c in consumers)
     )
-    result = {
+    postgres = bool(args.db)
+    return {
         "benchmark": "fleet_sim",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "kiosks": args.kiosks,
@@ -566,24 +692,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         "consumers_configured": args.consumers,
         "workers": args.workers,
         "outbox_synchronous": OutboxSettings().synchronous,
-        "store": "sqlite (one file, WAL, shared by the consumers)",
+        "store": "postgresql (one schema made for the run, shared by the consumers)"
+        if postgres
+        else "sqlite (one file, WAL, shared by the consumers)",
         **figures,
         "ok": ok,
         "note": args.note,
         "machine": machine_facts(load_before),
     }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.role == "consumer":
+        return run_consumer(args)
+    if args.role == "worker":
+        return run_worker(args)
+    result = measure(args)
     emit(result, args.output, args.json)
     if not args.json:
-        latency = figures["latency_s"]
-        assert isinstance(latency, dict)
+        latency, consumers = result["latency_s"], result["consumers"]
+        assert isinstance(latency, dict) and isinstance(consumers, list)
         shares = ", ".join(f"{c['share_of_events']:.0%}" for c in consumers)
         print(
-            f"{args.kiosks} kiosks x {args.seconds:g} s: sent {figures['sent']}, stored {figures['stored']}, "
-            f"lost {figures['lost']}, duplicates {figures['duplicates']} "
-            f"(redeliveries absorbed {figures['redeliveries_absorbed']}), consumer shares {shares}, "
-            f"latency p50 {latency['p50']:.3f} s p95 {latency['p95']:.3f} s"
+            f"{args.kiosks} kiosks x {args.seconds:g} s: sent {result['sent']}, stored {result['stored']}, "
+            f"lost {result['lost']}, duplicates {result['duplicates']} "
+            f"(redeliveries absorbed {result['redeliveries_absorbed']}), consumer shares {shares}, "
+            f"latency p50 {latency['p50']:.3f} s p95 {latency['p95']:.3f} s, kept up: {result['kept_up']}"
         )
-    return 0 if ok else 1
+    return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":

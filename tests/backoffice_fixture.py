@@ -366,15 +366,17 @@ def _staff_calls(store: BackofficeStore, clock: Clock) -> None:
 # Audience (visit_ended), per UTC hour, over every device:
 #   10:00  d1: 6 visits, dwell 10+20+5+8+12+15 = 70, attention 6+8+1+0+4+1.5 = 20.5, watchers 3 (v1 v2 v5),
 #              glances 2 (v3 v6), valence negative 0+2+6 = 8, neutral 4+4+2 = 10, positive 2+2+4 = 8,
-#              frustrated 1 (v5, after o1)
+#              frustrated 1 (v5, after o1); expression read in 4 (v1 v2 v5 v6; v3 and v4 have no valence)
 #          d2: 2 visits, dwell 30+10 = 40, attention 20+0 = 20, watchers 1, valence neutral 10, frustrated 1
-#              (v2, after no offer); v1 is of schema 1, so it cannot report frustration
+#              (v2, after no offer); v1 is of schema 1, so it cannot report frustration; v2 says frustrated
+#              but its expression was never read (no valence), so the rate leaves it out of both counts
 #          = 8 visits, watchers 4, glances 2, dwell 110, attention 40.5, valence 8/20/8 (36 s), frustrated 2
-#            of 7 schema-2 visits
-#   11:00  d1: 3 visits (under k), dwell 18, attention 6, glances 3, positive 3, frustrated 1 (after o2)
-#   22:00  d3: 5 visits (= k), dwell 20, attention 15, watchers 5, positive 10, frustrated 0
+#            of 7 schema-2 visits; for the rate: 1 frustrated (v5) of 4 read (under k)
+#   11:00  d1: 3 visits (under k), dwell 18, attention 6, glances 3, positive 3, frustrated 1 (after o2);
+#              all 3 read: for the rate 1 of 3 (under k)
+#   22:00  d3: 5 visits (= k), dwell 20, attention 15, watchers 5, positive 10, frustrated 0; all 5 read
 #   total  16 visits, watchers 9, glances 5, dwell 148, attention 61.5, valence 8/20/21 (49 s),
-#          frustrated 3 of 15 schema-2 visits
+#          frustrated 3 of 15 schema-2 visits; for the rate 1+1+0 = 2 of 4+3+5 = 12 read
 
 AUDIENCE_10 = {
     "visits": 8,
@@ -485,9 +487,11 @@ MOOD_TOTAL = {
     "during_negative_share": 2 / 23,
     "negative_uplift": 2 / 23 - 4 / 23,
 }
-#: Frustration: 10:00 2 of 7 (28.57 per 100), 11:00 under k, 22:00 0 of 5; total 3 of 15 = 20 per 100.
-FRUSTRATION_10 = {"visits": 7, "frustrated": 2, "per_100_visits": 200 / 7}
-FRUSTRATION_TOTAL = {"visits": 15, "frustrated": 3, "per_100_visits": 20.0}
+#: Frustration rate, frustrated visits per 100 visits whose expression was read (schema 2, valence mix not
+#: empty): 10:00 1 of 4 and 11:00 1 of 3 (both under k), 22:00 0 of 5; total 2 of 12 = 16.67 per 100 (the
+#: same for the UTC day 2026-11-02, the only day). By all schema-2 visits it would have read 3 of 15 = 20.
+FRUSTRATION_22 = {"visits_read": 5, "frustrated": 0, "per_100_visits_read": 0.0}
+FRUSTRATION_TOTAL = {"visits_read": 12, "frustrated": 2, "per_100_visits_read": 200 / 12}
 #: o1 follows 1 frustration in 6 showings; its share of all 3 frustrations is suppressed (3 < k).
 FRUSTRATION_O1 = {"shown_to_visits": 6, "frustrated_after": 1, "per_100_showings": 100 / 6}
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backoffice import rollups
-from backoffice.ingest import BackofficeStore, Parsed, open_store
+from backoffice.ingest import BackofficeStore, Parsed, migrate_store, open_store
 from backoffice.retention import run_retention
 from backoffice.settings import RetentionSettings
 from mqtt_bridge.contract.events import (
@@ -202,6 +202,9 @@ def recount(
             row["valence_positive_s"] += e.valence.positive_s
             row["frustrated"] += e.frustrated
             row["visits_v2"] += e.schema_version == 2
+            read = e.valence.negative_s + e.valence.neutral_s + e.valence.positive_s > 0
+            row["visits_v2_read"] += e.schema_version == 2 and read
+            row["frustrated_read"] += e.schema_version == 2 and read and e.frustrated
             if e.frustrated_after:
                 out["offer_hourly"][(*key, e.frustrated_after, "")]["frustrated_after"] += 1
         elif isinstance(e, OfferShown):
@@ -346,6 +349,27 @@ def test_a_partial_rebuild_keeps_the_hours_retention_emptied(store: BackofficeSt
         (rollups.hour_of(old), 1),
         (rollups.hour_of(T0), 1),
     ]
+
+
+def test_a_store_made_before_the_frustration_columns_gets_them_counted(store: BackofficeStore) -> None:
+    """Migration 0002 adds ``visits_v2_read`` and ``frustrated_read`` (the frustration rate's population)
+    to an ``audience_hourly`` that 0001 made, and opening such a store that holds events counts them."""
+    assert "visits_v2_read" not in rollups.MIGRATIONS[0].sqlite + rollups.MIGRATIONS[0].postgres
+    store.write(Parsed(events=fx.visits()))
+    query = (
+        "SELECT store_id, device_id, hour, visits_v2_read, frustrated_read FROM audience_hourly "
+        "ORDER BY store_id, device_id, hour"
+    )
+    counted = store.db.query(query)
+    # The fixture's hand count: 12 visits of schema 2 with their expression read, 2 of them frustrated.
+    assert sum(r[3] for r in counted) == 12 and sum(r[4] for r in counted) == 2
+    with store.db.transaction():  # the store as the first migration left it
+        for column in ("visits_v2_read", "frustrated_read"):
+            store.db.execute(f"ALTER TABLE audience_hourly DROP COLUMN {column}")
+        store.db.execute("DELETE FROM backoffice_migrations WHERE name = '0002_frustration_read'")
+    migrate_store(store.db)
+    assert store.db.applied_migrations("rollups")[-1] == "0002_frustration_read"
+    assert store.db.query(query) == counted
 
 
 def test_rollups_are_written_in_the_events_transaction(

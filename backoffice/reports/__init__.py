@@ -14,8 +14,8 @@ back as :class:`~backoffice.reports.models.Suppressed`, which holds no number.
 - :func:`offers` (``backoffice.reports.offers``): the funnel shown -> attended -> tapped -> redeemed, per
   offer and per bandit arm -> ``OffersReport``.
 - :func:`mood`: mood uplift per offer (valence while shown vs before) -> ``MoodReport``.
-- :func:`frustration`: frustrated visits per 100 visits, by hour and day, and the offers frustration
-  follows -> ``FrustrationReport``.
+- :func:`frustration`: frustrated visits per 100 visits whose expression was read, by hour and day, and
+  the offers frustration follows -> ``FrustrationReport``.
 - :func:`feedback` (``backoffice.reports.feedback``): CSAT and NPS by day -> ``FeedbackReport``.
 - :func:`staff_kpis` (``backoffice.reports.staff``): time to acknowledge and to resolve staff calls, per
   store and per hour -> ``StaffKpiReport``.

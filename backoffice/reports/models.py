@@ -322,12 +322,16 @@ class MoodReport(_Frozen):
 
 
 class FrustrationRow(_Frozen):
-    """Frustration in one bucket. Population: visits that report frustration (visit_ended of schema 2)."""
+    """Frustration in one bucket. Population: visits whose expression was read (visit_ended of schema 2
+    with a valence mix that is not empty): a visit never read cannot be frustrated, so it is left out of
+    the count and of the denominator (docs/backoffice-data.md, Frustration)."""
 
     start: datetime | None
-    visits: Value | Suppressed = Field(description="visit_ended events of schema 2 (which can report it).")
+    visits_read: Value | Suppressed = Field(
+        description="visit_ended events of schema 2 whose valence mix is not empty."
+    )
     frustrated: Value | Suppressed = Field(description="Of them, frustrated ones.")
-    per_100_visits: Value | Suppressed = Field(description="100 * frustrated / visits.")
+    per_100_visits_read: Value | Suppressed = Field(description="100 * frustrated / visits_read.")
 
 
 class FrustrationOfferRow(_Frozen):
@@ -345,7 +349,8 @@ class FrustrationOfferRow(_Frozen):
 
 
 class FrustrationReport(_Frozen):
-    """Frustration rate (sustained negative valence per 100 visits) and the offers it follows."""
+    """Frustration rate (sustained negative valence per 100 visits whose expression was read) and the
+    offers it follows."""
 
     filters: Filters
     k: int

@@ -6,8 +6,9 @@ Populations (a cell is suppressed when 0 < population < k):
   showings, to nobody in particular, do not count). A visit shown the same offer twice counts twice.
 - mood rows: paired showings, ``offer_ended`` events whose shopper's valence was read both before and
   while the offer showed.
-- frustration by time: visits that can report frustration (``visit_ended`` of schema 2); per offer: the
-  offer's showings to a visit; the share of all frustrations: the frustrated visits of the range.
+- frustration by time: visits whose expression was read (``visit_ended`` of schema 2 with a valence mix
+  that is not empty; docs/backoffice-data.md, Frustration); per offer: the offer's showings to a visit;
+  the share of all frustrations: the frustrated visits of the range (every ``frustrated_after`` counts).
 """
 
 from __future__ import annotations
@@ -147,20 +148,21 @@ def mood(db: Database, filters: Filters, settings: ReportSettings) -> MoodReport
 
 def frustration_row(start: datetime | None, v: Sums, k: int) -> FrustrationRow:
     """One bucket's :class:`FrustrationRow` from ``audience_hourly`` sums."""
-    visits = int(v.get("visits_v2", 0))
-    frustrated = v.get("frustrated", 0.0)
+    visits = int(v.get("visits_v2_read", 0))
+    frustrated = v.get("frustrated_read", 0.0)
     return FrustrationRow(
         start=start,
-        visits=cell(visits, visits, k),
+        visits_read=cell(visits, visits, k),
         frustrated=cell(frustrated, visits, k),
-        per_100_visits=cell(ratio(100 * frustrated, visits), visits, k),
+        per_100_visits_read=cell(ratio(100 * frustrated, visits), visits, k),
     )
 
 
 def frustration(db: Database, filters: Filters, settings: ReportSettings) -> FrustrationReport:
-    """Frustration per 100 visits (``audience_hourly``) and the offers it follows (``offer_hourly``)."""
+    """Frustrated visits per 100 visits whose expression was read (``audience_hourly``) and the offers
+    frustration follows (``offer_hourly``)."""
     k = settings.k_anonymity
-    columns = ("visits_v2", "frustrated")
+    columns = ("visits_v2_read", "frustrated_read", "frustrated")
     hours = per_hour(sums(db, AUDIENCE, filters, ("hour",), columns=columns))
     total = add_up(hours.values())
     all_frustrated = int(total.get("frustrated", 0))

@@ -116,7 +116,7 @@ class Words:
     col_outbox_depth_max: str
     col_outbox_depth_mean: str
     col_visits: str
-    col_visits_v2: str
+    col_visits_read: str
     col_watchers: str
     col_glances: str
     col_watcher_rate: str
@@ -370,7 +370,7 @@ EN: Final = Words(
     col_outbox_depth_max="Outbox, max",
     col_outbox_depth_mean="Outbox, mean",
     col_visits="Visits (OTS)",
-    col_visits_v2="Visits reporting frustration",
+    col_visits_read="Visits with expression read",
     col_watchers="Watchers",
     col_glances="Glances",
     col_watcher_rate="Watcher rate",
@@ -383,7 +383,7 @@ EN: Final = Words(
     col_neutral_share="Neutral",
     col_positive_share="Positive",
     col_frustrated="Frustrated visits",
-    col_frustrated_per_100="Frustrated per 100 visits",
+    col_frustrated_per_100="Frustrated per 100 visits read",
     col_offer="Offer",
     col_offers_shown="Offers shown",
     col_shown="Shown",
@@ -466,7 +466,7 @@ EN: Final = Words(
     chart_valence_by_hour="Valence mix by hour",
     chart_visits_by_day="Visits and watchers by day",
     chart_valence_by_day="Valence mix by day",
-    chart_frustration_by_day="Frustrated per 100 visits, by day",
+    chart_frustration_by_day="Frustrated per 100 visits read, by day",
     offers_title="Offers",
     offers_funnel="Funnel: shown, attended, tapped, redeemed",
     offers_per_offer="Conversion per offer",
@@ -622,7 +622,7 @@ RU: Final = Words(
     col_outbox_depth_max="Очередь, макс.",
     col_outbox_depth_mean="Очередь, средн.",
     col_visits="Визиты (OTS)",
-    col_visits_v2="Визиты с данными о фрустрации",
+    col_visits_read="Визиты со считанной эмоцией",
     col_watchers="Смотревшие",
     col_glances="Взгляды",
     col_watcher_rate="Доля смотревших",
@@ -635,7 +635,7 @@ RU: Final = Words(
     col_neutral_share="Нейтрально",
     col_positive_share="Позитив",
     col_frustrated="Визиты с фрустрацией",
-    col_frustrated_per_100="Фрустрация на 100 визитов",
+    col_frustrated_per_100="Фрустрация на 100 визитов со считанной эмоцией",
     col_offer="Предложение",
     col_offers_shown="Показано предложений",
     col_shown="Показано",
@@ -718,7 +718,7 @@ RU: Final = Words(
     chart_valence_by_hour="Эмоции по часам",
     chart_visits_by_day="Визиты и смотревшие по дням",
     chart_valence_by_day="Эмоции по дням",
-    chart_frustration_by_day="Фрустрация на 100 визитов по дням",
+    chart_frustration_by_day="Фрустрация на 100 визитов со считанной эмоцией, по дням",
     offers_title="Предложения",
     offers_funnel="Воронка: показано, замечено, нажато, погашено",
     offers_per_offer="Конверсия по предложениям",

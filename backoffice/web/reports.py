@@ -119,7 +119,7 @@ class Reports:
         return reports.mood(self.db, filters, self.report_settings)
 
     def frustration(self, filters: Filters) -> FrustrationReport:
-        """Frustration per 100 visits and the offers it follows."""
+        """Frustration per 100 visits whose expression was read, and the offers it follows."""
         return reports.frustration(self.db, filters, self.report_settings)
 
     def feedback(self, filters: Filters) -> FeedbackReport:

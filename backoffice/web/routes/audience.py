@@ -73,9 +73,9 @@ def frustration_columns(t: Words, kind: ColumnKind) -> list[Column]:
     """Columns of a frustration table."""
     return [
         Column("start", t.col_hour if kind == "hour" else t.col_day, kind),
-        Column("visits", t.col_visits_v2, "int"),
+        Column("visits_read", t.col_visits_read, "int"),
         Column("frustrated", t.col_frustrated, "int"),
-        Column("per_100_visits", t.col_frustrated_per_100, "number1"),
+        Column("per_100_visits_read", t.col_frustrated_per_100, "number1"),
     ]
 
 
@@ -183,7 +183,7 @@ def build_audience(request: Request) -> Page:
                 (
                     Series(
                         t.col_frustrated_per_100,
-                        tuple(chart_value(r.per_100_visits) for r in frustration_days),
+                        tuple(chart_value(r.per_100_visits_read) for r in frustration_days),
                     ),
                 ),
             ),

@@ -1,10 +1,12 @@
 """Operations: ``/healthz`` (the store and the MQTT link), ``/metrics`` (Prometheus), and ``/definitions``,
-the meaning of every number the pages show (docs/backoffice-data.md and docs/backoffice.md, rendered)."""
+the meaning of every number the pages show (docs/backoffice-data.md, docs/backoffice.md and docs/campaigns.md,
+rendered from their copies shipped in the package, :data:`DEFINITIONS`)."""
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -24,8 +26,10 @@ router = APIRouter()
 #: The documents /definitions renders, in order: the figures (the data layer's) and the pages (this app's).
 DEFINITION_DOCS: Final = ("backoffice-data.md", "backoffice.md", "campaigns.md", "chat.md")
 
-#: Where the documents are: the docs/ folder of the source tree this package runs from.
-DOCS: Final = Path(__file__).resolve().parents[3] / "docs"
+#: Where the page reads them: package data, ``backoffice/web/definitions/``, so that every install has them
+#: (a wheel carries no docs/ folder). They are copies of the repository's docs/ files, which are the source:
+#: edit docs/, then copy; tests/test_web_definitions.py fails while a copy differs from its source.
+DEFINITIONS: Final[Traversable] = resources.files("backoffice.web") / "definitions"
 
 
 @router.get("/healthz", name="healthz")
@@ -56,7 +60,7 @@ def _renderer() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table").use(anchors_plugin, max_level=4)
 
 
-def render_definitions(folder: Path = DOCS) -> str:
+def render_definitions(folder: Traversable = DEFINITIONS) -> str:
     """The definitions documents as HTML (headings get ids to link to); a note where one is missing."""
     parts = []
     for name in DEFINITION_DOCS:
@@ -64,7 +68,7 @@ def render_definitions(folder: Path = DOCS) -> str:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError:
-            text = f"*{name} is not installed beside this back office (expected at {path}).*"
+            text = f"*{name} is missing from this install (expected at {path}): reinstall the back office.*"
         parts.append(_renderer().render(text))
     return "\n".join(parts)
 
