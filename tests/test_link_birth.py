@@ -42,6 +42,18 @@ def test_no_expression_capability_when_the_emotion_model_did_not_load() -> None:
     assert loaded.capabilities[0] == "expression" and loaded.models == both
 
 
+def test_expression_capability_when_another_variant_of_the_emotion_model_loaded() -> None:
+    """The variant calibration may load ``emotion_vitrina_float`` for a configured ``emotion_vitrina_int8``:
+    the kiosk still reads expressions (a CI run caught a birth without ``expression`` after the swap)."""
+    config = KioskConfig()
+    family = config.emotion.model.removesuffix("_int8").removesuffix("_float")
+    other = f"{family}_float" if config.emotion.model != f"{family}_float" else f"{family}_int8"
+    swapped = birth_payload(config, models={other: "30b3f1848d74657a"}, offers=False, commands=HANDLERS)
+    assert "expression" in swapped.capabilities
+    stranger = birth_payload(config, models={"emotion_other_float": "1"}, offers=False, commands=HANDLERS)
+    assert "expression" not in stranger.capabilities
+
+
 def test_validate_config_prints_the_hash_the_birth_carries(tmp_path: Path) -> None:
     file = tmp_path / "kiosk.toml"
     file.write_text('[device]\nstore_id = "s9"\n[mqtt]\nenabled = true\nport = 1999\n', encoding="utf-8")

@@ -88,9 +88,13 @@ def capabilities(
     config: KioskConfig, *, models: Mapping[str, str], offers: bool, commands: Mapping[str, object]
 ) -> list[str]:
     """What this kiosk can do now, for the birth certificate: ``models`` are the models that loaded (a
-    refused or unloaded emotion model means no ``expression``, whatever the configuration asked)."""
+    refused or unloaded emotion model means no ``expression``, whatever the configuration asked). The
+    emotion model counts in whichever variant loaded (``[perception] variant`` may swap int8 for float)."""
+    from edge_models.calibration import family_of
+
     found = []
-    if config.privacy.mode != "presence_only" and config.emotion.model in models:
+    emotion = family_of(config.emotion.model)
+    if config.privacy.mode != "presence_only" and any(family_of(name) == emotion for name in models):
         found.append("expression")
     if offers:
         found.append("offers")
