@@ -21,6 +21,7 @@ SECTIONS = (
     "runtime",
     "presence",
     "emotion",
+    "perception",
 )
 
 
