@@ -642,6 +642,9 @@ def profile(
         for t in ops:
             by_type[t.op].append(t.ms)
         click.echo(f"{name}: {sum(t.ms for t in ops):.3f} ms over {len(ops)} operators, {threads} thread(s)")
+        for t in ops:
+            if t.untimed:
+                click.echo(f"  not timed: operator {t.index} ({t.op} {list(t.inputs)} -> {t.output}): {t.untimed}")
         for op, times in sorted(by_type.items(), key=lambda kv: -sum(kv[1])):
             click.echo(f"  {op:22} x{len(times):<4} {sum(times):8.3f} ms")
     if len(profiles) == 2:

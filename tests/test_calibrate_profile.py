@@ -32,3 +32,16 @@ def test_the_cli_prints_totals_and_the_layers_that_differ() -> None:
     assert result.exit_code == 0, result.output
     assert "face_short_range_int8:" in result.output and "CONV_2D" in result.output
     assert "layers that differ most" in result.output
+
+
+def test_the_flip_averaged_emotion_model_profiles_and_names_what_it_could_not_time() -> None:
+    """Its graph records the mirrored batch of two as batch 1, so the final RESHAPE (to two rows) cannot run
+    alone: the profile lists it as not timed instead of failing (it raised from LiteRT before)."""
+    done = CliRunner().invoke(edge_models_cli, ["profile", "emotion_vitrina_int8", "--runs", "2"])
+    assert done.exit_code == 0, done.output
+    assert "CONV_2D" in done.output and "not timed: operator" in done.output and "RESHAPE" in done.output
+    manifest = load_manifest()
+    ops = profile_ops(read_verified(manifest.get("emotion_vitrina_int8"), MODELS_DIR), runs=2)
+    untimed = [t for t in ops if t.untimed]
+    assert [t.op for t in untimed] == ["RESHAPE"] and all(t.ms == 0.0 for t in untimed)
+    assert sum(t.ms for t in ops if t.op == "CONV_2D") > 0
