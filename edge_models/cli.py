@@ -638,15 +638,7 @@ def profile(
         )
         return
     for name, ops in profiles.items():
-        by_type: dict[str, list[float]] = defaultdict(list)
-        for t in ops:
-            by_type[t.op].append(t.ms)
-        click.echo(f"{name}: {sum(t.ms for t in ops):.3f} ms over {len(ops)} operators, {threads} thread(s)")
-        for t in ops:
-            if t.untimed:
-                click.echo(f"  not timed: operator {t.index} ({t.op} {list(t.inputs)} -> {t.output}): {t.untimed}")
-        for op, times in sorted(by_type.items(), key=lambda kv: -sum(kv[1])):
-            click.echo(f"  {op:22} x{len(times):<4} {sum(times):8.3f} ms")
+        _echo_op_totals(name, ops, threads)
     if len(profiles) == 2:
         (a_name, a_ops), (b_name, b_ops) = profiles.items()
         groups: dict[tuple[str, Any, Any], list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -663,6 +655,22 @@ def profile(
                 f"  {op:18} {shape_in!s:20} -> {shape_out!s:20} {a:7.3f} {b:7.3f}  "
                 f"x{a / b if b else float('inf'):.2f}"
             )
+
+
+def _echo_op_totals(name: str, ops: list[Any], threads: int) -> None:
+    """One model's profile: its total, the operators it could not time and why, the totals by type."""
+    from collections import defaultdict
+
+    by_type: dict[str, list[float]] = defaultdict(list)
+    for t in ops:
+        by_type[t.op].append(t.ms)
+    click.echo(f"{name}: {sum(t.ms for t in ops):.3f} ms over {len(ops)} operators, {threads} thread(s)")
+    for t in ops:
+        if t.untimed:
+            shapes = f"{list(t.inputs)} -> {t.output}"
+            click.echo(f"  not timed: operator {t.index} ({t.op} {shapes}): {t.untimed}")
+    for op, times in sorted(by_type.items(), key=lambda kv: -sum(kv[1])):
+        click.echo(f"  {op:22} x{len(times):<4} {sum(times):8.3f} ms")
 
 
 def _asdict(value: Any) -> Any:
