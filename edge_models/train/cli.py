@@ -57,8 +57,9 @@ def train_group() -> None:
 
     \b
     Distillation (issue #21; docs/models/emotion.md):
-        edge-models train emotion --out runs/teacher-s0 --width 56 --augment strong --selection validation
-        edge-models train soft-targets --teacher runs/teacher-s0 --out runs/targets.npz
+        edge-models train emotion --out runs/vgg40-s1 --width 40 --seed 1 --augment strong \\
+            --selection validation
+        edge-models train soft-targets --teacher runs/vgg40-s1 --out runs/targets.npz
         edge-models train emotion --out runs/student --width 28 --selection validation \\
             --teacher-targets runs/targets.npz --distill-temperature 4 --distill-alpha 0.7
 
@@ -373,7 +374,7 @@ def soft_targets(teachers: tuple[Path, ...], out: Path, temperature: float, thre
 
     \b
     Example:
-        edge-models train soft-targets --teacher runs/teacher-w56-s0 --teacher runs/teacher-w56-s1 \\
+        edge-models train soft-targets --teacher runs/vgg40-s1 --teacher runs/vgg40-s2 \\
             --out runs/targets.npz --temperature 4
     """
     try:
