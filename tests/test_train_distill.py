@@ -335,6 +335,12 @@ def test_teacher_soft_targets_and_distillation(tmp_path: Path) -> None:
     assert recipe_json["distill"] == {"temperature": 3.0, "alpha": 0.9, "targets_sha256": digest}
     assert read_metrics(RunPaths(tmp_path / "alpha09").metrics)[0].cpu_seconds is not None
 
+    # A recipe naming another targets file is refused before anything is trained.
+    with pytest.raises(ValueError, match="not the soft-target file"):
+        wrong = student.model_copy(
+            update={"distill": Distillation(temperature=3.0, alpha=0.5, targets_sha256="0" * 64)}
+        )
+        train(wrong, options(tmp_path / "wrong", targets), echo=quiet)
     # A student over other rows than the file holds is refused, naming the fix.
     from edge_models.build.errors import BuildError
 

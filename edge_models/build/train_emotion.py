@@ -442,6 +442,13 @@ def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = c
         raise ValueError("distillation does not mix faces: train with --mixup 0 (the default)")
     if (recipe.distill is None) != (options.teacher_targets is None):
         raise ValueError("a distillation recipe and --teacher-targets go together: pass both or neither")
+    if recipe.distill is not None and options.teacher_targets is not None:
+        digest = sha256_file(options.teacher_targets)
+        if digest != recipe.distill.targets_sha256:
+            raise ValueError(
+                f"{options.teacher_targets} (sha256 {digest[:12]}...) is not the soft-target file the recipe "
+                f"names ({recipe.distill.targets_sha256[:12]}...): pass that file or make a new recipe"
+            )
     resuming = check_settings(paths, settings, recipe.to_json())
     _setup_logging(paths.log)
     devices = [d.name for d in tf.config.list_logical_devices()]
