@@ -237,8 +237,8 @@ def test_metrics_lines_round_trip(tmp_path: Path) -> None:
             epoch=e,
             train_loss=1.0 / e,
             train_accuracy=0.5,
-            publictest_loss=1.2,
-            publictest_accuracy=0.4 + e / 100,
+            selection_loss=1.2,
+            selection_accuracy=0.4 + e / 100,
             learning_rate=1e-3,
             seconds=3.0,
         )
