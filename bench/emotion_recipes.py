@@ -97,16 +97,16 @@ def train(variant: Variant, args: argparse.Namespace) -> Outcome:
     if done.returncode != 0:
         raise SystemExit(f"{variant.name} failed (exit {done.returncode}); see {log}")
     records = read_metrics(RunPaths(out).metrics)
-    best = max(records, key=lambda r: r.publictest_accuracy)
-    print(f"{variant.name}: best PublicTest {best.publictest_accuracy:.4f} at epoch {best.epoch}", flush=True)
+    best = max(records, key=lambda r: r.selection_accuracy)
+    print(f"{variant.name}: best PublicTest {best.selection_accuracy:.4f} at epoch {best.epoch}", flush=True)
     return Outcome(
         variant=variant.name,
         change=variant.change,
         options=list(variant.options),
         epochs=len(records),
-        best_publictest_accuracy=best.publictest_accuracy,
+        best_publictest_accuracy=best.selection_accuracy,
         best_epoch=best.epoch,
-        last_publictest_accuracy=records[-1].publictest_accuracy,
+        last_publictest_accuracy=records[-1].selection_accuracy,
         last_train_accuracy=records[-1].train_accuracy,
         mean_epoch_s=sum(r.seconds for r in records) / len(records),
         wall_s_this_call=time.monotonic() - started,

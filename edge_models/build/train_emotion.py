@@ -1,11 +1,15 @@
 """Training Vitrina's own FER-2013 emotion model with TensorFlow, and its float and full-int8 export.
 
 Called by ``edge-models train emotion`` (:mod:`edge_models.train.cli`). Trains on FER-2013 Training
-(``train.npz``) only and selects the epoch on PublicTest only. Deterministic for a seed: TensorFlow's
-seeds and op determinism are set, the data order and augmentation come from a numpy generator seeded
-with ``(seed, epoch)``, and the dropout seed is reset from ``(seed, epoch)`` at each epoch start. The
-model and optimiser state are saved after every epoch (``checkpoint.npz``); a stopped run resumes at the
-next epoch and ends with the same weights as one that never stopped.
+(``train.npz``) only and selects the epoch on the run's selection split: PublicTest, or a seeded stratified
+validation share of Training (then PublicTest is read once, at the export; :mod:`edge_models.train.run`).
+With a teacher ensemble's soft targets (:func:`write_soft_targets`) it trains by knowledge distillation.
+
+Deterministic for a seed: TensorFlow's seeds and op determinism are set, the data order and augmentation
+come from a numpy generator seeded with ``(seed, epoch)``, and the dropout seed is reset from ``(seed,
+epoch)`` at each epoch start. The model and optimiser state are saved after every epoch
+(``checkpoint.npz``); a stopped run resumes at the next epoch and ends with the same weights as one that
+never stopped.
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ from edge_models.train.run import (
     append_metrics,
     check_settings,
     load_selection_split,
-    load_training_split,
+    load_training_rows,
     read_metrics,
+    sha256_file,
+    validation_split,
     write_metrics,
     write_text_atomic,
 )
@@ -209,6 +215,10 @@ class _Session:
     test_inputs: npt.NDArray[np.float32]
     test_y: npt.NDArray[np.int64]
     weights: npt.NDArray[np.float32]
+    final_inputs: npt.NDArray[np.float32]
+    final_y: npt.NDArray[np.int64]
+    selection: str = "publictest"
+    soft: npt.NDArray[np.float32] | None = None
 
     @property
     def state_variables(self) -> list[Any]:
@@ -237,6 +247,36 @@ def _make_train_step(tf: Any, recipe: Recipe, model: Any, optimizer: Any) -> Any
     return train_step
 
 
+def _make_distill_step(tf: Any, recipe: Recipe, model: Any, optimizer: Any) -> Any:
+    """The training step with the distillation loss of :class:`~edge_models.train.recipe.Distillation`."""
+    assert recipe.distill is not None
+    size = recipe.input_size
+    temperature = float(recipe.distill.temperature)
+    alpha = float(recipe.distill.alpha)
+
+    @tf.function(  # type: ignore[untyped-decorator]
+        input_signature=[
+            tf.TensorSpec([None, size, size, 1], tf.float32),
+            tf.TensorSpec([None, CLASSES], tf.float32),
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([None, CLASSES], tf.float32),
+        ]
+    )
+    def distill_step(x: Any, t: Any, w: Any, soft: Any) -> tuple[Any, Any]:
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            hard = tf.nn.softmax_cross_entropy_with_logits(labels=t, logits=logits) * w
+            log_student = tf.nn.log_softmax(logits / temperature, axis=1)
+            log_teacher = tf.math.log(tf.maximum(soft, 1e-12))
+            kl = tf.reduce_sum(soft * (log_teacher - log_student), axis=1)
+            loss = tf.reduce_mean((1.0 - alpha) * hard + alpha * temperature * temperature * kl)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        return loss, tf.argmax(logits, axis=1)
+
+    return distill_step
+
+
 def _run_epoch(run: _Session, epoch: int) -> tuple[float, float]:
     """One pass over the training faces in the epoch's seeded order; returns mean loss and accuracy."""
     recipe = run.recipe
@@ -254,7 +294,10 @@ def _run_epoch(run: _Session, epoch: int) -> tuple[float, float]:
             x = augment_batch(run.train_x[idx], rng, recipe.augmentation)
             t = cal.smooth_targets(labels, CLASSES, recipe.label_smoothing)
             x, t = mixup(x, t, rng, recipe.mixup_alpha)
-            loss, top = run.train_step(x, t, run.weights[labels])
+            if run.soft is None:
+                loss, top = run.train_step(x, t, run.weights[labels])
+            else:
+                loss, top = run.train_step(x, t, run.weights[labels], run.soft[idx])
             loss_sum += float(loss) * len(idx)
             correct += int(np.sum(np.asarray(top) == labels))
             seen += len(idx)
@@ -265,7 +308,7 @@ def _run_epoch(run: _Session, epoch: int) -> tuple[float, float]:
 def _finish_epoch(run: _Session, state: RunState, epoch: int, record: EpochRecord) -> RunState:
     """Log the epoch, keep the best weights, checkpoint, and return the new state."""
     append_metrics(run.paths.metrics, record)
-    best = record.publictest_accuracy > state.best_accuracy
+    best = record.selection_accuracy > state.best_accuracy
     if best:
         _save_state(run.paths.best, list(run.model.variables))
     _save_state(run.paths.checkpoint, run.state_variables)
@@ -273,31 +316,109 @@ def _finish_epoch(run: _Session, state: RunState, epoch: int, record: EpochRecor
         recipe=state.recipe,
         epochs_done=epoch,
         best_epoch=epoch if best else state.best_epoch,
-        best_accuracy=record.publictest_accuracy if best else state.best_accuracy,
+        best_accuracy=record.selection_accuracy if best else state.best_accuracy,
+        selection=state.selection,
     )
     write_text_atomic(run.paths.state, state.model_dump_json(indent=2) + "\n")
     return state
 
 
+@dataclass(frozen=True)
+class Splits:
+    """The faces a run trains on and selects on, and PublicTest for the final measurement."""
+
+    train_x: npt.NDArray[np.uint8]
+    train_y: npt.NDArray[np.int64]
+    train_rows: npt.NDArray[np.int64]
+    select_x: npt.NDArray[np.uint8]
+    select_y: npt.NDArray[np.int64]
+    select_rows: npt.NDArray[np.int64] | None
+    final_x: npt.NDArray[np.uint8]
+    final_y: npt.NDArray[np.int64]
+
+
+def load_splits(options: TrainOptions, size: int) -> Splits:
+    """Training, selection and final (PublicTest) faces as ``options.selection`` says; the selection rows
+    are ``train.npz`` rows for a validation split, None for PublicTest."""
+    x, y, rows = load_training_rows(options.data, size, options.limit)
+    test_x, test_y = load_selection_split(options.data, size, options.selection_limit)
+    if options.selection == "publictest":
+        return Splits(x, y, rows, test_x, test_y, None, test_x, test_y)
+    train, val = validation_split(y, options.validation_fraction, options.validation_seed)
+    return Splits(x[train], y[train], rows[train], x[val], y[val], rows[val], test_x, test_y)
+
+
+def load_soft_targets(path: Path, rows: npt.NDArray[np.int64], data: Path, temperature: float) -> Any:
+    """The ensemble's soft targets at ``temperature`` for the training ``rows`` of ``data/train.npz``.
+
+    Recomputed from the per-teacher flip-averaged logits the file keeps (mean over teachers of
+    ``softmax(logits / T)``), so any temperature can be tried from one file. Refuses a file made from another
+    ``train.npz`` or one that lacks a row.
+    """
+    with np.load(path) as f:
+        needed = {"logits", "rows", "train_sha256"}
+        if not needed <= set(f.files):
+            raise BuildError(
+                f"{path} is not a soft-target file (lacks {', '.join(sorted(needed - set(f.files)))}): "
+                "write one with edge-models train soft-targets"
+            )
+        logits, file_rows, train_sha = f["logits"], f["rows"], str(f["train_sha256"])
+    actual = sha256_file(data / "train.npz")
+    if train_sha != actual:
+        raise BuildError(
+            f"{path} was made from another train.npz (sha256 {train_sha[:12]}..., this one "
+            f"{actual[:12]}...): write the soft targets again from this --data"
+        )
+    position = {int(r): i for i, r in enumerate(file_rows)}
+    missing = [int(r) for r in rows if int(r) not in position]
+    if missing:
+        raise BuildError(
+            f"{path} has no soft targets for {len(missing)} training rows (first: {missing[0]}): write it "
+            "with the same --data and --limit as the student"
+        )
+    picked = logits[:, [position[int(r)] for r in rows]].astype(np.float64)
+    probs = np.mean([cal.softmax(teacher, temperature) for teacher in picked], axis=0)
+    return probs.astype(np.float32)
+
+
 def _open_session(tf: Any, recipe: Recipe, options: TrainOptions, paths: RunPaths) -> _Session:
-    train_x, train_y = load_training_split(options.data, recipe.input_size, options.limit)
-    test_x, test_y = load_selection_split(options.data, recipe.input_size, options.selection_limit)
-    logger.info("training on %d Training faces, selecting on %d PublicTest faces", len(train_y), len(test_y))
+    splits = load_splits(options, recipe.input_size)
+    selection = "validation" if options.selection == "validation" else "PublicTest"
+    logger.info(
+        "training on %d Training faces, selecting on %d %s faces",
+        len(splits.train_y),
+        len(splits.select_y),
+        selection,
+    )
+    soft = None  # not needed to export a finished run
+    if recipe.distill is not None and options.teacher_targets is not None:
+        soft = load_soft_targets(
+            options.teacher_targets, splits.train_rows, options.data, recipe.distill.temperature
+        )
     tf.keras.utils.set_random_seed(recipe.seed)
     model = build_model(recipe)
-    optimizer = _optimizer(recipe, -(-len(train_x) // recipe.batch_size))
+    optimizer = _optimizer(recipe, -(-len(splits.train_x) // recipe.batch_size))
     optimizer.build(model.trainable_variables)
+    step = (
+        _make_train_step(tf, recipe, model, optimizer)
+        if soft is None
+        else _make_distill_step(tf, recipe, model, optimizer)
+    )
     return _Session(
         recipe=recipe,
         paths=paths,
         model=model,
         optimizer=optimizer,
-        train_step=_make_train_step(tf, recipe, model, optimizer),
-        train_x=train_x,
-        train_y=train_y,
-        test_inputs=to_model_input(test_x),
-        test_y=test_y,
-        weights=cal.class_weights(train_y, CLASSES, recipe.class_weighting).astype(np.float32),
+        train_step=step,
+        train_x=splits.train_x,
+        train_y=splits.train_y,
+        test_inputs=to_model_input(splits.select_x),
+        test_y=splits.select_y,
+        weights=cal.class_weights(splits.train_y, CLASSES, recipe.class_weighting).astype(np.float32),
+        final_inputs=to_model_input(splits.final_x),
+        final_y=splits.final_y,
+        selection=options.selection,
+        soft=soft,
     )
 
 
@@ -310,14 +431,36 @@ def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = c
     tf = configure(options.threads)
     paths = RunPaths(options.out)
     settings = RunSettings(
-        data=str(options.data.resolve()), limit=options.limit, selection_limit=options.selection_limit
+        data=str(options.data.resolve()),
+        limit=options.limit,
+        selection_limit=options.selection_limit,
+        selection=options.selection,
+        validation_fraction=options.validation_fraction,
+        validation_seed=options.validation_seed,
     )
-    resuming = check_settings(paths, settings, recipe.model_dump_json(indent=2) + "\n")
+    if recipe.distill is not None and recipe.mixup_alpha > 0:
+        raise ValueError("distillation does not mix faces: train with --mixup 0 (the default)")
+    if (recipe.distill is None) != (options.teacher_targets is None):
+        raise ValueError("a distillation recipe and --teacher-targets go together: pass both or neither")
+    if recipe.distill is not None and options.teacher_targets is not None:
+        digest = sha256_file(options.teacher_targets)
+        if digest != recipe.distill.targets_sha256:
+            raise ValueError(
+                f"{options.teacher_targets} (sha256 {digest[:12]}...) is not the soft-target file the recipe "
+                f"names ({recipe.distill.targets_sha256[:12]}...): pass that file or make a new recipe"
+            )
+    resuming = check_settings(paths, settings, recipe.to_json())
     _setup_logging(paths.log)
     devices = [d.name for d in tf.config.list_logical_devices()]
     logger.info("recipe %s, devices %s, %d CPU thread(s)", recipe.fingerprint(), devices, options.threads)
     run = _open_session(tf, recipe, options, paths)
-    state = RunState(recipe=recipe.fingerprint(), epochs_done=0, best_epoch=0, best_accuracy=0.0)
+    state = RunState(
+        recipe=recipe.fingerprint(),
+        epochs_done=0,
+        best_epoch=0,
+        best_accuracy=0.0,
+        selection=options.selection,
+    )
     if resuming:
         state = RunState.model_validate_json(paths.state.read_text(encoding="utf-8"))
         _load_state(paths.checkpoint, run.state_variables)
@@ -329,24 +472,26 @@ def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = c
 
     last = min(recipe.epochs, options.stop_after or recipe.epochs)
     for epoch in range(state.epochs_done + 1, last + 1):
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         train_loss, train_accuracy = _run_epoch(run, epoch)
         logits = predict_logits(run.model, run.test_inputs)
         record = EpochRecord(
             epoch=epoch,
             train_loss=train_loss,
             train_accuracy=train_accuracy,
-            publictest_loss=cal.nll(logits, run.test_y),
-            publictest_accuracy=cal.accuracy(run.test_y, logits.argmax(axis=1)),
+            selection_loss=cal.nll(logits, run.test_y),
+            selection_accuracy=cal.accuracy(run.test_y, logits.argmax(axis=1)),
             learning_rate=float(run.optimizer.learning_rate),
             seconds=time.monotonic() - started,
+            cpu_seconds=time.process_time() - cpu_started,
         )
         state = _finish_epoch(run, state, epoch, record)
+        split = "validation" if run.selection == "validation" else "PublicTest"
         line = (
             f"epoch {epoch}/{recipe.epochs}: loss {record.train_loss:.4f}, "
-            f"train acc {record.train_accuracy:.4f}, PublicTest acc {record.publictest_accuracy:.4f} "
-            f"(loss {record.publictest_loss:.4f}), lr {record.learning_rate:.2e}, {record.seconds:.0f} s"
-            f"{' *best*' if state.best_epoch == epoch else ''}"
+            f"train acc {record.train_accuracy:.4f}, {split} acc {record.selection_accuracy:.4f} "
+            f"(loss {record.selection_loss:.4f}), lr {record.learning_rate:.2e}, {record.seconds:.0f} s "
+            f"({record.cpu_seconds:.0f} CPU s){' *best*' if state.best_epoch == epoch else ''}"
         )
         echo(line)
         logger.info(line)
@@ -370,10 +515,15 @@ def _export_best(
         paths=run.paths,
         test_inputs=run.test_inputs,
         test_y=run.test_y,
+        final_inputs=run.final_inputs,
+        final_y=run.final_y,
+        selection=run.selection,
         flip_average=flip_average,
     )
+    chosen = "chosen on validation, " if run.selection == "validation" else ""
     echo(
-        f"exported epoch {report.best_epoch}{' (flip-averaged)' if flip_average else ''}: PublicTest "
+        f"exported epoch {report.best_epoch}{' (flip-averaged)' if flip_average else ''} ({chosen}"
+        f"temperature fitted on {report.selection}): PublicTest "
         f"float {report.float_model.accuracy:.4f}, int8 {report.int8_model.accuracy:.4f} "
         f"({report.int8_model.size_bytes} bytes, {report.int8_model.mean_ms:.3f} ms/face), temperature "
         f"{report.calibration.temperature:.3f}, ECE {report.calibration.ece_before:.4f} -> "
@@ -383,7 +533,11 @@ def _export_best(
 
 
 def export_run(
-    out: Path, *, threads: int = 2, flip_average: bool = False, echo: Callable[[str], None] = click.echo
+    out: Path,
+    *,
+    threads: int = 2,
+    flip_average: bool = False,
+    echo: Callable[[str], None] = click.echo,
 ) -> ExportReport:
     """Export a finished run's best epoch again (for example with flip averaging), replacing ``export/``.
 
@@ -412,6 +566,9 @@ def export_run(
         limit=settings.limit,
         selection_limit=settings.selection_limit,
         threads=threads,
+        selection=settings.selection,
+        validation_fraction=settings.validation_fraction,
+        validation_seed=settings.validation_seed,
     )
     return _export_best(_open_session(tf, recipe, options, paths), state, flip_average, echo)
 
@@ -465,9 +622,13 @@ def export(
     test_y: npt.NDArray[np.int64],
     paths: RunPaths,
     flip_average: bool = False,
+    final_inputs: npt.NDArray[np.float32] | None = None,
+    final_y: npt.NDArray[np.int64] | None = None,
+    selection: str = "publictest",
 ) -> ExportReport:
-    """Fit the temperature on PublicTest, convert to a float reference (float16 weights) and full-int8 TFLite
-    with it baked in, measure both on PublicTest and write them with ``report.json`` and ``entries.json``.
+    """Fit the temperature on the selection faces (``test_inputs``), convert to a float reference (float16
+    weights) and full-int8 TFLite with it baked in, measure both on PublicTest (``final_inputs``; the
+    selection faces when not given) and write them with ``report.json`` and ``entries.json``.
 
     With ``flip_average`` the exported graph averages the logits of each face and its mirror image
     (test-time flip averaging; twice the compute in one invoke), and the temperature is fitted on those.
@@ -497,11 +658,14 @@ def export(
     int8_bytes = convert_full_int8(
         tf.lite.TFLiteConverter.from_keras_model(served), [s[np.newaxis] for s in samples]
     )
-    float_figures, float_top = _figures(FLOAT_NAME, float_bytes, test_inputs, test_y)
-    int8_figures, int8_top = _figures(INT8_NAME, int8_bytes, test_inputs, test_y)
+    measure_x = test_inputs if final_inputs is None else final_inputs
+    measure_y = test_y if final_y is None else final_y
+    float_figures, float_top = _figures(FLOAT_NAME, float_bytes, measure_x, measure_y)
+    int8_figures, int8_top = _figures(INT8_NAME, int8_bytes, measure_x, measure_y)
     report = ExportReport(
         recipe=recipe.fingerprint(),
         best_epoch=state.best_epoch,
+        selection="validation" if selection == "validation" else "publictest",
         flip_average=flip_average,
         parameters=int(sum(np.prod(v.shape) for v in model.weights if "seed_generator" not in v.path)),
         calibration=calibration,
@@ -535,7 +699,8 @@ def _entries(
     )
     preprocessing = (
         f"Input: a {size}x{size} grayscale face crop, value = pixel / 127.5 - 1 (float model). Output: 7 "
-        f"probabilities in FER-2013 order ({', '.join(FER_CLASSES)}), temperature-scaled on PublicTest "
+        f"probabilities in FER-2013 order ({', '.join(FER_CLASSES)}), temperature-scaled on "
+        f"{'a validation share of Training' if report.selection == 'validation' else 'PublicTest'} "
         f"(T = {report.calibration.temperature:.3f})"
         f"{', averaged over the face and its mirror image in one invoke' if report.flip_average else ''}. "
         "Trained on FER-2013 Training only; see docs/models/emotion.md."
@@ -575,3 +740,131 @@ def _entries(
             )
         )
     return entries
+
+
+@dataclass(frozen=True)
+class SoftTargetsReport:
+    """What :func:`write_soft_targets` measured (also stored in the .npz)."""
+
+    faces: int
+    temperature: float
+    teacher_accuracy: dict[str, float]
+    ensemble_accuracy: float | None
+    validation_faces: int
+
+
+def _teacher_runs(teachers: list[Path]) -> list[tuple[RunPaths, Recipe, RunSettings, RunState]]:
+    """The teachers' run folders read and checked to share one data folder, limit and validation split."""
+    if not teachers:
+        raise BuildError("no teacher: pass --teacher RUN at least once")
+    runs = []
+    for root in teachers:
+        paths = RunPaths(root)
+        if not (paths.state.exists() and paths.best.exists()):
+            raise BuildError(
+                f"{root} holds no trained run (no state.json or best.npz): pass --teacher with the --out "
+                "folder of an edge-models train emotion run"
+            )
+        recipe = Recipe.model_validate_json(paths.recipe.read_text(encoding="utf-8"))
+        settings = RunSettings.model_validate_json(paths.settings.read_text(encoding="utf-8"))
+        state = RunState.model_validate_json(paths.state.read_text(encoding="utf-8"))
+        runs.append((paths, recipe, settings, state))
+    first = runs[0][2]
+    for paths, _recipe, settings, _state in runs[1:]:
+        keys = ("data", "limit", "selection", "validation_fraction", "validation_seed")
+        if any(getattr(settings, k) != getattr(first, k) for k in keys):
+            raise BuildError(
+                f"{paths.root} was trained on other data or another split than {runs[0][0].root} "
+                f"({settings.model_dump(include=set(keys))} against {first.model_dump(include=set(keys))}): "
+                "teachers of one ensemble must share --data, --limit and the validation split"
+            )
+    return runs
+
+
+def write_soft_targets(
+    teachers: list[Path],
+    out: Path,
+    *,
+    temperature: float,
+    threads: int = 2,
+    echo: Callable[[str], None] = click.echo,
+) -> SoftTargetsReport:
+    """Write the teachers' flip-averaged logits and the ensemble's soft targets over the training split.
+
+    Every teacher's best epoch (``best.npz``) runs on every training face of its data folder (the same
+    ``--data`` and ``--limit`` for all teachers, validation faces included, so the file serves students of
+    either selection); its logits are the mean over the face and its mirror image. The .npz holds
+    ``rows`` (``train.npz`` rows), ``labels``, ``logits`` ``[teachers, faces, 7]``, ``probabilities`` (the
+    mean over teachers of ``softmax(logits / temperature)``), ``temperature``, ``teachers`` (run folders),
+    ``teacher_sha256`` (of each ``best.npz``), ``teacher_recipes``, ``teacher_epochs`` (best, done, total),
+    ``train_sha256`` and, when the teachers selected on a validation split, ``validation_rows`` and the
+    validation accuracy of each teacher and of the ensemble (``validation_accuracy``, ensemble last).
+    """
+    runs = _teacher_runs(teachers)
+    first = runs[0][2]
+    tf = configure(threads)
+    data = Path(first.data)
+    all_logits = []
+    labels: npt.NDArray[np.int64] | None = None
+    rows: npt.NDArray[np.int64] | None = None
+    for paths, recipe, _settings, state in runs:
+        x, y, r = load_training_rows(data, recipe.input_size, first.limit)
+        labels, rows = y, r
+        tf.keras.utils.set_random_seed(recipe.seed)
+        model = build_model(recipe)
+        _load_state(paths.best, list(model.variables))
+        logits = predict_logits(model, to_model_input(x), flip_average=True)
+        all_logits.append(logits)
+        note = (
+            ""
+            if state.epochs_done == recipe.epochs
+            else f" (unfinished: {state.epochs_done}/{recipe.epochs})"
+        )
+        echo(f"teacher {paths.root}: epoch {state.best_epoch}{note}, {len(x)} faces")
+    assert labels is not None and rows is not None
+    stacked = np.stack(all_logits)
+    probabilities = np.mean([cal.softmax(t, temperature) for t in stacked], axis=0)
+    names = [str(paths.root) for paths, *_ in runs]
+    teacher_accuracy: dict[str, float] = {}
+    ensemble_accuracy = None
+    extra: dict[str, Any] = {}
+    val = np.empty(0, dtype=np.int64)
+    if first.selection == "validation":
+        _train, val = validation_split(labels, first.validation_fraction, first.validation_seed)
+        for name, teacher in zip(names, stacked, strict=True):
+            teacher_accuracy[name] = cal.accuracy(labels[val], teacher[val].argmax(axis=1))
+        ensemble_accuracy = cal.accuracy(labels[val], probabilities[val].argmax(axis=1))
+        extra = {
+            "validation_rows": rows[val],
+            "validation_accuracy": np.array([*teacher_accuracy.values(), ensemble_accuracy]),
+        }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".tmp.npz")
+    np.savez_compressed(
+        tmp,
+        rows=rows,
+        labels=labels,
+        logits=stacked.astype(np.float32),
+        probabilities=probabilities.astype(np.float32),
+        temperature=np.float64(temperature),
+        teachers=np.array(names),
+        teacher_sha256=np.array([sha256_file(paths.best) for paths, *_ in runs]),
+        teacher_recipes=np.array([recipe.fingerprint() for _p, recipe, *_ in runs]),
+        teacher_epochs=np.array([[s.best_epoch, s.epochs_done, r.epochs] for _p, r, _s2, s in runs]),
+        train_sha256=np.array(sha256_file(data / "train.npz")),
+        **extra,
+    )
+    tmp.replace(out)
+    report = SoftTargetsReport(
+        faces=len(rows),
+        temperature=temperature,
+        teacher_accuracy=teacher_accuracy,
+        ensemble_accuracy=ensemble_accuracy,
+        validation_faces=len(val),
+    )
+    for name, accuracy in teacher_accuracy.items():
+        echo(f"  {name}: validation accuracy {accuracy:.4f} (flip-averaged, {len(val)} faces)")
+    if ensemble_accuracy is not None:
+        echo(f"  ensemble of {len(runs)}: validation accuracy {ensemble_accuracy:.4f}")
+    echo(f"wrote {out}: soft targets of {len(rows)} training faces at temperature {temperature:g}")
+    return report

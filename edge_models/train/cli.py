@@ -6,6 +6,7 @@ Importing this module needs no TensorFlow (``--help`` works on the kiosk); ``tra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -14,10 +15,18 @@ import click
 from edge_models.errors import EdgeModelsError
 from edge_models.manifest import MODELS_DIR
 from edge_models.train.install import install_run
-from edge_models.train.recipe import NO_AUGMENTATION, Recipe
-from edge_models.train.run import TrainOptions
+from edge_models.train.recipe import NO_AUGMENTATION, STRONG_AUGMENTATION, Augmentation, Distillation, Recipe
+from edge_models.train.run import DEFAULT_VALIDATION_FRACTION, TrainOptions, sha256_file
+from edge_models.train.status import find_runs, format_status, run_status
+
+AUGMENTATIONS: dict[str, Augmentation] = {
+    "default": Augmentation(),
+    "strong": STRONG_AUGMENTATION,
+    "none": NO_AUGMENTATION,
+}
 
 DEFAULT_DATA = Path("../shared/data/fer2013")
+RESUME_DIR = Path("edge_models/train/resume")
 
 _THREADS_OPTION = click.option(
     "--threads",
@@ -44,6 +53,15 @@ def train_group() -> None:
         edge-models train emotion --data ../shared/data/fer2013 --out runs/emotion-s0
         edge-models train export --run runs/emotion-s0 --flip-average   # optional
         edge-models train install --run runs/emotion-s0
+        edge-models train status edge_models/train/resume             # runs in progress
+
+    \b
+    Distillation (issue #21; docs/models/emotion.md):
+        edge-models train emotion --out runs/vgg40-s1 --width 40 --seed 1 --augment strong \\
+            --selection validation
+        edge-models train soft-targets --teacher runs/vgg40-s1 --out runs/targets.npz
+        edge-models train emotion --out runs/student --width 28 --selection validation \\
+            --teacher-targets runs/targets.npz --distill-temperature 4 --distill-alpha 0.7
 
     \b
     The shipped model (docs/models/emotion.md) is the default recipe at width 28:
@@ -100,7 +118,56 @@ def train_group() -> None:
     default=None,
     help="Loss weight per class [default: inverse_sqrt].",
 )
-@click.option("--no-augment", is_flag=True, help="Train without augmentation (for comparisons).")
+@click.option("--no-augment", is_flag=True, help="Train without augmentation (same as --augment none).")
+@click.option(
+    "--augment",
+    type=click.Choice(sorted(AUGMENTATIONS)),
+    default=None,
+    help="Augmentation preset: default, strong (teachers: larger affine, photometric and erasing changes), "
+    "none [default: default].",
+)
+@click.option(
+    "--selection",
+    type=click.Choice(["publictest", "validation"]),
+    default="publictest",
+    show_default=True,
+    help="Split that chooses the epoch and fits the temperature. publictest: how the shipped model was made "
+    "(PublicTest figures are then optimistic); validation: a stratified seeded share of Training is held "
+    "out for it and PublicTest is read once, at the export.",
+)
+@click.option(
+    "--validation-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=DEFAULT_VALIDATION_FRACTION,
+    show_default=True,
+    help="Share of each class held out with --selection validation.",
+)
+@click.option(
+    "--validation-seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Seed of the validation split; keep it the same for teachers, students and baselines.",
+)
+@click.option(
+    "--teacher-targets",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Distil from this soft-target .npz (edge-models train soft-targets); needs --distill-temperature "
+    "and --distill-alpha.",
+)
+@click.option(
+    "--distill-temperature",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Softmax temperature T of the distillation loss.",
+)
+@click.option(
+    "--distill-alpha",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Weight of the soft part: loss = alpha*T^2*KL(teacher||student) + (1-alpha)*CE(hard labels).",
+)
 @click.option(
     "--limit",
     type=click.IntRange(1),
@@ -132,13 +199,20 @@ def train_emotion(
     mixup_alpha: float | None,
     class_weighting: str | None,
     no_augment: bool,
+    augment: str | None,
+    selection: str,
+    validation_fraction: float,
+    validation_seed: int,
+    teacher_targets: Path | None,
+    distill_temperature: float | None,
+    distill_alpha: float | None,
     limit: int | None,
     export: bool,
     flip_average: bool,
     stop_after: int | None,
     threads: int,
 ) -> None:
-    """Train the emotion model on FER-2013 Training, choosing the epoch on PublicTest.
+    """Train the emotion model on FER-2013 Training, choosing the epoch on the --selection split.
 
     Deterministic for a seed; resumes an unfinished run in --out from its last finished epoch. Writes
     metrics.jsonl (one line per epoch), train.log, and at the end a temperature-calibrated float and
@@ -148,7 +222,22 @@ def train_emotion(
     Example:
         edge-models train emotion --data ../shared/data/fer2013 --out runs/emotion-s0 --seed 0
         edge-models train emotion --out /tmp/smoke --limit 512 --epochs 1
+        edge-models train emotion --out runs/s28 --width 28 --selection validation \\
+            --teacher-targets runs/targets.npz --distill-temperature 4 --distill-alpha 0.7
     """
+    if no_augment and augment not in (None, "none"):
+        raise click.UsageError(f"--no-augment contradicts --augment {augment}: pass one of them")
+    distill_given = [teacher_targets is not None, distill_temperature is not None, distill_alpha is not None]
+    if any(distill_given) and not all(distill_given):
+        raise click.UsageError(
+            "distillation needs all three of --teacher-targets, --distill-temperature and --distill-alpha"
+        )
+    distill = None
+    if teacher_targets is not None and distill_temperature is not None and distill_alpha is not None:
+        distill = Distillation(
+            temperature=distill_temperature, alpha=distill_alpha, targets_sha256=sha256_file(teacher_targets)
+        )
+    augmentation = NO_AUGMENTATION if no_augment else AUGMENTATIONS[augment] if augment else None
     chosen: dict[str, object] = {
         "seed": seed,
         "epochs": epochs,
@@ -159,7 +248,8 @@ def train_emotion(
         "label_smoothing": label_smoothing,
         "mixup_alpha": mixup_alpha,
         "class_weighting": class_weighting,
-        "augmentation": NO_AUGMENTATION if no_augment else None,
+        "augmentation": augmentation,
+        "distill": distill,
     }
     recipe = Recipe.model_validate({k: v for k, v in chosen.items() if v is not None})
     train = _trainer().train
@@ -171,6 +261,10 @@ def train_emotion(
         threads=threads,
         stop_after=stop_after,
         flip_average=flip_average,
+        selection="validation" if selection == "validation" else "publictest",
+        validation_fraction=validation_fraction,
+        validation_seed=validation_seed,
+        teacher_targets=teacher_targets,
     )
     try:
         train(recipe, options)
@@ -243,3 +337,79 @@ def install(run: Path, models_dir: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     for entry in entries:
         click.echo(f"installed {entry.name} ({entry.size_bytes} bytes) into {models_dir}")
+
+
+@train_group.command("soft-targets")
+@click.option(
+    "--teacher",
+    "teachers",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    multiple=True,
+    required=True,
+    help="A teacher's run folder (its best epoch is used); repeat for an ensemble.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .npz to write (the student's --teacher-targets).",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, min_open=True),
+    default=4.0,
+    show_default=True,
+    help="Temperature of the stored probabilities (the file also keeps the logits, so a student may "
+    "distil at another --distill-temperature).",
+)
+@_THREADS_OPTION
+def soft_targets(teachers: tuple[Path, ...], out: Path, temperature: float, threads: int) -> None:
+    """Write a teacher ensemble's soft targets over the training split to an .npz.
+
+    Each teacher's best epoch classifies every training face and its mirror image (flip averaging); the
+    file keeps each teacher's averaged logits, the ensemble's probabilities at --temperature (the mean over
+    teachers of softmax(logits / T)), the teachers' run folders with the sha256 of their weights, and the
+    sha256 of train.npz. Teachers that selected on a validation split get their and the ensemble's
+    validation accuracy printed and stored.
+
+    \b
+    Example:
+        edge-models train soft-targets --teacher runs/vgg40-s1 --teacher runs/vgg40-s2 \\
+            --out runs/targets.npz --temperature 4
+    """
+    try:
+        _trainer().write_soft_targets(list(teachers), out, temperature=temperature, threads=threads)
+    except (EdgeModelsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@train_group.command("status")
+@click.argument(
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=RESUME_DIR,
+    required=False,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+def status(folder: Path, as_json: bool) -> None:
+    """Each run folder's epoch of the total, best selection accuracy, wall and CPU time, and time left.
+
+    FOLDER is a run folder or a folder of them [default: edge_models/train/resume]. The time left is the
+    mean wall time of the last five epochs times the epochs left (other work on the machine changes it).
+
+    \b
+    Example:
+        edge-models train status
+        edge-models train status edge_models/train/resume/teachers --json
+    """
+    try:
+        found = [run_status(root) for root in find_runs(folder)]
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in found], indent=2))
+        return
+    if not found:
+        click.echo(f"no run folder (one with recipe.json) in {folder}")
+    for run in found:
+        click.echo(format_status(run))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,18 @@ class Augmentation(_Frozen):
     )
 
 
+#: Stronger augmentation for teachers (wider models that overfit the default sooner): larger rotations,
+#: zooms, shifts, brightness and contrast changes, and larger erased rectangles (``--augment strong``).
+STRONG_AUGMENTATION = Augmentation(
+    max_rotation_deg=15.0,
+    max_scale=0.15,
+    max_shift=0.15,
+    brightness=0.3,
+    contrast=0.3,
+    erase_probability=0.6,
+    erase_area=(0.02, 0.25),
+)
+
 #: No augmentation at all (``--no-augment``, for comparisons): every face is used as it is.
 NO_AUGMENTATION = Augmentation(
     flip=False,
@@ -53,6 +65,21 @@ NO_AUGMENTATION = Augmentation(
     contrast=0.0,
     erase_probability=0.0,
 )
+
+
+class Distillation(_Frozen):
+    """Knowledge distillation from a teacher ensemble's soft targets (``--teacher-targets``).
+
+    The loss per face is ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(hard)``, where
+    ``teacher_T`` is the mean over teachers of ``softmax(teacher logits / T)`` and ``student_T`` is
+    ``softmax(student logits / T)``; the hard part keeps the recipe's label smoothing and class weights.
+    """
+
+    temperature: float = Field(gt=0, description="Softmax temperature T of teacher and student soft outputs.")
+    alpha: float = Field(ge=0, le=1, description="Weight of the soft (teacher) part of the loss, 0..1.")
+    targets_sha256: str = Field(
+        min_length=64, max_length=64, description="sha256 of the soft-target .npz the run distils from."
+    )
 
 
 class Recipe(_Frozen):
@@ -85,8 +112,23 @@ class Recipe(_Frozen):
         "training faces (lifts disgust, 436 training faces).",
     )
     augmentation: Augmentation = Field(default_factory=Augmentation, description="Training augmentation.")
+    distill: Distillation | None = Field(
+        default=None, description="Distillation from a teacher ensemble's soft targets; null: none."
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The recipe as JSON values; ``distill`` is left out when it is null, so recipes written before
+        distillation existed keep their fingerprint (the shipped model's is ``53f1d5a49acd``)."""
+        data = self.model_dump(mode="json")
+        if self.distill is None:
+            data.pop("distill")
+        return data
+
+    def to_json(self) -> str:
+        """What ``recipe.json`` holds."""
+        return json.dumps(self.as_dict(), indent=2) + "\n"
 
     def fingerprint(self) -> str:
         """A short stable hash of the recipe (names runs and checks that a resume uses the same one)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        text = json.dumps(self.as_dict(), sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -4,26 +4,34 @@ A run folder holds::
 
     recipe.json        the frozen recipe (a resume must use the same one)
     run.json           data folder and --limit (a resume must use the same ones)
-    state.json         epochs done and the best PublicTest epoch so far
+    state.json         epochs done and the best epoch so far on the selection split
     metrics.jsonl      one :class:`EpochRecord` per finished epoch
     train.log          the human log
     checkpoint.npz     model and optimiser state after the last finished epoch
-    best.npz           model weights of the best PublicTest epoch
+    best.npz           model weights of the best epoch on the selection split
     export/            float and int8 .tflite, report.json, entries.json (manifest entries)
 
-Only ``train.npz`` (FER-2013 Training) is trained on and only ``publictest/`` selects; no other file of the
-data folder is ever opened.
+Only ``train.npz`` (FER-2013 Training) and ``publictest/`` are read; no other file of the data folder is
+ever opened. The **selection split** chooses the epoch and fits the temperature:
+
+- ``publictest`` (the default, how the shipped model was made): all Training faces are trained on and
+  PublicTest selects, so PublicTest accuracy is optimistic for the chosen model;
+- ``validation``: a stratified, seeded share of the Training faces (10% by default, the same for every run
+  with the same ``validation_seed``, :func:`validation_split`) is held out and selects; the rest is trained
+  on, and PublicTest is read once, at the export, to measure the chosen model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge_models.datasets import load_emotion_dataset
 from edge_models.errors import DatasetError
@@ -34,6 +42,10 @@ TRAIN_FILE = "train.npz"
 SELECTION_FOLDER = "publictest"
 INT8_NAME = "emotion_vitrina_int8"
 FLOAT_NAME = "emotion_vitrina_float"
+DEFAULT_VALIDATION_FRACTION = 0.1
+
+#: The split that chooses the epoch and fits the temperature (see the module docstring).
+Selection = Literal["publictest", "validation"]
 
 
 class _Frozen(BaseModel):
@@ -52,6 +64,10 @@ class TrainOptions:
     stop_after: int | None = None
     selection_limit: int | None = None
     flip_average: bool = False
+    selection: Selection = "publictest"
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION
+    validation_seed: int = 0
+    teacher_targets: Path | None = None
 
 
 class RunSettings(_Frozen):
@@ -63,6 +79,21 @@ class RunSettings(_Frozen):
     )
     selection_limit: int | None = Field(
         default=None, description="Only N PublicTest faces, spread evenly (tests); null: all."
+    )
+    selection: Selection = Field(
+        default="publictest",
+        description="Split that chooses the epoch and fits the temperature: publictest (all Training faces "
+        "trained on) or validation (a stratified seeded share of Training held out; PublicTest read once, "
+        "at the export).",
+    )
+    validation_fraction: float = Field(
+        default=DEFAULT_VALIDATION_FRACTION,
+        gt=0,
+        lt=1,
+        description="Share of each class of the training faces held out when selection is validation.",
+    )
+    validation_seed: int = Field(
+        default=0, ge=0, description="Seed of the validation split (independent of the recipe's seed)."
     )
 
 
@@ -76,10 +107,34 @@ class EpochRecord(_Frozen):
     train_accuracy: float = Field(
         description="Top-1 accuracy on the augmented training faces, in training mode."
     )
-    publictest_loss: float = Field(description="PublicTest negative log-likelihood (plain labels).")
-    publictest_accuracy: float = Field(description="PublicTest top-1 accuracy of the float model.")
+    selection_loss: float = Field(
+        description="Negative log-likelihood (plain labels) on the selection split (PublicTest or validation;"
+        " read as publictest_loss from runs written before the split existed).",
+    )
+    selection_accuracy: float = Field(
+        description="Top-1 accuracy of the float model on the selection split.",
+    )
     learning_rate: float = Field(description="Learning rate at the end of the epoch.")
-    seconds: float = Field(description="Wall-clock seconds of the epoch, training and PublicTest pass.")
+    seconds: float = Field(description="Wall-clock seconds of the epoch, training and selection pass.")
+    cpu_seconds: float | None = Field(
+        default=None,
+        description="CPU seconds (user + system, all threads) the process spent on the epoch; null in runs "
+        "written before it was recorded.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        """Read records written before the selection split existed (``publictest_loss``/``_accuracy``)."""
+        if isinstance(data, dict):
+            data = dict(data)
+            for old, new in (
+                ("publictest_loss", "selection_loss"),
+                ("publictest_accuracy", "selection_accuracy"),
+            ):
+                if old in data and new not in data:
+                    data[new] = data.pop(old)
+        return data
 
 
 class RunState(_Frozen):
@@ -87,18 +142,21 @@ class RunState(_Frozen):
 
     recipe: str = Field(description="Fingerprint of the recipe the run trains.")
     epochs_done: int = Field(description="Finished epochs; training resumes at the next one.")
-    best_epoch: int = Field(description="Epoch with the best PublicTest accuracy so far (0: none yet).")
-    best_accuracy: float = Field(description="That epoch's PublicTest accuracy.")
+    best_epoch: int = Field(description="Epoch with the best selection accuracy so far (0: none yet).")
+    best_accuracy: float = Field(description="That epoch's accuracy on the selection split.")
+    selection: Selection = Field(
+        default="publictest", description="Split whose accuracy chose best_epoch (see RunSettings)."
+    )
 
 
 class CalibrationReport(_Frozen):
-    """Temperature scaling on PublicTest."""
+    """Temperature scaling on the selection split (``ExportReport.selection``)."""
 
     temperature: float = Field(description="Logits are divided by this before the softmax.")
     ece_before: float = Field(description="Expected calibration error (15 bins) at temperature 1.")
     ece_after: float = Field(description="Expected calibration error (15 bins) at the fitted temperature.")
-    nll_before: float = Field(description="PublicTest negative log-likelihood at temperature 1.")
-    nll_after: float = Field(description="PublicTest negative log-likelihood at the fitted temperature.")
+    nll_before: float = Field(description="Negative log-likelihood at temperature 1.")
+    nll_after: float = Field(description="Negative log-likelihood at the fitted temperature.")
 
 
 class ModelFigures(_Frozen):
@@ -118,6 +176,11 @@ class ExportReport(_Frozen):
 
     recipe: str = Field(description="Recipe fingerprint.")
     best_epoch: int = Field(description="Epoch whose weights were exported.")
+    selection: Selection = Field(
+        default="publictest",
+        description="Split that chose best_epoch and fitted the temperature; the model figures are always "
+        "measured on PublicTest (with selection validation, the only time the run reads PublicTest).",
+    )
     flip_average: bool = Field(
         default=False,
         description="Whether the exported graph averages the logits of each face and its mirror image.",
@@ -223,13 +286,52 @@ def load_training_split(
 
     ``limit`` keeps that many faces spread evenly through the file (see :func:`spread`).
     """
+    faces, labels, _rows = load_training_rows(data, size, limit)
+    return faces, labels
+
+
+def load_training_rows(
+    data: Path, size: int, limit: int | None = None
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """:func:`load_training_split` and each face's row in ``train.npz`` (soft targets are matched by row)."""
     path = data / TRAIN_FILE
     if not path.is_file():
         raise DatasetError(f"no {TRAIN_FILE} in {data}: pass --data with the FER-2013 folder")
     dataset = load_emotion_dataset(path)
     keep = spread(len(dataset), limit)
     faces = np.stack([dataset.images[i] for i in keep])
-    return resize_crops(faces, size), dataset.labels[keep]
+    return resize_crops(faces, size), dataset.labels[keep], keep
+
+
+def validation_split(
+    labels: npt.NDArray[np.int64], fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Positions ``(train, validation)`` into ``labels``: ``round(fraction * n)`` faces of each class (at
+    least one where the class has two or more) held out, drawn by ``numpy.random.default_rng([seed, class])``.
+
+    Stratified and a function of the labels, fraction and seed only, so every run (teachers, students,
+    baselines) with the same seed holds out the same faces. Both arrays are sorted.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be between 0 and 1, got {fraction}")
+    held: list[npt.NDArray[np.int64]] = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        count = min(max(round(fraction * len(members)), 1), len(members) - 1) if len(members) >= 2 else 0
+        rng = np.random.default_rng([seed, int(c)])
+        held.append(np.sort(rng.permutation(members)[:count]))
+    val = np.sort(np.concatenate(held)).astype(np.int64)
+    train = np.setdiff1d(np.arange(len(labels), dtype=np.int64), val)
+    return train, val
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_selection_split(
