@@ -10,7 +10,6 @@ than ``outbox_window_min``, so retention never touches them); nothing else here 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,20 +165,34 @@ def _lifecycle(row: tuple[Any, ...] | None) -> tuple[Lifecycle | None, datetime 
     return None, None, None
 
 
-def _outbox_samples(
-    db: Database, now: datetime, settings: AlertSettings
-) -> dict[DeviceKey, list[alerts.OutboxSample]]:
+def _outbox_windows(
+    db: Database, now: datetime, settings: AlertSettings, stores: Sequence[str], devices: Sequence[str]
+) -> dict[DeviceKey, alerts.OutboxWindow]:
+    """Each device's :class:`~backoffice.alerts.OutboxWindow` over the metrics payloads of the window,
+    counted by the store (one row a device, whatever the number of payloads): the growth is the sum of
+    the steps from one payload to the next, the last depth minus the first."""
     start = as_utc(now) - timedelta(minutes=settings.outbox_window_min)
-    samples: dict[DeviceKey, list[alerts.OutboxSample]] = defaultdict(list)
-    for store_id, device_id, ts, depth in db.query(
-        "SELECT store_id, device_id, ts, outbox_depth FROM metrics "
-        "WHERE ts >= ? AND outbox_depth IS NOT NULL",
-        [start],
+    store_sql, store_params = _in("store_id", stores)
+    device_sql, device_params = _in("device_id", devices)
+    windows: dict[DeviceKey, alerts.OutboxWindow] = {}
+    sql = (
+        "SELECT store_id, device_id, count(*), sum(CASE WHEN outbox_depth < prev THEN 1 ELSE 0 END), "  # noqa: S608
+        "sum(CASE WHEN prev IS NULL THEN 0 ELSE outbox_depth - prev END), min(ts) "
+        "FROM (SELECT store_id, device_id, ts, outbox_depth, "
+        "lag(outbox_depth) OVER (PARTITION BY store_id, device_id ORDER BY ts) AS prev FROM metrics "
+        "WHERE ts >= ? AND outbox_depth IS NOT NULL" + store_sql + device_sql + ") AS w "
+        "GROUP BY store_id, device_id"
+    )
+    for store_id, device_id, n, falls, growth, first in db.query(
+        sql,
+        [start, *store_params, *device_params],
     ):
-        at = as_datetime(ts)
-        if at is not None:
-            samples[(str(store_id), str(device_id))].append((at, int(depth)))
-    return samples
+        first_at = as_datetime(first)
+        if first_at is not None:
+            windows[(str(store_id), str(device_id))] = alerts.OutboxWindow(
+                int(n), int(falls or 0), first_at, int(growth or 0)
+            )
+    return windows
 
 
 def fleet(
@@ -195,11 +208,11 @@ def fleet(
     empty: all), its state now and the alerts raised at ``now``. ``live``, keyed by (store, device),
     overrides the stored status and birth (and adds devices only it knows) before the rules run."""
     rows = _device_rows(db, stores, devices, live or {})
-    samples = _outbox_samples(db, now, settings)
+    windows = _outbox_windows(db, now, settings, stores, devices)
     out: list[DeviceRow] = []
     raised: list[Alert] = []
     for row in rows:
-        found = alerts.evaluate(row, samples.get((row.store_id, row.device_id), []), now, settings)
+        found = alerts.evaluate(row, windows.get((row.store_id, row.device_id)), now, settings)
         raised.extend(found)
         out.append(row.model_copy(update={"alerts": found}))
     return FleetReport(generated_at=now, devices=tuple(out), alerts=tuple(raised))
