@@ -183,10 +183,15 @@ def calls_context(request: Request, message: str = "") -> dict[str, Any]:
     """What the live list's template needs."""
     services = services_of(request)
     stores, devices = live_filters(request)
-    calls = services.desk.live_calls(stores, devices)
+    every = services.desk.live_calls(stores, devices)
+    # A long list (a fleet whose calls nobody answers) is cut: the page stays light, and so does every
+    # update the stream sends; /staff/calls.csv and /staff.json have them all.
+    calls = every[: services.settings.live_rows]
     user: User | None = getattr(request.state, "user", None)
     return {
         "calls": calls,
+        "open_calls": sum(c.state == "open" for c in every),
+        "more_calls": len(every) - len(calls),
         "waiting": {c.call_id: round(services.desk.waiting_s(c)) for c in calls},
         "answers": {c.call_id: services.desk.kiosk_answer(c.call_id) for c in calls},
         "can_respond": user is not None and user.role in RESPONDERS,
