@@ -100,7 +100,7 @@ class WebSettings(BaseModel):
     live_rows: int = Field(
         default=100,
         ge=10,
-        description="Calls at most in the staff page's live list, first in its order (its CSV and JSON: all).",
+        description="Calls at most in the staff page's live list, first in its order (CSV and JSON: all).",
     )
 
     @property
