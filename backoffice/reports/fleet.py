@@ -165,33 +165,38 @@ def _lifecycle(row: tuple[Any, ...] | None) -> tuple[Lifecycle | None, datetime 
     return None, None, None
 
 
+def _ts(value: Any) -> datetime:
+    """A metrics ts as stored (ISO text on SQLite, ``datetime`` on PostgreSQL), aware."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _outbox_windows(
     db: Database, now: datetime, settings: AlertSettings, stores: Sequence[str], devices: Sequence[str]
 ) -> dict[DeviceKey, alerts.OutboxWindow]:
-    """Each device's :class:`~backoffice.alerts.OutboxWindow` over the metrics payloads of the window,
-    counted by the store (one row a device, whatever the number of payloads): the growth is the sum of
-    the steps from one payload to the next, the last depth minus the first."""
+    """Each device's :class:`~backoffice.alerts.OutboxWindow` over the metrics payloads of the window
+    (of the stores and devices asked), read as plain rows (the ts index) and reduced here: the same
+    window as :func:`backoffice.alerts.outbox_window` makes, without a model per payload."""
     start = as_utc(now) - timedelta(minutes=settings.outbox_window_min)
     store_sql, store_params = _in("store_id", stores)
     device_sql, device_params = _in("device_id", devices)
-    windows: dict[DeviceKey, alerts.OutboxWindow] = {}
-    sql = (
-        "SELECT store_id, device_id, count(*), sum(CASE WHEN outbox_depth < prev THEN 1 ELSE 0 END), "  # noqa: S608
-        "sum(CASE WHEN prev IS NULL THEN 0 ELSE outbox_depth - prev END), min(ts) "
-        "FROM (SELECT store_id, device_id, ts, outbox_depth, "
-        "lag(outbox_depth) OVER (PARTITION BY store_id, device_id ORDER BY ts) AS prev FROM metrics "
-        "WHERE ts >= ? AND outbox_depth IS NOT NULL" + store_sql + device_sql + ") AS w "
-        "GROUP BY store_id, device_id"
-    )
-    for store_id, device_id, n, falls, growth, first in db.query(
-        sql,
+    samples: dict[DeviceKey, list[tuple[datetime, int]]] = {}
+    for store_id, device_id, ts, depth in db.query(
+        "SELECT store_id, device_id, ts, outbox_depth FROM metrics "  # noqa: S608
+        f"WHERE ts >= ? AND outbox_depth IS NOT NULL{store_sql}{device_sql}",
         [start, *store_params, *device_params],
     ):
-        first_at = as_datetime(first)
-        if first_at is not None:
-            windows[(str(store_id), str(device_id))] = alerts.OutboxWindow(
-                int(n), int(falls or 0), first_at, int(growth or 0)
-            )
+        samples.setdefault((store_id, device_id), []).append((_ts(ts), depth))
+    windows: dict[DeviceKey, alerts.OutboxWindow] = {}
+    for (store_id, device_id), rows in samples.items():
+        rows.sort()
+        falls, previous = 0, rows[0][1]
+        for _at, depth in rows:
+            falls += depth < previous
+            previous = depth
+        windows[(str(store_id), str(device_id))] = alerts.OutboxWindow(
+            samples=len(rows), falls=falls, first_at=as_utc(rows[0][0]), growth=int(rows[-1][1] - rows[0][1])
+        )
     return windows
 
 
