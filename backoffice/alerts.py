@@ -18,6 +18,7 @@ decommissioned (it cleared its retained status and birth).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -27,6 +28,32 @@ from backoffice.settings import AlertSettings
 
 #: One outbox sample: the metrics payload's ts and its outbox depth.
 OutboxSample = tuple[datetime, int]
+
+
+@dataclass(frozen=True)
+class OutboxWindow:
+    """What ``outbox_growing`` reads of a device's samples in the window, oldest first: how many, how
+    often the depth fell from one to the next, the first one's ts, and the growth (last depth minus
+    first). :func:`outbox_window` makes it from samples; the fleet report has the store compute it."""
+
+    samples: int
+    falls: int
+    first_at: datetime
+    growth: int
+
+
+def outbox_window(samples: Sequence[OutboxSample], start: datetime) -> OutboxWindow | None:
+    """The :class:`OutboxWindow` of the samples from ``start`` on; None when there is none."""
+    window = sorted((as_utc(ts), depth) for ts, depth in samples if as_utc(ts) >= as_utc(start))
+    if not window:
+        return None
+    depths = [depth for _ts, depth in window]
+    return OutboxWindow(
+        samples=len(window),
+        falls=sum(b < a for a, b in pairwise(depths)),
+        first_at=window[0][0],
+        growth=depths[-1] - depths[0],
+    )
 
 
 def offline(device: DeviceRow, now: datetime, settings: AlertSettings) -> Alert | None:
@@ -79,29 +106,36 @@ def clock_drift(device: DeviceRow, settings: AlertSettings) -> Alert | None:
 
 
 def outbox_growing(
-    device: DeviceRow, samples: Sequence[OutboxSample], now: datetime, settings: AlertSettings
+    device: DeviceRow,
+    samples: Sequence[OutboxSample] | OutboxWindow | None,
+    now: datetime,
+    settings: AlertSettings,
 ) -> Alert | None:
-    """``outbox_growing`` when the outbox depth only grew over the window, by at least the setting."""
+    """``outbox_growing`` when the outbox depth only grew over the window, by at least the setting.
+    ``samples``: the device's samples, or their :class:`OutboxWindow` already made (None: none)."""
     start = as_utc(now) - timedelta(minutes=settings.outbox_window_min)
-    window = sorted((as_utc(ts), depth) for ts, depth in samples if as_utc(ts) >= start)
-    if len(window) < settings.outbox_min_samples:
+    window = (
+        samples if isinstance(samples, OutboxWindow) or samples is None else outbox_window(samples, start)
+    )
+    if window is None or window.samples < settings.outbox_min_samples:
         return None
-    depths = [depth for _ts, depth in window]
-    growth = depths[-1] - depths[0]
-    if any(b < a for a, b in pairwise(depths)) or growth < settings.outbox_growth_events:
+    if window.falls or window.growth < settings.outbox_growth_events:
         return None
     return Alert(
         store_id=device.store_id,
         device_id=device.device_id,
         kind="outbox_growing",
-        since=window[0][0],
-        value=growth,
+        since=window.first_at,
+        value=window.growth,
         threshold=settings.outbox_growth_events,
     )
 
 
 def evaluate(
-    device: DeviceRow, samples: Sequence[OutboxSample], now: datetime, settings: AlertSettings
+    device: DeviceRow,
+    samples: Sequence[OutboxSample] | OutboxWindow | None,
+    now: datetime,
+    settings: AlertSettings,
 ) -> tuple[Alert, ...]:
     """Every alert ``device`` raises at ``now``, in the order offline, camera, clock, outbox; none for a
     device taken out of the fleet on purpose (revoked or decommissioned: nobody is to bring it back)."""

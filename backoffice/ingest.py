@@ -429,6 +429,11 @@ def migrate_store(db: Database) -> None:
     proof_of_play.migrate(db)
     chat_store.migrate(db)
     made = db.migrate("rollups", rollups.MIGRATIONS)
+    # The store-level tiers of the hourly rollups (#16's page times), filled from the hourly rows in
+    # the transaction that makes them.
+    with db.transaction():
+        if db.migrate("rollup_tiers", rollups.TIER_MIGRATIONS):
+            rollups.refill_tiers(db)
     # A rollup table or column new to a store that holds events (the rollups themselves, or a column
     # added later, 0 in every stored row) is filled by counting the raw events once.
     if made and db.scalar("SELECT event_id FROM events LIMIT 1") is not None:

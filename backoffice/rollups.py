@@ -56,6 +56,9 @@ logger = logging.getLogger(__name__)
 
 HOUR_S = 3600
 
+#: A UTC day, in seconds: the span of a daily tier's rows.
+DAY_S = 86_400
+
 #: The arm of rows that have none: rules alone chose, or the event carries no arm (redeemed, frustration).
 NO_ARM = ""
 
@@ -80,6 +83,8 @@ class RollupTable:
     #: Sums added after the table was first made, each by a migration of its own (:meth:`add_sql`);
     #: :meth:`create_sql` leaves them out, so the first migration stays what it was.
     added: tuple[str, ...] = ()
+    #: The key column that holds the time bucket's start (epoch second, UTC), indexed.
+    time_key: str = "hour"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -101,7 +106,7 @@ class RollupTable:
                 parts.append(f"{column} {self._sum_type(column, dialect)} NOT NULL DEFAULT 0")
         parts += [f"{column} {real}" for column in self.maxes]
         parts.append(f"PRIMARY KEY ({', '.join(self.keys)})")
-        index = f"CREATE INDEX {self.name}_hour ON {self.name} (hour)"
+        index = f"CREATE INDEX {self.name}_{self.time_key} ON {self.name} ({self.time_key})"
         return f"CREATE TABLE {self.name} ({', '.join(parts)});\n{index}"
 
     def add_sql(self, columns: Sequence[str], dialect: Dialect) -> str:
@@ -245,6 +250,50 @@ STAFF_CALLS = RollupTable(
 TABLES: tuple[RollupTable, ...] = (AUDIENCE, OFFERS, FEEDBACK, HEALTH, STAFF_CALLS)
 
 
+@dataclass(frozen=True)
+class Tier:
+    """A coarser copy of a device-hour rollup table: its rows summed over the store's devices (the key
+    loses ``device_id``) and over ``span_s`` (an hour, or a UTC day: the key's ``hour`` becomes
+    ``day``). :func:`apply` adds to it in the statement that adds to ``source``, so it always equals the
+    source summed (:func:`refill_tiers` recounts it from the source). Reports read it where a query
+    neither names devices nor groups by them (:mod:`backoffice.reports.query`)."""
+
+    table: RollupTable
+    source: RollupTable
+    span_s: int
+
+    def key(self, source_key: Key) -> Key:
+        """The tier's row that a source row ``(store, device, hour, *rest)`` adds to."""
+        store_id, _device_id, hour, *rest = source_key
+        return (store_id, int(hour) // self.span_s * self.span_s, *rest)
+
+
+def tier_of(source: RollupTable, name: str, span_s: int) -> Tier:
+    """The :class:`Tier` of ``source`` (keyed store, device, hour, ...) by store and ``span_s``."""
+    if source.keys[:3] != _DEVICE_HOUR:
+        raise ValueError(f"{source.name}: a tier needs a table keyed (store_id, device_id, hour, ...)")
+    time_key = "hour" if span_s == HOUR_S else "day"
+    table = RollupTable(
+        name,
+        ("store_id", time_key, *source.keys[3:]),
+        source.sums,
+        source.maxes,
+        integer_keys=(time_key,),
+        time_key=time_key,
+    )
+    return Tier(table, source, span_s)
+
+
+#: ``audience_hourly`` by store and hour: the audience and frustration pages group by hour over every
+#: device of the range.
+AUDIENCE_STORE_HOURLY = tier_of(AUDIENCE, "audience_store_hourly", HOUR_S)
+#: ``offer_hourly`` by store and UTC day: the funnel, arms, mood and frustration per offer sum whole days
+#: from here and the hours at the range's edges from ``offer_hourly``.
+OFFERS_STORE_DAILY = tier_of(OFFERS, "offer_store_daily", DAY_S)
+
+TIERS: tuple[Tier, ...] = (AUDIENCE_STORE_HOURLY, OFFERS_STORE_DAILY)
+
+
 def _device_health_sql(dialect: Dialect) -> str:
     real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
     count = "INTEGER" if dialect == "sqlite" else "BIGINT"
@@ -270,6 +319,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         AUDIENCE.add_sql(_FRUSTRATION_READ, "sqlite"),
         AUDIENCE.add_sql(_FRUSTRATION_READ, "postgresql"),
     ),
+)
+
+
+def _tiers_sql(dialect: Dialect) -> str:
+    return ";\n".join(t.table.create_sql(dialect) for t in TIERS)
+
+
+#: The tiers' tables (component ``rollup_tiers``). A store that gets them is filled from its hourly
+#: rollups in the migration's transaction (:func:`refill_tiers`, ``backoffice.ingest.migrate_store``),
+#: never from the raw events, which retention may have deleted.
+TIER_MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_store_tiers", _tiers_sql("sqlite"), _tiers_sql("postgresql")),
 )
 
 
@@ -444,21 +505,71 @@ def metrics_deltas(metrics: Iterable[tuple[str, str, MetricsPayload]]) -> Delta:
 # --- writing ----------------------------------------------------------------------------------------------
 
 
+def _upsert(db: Database, table: RollupTable, rows: dict[Key, dict[str, float]]) -> None:
+    db.insert_many(
+        table.name,
+        table.keys + table.columns,
+        table.pg_types(),
+        [table.row(key, rows[key]) for key in sorted(rows)],
+        table.conflict_sql(db),
+    )
+
+
+def tier_rows(tier: Tier, rows: dict[Key, dict[str, float]]) -> dict[Key, dict[str, float]]:
+    """Source rows' additions (``Delta`` rows of ``tier.source``) summed into the tier's rows (maxima:
+    the largest). Pure."""
+    out: dict[Key, dict[str, float]] = defaultdict(dict)
+    maxes = set(tier.source.maxes)
+    for key, values in rows.items():
+        target = out[tier.key(key)]
+        for column, value in values.items():
+            if column in maxes:
+                target[column] = max(target[column], value) if column in target else value
+            else:
+                target[column] = target.get(column, 0.0) + value
+    return out
+
+
 def apply(db: Database, delta: Delta, tables: tuple[RollupTable, ...] = TABLES) -> None:
-    """Add ``delta`` to the rollup ``tables`` (in the caller's transaction, or one of its own): one upsert
-    statement per table (PostgreSQL) or per 500 rows (SQLite), rows in key order. Other rollups kept in
-    the same way (proof of play) pass their own tables."""
+    """Add ``delta`` to the rollup ``tables`` and to their :data:`TIERS` (in the caller's transaction,
+    or one of its own): one upsert statement per table (PostgreSQL) or per 500 rows (SQLite), rows in key
+    order, each table before its tiers. Other rollups kept in the same way (proof of play) pass their own
+    tables."""
     with db.transaction():
         for table in tables:
             rows = delta.rows.get(table)
             if rows:
-                db.insert_many(
-                    table.name,
-                    table.keys + table.columns,
-                    table.pg_types(),
-                    [table.row(key, rows[key]) for key in sorted(rows)],
-                    table.conflict_sql(db),
-                )
+                _upsert(db, table, rows)
+                for tier in TIERS:
+                    if tier.source is table:
+                        _upsert(db, tier.table, tier_rows(tier, rows))
+
+
+def refill_tiers(db: Database, first_hour: int | None = None) -> None:
+    """Recount every tier from its source table (its rows from ``first_hour``'s bucket on, or all), in
+    the caller's transaction or one of its own: after a migration made the tiers, and after
+    :func:`rebuild` recounted the hourly rows."""
+    with db.transaction():
+        if db.dialect == "postgresql":
+            # Writers wait: an upsert between the DELETE and the INSERT ... SELECT would count twice.
+            sources = ", ".join(sorted({t.source.name for t in TIERS}))
+            db.execute(f"LOCK TABLE {sources} IN SHARE MODE")
+        for tier in TIERS:
+            table, source = tier.table, tier.source
+            bucket = f"hour / {tier.span_s} * {tier.span_s}"
+            rest = list(source.keys[3:])
+            aggregates = [f"max({c})" if c in source.maxes else f"sum({c})" for c in source.columns]
+            where, params = "", []
+            if first_hour is not None:
+                where, params = " WHERE hour >= ?", [first_hour // tier.span_s * tier.span_s]
+            time_where = "" if first_hour is None else f" WHERE {table.time_key} >= ?"
+            db.execute(f"DELETE FROM {table.name}{time_where}", params)  # noqa: S608
+            db.execute(
+                f"INSERT INTO {table.name} ({', '.join(table.keys + table.columns)}) "  # noqa: S608
+                f"SELECT {', '.join(['store_id', bucket, *rest, *aggregates])} FROM {source.name}{where} "
+                f"GROUP BY {', '.join(['store_id', bucket, *rest])}",
+                params,
+            )
 
 
 def _epoch(ts: datetime) -> float:
@@ -595,6 +706,9 @@ def rebuild(db: Database, *, since: datetime | None = None) -> RebuildResult:
         calls = staff_calls.rebuild_rollups(db, first_hour)
         proof_of_play.rebuild(db, first_hour)  # campaigns (#18): offer_play_hourly, by catalogue version
         chats = chat_store.rebuild_rollups(db, first_hour)
+        # The recount added to the tiers as well; recount them from the hourly rows, which hold the
+        # hours before ``first_hour`` of its day too.
+        refill_tiers(db, first_hour)
     if skipped:
         logger.warning(
             "rollups rebuild: %d stored rows do not validate and were left out (first: %s)",

@@ -40,10 +40,19 @@ def audience_row(start: datetime | None, v: Sums, k: int) -> AudienceRow:
     )
 
 
-def audience(db: Database, filters: Filters, settings: ReportSettings) -> AudienceReport:
-    """The audience of ``filters`` from ``audience_hourly``; cells under k visits suppressed."""
+def audience_hours(db: Database, filters: Filters) -> dict[int, Sums]:
+    """``audience_hourly``'s every column summed per hour over ``filters``: what :func:`audience` and
+    :func:`backoffice.reports.frustration` read, fetched once for a page that shows both."""
+    return per_hour(sums(db, AUDIENCE, filters, ("hour",)))
+
+
+def audience(
+    db: Database, filters: Filters, settings: ReportSettings, *, hours: dict[int, Sums] | None = None
+) -> AudienceReport:
+    """The audience of ``filters`` from ``audience_hourly``; cells under k visits suppressed (``hours``:
+    :func:`audience_hours` already fetched)."""
     k = settings.k_anonymity
-    hours = per_hour(sums(db, AUDIENCE, filters, ("hour",)))
+    hours = audience_hours(db, filters) if hours is None else hours
     return AudienceReport(
         filters=filters,
         k=k,

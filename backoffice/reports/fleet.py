@@ -10,7 +10,6 @@ than ``outbox_window_min``, so retention never touches them); nothing else here 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,20 +165,39 @@ def _lifecycle(row: tuple[Any, ...] | None) -> tuple[Lifecycle | None, datetime 
     return None, None, None
 
 
-def _outbox_samples(
-    db: Database, now: datetime, settings: AlertSettings
-) -> dict[DeviceKey, list[alerts.OutboxSample]]:
+def _ts(value: Any) -> datetime:
+    """A metrics ts as stored (ISO text on SQLite, ``datetime`` on PostgreSQL), aware."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _outbox_windows(
+    db: Database, now: datetime, settings: AlertSettings, stores: Sequence[str], devices: Sequence[str]
+) -> dict[DeviceKey, alerts.OutboxWindow]:
+    """Each device's :class:`~backoffice.alerts.OutboxWindow` over the metrics payloads of the window
+    (of the stores and devices asked), read as plain rows (the ts index) and reduced here: the same
+    window as :func:`backoffice.alerts.outbox_window` makes, without a model per payload."""
     start = as_utc(now) - timedelta(minutes=settings.outbox_window_min)
-    samples: dict[DeviceKey, list[alerts.OutboxSample]] = defaultdict(list)
+    store_sql, store_params = _in("store_id", stores)
+    device_sql, device_params = _in("device_id", devices)
+    samples: dict[DeviceKey, list[tuple[datetime, int]]] = {}
     for store_id, device_id, ts, depth in db.query(
-        "SELECT store_id, device_id, ts, outbox_depth FROM metrics "
-        "WHERE ts >= ? AND outbox_depth IS NOT NULL",
-        [start],
+        "SELECT store_id, device_id, ts, outbox_depth FROM metrics "  # noqa: S608
+        f"WHERE ts >= ? AND outbox_depth IS NOT NULL{store_sql}{device_sql}",
+        [start, *store_params, *device_params],
     ):
-        at = as_datetime(ts)
-        if at is not None:
-            samples[(str(store_id), str(device_id))].append((at, int(depth)))
-    return samples
+        samples.setdefault((store_id, device_id), []).append((_ts(ts), depth))
+    windows: dict[DeviceKey, alerts.OutboxWindow] = {}
+    for (store_id, device_id), rows in samples.items():
+        rows.sort()
+        falls, previous = 0, rows[0][1]
+        for _at, depth in rows:
+            falls += depth < previous
+            previous = depth
+        windows[(str(store_id), str(device_id))] = alerts.OutboxWindow(
+            samples=len(rows), falls=falls, first_at=as_utc(rows[0][0]), growth=int(rows[-1][1] - rows[0][1])
+        )
+    return windows
 
 
 def fleet(
@@ -195,11 +213,11 @@ def fleet(
     empty: all), its state now and the alerts raised at ``now``. ``live``, keyed by (store, device),
     overrides the stored status and birth (and adds devices only it knows) before the rules run."""
     rows = _device_rows(db, stores, devices, live or {})
-    samples = _outbox_samples(db, now, settings)
+    windows = _outbox_windows(db, now, settings, stores, devices)
     out: list[DeviceRow] = []
     raised: list[Alert] = []
     for row in rows:
-        found = alerts.evaluate(row, samples.get((row.store_id, row.device_id), []), now, settings)
+        found = alerts.evaluate(row, windows.get((row.store_id, row.device_id)), now, settings)
         raised.extend(found)
         out.append(row.model_copy(update={"alerts": found}))
     return FleetReport(generated_at=now, devices=tuple(out), alerts=tuple(raised))

@@ -91,10 +91,22 @@ def _per_offer(grouped: dict[tuple[Any, ...], Sums]) -> dict[str, Sums]:
     return {offer_id: add_up(groups) for offer_id, groups in offers.items()}
 
 
-def offers(db: Database, filters: Filters, settings: ReportSettings) -> OffersReport:
-    """Funnel shown -> attended -> tapped -> redeemed from ``offer_hourly``, per offer and per arm."""
+Grouped = dict[tuple[Any, ...], Sums]
+
+
+def offer_sums(db: Database, filters: Filters) -> Grouped:
+    """``offer_hourly``'s every column summed per (offer, arm) over ``filters``: what :func:`offers`,
+    :func:`mood` and :func:`frustration` read, fetched once for a page that shows all three."""
+    return sums(db, OFFERS, filters, ("offer_id", "arm"))
+
+
+def offers(
+    db: Database, filters: Filters, settings: ReportSettings, *, grouped: Grouped | None = None
+) -> OffersReport:
+    """Funnel shown -> attended -> tapped -> redeemed from ``offer_hourly``, per offer and per arm
+    (``grouped``: :func:`offer_sums` already fetched)."""
     k = settings.k_anonymity
-    grouped = sums(db, OFFERS, filters, ("offer_id", "arm"))
+    grouped = offer_sums(db, filters) if grouped is None else grouped
     per_offer = _per_offer(grouped)
     arms = [
         arm_row(str(offer_id), str(arm), v, k)
@@ -136,10 +148,13 @@ def mood_row(offer_id: str | None, v: Sums, k: int) -> MoodRow:
     )
 
 
-def mood(db: Database, filters: Filters, settings: ReportSettings) -> MoodReport:
-    """Mood uplift per offer from ``offer_hourly``'s paired valence seconds."""
+def mood(
+    db: Database, filters: Filters, settings: ReportSettings, *, grouped: Grouped | None = None
+) -> MoodReport:
+    """Mood uplift per offer from ``offer_hourly``'s paired valence seconds (``grouped``:
+    :func:`offer_sums` already fetched)."""
     k = settings.k_anonymity
-    per_offer = _per_offer(sums(db, OFFERS, filters, ("offer_id", "arm")))
+    per_offer = _per_offer(offer_sums(db, filters) if grouped is None else grouped)
     rows = [mood_row(o, v, k) for o, v in sorted(per_offer.items()) if v.get("mood_pairs", 0)]
     return MoodReport(
         filters=filters, k=k, total=mood_row(None, add_up(per_offer.values()), k), per_offer=tuple(rows)
@@ -158,17 +173,29 @@ def frustration_row(start: datetime | None, v: Sums, k: int) -> FrustrationRow:
     )
 
 
-def frustration(db: Database, filters: Filters, settings: ReportSettings) -> FrustrationReport:
+def frustration(
+    db: Database,
+    filters: Filters,
+    settings: ReportSettings,
+    *,
+    hours: dict[int, Sums] | None = None,
+    grouped: Grouped | None = None,
+) -> FrustrationReport:
     """Frustrated visits per 100 visits whose expression was read (``audience_hourly``) and the offers
-    frustration follows (``offer_hourly``)."""
+    frustration follows (``offer_hourly``). ``hours``: ``audience_hourly`` by hour already fetched (any
+    columns that include ``visits_v2_read``, ``frustrated_read``, ``frustrated``); ``grouped``:
+    :func:`offer_sums` already fetched."""
     k = settings.k_anonymity
-    columns = ("visits_v2_read", "frustrated_read", "frustrated")
-    hours = per_hour(sums(db, AUDIENCE, filters, ("hour",), columns=columns))
+    if hours is None:
+        columns = ("visits_v2_read", "frustrated_read", "frustrated")
+        hours = per_hour(sums(db, AUDIENCE, filters, ("hour",), columns=columns))
     total = add_up(hours.values())
     all_frustrated = int(total.get("frustrated", 0))
-    per_offer = _per_offer(
-        sums(db, OFFERS, filters, ("offer_id", "arm"), columns=("shown_to_visits", "frustrated_after"))
-    )
+    if grouped is None:
+        grouped = sums(
+            db, OFFERS, filters, ("offer_id", "arm"), columns=("shown_to_visits", "frustrated_after")
+        )
+    per_offer = _per_offer(grouped)
     offer_rows = []
     for offer_id, v in sorted(per_offer.items(), key=lambda kv: (-kv[1].get("frustrated_after", 0), kv[0])):
         showings, after = int(v.get("shown_to_visits", 0)), v.get("frustrated_after", 0.0)

@@ -3,6 +3,7 @@ into the display time zone's hours and days."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -10,17 +11,25 @@ from typing import Any
 
 from backoffice.db import Database
 from backoffice.reports.models import Filters
-from backoffice.rollups import RollupTable
+from backoffice.rollups import DAY_S, HOUR_S, TIERS, RollupTable
 
 #: Sums of a group's columns, by column name.
 Sums = dict[str, float]
 
 
-def where(filters: Filters, *, device: tuple[str, str] | None = None) -> tuple[str, list[Any]]:
-    """The WHERE clause (and its parameters) of a rollup query: hours in [start, end), the stores and
-    devices asked (``device`` instead: that one device)."""
-    clauses = ["hour >= ?", "hour < ?"]
-    params: list[Any] = [filters.start.timestamp(), filters.end.timestamp()]
+def where(
+    filters: Filters,
+    *,
+    device: tuple[str, str] | None = None,
+    bounds: tuple[float, float] | None = None,
+    time_key: str = "hour",
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of a rollup query: buckets (``time_key``) in [start, end)
+    (``bounds`` instead: those epoch seconds), the stores and devices asked (``device`` instead: that one
+    device)."""
+    start, end = bounds if bounds is not None else (filters.start.timestamp(), filters.end.timestamp())
+    clauses = [f"{time_key} >= ?", f"{time_key} < ?"]
+    params: list[Any] = [start, end]
     if device is not None:
         clauses += ["store_id = ?", "device_id = ?"]
         params += list(device)
@@ -34,6 +43,36 @@ def where(filters: Filters, *, device: tuple[str, str] | None = None) -> tuple[s
     return " AND ".join(clauses), params
 
 
+#: One query of a plan: the table read and the [start, end) epoch seconds of its buckets.
+Part = tuple[RollupTable, float, float]
+
+
+def plan(
+    table: RollupTable, filters: Filters, group: Sequence[str] = (), *, device: bool = False
+) -> list[Part]:
+    """Where the sums of ``table`` over ``filters`` are read (docs/backoffice-data.md, Tiers): the table
+    itself when devices are named (``device``, ``filters.devices``) or grouped by; else its store tiers
+    (:data:`backoffice.rollups.TIERS`): the whole UTC days of the range from a daily tier (unless grouped
+    by hour) and the hours at its edges from an hourly tier, or from the table. The parts never overlap
+    and cover exactly the hours in [start, end)."""
+    start, end = filters.start.timestamp(), filters.end.timestamp()
+    if device or filters.devices or "device_id" in group:
+        return [(table, start, end)]
+    tiers = [t for t in TIERS if t.source is table]
+    hourly = next((t.table for t in tiers if t.span_s == HOUR_S), table)
+    daily = next((t.table for t in tiers if t.span_s == DAY_S), None)
+    first_day = math.ceil(start / DAY_S) * DAY_S
+    last_day = math.floor(end / DAY_S) * DAY_S
+    if daily is None or "hour" in group or first_day >= last_day:
+        return [(hourly, start, end)]
+    parts: list[Part] = [(daily, first_day, last_day)]
+    if start < first_day:
+        parts.append((hourly, start, first_day))
+    if last_day < end:
+        parts.append((hourly, last_day, end))
+    return parts
+
+
 def sums(
     db: Database,
     table: RollupTable,
@@ -44,19 +83,35 @@ def sums(
     device: tuple[str, str] | None = None,
 ) -> dict[tuple[Any, ...], Sums]:
     """``table``'s columns summed (``maxes``: their maximum) over ``filters``, grouped by ``group``
-    (e.g. ``("hour",)``, ``("offer_id", "arm")``, or nothing: one group, the key ``()``)."""
+    (e.g. ``("hour",)``, ``("offer_id", "arm")``, or nothing: one group, the key ``()``), read where
+    :func:`plan` says (the same figures as the table itself: the tiers are its sums)."""
     wanted = list(columns) if columns is not None else list(table.columns)
     selected = [f"max({c})" if c in table.maxes else f"sum({c})" for c in wanted]
-    clause, params = where(filters, device=device)
+    maxes = [c in table.maxes for c in wanted]
     group_sql = f" GROUP BY {', '.join(group)}" if group else ""
-    rows = db.query(
-        f"SELECT {', '.join([*group, *selected])} FROM {table.name} WHERE {clause}{group_sql}",  # noqa: S608
-        params,
-    )
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for source, start, end in plan(table, filters, group, device=device is not None):
+        clause, params = where(filters, device=device, bounds=(start, end), time_key=source.time_key)
+        rows = db.query(
+            f"SELECT {', '.join([*group, *selected])} FROM {source.name} WHERE {clause}{group_sql}",  # noqa: S608
+            params,
+        )
+        for row in rows:
+            key = tuple(row[: len(group)])
+            values = list(row[len(group) :])
+            known = merged.get(key)
+            if known is None:
+                merged[key] = values
+                continue
+            for i, value in enumerate(values):
+                if value is None:
+                    continue
+                if known[i] is None:
+                    known[i] = value
+                else:
+                    known[i] = max(known[i], value) if maxes[i] else known[i] + value
     out: dict[tuple[Any, ...], Sums] = {}
-    for row in rows:
-        key = tuple(row[: len(group)])
-        values = row[len(group) :]
+    for key, values in merged.items():
         if group or any(v is not None for v in values):
             out[key] = {c: (float(v) if v is not None else 0.0) for c, v in zip(wanted, values, strict=True)}
     return out

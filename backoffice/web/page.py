@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup, escape
 from pydantic import JsonValue
 
 from backoffice.reports.models import Suppressed, Value
@@ -182,6 +183,25 @@ def csv_text(value: CellValue | Link) -> str:
 
 
 # --- renderers -----------------------------------------------------------------------------------------
+
+
+def table_rows_html(table: Table, zone: ZoneInfo) -> Markup:
+    """The table's ``<tr>`` rows as the page shows them (each cell written by :func:`page_text`, a
+    :class:`Link` as a link), built in one pass: a template loop over thousands of cells costs far more."""
+    opens = [f'<td data-key="{escape(c.key)}" class="{escape(c.kind)}">' for c in table.columns]
+    kinds = [c.kind for c in table.columns]
+    lines = []
+    for row in table.rows:
+        cells = []
+        for open_, kind, value in zip(opens, kinds, row, strict=False):
+            if isinstance(value, Link):
+                text = f'<a href="{escape(value.href)}">{escape(value.text)}</a>'
+            else:
+                text = str(escape(page_text(value, kind, zone)))
+            cells.append(f"{open_}{text}</td>")
+        lines.append(f"<tr>{''.join(cells)}</tr>")
+    # Every key, kind, link and text above went through escape(): the joined rows are safe HTML.
+    return Markup("\n      ".join(lines) + ("\n      " if lines else ""))  # noqa: S704
 
 
 def table_csv(table: Table) -> str:

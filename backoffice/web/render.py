@@ -14,7 +14,15 @@ from backoffice.web.access import SESSION_LANGUAGE
 from backoffice.web.context import services_of
 from backoffice.web.errors import WebError
 from backoffice.web.i18n import LANGUAGES, Language, Words, words_for
-from backoffice.web.page import Page, chart_json, page_json, page_text, shown_rows, table_csv
+from backoffice.web.page import (
+    Page,
+    chart_json,
+    page_json,
+    page_text,
+    shown_rows,
+    table_csv,
+    table_rows_html,
+)
 from backoffice.web.users import User
 
 Format = Literal["html", "json", "csv"]
@@ -88,6 +96,7 @@ def template(request: Request, name: str, status_code: int = 200, **context: Any
         "raw_days": services.retention.raw_days,
         "k": services.reports.k,
         "fmt": page_text,
+        "rows_html": table_rows_html,
         "chart_json": lambda chart: json.dumps(chart_json(chart)),
         "zone": services.settings.zone,
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),

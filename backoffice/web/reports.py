@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from backoffice import reports
 from backoffice.db import Database
+from backoffice.reports.audience import audience_hours
 from backoffice.reports.models import (
     AudienceReport,
     DeviceHistory,
@@ -22,6 +23,7 @@ from backoffice.reports.models import (
     OffersReport,
     StaffKpiReport,
 )
+from backoffice.reports.offers import offer_sums
 from backoffice.settings import AlertSettings, ReportSettings
 
 #: Days a page covers when no range is asked for (today and the days before it).
@@ -121,6 +123,25 @@ class Reports:
     def frustration(self, filters: Filters) -> FrustrationReport:
         """Frustration per 100 visits whose expression was read, and the offers it follows."""
         return reports.frustration(self.db, filters, self.report_settings)
+
+    def audience_page(self, filters: Filters) -> tuple[AudienceReport, FrustrationReport]:
+        """The audience page's reports: the audience and frustration, ``audience_hourly`` read once."""
+        hours = audience_hours(self.db, filters)
+        settings = self.report_settings
+        return (
+            reports.audience(self.db, filters, settings, hours=hours),
+            reports.frustration(self.db, filters, settings, hours=hours),
+        )
+
+    def offers_page(self, filters: Filters) -> tuple[OffersReport, MoodReport, FrustrationReport]:
+        """The offers page's reports: the funnel, mood and frustration, ``offer_hourly`` read once."""
+        grouped = offer_sums(self.db, filters)
+        settings = self.report_settings
+        return (
+            reports.offers(self.db, filters, settings, grouped=grouped),
+            reports.mood(self.db, filters, settings, grouped=grouped),
+            reports.frustration(self.db, filters, settings, grouped=grouped),
+        )
 
     def feedback(self, filters: Filters) -> FeedbackReport:
         """CSAT and NPS over time."""

@@ -97,6 +97,11 @@ class WebSettings(BaseModel):
         "another process) and the escalation check runs.",
     )
     page_rows: int = Field(default=500, ge=10, description="Rows at most in one table of a page (CSV: all).")
+    live_rows: int = Field(
+        default=100,
+        ge=10,
+        description="Calls at most in the staff page's live list, first in its order (CSV and JSON: all).",
+    )
 
     @property
     def zone(self) -> ZoneInfo:

@@ -103,8 +103,7 @@ def build_audience(request: Request) -> Page:
     filters = page_filters(request)
     report_filters = filters.report_filters()
     reports = services_of(request).reports
-    audience = reports.audience(report_filters)
-    frustration = reports.frustration(report_filters)
+    audience, frustration = reports.audience_page(report_filters)
     hours = audience.by_hour
     days = audience.by_day
     hour_labels = bucket_labels([r.start for r in hours], filters.zone, daily=False)
@@ -199,9 +198,7 @@ def build_offers(request: Request) -> Page:
     filters = page_filters(request)
     report_filters = filters.report_filters()
     reports = services_of(request).reports
-    offers = reports.offers(report_filters)
-    mood = reports.mood(report_filters)
-    frustration = reports.frustration(report_filters)
+    offers, mood, frustration = reports.offers_page(report_filters)
     funnel_columns = [
         Column("offer_id", t.col_offer),
         Column("shown", t.col_shown, "int"),

@@ -109,6 +109,8 @@ def build_staff(request: Request) -> Page:
     services = services_of(request)
     stores, devices = live_filters(request)
     calls = services.desk.live_calls(stores, devices)
+    # The page's live list shows the same calls: read once a request (request.state dies with it).
+    request.state.staff_live_calls = calls
     kpis = services.reports.staff_kpis(filters.report_filters())
     hours: tuple[StaffKpiRow, ...] = kpis.by_hour
     labels = bucket_labels([h.start for h in hours], filters.zone, daily=False)
@@ -179,14 +181,22 @@ def build_staff(request: Request) -> Page:
     )
 
 
-def calls_context(request: Request, message: str = "") -> dict[str, Any]:
-    """What the live list's template needs."""
+def calls_context(
+    request: Request, message: str = "", every: list[StaffCallRecord] | None = None
+) -> dict[str, Any]:
+    """What the live list's template needs (``every``: the live calls this request already read)."""
     services = services_of(request)
     stores, devices = live_filters(request)
-    calls = services.desk.live_calls(stores, devices)
+    if every is None:
+        every = services.desk.live_calls(stores, devices)
+    # A long list (a fleet whose calls nobody answers) is cut: the page stays light, and so does every
+    # update the stream sends; /staff/calls.csv and /staff.json have them all.
+    calls = every[: services.settings.live_rows]
     user: User | None = getattr(request.state, "user", None)
     return {
         "calls": calls,
+        "open_calls": sum(c.state == "open" for c in every),
+        "more_calls": len(every) - len(calls),
         "waiting": {c.call_id: round(services.desk.waiting_s(c)) for c in calls},
         "answers": {c.call_id: services.desk.kiosk_answer(c.call_id) for c in calls},
         "can_respond": user is not None and user.role in RESPONDERS,
@@ -203,7 +213,9 @@ register_page(
     allow(*EVERYONE),
     build_staff,
     template_name="staff.html",
-    context=lambda request, _page: calls_context(request),
+    context=lambda request, _page: calls_context(
+        request, every=getattr(request.state, "staff_live_calls", None)
+    ),
 )
 
 
