@@ -275,9 +275,15 @@ class Store(Protocol):
 
 
 def _event_rows(events: Sequence[Event], now: datetime) -> list[tuple[Any, ...]]:
-    return [
-        (e.event_id, e.type, e.store_id, e.device_id, as_utc(e.ts), e.model_dump_json(), now) for e in events
-    ]
+    """The events' rows in event id order: every consumer of a group then locks the keys it shares with
+    another (a redelivery) in the same order, which keeps PostgreSQL from deadlocking the two."""
+    return sorted(
+        (
+            (e.event_id, e.type, e.store_id, e.device_id, as_utc(e.ts), e.model_dump_json(), now)
+            for e in events
+        ),
+        key=lambda row: str(row[0]),
+    )
 
 
 #: The ingest's tables. The first four are the tables of issue #14, under the names they had, so a store
@@ -456,6 +462,27 @@ class BackofficeStore:
         migrate_store(db)
 
     def write(self, parsed: Parsed) -> int:
+        """Store ``parsed`` in one transaction; returns how many events were new. A transaction the server
+        rolled back for a deadlock or a serialization failure (two consumers of a group writing the same
+        rows) runs again, up to :data:`WRITE_ATTEMPTS` times, each retry counted (``store_retries``)."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return self._write_once(parsed, retries=attempt - 1)
+            except Exception as exc:
+                state = _sqlstate(exc)
+                if state not in RETRYABLE_SQLSTATES or attempt == WRITE_ATTEMPTS or self.db.in_transaction:
+                    raise
+                logger.warning(
+                    "the store rolled the transaction back (SQLSTATE %s: %s); running it again (%d of %d)",
+                    state,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    attempt + 1,
+                    WRITE_ATTEMPTS,
+                )
+                time.sleep(0.02 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write_once(self, parsed: Parsed, *, retries: int) -> int:
         now = self._clock()
         with self.db.transaction():
             new = self._insert_events(parsed.events, now)
@@ -478,6 +505,7 @@ class BackofficeStore:
                 "events_new": len(new),
                 "duplicates": len(parsed.events) - len(new),
                 "metrics_duplicates": len(parsed.metrics) - len(new_metrics),
+                "store_retries": retries,
             }
             self.db.insert_many(
                 "ingest_counters",
@@ -584,10 +612,37 @@ class BackofficeStore:
 
 
 def _device_rows(parsed: Parsed, now: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Each device's status and birth rows, in (store, device) order (a stable sort: a device's later
+    message still comes later). Two consumers that upsert the same devices in different orders deadlock
+    on PostgreSQL (measured: bench/fleet_load.py with 500 kiosks and two consumers)."""
+
+    def by_device(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return sorted(rows, key=lambda row: (str(row[0]), str(row[1])))
+
     return {
-        "status": [(s, d, p.state, (p.ts.isoformat() if p.ts else now), now) for s, d, p in parsed.statuses],
-        "birth": [(s, d, p.model_dump_json(), now) for s, d, p in parsed.births],
+        "status": by_device(
+            (s, d, p.state, (p.ts.isoformat() if p.ts else now), now) for s, d, p in parsed.statuses
+        ),
+        "birth": by_device((s, d, p.model_dump_json(), now) for s, d, p in parsed.births),
     }
+
+
+#: PostgreSQL's deadlock_detected and serialization_failure: the server rolled the whole transaction back,
+#: and running it again is the documented answer.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+#: Tries of one drained set's transaction before the error goes up (and the set waits for redelivery).
+WRITE_ATTEMPTS = 4
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error or of the error it was raised from (psycopg's ``sqlstate``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        seen = seen.__cause__
+    return None
 
 
 class SqliteStore(BackofficeStore):

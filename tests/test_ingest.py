@@ -350,3 +350,81 @@ def test_ingest_help_says_each_consumer_needs_its_own_id() -> None:
         main, ["ingest", "--broker", "mqtt://h:1", "--db", "x.sqlite", "--client-id", "a/b"]
     )
     assert bad.exit_code == 2 and "Invalid value for --client-id" in bad.output
+
+
+class _RolledBackError(Exception):
+    """What psycopg raises for a deadlock the server broke: an error with a SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"server rolled the transaction back ({sqlstate})")
+        self.sqlstate = sqlstate
+
+
+def test_a_transaction_rolled_back_for_a_deadlock_runs_again_once_and_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadlock (SQLSTATE 40P01) between two consumers of a group rolls one transaction back whole: the
+    store runs it again instead of the consumer dying (a 500-kiosk run on PostgreSQL lost a consumer so)."""
+    from backoffice import rollups
+
+    store = open_store(f"sqlite:///{tmp_path}/bo.sqlite")
+    real_apply = rollups.apply
+    failures = iter([_RolledBackError("40P01")])
+
+    def apply_failing_once(*args: object, **kwargs: object) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure  # after the events' insert: the rollback must undo it
+        real_apply(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rollups, "apply", apply_failing_once)
+    parsed = parse_messages(
+        "vitrina/v1", [("vitrina/v1/s1/d1/events", _batch([_event_json(1), _event_json(2)]))]
+    )
+    try:
+        assert store.write(parsed) == 2
+        assert sorted(store.event_ids()) == ["e000001", "e000002"]
+        assert store.counters()["store_retries"] == 1 and store.counters()["events_new"] == 2
+    finally:
+        store.close()
+
+
+def test_an_error_that_is_not_a_rollback_goes_up_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backoffice import rollups
+
+    store = open_store(f"sqlite:///{tmp_path}/bo.sqlite")
+    calls: list[int] = []
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        calls.append(1)
+        raise _RolledBackError("23505")  # a unique violation is a bug, not a race: no retry
+
+    monkeypatch.setattr(rollups, "apply", broken)
+    parsed = parse_messages("vitrina/v1", [("vitrina/v1/s1/d1/events", _batch([_event_json(1)]))])
+    try:
+        with pytest.raises(_RolledBackError):
+            store.write(parsed)
+        assert calls == [1] and store.event_ids() == []
+    finally:
+        store.close()
+
+
+def test_device_rows_are_written_in_device_order_keeping_each_devices_own_order() -> None:
+    from backoffice.ingest import _device_rows
+
+    status = "vitrina/v1/{}/status"
+    messages = [
+        (status.format("s2/d1"), b'{"schema_version": 1, "state": "online"}'),
+        (status.format("s1/d2"), b'{"schema_version": 1, "state": "online"}'),
+        (status.format("s1/d1"), b'{"schema_version": 1, "state": "online"}'),
+        (status.format("s1/d2"), b'{"schema_version": 1, "state": "offline"}'),
+    ]
+    rows = _device_rows(parse_messages("vitrina/v1", messages), "now")["status"]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("s1", "d1", "online"),
+        ("s1", "d2", "online"),
+        ("s1", "d2", "offline"),
+        ("s2", "d1", "online"),
+    ]
