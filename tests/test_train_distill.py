@@ -7,13 +7,13 @@ skip, saying why, when TensorFlow or the data is missing (as tests/test_train_em
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from train_support import FER_DIR, need_tf_and_data
 
 from edge_models.cli import main
 from edge_models.config import EmotionSettings
@@ -32,8 +32,6 @@ from edge_models.train.run import (
 )
 from edge_models.train.status import find_runs, format_status, run_status
 
-ROOT = Path(__file__).resolve().parent.parent
-FER_DIR = ROOT.parent / "shared" / "data" / "fer2013"
 FER_TRAINING_COUNTS = [3995, 436, 4097, 7215, 4830, 3171, 4965]
 
 
@@ -250,20 +248,11 @@ def test_eval_emotion_kiosk_crops_reports_faces_found_and_accuracy() -> None:
 # --- training: validation selection, soft targets, distillation (TensorFlow) ---
 
 
-def _need_tf_and_data() -> None:
-    # Not importorskip: importing TensorFlow before edge_models.build._tf sets its environment would make
-    # training non-deterministic (see tests/test_train_emotion.py).
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("training tests need TensorFlow: pip install -e '.[build]'")
-    if not (FER_DIR / "train.npz").is_file():
-        pytest.skip(f"FER-2013 not found at {FER_DIR}")
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_teacher_soft_targets_and_distillation(tmp_path: Path) -> None:
     """A tiny teacher selected on validation, its soft targets, a distilled student and its baseline."""
-    _need_tf_and_data()
+    need_tf_and_data()
     from edge_models.build.train_emotion import load_soft_targets, train, write_soft_targets
     from edge_models.train.run import TrainOptions
 

@@ -7,7 +7,6 @@ The data-free tests use synthetic faces made here; the TensorFlow tests read FER
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import shutil
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
+from train_support import FER_DIR, need_tf_and_data
 
 from edge_models.cli import main
 from edge_models.errors import DatasetError
@@ -39,9 +39,6 @@ from edge_models.train.run import (
     write_metrics,
 )
 from edge_models.values import FER_CLASSES
-
-ROOT = Path(__file__).resolve().parent.parent
-FER_DIR = ROOT.parent / "shared" / "data" / "fer2013"
 
 
 def _faces(n: int, seed: int = 0) -> np.ndarray:
@@ -317,19 +314,10 @@ def test_install_refuses_a_file_that_does_not_match_its_entry(tmp_path: Path) ->
 # --- real TensorFlow training (skipped without TensorFlow or the data) ---
 
 
-def _need_tf_and_data() -> None:
-    # Not importorskip: importing TensorFlow here, before edge_models.build._tf sets TF_ENABLE_ONEDNN_OPTS=0
-    # and TF_DETERMINISTIC_OPS=1, would make training non-deterministic (and crashes TF 2.21's CPU kernels).
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("training tests need TensorFlow: pip install -e '.[build]'")
-    if not (FER_DIR / "train.npz").is_file():
-        pytest.skip(f"FER-2013 not found at {FER_DIR}")
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_stopping_and_resuming_gives_the_same_weights_as_not_stopping(tmp_path: Path) -> None:
-    _need_tf_and_data()
+    need_tf_and_data()
     from edge_models.build.train_emotion import train
     from edge_models.train.run import TrainOptions
 
@@ -364,7 +352,7 @@ def test_stopping_and_resuming_gives_the_same_weights_as_not_stopping(tmp_path: 
 @pytest.mark.timeout(1800)
 def test_smoke_train_export_install_and_classify(tmp_path: Path) -> None:
     """The real command on 512 Training faces for one epoch, the whole PublicTest, export and install."""
-    _need_tf_and_data()
+    need_tf_and_data()
     from edge_models.emotion import EmotionClassifier
 
     run = tmp_path / "run"
@@ -392,7 +380,7 @@ def test_smoke_train_export_install_and_classify(tmp_path: Path) -> None:
 def test_flip_averaged_export_is_mirror_symmetric_with_one_copy_of_the_weights(tmp_path: Path) -> None:
     """``train export --flip-average``: the served model gives a face and its mirror the same output, and
     the file holds the weights once (within a few kB of the plain export)."""
-    _need_tf_and_data()
+    need_tf_and_data()
     from edge_models.build.tflite_io import TFLiteModel
     from edge_models.build.train_emotion import export_run, train
     from edge_models.train.run import ExportReport, TrainOptions
