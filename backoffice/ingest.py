@@ -275,15 +275,11 @@ class Store(Protocol):
 
 
 def _event_rows(events: Sequence[Event], now: datetime) -> list[tuple[Any, ...]]:
-    """The events' rows in event id order: every consumer of a group then locks the keys it shares with
-    another (a redelivery) in the same order, which keeps PostgreSQL from deadlocking the two."""
-    return sorted(
-        (
-            (e.event_id, e.type, e.store_id, e.device_id, as_utc(e.ts), e.model_dump_json(), now)
-            for e in events
-        ),
-        key=lambda row: str(row[0]),
-    )
+    """The events' rows in arrival order: the store's insertion order is the order they came in (an alert
+    that jumped the outbox's backlog is stored before it)."""
+    return [
+        (e.event_id, e.type, e.store_id, e.device_id, as_utc(e.ts), e.model_dump_json(), now) for e in events
+    ]
 
 
 #: The ingest's tables. The first four are the tables of issue #14, under the names they had, so a store

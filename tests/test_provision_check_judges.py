@@ -224,3 +224,15 @@ def test_the_outbox_probe_reads_a_real_outbox_file(tmp_path: Path) -> None:
     settings.path.write_bytes(b"no database" * 200)
     broken = probe_outbox(settings)
     assert broken.exists and broken.error and judge_outbox(broken, NOW, S).status == "fail"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "reads"),
+    [(119.6, "2 min"), (119.4, "119 s"), (7_199.0, "2 h"), (172_799.96, "2 days"), (170_000.0, "47 h")],
+)
+def test_an_age_reads_in_the_unit_of_its_rounded_figure(seconds: float, reads: str) -> None:
+    """A measured two days (172,799.96 s: faketime's +2d less the round trip) reads "2 days", not "48 h"
+    (a full-suite run failed so); each unit stops where its rounded figure would reach the next."""
+    from provisioning.device import judges
+
+    assert judges._age(seconds) == reads

@@ -467,10 +467,12 @@ def judge_outbox(facts: OutboxFacts, now: datetime, settings: SelfTestSettings) 
 
 
 def _age(seconds: float) -> str:
-    if seconds < 120:
+    # The unit is chosen on the rounded figure, so 172,799.96 s (a measured two days) reads "2 days",
+    # not "48 h".
+    if round(seconds) < 120:
         return f"{seconds:.0f} s"
-    if seconds < 7200:
+    if round(seconds / 60) < 120:
         return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
+    if round(seconds / 3600) < 48:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 86_400:.0f} days"
