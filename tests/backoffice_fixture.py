@@ -256,7 +256,10 @@ def _events_message(store: str, device: str, events: list[Event], kind: str = "e
     return f"{PREFIX}/{store}/{device}/{kind}", batch.model_dump_json().encode()
 
 
-def _write(store: BackofficeStore, clock: Clock, at: datetime, messages: list[tuple[str, bytes]]) -> None:
+def write_messages(
+    store: BackofficeStore, clock: Clock, at: datetime, messages: list[tuple[str, bytes]]
+) -> None:
+    """``messages`` (topic, payload) received at ``at``, through ``parse_messages`` and ``store.write``."""
     clock.now = at
     parsed = parse_messages(PREFIX, messages)
     assert not parsed.refusals, parsed.refusals
@@ -280,7 +283,7 @@ def fill(store: BackofficeStore, clock: Clock) -> None:
         for hour in hours:
             batch = [e for e in events if e.ts.replace(minute=0) == hour]
             received = max(e.ts for e in batch) + timedelta(minutes=1)
-            _write(store, clock, received, [_events_message(store_id, device, batch)])
+            write_messages(store, clock, received, [_events_message(store_id, device, batch)])
     birth2 = BirthPayload(
         software_version="0.2.0",
         models={"blazeface": "1", "emotion": "vgg28"},
@@ -295,7 +298,7 @@ def fill(store: BackofficeStore, clock: Clock) -> None:
         "config_hash": "b" * 64,
         "ts": H10.isoformat(),
     }
-    _write(
+    write_messages(
         store,
         clock,
         H10 + timedelta(minutes=1),
@@ -305,7 +308,7 @@ def fill(store: BackofficeStore, clock: Clock) -> None:
             (f"{PREFIX}/s1/d2/birth", json.dumps(birth1).encode()),
         ],
     )
-    _write(
+    write_messages(
         store,
         clock,
         H22 - timedelta(hours=1),
@@ -319,14 +322,16 @@ def fill(store: BackofficeStore, clock: Clock) -> None:
     # d1's metrics: depths 0 and 2 at 10:10 and 10:20, each received a second after its ts.
     for minute, depth in ((10, 0), (20, 2)):
         ts = H10 + timedelta(minutes=minute)
-        _write(store, clock, ts + timedelta(seconds=1), [(f"{PREFIX}/s1/d1/metrics", _metrics(ts, depth))])
+        write_messages(
+            store, clock, ts + timedelta(seconds=1), [(f"{PREFIX}/s1/d1/metrics", _metrics(ts, depth))]
+        )
     # d3's metrics: 10 -> 60 -> 150 over 21:40-22:00; the last received at 22:05 (300 s of drift).
     for ts, depth, received in (
         (H22 - timedelta(minutes=20), 10, H22 - timedelta(minutes=20) + timedelta(seconds=2)),
         (H22 - timedelta(minutes=10), 60, H22 - timedelta(minutes=10) + timedelta(seconds=2)),
         (H22, 150, H22 + timedelta(minutes=5)),
     ):
-        _write(store, clock, received, [(f"{PREFIX}/s2/d3/metrics", _metrics(ts, depth))])
+        write_messages(store, clock, received, [(f"{PREFIX}/s2/d3/metrics", _metrics(ts, depth))])
     _staff_calls(store, clock)
 
 
@@ -349,13 +354,15 @@ def _staff_calls(store: BackofficeStore, clock: Clock) -> None:
         ),
     ]
     for call, received in calls:
-        _write(store, clock, received, [_events_message(call.store_id, call.device_id, [call], "alerts")])
+        write_messages(
+            store, clock, received, [_events_message(call.store_id, call.device_id, [call], "alerts")]
+        )
     db = store.db
     assert staff_calls.acknowledge(db, "c1", "ann", H10 + timedelta(minutes=10, seconds=40)).done
     assert staff_calls.resolve(db, "c1", "ann", H10 + timedelta(minutes=15)).done
     assert staff_calls.acknowledge(db, "c2", "bob", H10 + timedelta(minutes=26)).done
     ack = StaffCallAcknowledged(**d1, ts=H10 + timedelta(minutes=26), call_id="c2", response_s=361)
-    _write(
+    write_messages(
         store, clock, H10 + timedelta(minutes=26, seconds=2), [_events_message("s1", "d1", [ack], "alerts")]
     )
     assert staff_calls.mark_escalated(db, "c3", H22 + timedelta(minutes=7, seconds=30))

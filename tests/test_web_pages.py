@@ -3,8 +3,10 @@ page's CSV and in its JSON, cells under k included ("< 5" in all three), on SQLi
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from web_helpers import MovableClock, make_app, page_tables, read_csv, read_json
 
 from backoffice.ingest import BackofficeStore, open_store
 from backoffice.web.settings import WebSettings
+from mqtt_bridge.contract.payloads import StatusPayload
 
 SUPPRESSED = f"< {fx.K}"
 #: The whole fixture: 2026-11-01 to 2026-11-03, both days included (fx.START to fx.END).
@@ -282,3 +285,51 @@ def test_every_definitions_link_lands_on_a_definition(store: BackofficeStore) ->
         links = set(re.findall(r'href="/definitions#([^"]+)"', admin.get(f"{path}?{RANGE}").text))
         assert links, path
         assert links <= anchors, f"{path} links to definitions that do not exist: {sorted(links - anchors)}"
+
+
+def test_fleet_device_table_pages_problems_first(tmp_path: Path) -> None:
+    """A fleet larger than ``[web] fleet_rows``: the device table's first page starts with the devices that
+    have alerts, its pager walks every device once, and the CSV and JSON have them all."""
+    clock = fx.Clock()
+    store = open_store(f"sqlite:///{tmp_path / 'fleet.sqlite'}", clock=clock)
+    try:
+        fx.fill(store, clock)
+        online = StatusPayload(state="online", ts=fx.NOW - timedelta(minutes=1)).model_dump_json().encode()
+        fx.write_messages(
+            store,
+            clock,
+            fx.NOW - timedelta(minutes=1),
+            [(f"{fx.PREFIX}/s3/k{i:02d}/status", online) for i in range(25)],
+        )
+        app, _ = make_app(
+            store.db,
+            MovableClock(fx.NOW),
+            settings=WebSettings(time_zone="UTC", default_language="en", fleet_rows=10),
+            k=fx.K,
+        )
+        client = sign_in(app, "viewer-user")
+        assert len(csv_rows(client, "/fleet/devices.csv")) == 28
+        assert len(read_json(client.get("/fleet.json").text)["tables"]["devices"]["rows"]) == 28
+
+        pages, path = [], "/fleet"
+        while path:
+            response = client.get(path)
+            assert response.status_code == 200, response.text
+            pages.append([(r["store_id"], r["device_id"]) for r in page_tables(response.text)["devices"]])
+            found = re.search(r'rel="next" href="([^"]+)"', response.text)
+            path = html.unescape(found.group(1)) if found else ""
+        assert [len(p) for p in pages] == [10, 10, 8]
+        # Alerts first (d2 offline and camera lost, d3 clock drift and outbox), then the online ones in order.
+        assert pages[0][:3] == [("s1", "d2"), ("s2", "d3"), ("s1", "d1")]
+        assert [row for page in pages for row in page][3:] == [("s3", f"k{i:02d}") for i in range(25)]
+        second = client.get("/fleet?devices_from=10").text
+        assert "Rows 11-20 of 28" in second
+        back = re.search(r'rel="prev" href="([^"]+)"', second)
+        assert back is not None and html.unescape(back.group(1)) == "/fleet?devices_from=0"
+        # A row past the end shows the last page; a malformed one is explained.
+        last = page_tables(client.get("/fleet?devices_from=99").text)["devices"]
+        assert (len(last), last[0]["device_id"]) == (8, "k17")
+        bad = client.get("/fleet?devices_from=ten")
+        assert bad.status_code == 400 and "devices_from" in bad.text
+    finally:
+        store.close()

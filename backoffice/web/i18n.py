@@ -59,6 +59,9 @@ class Words:
     filter_action: str
     table_empty: str
     table_truncated: str
+    table_pager: str
+    pager_previous: str
+    pager_next: str
     chart_empty: str
     note_k: str
     note_arms: str
@@ -308,6 +311,9 @@ EN: Final = Words(
     filter_action="Action",
     table_empty="No data for these filters.",
     table_truncated="{rows} more rows are in the CSV and JSON.",
+    table_pager="Rows {first}-{last} of {total} (CSV and JSON: all).",
+    pager_previous="Previous",
+    pager_next="Next",
     chart_empty="Nothing to draw for these filters.",
     note_k='Cells built from fewer than {k} visits are withheld and shown as "< {k}" (k-anonymity).',
     note_arms=(
@@ -562,6 +568,9 @@ RU: Final = Words(
     filter_action="Действие",
     table_empty="Нет данных для этих фильтров.",
     table_truncated="Ещё {rows} строк — в CSV и JSON.",
+    table_pager="Строки {first}–{last} из {total} (в CSV и JSON — все).",
+    pager_previous="Назад",
+    pager_next="Дальше",
     chart_empty="Для этих фильтров рисовать нечего.",
     note_k="Ячейки менее чем из {k} визитов скрыты и показаны как «< {k}» (k-анонимность).",
     note_arms=(

@@ -63,6 +63,12 @@ class Table:
     definition: str = ""
     #: Rows left out of the page for its size (CSV and JSON have them all).
     truncated: int = 0
+    #: Rows one page of the HTML shows at most, a pager leading to the others (``?<name>_from=N``);
+    #: 0: the page's ``[web] page_rows``, the rest only in CSV and JSON.
+    page_size: int = 0
+    #: Index of the first row shown (a paged table's later pages), of ``total`` rows.
+    first: int = 0
+    total: int = 0
 
 
 @dataclass(frozen=True)
@@ -249,17 +255,24 @@ def page_json(page: Page) -> dict[str, JsonValue]:
     }
 
 
-def shown_rows(table: Table, limit: int) -> Table:
-    """The table with at most ``limit`` rows (the page's share), counting what it left out."""
-    if len(table.rows) <= limit:
+def shown_rows(table: Table, limit: int, first: int = 0) -> Table:
+    """The table with at most ``limit`` rows from row ``first`` (the page's share), counting what it left
+    out; a ``first`` past the end shows the last page."""
+    total = len(table.rows)
+    if total <= limit and first == 0:
         return table
+    first = max(0, min(first, (total - 1) // limit * limit if total else 0))
+    rows = table.rows[first : first + limit]
     return Table(
         table.name,
         table.title,
         table.columns,
-        table.rows[:limit],
+        rows,
         table.definition,
-        truncated=len(table.rows) - limit,
+        truncated=total - len(rows),
+        page_size=min(table.page_size, limit) if table.page_size else 0,
+        first=first,
+        total=total,
     )
 
 

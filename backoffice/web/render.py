@@ -16,6 +16,7 @@ from backoffice.web.errors import WebError
 from backoffice.web.i18n import LANGUAGES, Language, Words, words_for
 from backoffice.web.page import (
     Page,
+    Table,
     chart_json,
     page_json,
     page_text,
@@ -100,6 +101,7 @@ def template(request: Request, name: str, status_code: int = 200, **context: Any
         "chart_json": lambda chart: json.dumps(chart_json(chart)),
         "zone": services.settings.zone,
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "pager_href": lambda table, first: pager_href(request, table, first),
     }
     return services.templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
@@ -131,13 +133,37 @@ def respond(
         page.name,
         page.title,
         page.definition,
-        tuple(shown_rows(t, limit) for t in page.tables),
+        tuple(
+            shown_rows(t, min(t.page_size, limit), first_row(request, t))
+            if t.page_size
+            else shown_rows(t, limit)
+            for t in page.tables
+        ),
         page.charts,
         page.notes,
         page.filters,
     )
     partial = request.headers.get("hx-request") and request.headers.get("hx-target") == "content"
     return template(request, "_content.html" if partial else template_name, page=shown, **context)
+
+
+def pager_href(request: Request, table: Table, first: int) -> str:
+    """This page's address (its filters kept) with the paged ``table`` from row ``first``."""
+    url = request.url.include_query_params(**{f"{table.name}_from": max(0, first)})
+    return f"{url.path}?{url.query}"
+
+
+def first_row(request: Request, table: Table) -> int:
+    """The first row of a paged table the request asks for (``?<table>_from=N``; 0 when absent)."""
+    name = f"{table.name}_from"
+    text = request.query_params.get(name, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise BadRequestError(
+            f"{name}={text!r} is not a row number: use 0 or more, e.g. {name}={table.page_size}"
+        )
+    return int(text)
 
 
 def error_page(request: Request, status: int, message: str) -> Response:

@@ -102,6 +102,12 @@ class WebSettings(BaseModel):
         ge=10,
         description="Calls at most in the staff page's live list, first in its order (CSV and JSON: all).",
     )
+    fleet_rows: int = Field(
+        default=100,
+        ge=10,
+        description="Devices one page of the fleet's device table shows, those with alerts first, then those "
+        "not online; its pager leads to the rest (CSV and JSON: every device).",
+    )
 
     @property
     def zone(self) -> ZoneInfo:

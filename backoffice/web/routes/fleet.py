@@ -110,6 +110,12 @@ def device_cells(row: DeviceRow) -> tuple[CellValue | Link, ...]:
     )
 
 
+def problems_first(rows: tuple[DeviceRow, ...]) -> tuple[DeviceRow, ...]:
+    """The devices with alerts first, then those not online, each group in (store, device) order: what an
+    operator must see is on the device table's first page however large the fleet."""
+    return tuple(sorted(rows, key=lambda d: (not d.alerts, d.online, d.store_id, d.device_id)))
+
+
 def build_fleet(request: Request) -> Page:
     """The fleet page."""
     t = words(request)
@@ -117,7 +123,7 @@ def build_fleet(request: Request) -> Page:
     report = fleet_report(
         request, (filters.store,) if filters.store else (), (filters.device,) if filters.device else ()
     )
-    rows = report.devices
+    rows = problems_first(report.devices)
     labels = tuple(f"{d.store_id}/{d.device_id}" for d in rows)
     online = sum(d.online for d in rows)
     return Page(
@@ -126,7 +132,12 @@ def build_fleet(request: Request) -> Page:
         "fleet",
         tables=(
             Table(
-                "devices", t.fleet_devices, device_columns(t), tuple(device_cells(d) for d in rows), "fleet"
+                "devices",
+                t.fleet_devices,
+                device_columns(t),
+                tuple(device_cells(d) for d in rows),
+                "fleet",
+                page_size=services_of(request).settings.fleet_rows,
             ),
             alerts_table(t, report.alerts),
         ),
