@@ -137,7 +137,8 @@ def as_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return as_utc(value)
+        # PostgreSQL's timestamptz comes back in UTC already: the fleet page reads thousands a request.
+        return value if value.tzinfo is UTC else as_utc(value)
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     return as_utc(datetime.fromisoformat(str(value)))

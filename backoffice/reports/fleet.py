@@ -9,6 +9,7 @@ than ``outbox_window_min``, so retention never touches them); nothing else here 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -50,8 +51,20 @@ def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
 def _birth(raw: Any) -> BirthPayload | None:
     if raw is None:
         return None
+    if isinstance(raw, str | bytes):
+        return _parsed_birth(raw)
     try:
-        return BirthPayload.model_validate(json.loads(raw) if isinstance(raw, str | bytes) else raw)
+        return BirthPayload.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_birth(raw: str | bytes) -> BirthPayload | None:
+    """A stored birth's text parsed once: a birth changes only when its device restarts, and the fleet page
+    reads every device's on every request (the model is frozen, so sharing it is safe)."""
+    try:
+        return BirthPayload.model_validate(json.loads(raw))
     except (ValueError, ValidationError):
         return None
 
@@ -219,7 +232,8 @@ def fleet(
     for row in rows:
         found = alerts.evaluate(row, windows.get((row.store_id, row.device_id)), now, settings)
         raised.extend(found)
-        out.append(row.model_copy(update={"alerts": found}))
+        # Most devices raise nothing: their row (built with no alerts) is kept as it is, not copied.
+        out.append(row.model_copy(update={"alerts": found}) if found else row)
     return FleetReport(generated_at=now, devices=tuple(out), alerts=tuple(raised))
 
 
