@@ -107,10 +107,13 @@ _COLUMNS = (
 )
 
 
+_NAMES = tuple(c.strip() for c in _COLUMNS.split(","))
+_TIMES = ("event_ts", "raised_at", "acknowledged_at", "resolved_at", "escalated_at", "device_ack_at")
+
+
 def _record(row: Sequence[object]) -> StaffCallRecord:
-    names = [c.strip() for c in _COLUMNS.split(",")]
-    data = dict(zip(names, row, strict=True))
-    for name in ("event_ts", "raised_at", "acknowledged_at", "resolved_at", "escalated_at", "device_ack_at"):
+    data = dict(zip(_NAMES, row, strict=True))
+    for name in _TIMES:
         data[name] = as_datetime(data[name])
     return StaffCallRecord.model_validate(data)
 

@@ -46,7 +46,7 @@ from backoffice.db import Database, open_database
 from backoffice.ingest import open_store
 from backoffice.reports.models import LiveDevice
 from backoffice.settings import AlertSettings, ReportSettings, RetentionSettings
-from backoffice.web.app import create_app, migrate_store
+from backoffice.web.app import create_app, migrate_store, settle_heap
 from backoffice.web.link import MqttKioskLink, SentCommand, SentOperatorMessage
 from backoffice.web.reports import Reports
 from backoffice.web.settings import WebSettings
@@ -138,6 +138,7 @@ def admin_client(db: Database, clock: Callable[[], datetime]) -> TestClient:
         retention_settings=RetentionSettings(),
         background=False,
     )
+    settle_heap()  # as backoffice serve does once its application is made
     return signed_in(app)
 
 

@@ -136,7 +136,7 @@ def serve(
 
     from backoffice.db import DatabaseError, open_database
     from backoffice.errors import BackofficeError
-    from backoffice.web.app import create_app, migrate_store
+    from backoffice.web.app import create_app, migrate_store, settle_heap
     from backoffice.web.errors import WebError
     from backoffice.web.link import load_signing_key
     from backoffice.web.reports import Reports
@@ -198,6 +198,7 @@ def serve(
         base_url=f"http://{host}:{port}",
         campaign_desk=campaign_desk,
     )
+    settle_heap()
     stop_ingest = threading.Event()
     ingest_thread = _start_ingest(db, broker_settings, db_url, stop_ingest) if run_ingest else None
     click.echo(
