@@ -88,7 +88,7 @@ def open_kiosk_path(variant: str, timer: StageTimer | None) -> Any:
     """The kiosk's detector as compare_fer's worker opens it, with the variant forced; stages timed."""
     import cv2
 
-    from edge_models import emotion, pipeline, postprocess, presence, preprocess, runtime
+    from edge_models import emotion, pipeline, postprocess, preprocess, presence, runtime
     from kiosk.config import KioskConfig
     from kiosk.decisions import tracker
     from kiosk.perception import detector as kdet
@@ -132,8 +132,8 @@ def open_kiosk_path(variant: str, timer: StageTimer | None) -> Any:
     if timer is not None and det.regions is not None:
         rd = det.regions
         timer.patch(rd, "detect", "find")
-        timer.patch(rd._full, "detect", "full")  # noqa: SLF001
-        timer.patch(rd._region, "detect_in", "region")  # noqa: SLF001
+        timer.patch(rd._full, "detect", "full")
+        timer.patch(rd._region, "detect_in", "region")
     return det, clock
 
 
