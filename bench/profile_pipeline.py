@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -164,6 +166,17 @@ def run(
     return n
 
 
+def callgrind(on: bool) -> None:
+    """Under ``valgrind --tool=callgrind --instr-atstart=no``, with ``PROFILE_CALLGRIND=1``: switch the
+    instrumentation on for the measured rounds only (instruction counts: deterministic, whatever the load)."""
+    if os.environ.get("PROFILE_CALLGRIND") == "1":
+        subprocess.run(
+            ["callgrind_control", "--instr=on" if on else "--instr=off", str(os.getpid())],
+            check=True,
+            capture_output=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,12 +197,14 @@ def main() -> None:
     det.regions.stats.__init__()
     counted = 0
     answers: list[list[list[float]]] = []
+    callgrind(True)
     for _ in range(args.rounds):
         n = run(det, clock, frames, n, timer, answers)
         counted += len(frames)
+    callgrind(False)
     if args.dump is not None:
         args.dump.write_text(json.dumps(answers), encoding="utf-8")
-    rows = timer.report(counted)
+    rows = timer.report(counted) if counted else []
     stats = det.regions.stats.as_dict()
     if args.json:
         print(json.dumps({"frames": counted, "variant": args.variant, "stages": rows, "regions": stats}))

@@ -229,6 +229,23 @@ class PixelMap:
             return flipped
         return apply_lut(np.ascontiguousarray(image), self.lut)
 
+    def into(self, image: U8Image, out: npt.NDArray[np.generic]) -> None:
+        """The table applied to ``image``, written into ``out`` (the table's dtype, ``image``'s shape: e.g.
+        a view of a model's input buffer), without allocating: the same values as calling the map."""
+        if out.shape != image.shape or out.dtype != self.lut.dtype:
+            raise ModelInputError(
+                f"cannot map a {image.shape} image into a {out.dtype} {out.shape} array with a "
+                f"{self.lut.dtype} table"
+            )
+        if self.is_offset_128:
+            np.bitwise_xor(image, np.uint8(0x80), out=out.view(np.uint8))
+        elif image.flags.c_contiguous and out.flags.c_contiguous and self.lut.dtype.itemsize == 1:
+            cv2.LUT(image, self.lut.view(np.uint8), dst=out.view(np.uint8))
+        elif image.flags.c_contiguous and out.flags.c_contiguous and self.lut.dtype == np.float32:
+            cv2.LUT(image, self.lut, dst=out)
+        else:
+            np.take(self.lut, image, out=out)
+
 
 def eye_line_angle_deg(right_eye: Point, left_eye: Point) -> float:
     """Angle of the line from the person's right eye to their left eye, degrees, image coordinates.

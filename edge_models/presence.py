@@ -166,32 +166,49 @@ class PresenceDetector(ModelOwner):
         cv2.cvtColor(square, cv2.COLOR_BGR2RGB, dst=self._rgb)
         return self._pixels(self._rgb).reshape(self._input_shape), lb
 
-    def _candidates(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-        """Anchors whose score reaches the threshold, and their scores, from the last invoke."""
-        raw = self._model.get_output(self._score_index).reshape(-1)
+    def _fill_input(self, frame: npt.NDArray[np.uint8]) -> Letterbox:
+        """:meth:`prepare` written straight into the interpreter's input buffer (the same values; no tensor
+        allocated, none copied)."""
+        check_image(frame, channels=(3,))
+        square, lb = self._canvas.fit(frame)
+        cv2.cvtColor(square, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        rgb, pixels = self._rgb, self._pixels
+        self._model.fill_input(lambda buffer: pixels.into(rgb, buffer.reshape(rgb.shape)))
+        return lb
+
+    def _raw_floor(self) -> float:
+        """The raw score output (a logit, or its quantised value) at or above which an anchor may reach the
+        score threshold: a little below the threshold's own logit."""
         t = min(max(self.score_threshold, 1e-6), 1.0 - 1e-6)
         logit_floor = math.log(t / (1.0 - t)) - _LOGIT_MARGIN
         q = self._score_q
-        raw_floor = logit_floor / q.scale + q.zero_point if q is not None else logit_floor
-        picked = np.flatnonzero(raw >= raw_floor)
+        return logit_floor / q.scale + q.zero_point if q is not None else logit_floor
+
+    def _candidates(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """Anchors whose score reaches the threshold, and their scores, from the last invoke."""
+        raw = self._model.output_view(self._score_index).reshape(-1)
+        picked = np.flatnonzero(raw >= self._raw_floor())
         if picked.size == 0:
             return picked, np.empty(0, dtype=np.float32)
+        q = self._score_q
         logits = dequantize(raw[picked], q.scale, q.zero_point) if q is not None else raw[picked]
         scores = sigmoid_scores(logits)
         keep = scores >= self.score_threshold
         return picked[keep], scores[keep]
 
     def detect_raw(self, frame: npt.NDArray[np.uint8]) -> tuple[list[Detection], Letterbox]:
-        """Detections in the model's input square, best first, and the letterbox that maps them back."""
-        tensor, lb = self.prepare(frame)
-        self._model.set_input(tensor)
+        """Detections in the model's input square, best first, and the letterbox that maps them back.
+
+        The frame is letterboxed straight into the model's input buffer and only the outputs' candidate
+        rows are read (views of the output buffers, never a copy of all 2304 or 896 rows)."""
+        lb = self._fill_input(frame)
         self._model.invoke()
         keep, scores = self._candidates()
         if keep.size == 0:
             return [], lb
-        raw = self._model.get_output(self._regressor_index).reshape(-1, REGRESSOR_WIDTH)[keep]
+        raw = self._model.output_view(self._regressor_index).reshape(-1, REGRESSOR_WIDTH)[keep]
         q = self._regressor_q
-        regressors = dequantize(raw, q.scale, q.zero_point) if q is not None else raw.astype(np.float32)
+        regressors = dequantize(raw, q.scale, q.zero_point) if q is not None else raw
         boxes, keypoints = decode_boxes(regressors, self._anchors[keep])
         return weighted_nms(boxes, scores, keypoints, self.iou_threshold, self.max_faces), lb
 

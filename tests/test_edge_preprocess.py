@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from edge_models.errors import ModelInputError
 from edge_models.preprocess import (
+    PixelMap,
     alignment_matrix,
     crop_aligned,
     eye_line_angle_deg,
@@ -67,6 +68,29 @@ def test_pixel_lut_for_int8_scale_2_over_255_is_pixel_minus_128() -> None:
     lut = pixel_lut(float(np.float32(2 / 255)), -1, np.int8)
     assert lut.dtype == np.int8
     assert np.array_equal(lut.astype(int), np.arange(256) - 128)
+
+
+@pytest.mark.parametrize(
+    "lut",
+    [
+        pixel_lut(None, 0, np.float32),  # float input: cv2.LUT into float32
+        pixel_lut(float(np.float32(2 / 255)), -1, np.int8),  # the shipped int8 inputs: XOR 0x80
+        pixel_lut(1 / 255, 0, np.uint8),  # another 8-bit table: cv2.LUT
+        (np.arange(256) * 3).astype(np.int16),  # any other table: indexing
+    ],
+    ids=["float32", "offset-128", "uint8", "int16"],
+)
+def test_pixel_map_into_writes_the_same_values_as_calling_it(lut: np.ndarray) -> None:
+    pixels = PixelMap(lut)
+    image = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    out = np.full((1, 7, 5, 3), 99, dtype=lut.dtype)  # a model input's batch of one, as its buffer is
+    pixels.into(image, out.reshape(image.shape))
+    expected = pixels(image)
+    assert out.dtype == expected.dtype
+    assert np.array_equal(out[0], expected)
+    assert np.array_equal(out[0], lut[image])
+    with pytest.raises(ModelInputError, match="cannot map"):
+        pixels.into(image, np.zeros((7, 5), dtype=lut.dtype))
 
 
 def test_quantize_dequantize_round_trip_within_half_a_step() -> None:
