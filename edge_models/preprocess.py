@@ -130,12 +130,16 @@ class LetterboxCanvas:
     are cleared only when the geometry changes (one allocation for the detector's life, not one a frame).
 
     :meth:`fit` returns the canvas itself, so its pixels are valid until the next call; copy them to keep.
+    With ``antialias`` False the image is resized with one bilinear pass whatever the ratio (about a third
+    of :func:`shrink`'s cost for a shrink by 3-4, with some aliasing): the region detector's crops, where the
+    face fills much of the crop (docs/edge-models-runtime.md, "Region detection").
     """
 
-    def __init__(self, size: int, channels: int = 3, pad_value: int = 0) -> None:
+    def __init__(self, size: int, channels: int = 3, pad_value: int = 0, *, antialias: bool = True) -> None:
         if size <= 0:
             raise ModelInputError(f"letterbox size must be positive, got {size}")
         self.size = size
+        self.antialias = antialias
         self._pad_value = pad_value
         self._canvas = np.full((size, size, channels), pad_value, dtype=np.uint8)
         self._last: Letterbox | None = None
@@ -154,7 +158,11 @@ class LetterboxCanvas:
             self._last = lb
         new_w = round(w * lb.scale_x)
         new_h = round(h * lb.scale_y)
-        shrink_into(image, self._canvas[lb.pad_y : lb.pad_y + new_h, lb.pad_x : lb.pad_x + new_w])
+        inside = self._canvas[lb.pad_y : lb.pad_y + new_h, lb.pad_x : lb.pad_x + new_w]
+        if self.antialias or (w, h) == (new_w, new_h):
+            shrink_into(image, inside)
+        else:
+            cv2.resize(image, (new_w, new_h), dst=inside, interpolation=cv2.INTER_LINEAR)
         return self._canvas, lb
 
 

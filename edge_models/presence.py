@@ -74,8 +74,10 @@ def detection_to_face(
 class PresenceDetector(ModelOwner):
     """Find faces in BGR camera frames with a BlazeFace model from the manifest.
 
-    The model is verified, loaded and warmed up (one dummy invoke) when the detector is made; use it as a
-    context manager, or call :meth:`close`::
+    Frames are letterboxed with anti-aliasing (:func:`~edge_models.preprocess.shrink`); with ``antialias``
+    False, with one bilinear resize (cheaper; the region detector's crops). The model is verified, loaded
+    and warmed up (one dummy invoke) when the detector is made; use it as a context manager, or call
+    :meth:`close`::
 
         with PresenceDetector("face_full_range_int8", threads=1) as detector:
             faces = detector.detect(frame)
@@ -93,8 +95,10 @@ class PresenceDetector(ModelOwner):
         face_width_m: float = DEFAULT_FACE_WIDTH_M,
         manifest: Manifest | None = None,
         models_dir: Path | None = None,
+        antialias: bool = True,
     ) -> None:
         self._model: LoadedModel = open_model(model, threads, manifest=manifest, models_dir=models_dir)
+        self.antialias = antialias
         try:
             self._setup(self._model.entry)
         except Exception:
@@ -113,10 +117,16 @@ class PresenceDetector(ModelOwner):
 
     @classmethod
     def from_settings(
-        cls, settings: PresenceSettings, manifest: Manifest | None = None, models_dir: Path | None = None
+        cls,
+        settings: PresenceSettings,
+        manifest: Manifest | None = None,
+        models_dir: Path | None = None,
+        *,
+        antialias: bool = True,
     ) -> PresenceDetector:
-        """Build a detector from the kiosk's :class:`PresenceSettings`."""
+        """Build a detector from the kiosk's :class:`PresenceSettings` (``antialias``: see the class)."""
         return cls(
+            antialias=antialias,
             model=settings.model,
             threads=settings.threads,
             score_threshold=settings.score_threshold,
@@ -154,7 +164,7 @@ class PresenceDetector(ModelOwner):
         self._lut = pixel_lut(q.scale if q else None, q.zero_point if q else 0, spec_in.dtype)
         self._pixels = PixelMap(self._lut)
         self._input_shape = spec_in.shape
-        self._canvas = LetterboxCanvas(self.input_size)
+        self._canvas = LetterboxCanvas(self.input_size, antialias=self.antialias)
         self._rgb = np.empty((self.input_size, self.input_size, 3), dtype=np.uint8)
         self._score_q = entry.outputs[cls[0]].quantization
         self._regressor_q = entry.outputs[reg[0]].quantization

@@ -214,7 +214,7 @@ def test_region_detection_agrees_with_whole_frame_detection(
     config = PerceptionConfig()
     with (
         PresenceDetector(f"face_full_range_{variant}") as full,
-        PresenceDetector(f"face_short_range_{variant}") as region,
+        PresenceDetector(f"face_short_range_{variant}", antialias=config.region_antialias) as region,
     ):
         rd = RegionDetector(
             full,
