@@ -138,6 +138,11 @@ class PresenceDetector(ModelOwner):
             models_dir=models_dir,
         )
 
+    @property
+    def quantized(self) -> bool:
+        """Whether the model takes a quantised (int8) input: the int8 variant."""
+        return self._input_quantized
+
     def _setup(self, entry: ModelEntry) -> None:
         if entry.task != "presence" or len(entry.inputs) != 1 or len(entry.outputs) != 2:
             raise ModelVerificationError(

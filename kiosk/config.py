@@ -424,13 +424,14 @@ class PerceptionConfig(_Section):
         lt=1.0,
         description="Least face score in a region; absent: the region model's measured default.",
     )
-    marginal_score: float = Field(
-        default=0.1,
+    marginal_score: float | None = Field(
+        default=None,
         ge=0,
         lt=1,
         description="While the last whole-frame detection scored a face less than this above the presence "
         "threshold, every frame gets a whole-frame detection: near its threshold the whole-frame model "
-        "flickers, and regions would report faces it does not (0: never).",
+        "flickers, and regions would report faces it does not (0: never). Absent: the measured default of "
+        "the whole-frame model's variant, 0.1 for int8 and 0.06 for float (docs/edge-models-runtime.md).",
     )
     motion_trigger: bool = Field(
         default=True,
