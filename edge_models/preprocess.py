@@ -250,7 +250,7 @@ class PixelMap:
         elif image.flags.c_contiguous and out.flags.c_contiguous and self.lut.dtype.itemsize == 1:
             cv2.LUT(image, self.lut.view(np.uint8), dst=out.view(np.uint8))
         elif image.flags.c_contiguous and out.flags.c_contiguous and self.lut.dtype == np.float32:
-            cv2.LUT(image, self.lut, dst=out)
+            cv2.LUT(image, self.lut.astype(np.float32, copy=False), dst=out.view(np.float32))
         else:
             np.take(self.lut, image, out=out)
 

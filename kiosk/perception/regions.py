@@ -57,8 +57,11 @@ class FaceFinder(Protocol):
     """What the region detector needs from a presence model (``edge_models.presence.PresenceDetector``)."""
 
     score_threshold: float
-    #: Whether the model is the int8 variant (its scores flicker more near the threshold).
-    quantized: bool
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the model is the int8 variant (its scores flicker more near the threshold)."""
+        ...
 
     def detect(self, frame: npt.NDArray[np.uint8]) -> list[Face]:
         """Faces in the whole frame."""
