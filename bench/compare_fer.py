@@ -431,7 +431,10 @@ def region_check(
         clips["entering and leaving"] = entering_leaving_clip(raw, photo)
     reports = []
     for name, clip in clips.items():
-        with PresenceDetector(full_name) as full, PresenceDetector(region_name) as region:
+        with (
+            PresenceDetector(full_name) as full,
+            PresenceDetector(region_name, antialias=p.region_antialias) as region,
+        ):
             detector = RegionDetector(
                 full,
                 region,

@@ -79,7 +79,9 @@ class EmotionClassifier(ModelOwner):
 
     def probabilities(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """The 7 class probabilities, in :data:`FER_CLASSES` order (the model ends in a softmax)."""
-        self._model.set_input(self.prepare(crop))
+        gray = resize_square(to_gray(crop), self.input_size)
+        pixels = self._pixels
+        self._model.fill_input(lambda buffer: pixels.into(gray, buffer.reshape(gray.shape)))
         self._model.invoke()
         return normalise_probabilities(self._model.get_output_real(0))
 

@@ -40,7 +40,7 @@ class Detection:
 
 def sigmoid_scores(logits: npt.ArrayLike, clip: float = 100.0) -> F32:
     """BlazeFace scores: ``sigmoid(clip(logit, -clip, clip))``."""
-    x = np.clip(np.asarray(logits, dtype=np.float64), -clip, clip)
+    x = np.minimum(np.maximum(np.asarray(logits, dtype=np.float64), -clip), clip)
     return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
 
@@ -57,13 +57,11 @@ def decode_boxes(raw: npt.ArrayLike, anchors: npt.ArrayLike) -> tuple[F32, F32]:
         raise ModelInputError(
             f"expected regressors [N, {REGRESSOR_WIDTH}] and anchors [N, 2], got {r.shape} and {a.shape}"
         )
-    cx = r[:, 0] + a[:, 0]
-    cy = r[:, 1] + a[:, 1]
-    half_w = r[:, 2] / 2.0
-    half_h = r[:, 3] / 2.0
-    boxes = np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
+    centre = r[:, :2] + a
+    half = r[:, 2:4] * np.float32(0.5)
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
     keypoints = r[:, 4:].reshape(-1, NUM_KEYPOINTS, 2) + a[:, None, :]
-    return boxes.astype(np.float32), keypoints.astype(np.float32)
+    return boxes, keypoints
 
 
 def iou_one_to_many(box: npt.ArrayLike, boxes: npt.ArrayLike) -> F32:
@@ -106,9 +104,10 @@ def weighted_nms(
     ``iou_threshold`` joins its cluster, and the cluster is replaced by the score-weighted mean of its
     boxes and keypoints, keeping the best score. Returns detections best first.
 
-    The IoU of every pair is computed once (the candidates of a frame are a few dozen at most), and the
-    clusters are formed over index lists: a frame with a face or two costs tens of microseconds, not a
-    numpy round trip per cluster.
+    The candidates of a frame are a few dozen at most (8 on a typical face), so the clusters are formed in
+    plain Python floats (IoU in double precision) over one list of rows, and each cluster's weighted mean is
+    one matrix product: a frame with a face costs a few tens of microseconds, not a numpy round trip per
+    pair or per cluster.
     """
     b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     s = np.asarray(scores, dtype=np.float32).reshape(-1)
@@ -118,32 +117,46 @@ def weighted_nms(
             f"boxes, scores and keypoints disagree in length: {b.shape}, {s.shape}, {k.shape}"
         )
     order = np.argsort(-s, kind="stable")
-    b, s, k = b[order], s[order], k[order]
-    overlaps = (pairwise_iou(b) > iou_threshold).tolist()
-    remaining = list(range(len(s)))
+    table = np.concatenate([b, k.reshape(-1, 2 * NUM_KEYPOINTS)], axis=1, dtype=np.float64)[order]
+    rows: list[list[float]] = table.tolist()
+    weights: list[float] = s[order].tolist()
+    areas = [max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1]) for r in rows]
+    remaining = list(range(len(rows)))
     out: list[Detection] = []
     while remaining:
         if max_detections is not None and len(out) >= max_detections:
             break
         best = remaining[0]
-        row = overlaps[best]
-        members = [best, *(j for j in remaining[1:] if row[j])]
-        taken = set(members)
-        remaining = [j for j in remaining if j not in taken]
+        x0, y0, x1, y1 = rows[best][:4]
+        best_area = areas[best]
+        members = [best]
+        rest: list[int] = []
+        for j in remaining[1:]:
+            r = rows[j]
+            iw = min(x1, r[2]) - max(x0, r[0])
+            ih = min(y1, r[3]) - max(y0, r[1])
+            inter = iw * ih if iw > 0.0 and ih > 0.0 else 0.0
+            union = best_area + areas[j] - inter
+            if union > 0.0 and inter / union > iou_threshold:
+                members.append(j)
+            else:
+                rest.append(j)
+        remaining = rest
         if len(members) == 1:
-            box_values = b[best].tolist()
-            kp_values = k[best].tolist()
+            values = rows[best]
         else:
-            ms = s[members]
-            total = ms.sum()
-            w = ms / total if total > 0 else np.full(len(members), 1 / len(members))
-            box_values = (b[members] * w[:, None]).sum(axis=0).tolist()
-            kp_values = (k[members] * w[:, None, None]).sum(axis=0).tolist()
-        kps = tuple(Point(float(x), float(y)) for x, y in kp_values)
+            total = sum(weights[m] for m in members)
+            w = (
+                np.array([weights[m] / total for m in members])
+                if total > 0
+                else np.full(len(members), 1.0 / len(members))
+            )
+            values = (w @ table[members]).tolist()
+        kps = tuple(Point(values[i], values[i + 1]) for i in range(4, 4 + 2 * NUM_KEYPOINTS, 2))
         out.append(
             Detection(
-                box=Box(*(float(v) for v in box_values)),
-                score=float(s[best]),
+                box=Box(values[0], values[1], values[2], values[3]),
+                score=weights[best],
                 keypoints=(kps[0], kps[1], kps[2], kps[3], kps[4], kps[5]),
             )
         )

@@ -130,12 +130,16 @@ class LetterboxCanvas:
     are cleared only when the geometry changes (one allocation for the detector's life, not one a frame).
 
     :meth:`fit` returns the canvas itself, so its pixels are valid until the next call; copy them to keep.
+    With ``antialias`` False the image is resized with one bilinear pass whatever the ratio (about a third
+    of :func:`shrink`'s cost for a shrink by 3-4, with some aliasing): the region detector's crops, where the
+    face fills much of the crop (docs/edge-models-runtime.md, "Region detection").
     """
 
-    def __init__(self, size: int, channels: int = 3, pad_value: int = 0) -> None:
+    def __init__(self, size: int, channels: int = 3, pad_value: int = 0, *, antialias: bool = True) -> None:
         if size <= 0:
             raise ModelInputError(f"letterbox size must be positive, got {size}")
         self.size = size
+        self.antialias = antialias
         self._pad_value = pad_value
         self._canvas = np.full((size, size, channels), pad_value, dtype=np.uint8)
         self._last: Letterbox | None = None
@@ -154,7 +158,11 @@ class LetterboxCanvas:
             self._last = lb
         new_w = round(w * lb.scale_x)
         new_h = round(h * lb.scale_y)
-        shrink_into(image, self._canvas[lb.pad_y : lb.pad_y + new_h, lb.pad_x : lb.pad_x + new_w])
+        inside = self._canvas[lb.pad_y : lb.pad_y + new_h, lb.pad_x : lb.pad_x + new_w]
+        if self.antialias or (w, h) == (new_w, new_h):
+            shrink_into(image, inside)
+        else:
+            cv2.resize(image, (new_w, new_h), dst=inside, interpolation=cv2.INTER_LINEAR)
         return self._canvas, lb
 
 
@@ -228,6 +236,23 @@ class PixelMap:
             flipped: npt.NDArray[np.generic] = np.bitwise_xor(image, np.uint8(0x80)).view(np.int8)
             return flipped
         return apply_lut(np.ascontiguousarray(image), self.lut)
+
+    def into(self, image: U8Image, out: npt.NDArray[np.generic]) -> None:
+        """The table applied to ``image``, written into ``out`` (the table's dtype, ``image``'s shape: e.g.
+        a view of a model's input buffer), without allocating: the same values as calling the map."""
+        if out.shape != image.shape or out.dtype != self.lut.dtype:
+            raise ModelInputError(
+                f"cannot map a {image.shape} image into a {out.dtype} {out.shape} array with a "
+                f"{self.lut.dtype} table"
+            )
+        if self.is_offset_128:
+            np.bitwise_xor(image, np.uint8(0x80), out=out.view(np.uint8))
+        elif image.flags.c_contiguous and out.flags.c_contiguous and self.lut.dtype.itemsize == 1:
+            cv2.LUT(image, self.lut.view(np.uint8), dst=out.view(np.uint8))
+        elif image.flags.c_contiguous and out.flags.c_contiguous and self.lut.dtype == np.float32:
+            cv2.LUT(image, self.lut.astype(np.float32, copy=False), dst=out.view(np.float32))
+        else:
+            np.take(self.lut, image, out=out)
 
 
 def eye_line_angle_deg(right_eye: Point, left_eye: Point) -> float:

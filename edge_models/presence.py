@@ -74,8 +74,10 @@ def detection_to_face(
 class PresenceDetector(ModelOwner):
     """Find faces in BGR camera frames with a BlazeFace model from the manifest.
 
-    The model is verified, loaded and warmed up (one dummy invoke) when the detector is made; use it as a
-    context manager, or call :meth:`close`::
+    Frames are letterboxed with anti-aliasing (:func:`~edge_models.preprocess.shrink`); with ``antialias``
+    False, with one bilinear resize (cheaper; the region detector's crops). The model is verified, loaded
+    and warmed up (one dummy invoke) when the detector is made; use it as a context manager, or call
+    :meth:`close`::
 
         with PresenceDetector("face_full_range_int8", threads=1) as detector:
             faces = detector.detect(frame)
@@ -93,8 +95,10 @@ class PresenceDetector(ModelOwner):
         face_width_m: float = DEFAULT_FACE_WIDTH_M,
         manifest: Manifest | None = None,
         models_dir: Path | None = None,
+        antialias: bool = True,
     ) -> None:
         self._model: LoadedModel = open_model(model, threads, manifest=manifest, models_dir=models_dir)
+        self.antialias = antialias
         try:
             self._setup(self._model.entry)
         except Exception:
@@ -113,10 +117,16 @@ class PresenceDetector(ModelOwner):
 
     @classmethod
     def from_settings(
-        cls, settings: PresenceSettings, manifest: Manifest | None = None, models_dir: Path | None = None
+        cls,
+        settings: PresenceSettings,
+        manifest: Manifest | None = None,
+        models_dir: Path | None = None,
+        *,
+        antialias: bool = True,
     ) -> PresenceDetector:
-        """Build a detector from the kiosk's :class:`PresenceSettings`."""
+        """Build a detector from the kiosk's :class:`PresenceSettings` (``antialias``: see the class)."""
         return cls(
+            antialias=antialias,
             model=settings.model,
             threads=settings.threads,
             score_threshold=settings.score_threshold,
@@ -127,6 +137,11 @@ class PresenceDetector(ModelOwner):
             manifest=manifest,
             models_dir=models_dir,
         )
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the model takes a quantised (int8) input: the int8 variant."""
+        return self._input_quantized
 
     def _setup(self, entry: ModelEntry) -> None:
         if entry.task != "presence" or len(entry.inputs) != 1 or len(entry.outputs) != 2:
@@ -154,7 +169,7 @@ class PresenceDetector(ModelOwner):
         self._lut = pixel_lut(q.scale if q else None, q.zero_point if q else 0, spec_in.dtype)
         self._pixels = PixelMap(self._lut)
         self._input_shape = spec_in.shape
-        self._canvas = LetterboxCanvas(self.input_size)
+        self._canvas = LetterboxCanvas(self.input_size, antialias=self.antialias)
         self._rgb = np.empty((self.input_size, self.input_size, 3), dtype=np.uint8)
         self._score_q = entry.outputs[cls[0]].quantization
         self._regressor_q = entry.outputs[reg[0]].quantization
@@ -166,32 +181,49 @@ class PresenceDetector(ModelOwner):
         cv2.cvtColor(square, cv2.COLOR_BGR2RGB, dst=self._rgb)
         return self._pixels(self._rgb).reshape(self._input_shape), lb
 
-    def _candidates(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-        """Anchors whose score reaches the threshold, and their scores, from the last invoke."""
-        raw = self._model.get_output(self._score_index).reshape(-1)
+    def _fill_input(self, frame: npt.NDArray[np.uint8]) -> Letterbox:
+        """:meth:`prepare` written straight into the interpreter's input buffer (the same values; no tensor
+        allocated, none copied)."""
+        check_image(frame, channels=(3,))
+        square, lb = self._canvas.fit(frame)
+        cv2.cvtColor(square, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        rgb, pixels = self._rgb, self._pixels
+        self._model.fill_input(lambda buffer: pixels.into(rgb, buffer.reshape(rgb.shape)))
+        return lb
+
+    def _raw_floor(self) -> float:
+        """The raw score output (a logit, or its quantised value) at or above which an anchor may reach the
+        score threshold: a little below the threshold's own logit."""
         t = min(max(self.score_threshold, 1e-6), 1.0 - 1e-6)
         logit_floor = math.log(t / (1.0 - t)) - _LOGIT_MARGIN
         q = self._score_q
-        raw_floor = logit_floor / q.scale + q.zero_point if q is not None else logit_floor
-        picked = np.flatnonzero(raw >= raw_floor)
+        return logit_floor / q.scale + q.zero_point if q is not None else logit_floor
+
+    def _candidates(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """Anchors whose score reaches the threshold, and their scores, from the last invoke."""
+        raw = self._model.output_view(self._score_index).reshape(-1)
+        picked = np.flatnonzero(raw >= self._raw_floor())
         if picked.size == 0:
             return picked, np.empty(0, dtype=np.float32)
+        q = self._score_q
         logits = dequantize(raw[picked], q.scale, q.zero_point) if q is not None else raw[picked]
         scores = sigmoid_scores(logits)
         keep = scores >= self.score_threshold
         return picked[keep], scores[keep]
 
     def detect_raw(self, frame: npt.NDArray[np.uint8]) -> tuple[list[Detection], Letterbox]:
-        """Detections in the model's input square, best first, and the letterbox that maps them back."""
-        tensor, lb = self.prepare(frame)
-        self._model.set_input(tensor)
+        """Detections in the model's input square, best first, and the letterbox that maps them back.
+
+        The frame is letterboxed straight into the model's input buffer and only the outputs' candidate
+        rows are read (views of the output buffers, never a copy of all 2304 or 896 rows)."""
+        lb = self._fill_input(frame)
         self._model.invoke()
         keep, scores = self._candidates()
         if keep.size == 0:
             return [], lb
-        raw = self._model.get_output(self._regressor_index).reshape(-1, REGRESSOR_WIDTH)[keep]
+        raw = self._model.output_view(self._regressor_index).reshape(-1, REGRESSOR_WIDTH)[keep]
         q = self._regressor_q
-        regressors = dequantize(raw, q.scale, q.zero_point) if q is not None else raw.astype(np.float32)
+        regressors = dequantize(raw, q.scale, q.zero_point) if q is not None else raw
         boxes, keypoints = decode_boxes(regressors, self._anchors[keep])
         return weighted_nms(boxes, scores, keypoints, self.iou_threshold, self.max_faces), lb
 

@@ -45,6 +45,7 @@ class Interpreter(Protocol):
     def set_tensor(self, tensor_index: int, value: npt.NDArray[Any]) -> None: ...
     def invoke(self) -> None: ...
     def get_tensor(self, tensor_index: int) -> npt.NDArray[Any]: ...
+    def tensor(self, tensor_index: int) -> Callable[[], npt.NDArray[Any]]: ...
 
 
 InterpreterFactory = Callable[[bytes, int], Interpreter]
@@ -284,9 +285,29 @@ class LoadedModel(Closing):
             q = quantize(real, spec.quantization.scale, spec.quantization.zero_point, spec.dtype)
             self.set_input(q, index)
 
+    def fill_input(self, fill: Callable[[npt.NDArray[Any]], object], index: int = 0) -> None:
+        """Write input ``index`` in place: ``fill`` gets a view of the interpreter's own input buffer (its
+        shape and dtype) and must write every element of it. No array is allocated and nothing is copied
+        (``set_input`` copies the value into that buffer). ``fill`` must not keep the view: while any view
+        of the interpreter's buffers is alive, the interpreter refuses to invoke."""
+        view = self.interpreter.tensor(self._inputs[index]["index"])()
+        try:
+            fill(view)
+        finally:
+            del view
+
     def invoke(self) -> None:
         """Run the model on the inputs set."""
         self.interpreter.invoke()
+
+    def output_view(self, index: int = 0) -> npt.NDArray[Any]:
+        """Output ``index`` as a read-only view of the interpreter's buffer (no copy, unlike
+        :meth:`get_output`): copy what is needed (an index or a slice copied with ``np.array``) and drop the
+        view, and anything sliced from it, before the next invoke, which the interpreter refuses while one is
+        alive."""
+        view = self.interpreter.tensor(self._outputs[index]["index"])()
+        view.flags.writeable = False
+        return view
 
     def get_output(self, index: int = 0) -> npt.NDArray[Any]:
         """Output ``index`` as the interpreter returns it (a copy)."""

@@ -412,19 +412,26 @@ class PerceptionConfig(_Section):
         description="More tracked faces than this: a whole-frame detection is cheaper than that many "
         "regions.",
     )
+    region_antialias: bool = Field(
+        default=False,
+        description="Shrink region crops into the region model's input with anti-aliasing (as whole frames "
+        "are). Off: one bilinear resize, about a third of the cost for a crop 3-4 times the input; the same "
+        "agreement with whole-frame detection on the measured clips (docs/edge-models-runtime.md).",
+    )
     region_score_threshold: float | None = Field(
         default=None,
         gt=0.0,
         lt=1.0,
         description="Least face score in a region; absent: the region model's measured default.",
     )
-    marginal_score: float = Field(
-        default=0.1,
+    marginal_score: float | None = Field(
+        default=None,
         ge=0,
         lt=1,
         description="While the last whole-frame detection scored a face less than this above the presence "
         "threshold, every frame gets a whole-frame detection: near its threshold the whole-frame model "
-        "flickers, and regions would report faces it does not (0: never).",
+        "flickers, and regions would report faces it does not (0: never). Absent: the measured default of "
+        "the whole-frame model's variant, 0.1 for int8 and 0.06 for float (docs/edge-models-runtime.md).",
     )
     motion_trigger: bool = Field(
         default=True,

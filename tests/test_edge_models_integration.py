@@ -120,6 +120,39 @@ def test_int8_detector_agrees_with_float(model: str, reference: str, astronaut: 
             assert all(iou > 0.8 for _, _, iou in matches)
 
 
+@pytest.mark.parametrize("model", [*_names("presence"), *_names("emotion")])
+def test_inputs_written_in_place_match_the_prepared_tensor(model: str, astronaut: np.ndarray) -> None:
+    # detect() and classify() write the input straight into the interpreter's buffer (no tensor copied):
+    # it must hold exactly what prepare() builds, and the answer must be the one the copied tensor gives.
+    crop = _astronaut_crop(astronaut)
+    with PresenceDetector(model) if model in _names("presence") else EmotionClassifier(model) as owner:
+        loaded = owner.model
+        index = loaded.interpreter.get_input_details()[0]["index"]
+        if isinstance(owner, PresenceDetector):
+            tensor, _ = owner.prepare(astronaut)
+            answer = owner.detect(astronaut)
+        else:
+            tensor = owner.prepare(crop)
+            answer = owner.classify(crop)
+        assert np.array_equal(loaded.interpreter.get_tensor(index), tensor)
+        loaded.set_input(tensor)
+        loaded.invoke()
+        again = owner.detect(astronaut) if isinstance(owner, PresenceDetector) else owner.classify(crop)
+        assert again == answer
+
+
+def test_a_live_output_view_stops_the_next_invoke(astronaut: np.ndarray) -> None:
+    # Output views are the interpreter's own buffers: LiteRT refuses to invoke while one is alive, so a
+    # view kept by mistake fails loudly instead of reading the next frame's values.
+    with PresenceDetector(_names("presence")[0]) as detector:
+        detector.detect(astronaut)
+        view = detector.model.output_view(0)
+        with pytest.raises(RuntimeError, match="reference to internal data"):
+            detector.model.invoke()
+        del view
+        detector.model.invoke()
+
+
 def test_detector_wants_a_bgr_frame(astronaut: np.ndarray) -> None:
     with PresenceDetector(_names("presence")[0]) as detector, pytest.raises(ModelInputError):
         detector.detect(astronaut[..., 0])

@@ -2,6 +2,7 @@
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 
 from edge_models.errors import ModelInputError
 from edge_models.preprocess import (
+    LetterboxCanvas,
+    PixelMap,
     alignment_matrix,
     crop_aligned,
     eye_line_angle_deg,
@@ -67,6 +70,45 @@ def test_pixel_lut_for_int8_scale_2_over_255_is_pixel_minus_128() -> None:
     lut = pixel_lut(float(np.float32(2 / 255)), -1, np.int8)
     assert lut.dtype == np.int8
     assert np.array_equal(lut.astype(int), np.arange(256) - 128)
+
+
+@pytest.mark.parametrize(
+    "lut",
+    [
+        pixel_lut(None, 0, np.float32),  # float input: cv2.LUT into float32
+        pixel_lut(float(np.float32(2 / 255)), -1, np.int8),  # the shipped int8 inputs: XOR 0x80
+        pixel_lut(1 / 255, 0, np.uint8),  # another 8-bit table: cv2.LUT
+        (np.arange(256) * 3).astype(np.int16),  # any other table: indexing
+    ],
+    ids=["float32", "offset-128", "uint8", "int16"],
+)
+def test_pixel_map_into_writes_the_same_values_as_calling_it(lut: np.ndarray) -> None:
+    pixels = PixelMap(lut)
+    image = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    out = np.full((1, 7, 5, 3), 99, dtype=lut.dtype)  # a model input's batch of one, as its buffer is
+    pixels.into(image, out.reshape(image.shape))
+    expected = pixels(image)
+    assert out.dtype == expected.dtype
+    assert np.array_equal(out[0], expected)
+    assert np.array_equal(out[0], lut[image])
+    with pytest.raises(ModelInputError, match="cannot map"):
+        pixels.into(image, np.zeros((7, 5), dtype=lut.dtype))
+
+
+def test_canvas_without_antialias_is_one_bilinear_resize_of_the_crop() -> None:
+    rng = np.random.default_rng(1)
+    crop = rng.integers(0, 256, (480, 500, 3), dtype=np.uint8)[:, 10:]  # a region: a view of the frame
+    smooth, lb = LetterboxCanvas(128).fit(crop)
+    assert np.array_equal(smooth, letterbox(crop, 128)[0])  # anti-aliased: the same pixels as letterbox
+    sharp, lb2 = LetterboxCanvas(128, antialias=False).fit(crop)
+    assert lb2 == lb
+    inside = (slice(lb.pad_y, lb.pad_y + round(480 * lb.scale_y)), slice(lb.pad_x, lb.pad_x + 128))
+    expected = cv2.resize(
+        np.ascontiguousarray(crop), (128, round(480 * lb.scale_y)), interpolation=cv2.INTER_LINEAR
+    )
+    assert np.array_equal(sharp[inside], expected)
+    assert not sharp[: lb.pad_y].any() and not sharp[lb.pad_y + expected.shape[0] :].any()  # black bars
+    assert not np.array_equal(sharp, smooth)
 
 
 def test_quantize_dequantize_round_trip_within_half_a_step() -> None:

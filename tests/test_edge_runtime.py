@@ -26,7 +26,8 @@ class FakeInterpreter:
         self.invoked = 0
 
     def allocate_tensors(self) -> None:
-        pass
+        for detail in [*self.inputs, *self.outputs]:
+            self.tensors[detail["index"]] = np.zeros(tuple(detail["shape"]), dtype=detail["dtype"])
 
     def get_input_details(self) -> list[dict[str, Any]]:
         return self.inputs
@@ -39,10 +40,13 @@ class FakeInterpreter:
 
     def invoke(self) -> None:
         self.invoked += 1
-        self.tensors[1] = np.array([[-128, 0, 127]], dtype=np.int8)
+        self.tensors[1][:] = [[-128, 0, 127]]
 
     def get_tensor(self, tensor_index: int) -> np.ndarray:
-        return self.tensors[tensor_index]
+        return self.tensors[tensor_index].copy()
+
+    def tensor(self, tensor_index: int) -> Any:
+        return lambda: self.tensors[tensor_index]  # the buffer itself, as LiteRT's view of it
 
 
 def _detail(name: str, index: int, shape: tuple[int, ...], scale: float, zp: int) -> dict[str, Any]:
@@ -115,6 +119,21 @@ def test_a_verified_model_quantises_inputs_and_dequantises_outputs(models_dir: P
         assert model.threads == 2 and model.backend == "fake"
         with pytest.raises(ValueError, match="needs int8"):
             model.set_input(np.zeros((1, 2), dtype=np.float32))
+
+
+def test_inputs_fill_in_place_and_outputs_read_as_read_only_views(models_dir: Path) -> None:
+    backend, made = _fake_backend()
+    manifest = Manifest(models=(_entry(),))
+    with open_model("tiny_int8", manifest=manifest, models_dir=models_dir, backend=backend) as model:
+        buffer = made[0].tensors[0]
+        model.fill_input(lambda view: view.__setitem__(slice(None), [[5, -7]]))
+        assert made[0].tensors[0] is buffer  # written in place, not replaced by a copy
+        assert buffer.tolist() == [[5, -7]]
+        model.invoke()
+        view = model.output_view(0)
+        assert view.tolist() == [[-128, 0, 127]] and view.dtype == np.int8
+        with pytest.raises(ValueError, match="read-only"):
+            view[0, 0] = 1
 
 
 def test_truncated_file_is_refused_naming_the_file(models_dir: Path) -> None:

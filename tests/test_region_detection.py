@@ -53,6 +53,7 @@ class Scripted:
 
     faces: list[Face]
     score_threshold: float = 0.65
+    quantized: bool = True
     full_calls: int = 0
     regions: list[ModelBox] = field(default_factory=list)
     region_empty: bool = False
@@ -158,6 +159,15 @@ def test_too_many_faces_for_regions_and_a_marginal_score_use_the_whole_frame() -
     rd.detect(BLANK, 0.0)
     rd.detect(BLANK, 1 / FPS)
     assert rd.stats.full == {"interval": 1} and rd.stats.region_frames == 1
+    # Absent, the band is the whole-frame variant's measured one: 0.1 for int8, 0.06 for float.
+    assert detector(Scripted([shy]), Scripted([shy])).marginal_score == 0.1
+    steady = face(300, 200, 380, 290, score=0.72)  # 0.07 above the threshold: marginal for int8 only
+    for quantized, expected in ((True, {"interval": 1, "marginal": 1}), (False, {"interval": 1})):
+        rd = detector(Scripted([steady], quantized=quantized), Scripted([steady]))
+        assert rd.marginal_score == (0.1 if quantized else 0.06)
+        rd.detect(BLANK, 0.0)
+        rd.detect(BLANK, 1 / FPS)
+        assert rd.stats.full == expected
 
 
 def test_overlapping_regions_report_a_face_once() -> None:
@@ -214,7 +224,7 @@ def test_region_detection_agrees_with_whole_frame_detection(
     config = PerceptionConfig()
     with (
         PresenceDetector(f"face_full_range_{variant}") as full,
-        PresenceDetector(f"face_short_range_{variant}") as region,
+        PresenceDetector(f"face_short_range_{variant}", antialias=config.region_antialias) as region,
     ):
         rd = RegionDetector(
             full,

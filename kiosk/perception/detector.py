@@ -192,7 +192,8 @@ def open_model_detector(
         region_model = PresenceDetector.from_settings(
             presence.model_copy(
                 update={"model": models.region, "score_threshold": perception.region_score_threshold}
-            )
+            ),
+            antialias=perception.region_antialias,
         )
         closers.append(region_model.close)
         motion = (

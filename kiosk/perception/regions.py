@@ -10,7 +10,8 @@ which is what short range is for). A whole-frame detection still runs
 - when a region loses its face (the face moved too far, turned away or left), on that same frame, and on
   every frame while the tracker still holds a face that was not seen on the last one (``lost_after_s``),
 - when more faces are tracked than ``max_regions``,
-- while the last whole-frame detection scored a face within ``marginal_score`` of its threshold: there the
+- while the last whole-frame detection scored a face within ``marginal_score`` of its threshold (absent: 0.1
+  for an int8 whole-frame model, 0.06 for a float one): there the
   whole-frame model may drop the face on the next frame while the region model still finds it, and the two
   would disagree (a face the kiosk's own reference does not see).
 
@@ -43,12 +44,24 @@ from kiosk.perception.types import Box, Detection, Frame, Snapshot
 THUMB_SIZE = (80, 60)
 #: Two faces from overlapping regions with at least this IoU are one face.
 DUPLICATE_IOU = 0.5
+#: ``[perception] marginal_score`` when it is absent, by the whole-frame model's variant: the band above the
+#: threshold where its scores flicker enough for regions to disagree with it, measured on the benchmark clip
+#: and the entering-and-leaving clip (docs/edge-models-runtime.md, "Region detection"). The int8 model's
+#: quantised scores flicker more: below 0.1 its agreement falls (0.05: precision 98.9 % on the benchmark
+#: clip); the float model's 0.06 keeps both clips above 99.4 %.
+MARGINAL_SCORE_INT8 = 0.1
+MARGINAL_SCORE_FLOAT = 0.06
 
 
 class FaceFinder(Protocol):
     """What the region detector needs from a presence model (``edge_models.presence.PresenceDetector``)."""
 
     score_threshold: float
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the model is the int8 variant (its scores flicker more near the threshold)."""
+        ...
 
     def detect(self, frame: npt.NDArray[np.uint8]) -> list[Face]:
         """Faces in the whole frame."""
@@ -195,6 +208,10 @@ class RegionDetector:
         self._last_full: float | None = None
         self._last_t: float | None = None
         self._marginal = False
+        if settings.marginal_score is not None:
+            self.marginal_score = settings.marginal_score
+        else:
+            self.marginal_score = MARGINAL_SCORE_INT8 if full.quantized else MARGINAL_SCORE_FLOAT
         self.stats = RegionStats()
 
     def regions(self, width: int, height: int) -> list[ModelBox]:
@@ -229,7 +246,7 @@ class RegionDetector:
         if reason is not None:
             faces = self._full.detect(frame)
             self._last_full = t
-            floor = self._full.score_threshold + self._settings.marginal_score
+            floor = self._full.score_threshold + self.marginal_score
             self._marginal = any(f.score < floor for f in faces)
             self.stats.full[reason] += 1
         self.stats.frames += 1
