@@ -134,10 +134,10 @@ def respond(
         page.title,
         page.definition,
         tuple(
-            shown_rows(t, min(t.page_size, limit), first_row(request, t))
-            if t.page_size
-            else shown_rows(t, limit)
-            for t in page.tables
+            shown_rows(each, min(each.page_size, limit), first_row(request, each))
+            if each.page_size
+            else shown_rows(each, limit)
+            for each in page.tables
         ),
         page.charts,
         page.notes,
