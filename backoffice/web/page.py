@@ -66,9 +66,13 @@ class Table:
     #: Rows one page of the HTML shows at most, a pager leading to the others (``?<name>_from=N``);
     #: 0: the page's ``[web] page_rows``, the rest only in CSV and JSON.
     page_size: int = 0
-    #: Index of the first row shown (a paged table's later pages), of ``total`` rows.
+    #: Index of the first row shown (a paged table's later pages), of :attr:`total` rows.
     first: int = 0
-    total: int = 0
+
+    @property
+    def total(self) -> int:
+        """Rows of the whole table: those shown and those left out."""
+        return len(self.rows) + self.truncated
 
 
 @dataclass(frozen=True)
@@ -272,7 +276,6 @@ def shown_rows(table: Table, limit: int, first: int = 0) -> Table:
         truncated=total - len(rows),
         page_size=min(table.page_size, limit) if table.page_size else 0,
         first=first,
-        total=total,
     )
 
 
