@@ -174,19 +174,22 @@ class PresenceDetector(ModelOwner):
         self._score_q = entry.outputs[cls[0]].quantization
         self._regressor_q = entry.outputs[reg[0]].quantization
 
-    def prepare(self, frame: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.generic], Letterbox]:
-        """The model input tensor for a BGR frame (letterboxed, RGB, scaled to [-1, 1], quantised)."""
+    def _letterbox_rgb(self, frame: npt.NDArray[np.uint8]) -> Letterbox:
+        """Check a BGR frame, letterbox it into the model's square and convert it to RGB in ``self._rgb``."""
         check_image(frame, channels=(3,))
         square, lb = self._canvas.fit(frame)
         cv2.cvtColor(square, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        return lb
+
+    def prepare(self, frame: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.generic], Letterbox]:
+        """The model input tensor for a BGR frame (letterboxed, RGB, scaled to [-1, 1], quantised)."""
+        lb = self._letterbox_rgb(frame)
         return self._pixels(self._rgb).reshape(self._input_shape), lb
 
     def _fill_input(self, frame: npt.NDArray[np.uint8]) -> Letterbox:
         """:meth:`prepare` written straight into the interpreter's input buffer (the same values; no tensor
         allocated, none copied)."""
-        check_image(frame, channels=(3,))
-        square, lb = self._canvas.fit(frame)
-        cv2.cvtColor(square, cv2.COLOR_BGR2RGB, dst=self._rgb)
+        lb = self._letterbox_rgb(frame)
         rgb, pixels = self._rgb, self._pixels
         self._model.fill_input(lambda buffer: pixels.into(rgb, buffer.reshape(rgb.shape)))
         return lb
