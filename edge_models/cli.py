@@ -36,7 +36,7 @@ from edge_models.presence import PresenceDetector
 from edge_models.runtime import open_model
 from edge_models.sample_media import WOLFGANG_CLIP, sample_file
 from edge_models.train.cli import train_group
-from edge_models.train.run import DEFAULT_VALIDATION_FRACTION, load_validation_faces, spread
+from edge_models.train.run import DEFAULT_VALIDATION_FRACTION, load_held_out_faces, spread
 
 #: Sub-commands that live in modules with heavy optional dependencies: imported only when run.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -264,7 +264,7 @@ def eval_group() -> None:
     "--limit",
     type=click.IntRange(1),
     default=None,
-    help="At most N images (per class for a folder; spread evenly with --split validation).",
+    help="At most N images (per class for a folder; spread evenly with --split validation or unused).",
 )
 @click.option(
     "--target-accuracy",
@@ -304,17 +304,18 @@ def eval_group() -> None:
 )
 @click.option(
     "--split",
-    type=click.Choice(["all", "validation"]),
+    type=click.Choice(["all", "validation", "unused"]),
     default="all",
     show_default=True,
     help="all: every image of --data; validation: the faces a `train emotion --selection validation` run "
-    "held out (--data is then its train.npz; give the run's --limit as --train-limit).",
+    "held out to choose its epoch; unused: the faces a run with --limit never read. With validation and "
+    "unused, --data is the run's train.npz and --train-limit its --limit.",
 )
 @click.option(
     "--train-limit",
     type=click.IntRange(1),
     default=None,
-    help="With --split validation: the training run's --limit (the split is drawn from those faces).",
+    help="With --split validation or unused: the training run's --limit.",
 )
 @click.option(
     "--validation-fraction",
@@ -366,14 +367,21 @@ def eval_emotion(
             --train-limit 8192 --crops kiosk --manifest RUN-MODELS/manifest.json
     """
     if split == "all" and train_limit is not None:
-        raise click.UsageError("--train-limit applies to --split validation only")
+        raise click.UsageError("--train-limit applies to --split validation and unused only")
     manifest, models_dir = _manifest(manifest_path)
     try:
         dataset = (
             load_emotion_dataset(data, limit)
             if split == "all"
             else _limited(
-                load_validation_faces(data, train_limit, validation_fraction, validation_seed), limit
+                load_held_out_faces(
+                    data,
+                    "validation" if split == "validation" else "unused",
+                    train_limit,
+                    validation_fraction,
+                    validation_seed,
+                ),
+                limit,
             )
         )
     except EdgeModelsError as exc:

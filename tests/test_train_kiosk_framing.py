@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,7 +31,7 @@ from edge_models.train.recipe import NO_AUGMENTATION, STRONG_AUGMENTATION, Augme
 from edge_models.train.run import (
     RunPaths,
     TrainOptions,
-    load_validation_faces,
+    load_held_out_faces,
     sha256_file,
     spread,
     validation_split,
@@ -67,7 +68,7 @@ def test_every_committed_recipe_keeps_its_json_and_fingerprint() -> None:
         text = path.read_text(encoding="utf-8")
         recipe = Recipe.model_validate_json(text)
         assert recipe.augmentation.kiosk_framing == 0
-        assert json.loads(recipe.to_json()) == json.loads(text), path  # what a resume compares
+        assert recipe.to_json() == text, path  # the very same recipe.json (a resume compares it)
         recorded = _recorded_fingerprint(path.parent)
         if recorded is not None:
             assert recipe.fingerprint() == recorded, path
@@ -381,7 +382,7 @@ def test_the_kiosk_framings_command_stores_the_eligible_faces_framings(tmp_path:
 
 def test_the_eval_validation_split_is_the_trainer_s(tmp_path: Path) -> None:
     data = _data_folder(tmp_path, 400)
-    faces = load_validation_faces(data / "train.npz", limit=300, fraction=0.1, seed=0)
+    faces = load_held_out_faces(data / "train.npz", "validation", limit=300, fraction=0.1, seed=0)
     keep = spread(400, 300)
     with np.load(data / "train.npz") as f:
         x, y = f["x"], f["y"]
@@ -389,7 +390,11 @@ def test_the_eval_validation_split_is_the_trainer_s(tmp_path: Path) -> None:
     assert np.array_equal(faces.labels, y[keep][val])
     assert all(np.array_equal(a, b) for a, b in zip(faces.images, x[keep][val], strict=True))
     with pytest.raises(DatasetError, match=r"training \.npz"):
-        load_validation_faces(data)
+        load_held_out_faces(data)
+    unused = load_held_out_faces(data / "train.npz", "unused", limit=300)
+    assert len(unused) == 100 and np.array_equal(unused.labels, np.delete(y, keep))
+    with pytest.raises(DatasetError, match="no face is unused"):
+        load_held_out_faces(data / "train.npz", "unused")
     args = ["eval", "emotion", "--data", str(data / "train.npz"), "--split", "validation"]
     result = CliRunner().invoke(main, [*args, "--train-limit", "300", "--limit", "10", "--json"])
     assert result.exit_code == 0, result.output
@@ -397,7 +402,7 @@ def test_the_eval_validation_split_is_the_trainer_s(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["eval", "emotion", "--data", str(data / "train.npz"), "--train-limit", "3"]
     )
-    assert result.exit_code != 0 and "--split validation only" in result.output
+    assert result.exit_code != 0 and "--split validation and unused only" in result.output
 
 
 # --- a real (tiny) training with the kiosk framing (TensorFlow) ---
@@ -405,7 +410,7 @@ def test_the_eval_validation_split_is_the_trainer_s(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_training_with_kiosk_framing_records_the_file_and_refuses_another(tmp_path: Path) -> None:
+def test_training_with_kiosk_framing_resumes_bit_identically_and_refuses_another_file(tmp_path: Path) -> None:
     need_tf_and_data()
     from edge_models.build.train_emotion import train
     from edge_models.train.framings import write_kiosk_framings
@@ -413,29 +418,45 @@ def test_training_with_kiosk_framing_records_the_file_and_refuses_another(tmp_pa
     framings = tmp_path / "framings.npz"
     write_kiosk_framings(FER_DIR, framings, limit=300)
     aug = Augmentation(kiosk_framing=0.5, kiosk_framings_sha256=sha256_file(framings))
-    recipe = Recipe(width=4, epochs=1, batch_size=32, augmentation=aug)
+    recipe = Recipe(width=4, epochs=2, batch_size=32, augmentation=aug)
+    quiet = lambda _: None  # noqa: E731
 
-    def options(file: Path) -> TrainOptions:
+    def options(out: Path, file: Path, stop_after: int | None = None) -> TrainOptions:
         return TrainOptions(
             data=FER_DIR,
-            out=tmp_path / "run",
+            out=tmp_path / out,
             limit=300,
             selection_limit=70,
             selection="validation",
             export=False,
+            stop_after=stop_after,
             kiosk_framings=file,
         )
 
-    state = train(recipe, options(framings), echo=lambda _: None)
-    assert state.epochs_done == 1
-    paths = RunPaths(tmp_path / "run")
-    saved = json.loads(paths.recipe.read_text(encoding="utf-8"))
+    assert train(recipe, options(Path("straight"), framings), echo=quiet).epochs_done == 2
+    assert train(recipe, options(Path("resumed"), framings, stop_after=1), echo=quiet).epochs_done == 1
+    assert train(recipe, options(Path("resumed"), framings), echo=quiet).epochs_done == 2
+    straight, resumed = RunPaths(tmp_path / "straight"), RunPaths(tmp_path / "resumed")
+    with np.load(straight.checkpoint) as a, np.load(resumed.checkpoint) as b:
+        assert a.files == b.files
+        for key in a.files:
+            assert np.array_equal(a[key], b[key]), key
+    saved = json.loads(straight.recipe.read_text(encoding="utf-8"))
+    assert saved["augmentation"]["kiosk_framing"] == 0.5
     assert saved["augmentation"]["kiosk_framings_sha256"] == sha256_file(framings)
-    assert "own framing" in paths.log.read_text(encoding="utf-8")
+    assert "have their own framing" in straight.log.read_text(encoding="utf-8")
+    # The kiosk framing changes what is learnt: other weights than the plain recipe's.
+    plain = Recipe(width=4, epochs=2, batch_size=32)
+    train(plain, replace(options(Path("plain"), framings), kiosk_framings=None), echo=quiet)
+    with np.load(straight.checkpoint) as a, np.load(RunPaths(tmp_path / "plain").checkpoint) as b:
+        assert any(not np.array_equal(a[key], b[key]) for key in a.files)
+    # Resuming with a framings file made another way is refused before anything is trained.
     other = tmp_path / "other.npz"
     write_kiosk_framings(FER_DIR, other, limit=300, framing=KioskFraming(scale=2))
-    other_recipe = recipe.model_copy(
-        update={"augmentation": aug.model_copy(update={"kiosk_framings_sha256": sha256_file(other)})}
-    )
+    other_aug = aug.model_copy(update={"kiosk_framings_sha256": sha256_file(other)})
     with pytest.raises(ValueError, match="resumed here with"):
-        train(other_recipe, options(other), echo=lambda _: None)
+        train(
+            recipe.model_copy(update={"augmentation": other_aug}),
+            options(Path("straight"), other),
+            echo=quiet,
+        )

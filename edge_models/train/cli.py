@@ -70,6 +70,12 @@ def train_group() -> None:
             --teacher-targets runs/targets.npz --distill-temperature 4 --distill-alpha 0.7
 
     \b
+    Kiosk crops (issue #21 item 3): train on faces framed the way the kiosk crops them, too:
+        edge-models train kiosk-framings --data ../shared/data/fer2013 --out runs/framings.npz
+        edge-models train emotion --out runs/student --width 28 --selection validation \\
+            --kiosk-framings runs/framings.npz --kiosk-framing 0.5
+
+    \b
     The shipped model (docs/models/emotion.md) is the default recipe at width 28:
         edge-models train emotion --out runs/emotion-vgg28-s0 --seed 0 --width 28
     """

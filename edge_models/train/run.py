@@ -326,26 +326,37 @@ def validation_split(
     return train, val
 
 
-def load_validation_faces(
+def load_held_out_faces(
     path: Path,
+    split: Literal["validation", "unused"] = "validation",
     limit: int | None = None,
     fraction: float = DEFAULT_VALIDATION_FRACTION,
     seed: int = 0,
 ) -> EmotionDataset:
-    """The validation faces of a ``--selection validation`` training run, from its ``train.npz`` (``path``).
+    """Training faces a ``--selection validation`` run (its ``train.npz`` is ``path``) did not train on.
 
-    The same faces the trainer holds out: ``limit`` (the run's ``--limit``) keeps that many faces spread
-    evenly, then :func:`validation_split` draws ``fraction`` of each class with ``seed``.
+    ``validation``: the faces the trainer holds out to choose the epoch (``limit``, the run's ``--limit``,
+    keeps that many faces spread evenly, then :func:`validation_split` draws ``fraction`` of each class with
+    ``seed``); ``unused``: the faces a run with ``--limit`` never read at all (neither trained nor
+    selected on), in file order.
     """
     if not (path.is_file() and path.suffix == ".npz"):
         raise DatasetError(
-            f"{path} is not a training .npz: the validation split is drawn from FER-2013's {TRAIN_FILE} "
+            f"{path} is not a training .npz: the held-out faces are drawn from FER-2013's {TRAIN_FILE} "
             f"(e.g. --data ../shared/data/fer2013/{TRAIN_FILE})"
         )
     dataset = load_emotion_dataset(path)
     keep = spread(len(dataset), limit)
-    _train, val = validation_split(dataset.labels[keep], fraction, seed)
-    rows = keep[val]
+    if split == "validation":
+        _train, val = validation_split(dataset.labels[keep], fraction, seed)
+        rows = keep[val]
+    else:
+        rows = np.setdiff1d(np.arange(len(dataset), dtype=np.int64), keep)
+        if not len(rows):
+            raise DatasetError(
+                f"a run without --limit (or one of {len(dataset)} or more) reads every face of {path}: no "
+                "face is unused (pass the run's --limit)"
+            )
     return EmotionDataset(tuple(dataset.images[i] for i in rows), dataset.labels[rows])
 
 
