@@ -19,6 +19,7 @@ import numpy as np
 from edge_models.benchmark import bench_model, bench_pipeline, machine_description
 from edge_models.config import DEFAULT_EMOTION_MODEL, DEFAULT_PRESENCE_MODEL, DEFAULT_REGION_MODEL
 from edge_models.datasets import (
+    EmotionDataset,
     image_files,
     load_emotion_dataset,
     pad_to,
@@ -35,6 +36,7 @@ from edge_models.presence import PresenceDetector
 from edge_models.runtime import open_model
 from edge_models.sample_media import WOLFGANG_CLIP, sample_file
 from edge_models.train.cli import train_group
+from edge_models.train.run import DEFAULT_VALIDATION_FRACTION, load_held_out_faces, spread
 
 #: Sub-commands that live in modules with heavy optional dependencies: imported only when run.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -259,7 +261,10 @@ def eval_group() -> None:
     "--threads", default=1, show_default=True, type=click.IntRange(1, 8), help="Interpreter threads."
 )
 @click.option(
-    "--limit", type=click.IntRange(1), default=None, help="At most N images (per class for a folder)."
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    help="At most N images (per class for a folder; spread evenly with --split validation or unused).",
 )
 @click.option(
     "--target-accuracy",
@@ -297,6 +302,35 @@ def eval_group() -> None:
     show_default=True,
     help="With --crops kiosk: mid-gray border on every side of the image, in image sides.",
 )
+@click.option(
+    "--split",
+    type=click.Choice(["all", "validation", "unused"]),
+    default="all",
+    show_default=True,
+    help="all: every image of --data; validation: the faces a `train emotion --selection validation` run "
+    "held out to choose its epoch; unused: the faces a run with --limit never read. With validation and "
+    "unused, --data is the run's train.npz and --train-limit its --limit.",
+)
+@click.option(
+    "--train-limit",
+    type=click.IntRange(1),
+    default=None,
+    help="With --split validation or unused: the training run's --limit.",
+)
+@click.option(
+    "--validation-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=DEFAULT_VALIDATION_FRACTION,
+    show_default=True,
+    help="With --split validation: the training run's --validation-fraction.",
+)
+@click.option(
+    "--validation-seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="With --split validation: the training run's --validation-seed.",
+)
 @manifest_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_emotion(
@@ -311,6 +345,10 @@ def eval_emotion(
     presence_model: str,
     kiosk_scale: int,
     kiosk_pad: float,
+    split: str,
+    train_limit: int | None,
+    validation_fraction: float,
+    validation_seed: int,
     manifest_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -325,22 +363,41 @@ def eval_emotion(
         edge-models eval emotion --data ../shared/data/fer2013/publictest --model emotion_minixception_int8
         edge-models eval emotion --data ../shared/data/fer2013/train.npz --limit 2000 --json
         edge-models eval emotion --data ../shared/data/fer2013/publictest --crops kiosk
+        edge-models eval emotion --data ../shared/data/fer2013/train.npz --split validation \\
+            --train-limit 8192 --crops kiosk --manifest RUN-MODELS/manifest.json
     """
+    if split == "all" and train_limit is not None:
+        raise click.UsageError("--train-limit applies to --split validation and unused only")
     manifest, models_dir = _manifest(manifest_path)
+    try:
+        dataset = (
+            load_emotion_dataset(data, limit)
+            if split == "all"
+            else _limited(
+                load_held_out_faces(
+                    data,
+                    "validation" if split == "validation" else "unused",
+                    train_limit,
+                    validation_fraction,
+                    validation_seed,
+                ),
+                limit,
+            )
+        )
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
     if crops == "kiosk":
         _eval_kiosk_crops(
-            data=data,
+            dataset=dataset,
             model=model,
             presence_model=presence_model,
             threads=threads,
-            limit=limit,
             framing=KioskFraming(kiosk_scale, kiosk_pad),
             models=(manifest, models_dir),
             as_json=as_json,
         )
         return
     try:
-        dataset = load_emotion_dataset(data, limit)
         ref_name = _reference_name(manifest.get(model), reference)
         with ExitStack() as stack:
             classifier = stack.enter_context(
@@ -384,20 +441,26 @@ def eval_emotion(
         )
 
 
+def _limited(dataset: EmotionDataset, limit: int | None) -> EmotionDataset:
+    """At most ``limit`` faces of ``dataset``, spread evenly (every class kept)."""
+    if limit is None or limit >= len(dataset):
+        return dataset
+    keep = spread(len(dataset), limit)
+    return EmotionDataset(tuple(dataset.images[i] for i in keep), dataset.labels[keep])
+
+
 def _eval_kiosk_crops(
     *,
-    data: Path,
+    dataset: EmotionDataset,
     model: str,
     presence_model: str,
     threads: int,
-    limit: int | None,
     framing: KioskFraming,
     models: tuple[Manifest, Path],
     as_json: bool,
 ) -> None:
     manifest, models_dir = models
     try:
-        dataset = load_emotion_dataset(data, limit)
         with ExitStack() as stack:
             classifier = stack.enter_context(
                 EmotionClassifier(model, threads, manifest=manifest, models_dir=models_dir)

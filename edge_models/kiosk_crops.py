@@ -24,7 +24,7 @@ from edge_models.config import EmotionSettings
 from edge_models.emotion import EmotionClassifier
 from edge_models.errors import ModelInputError
 from edge_models.evaluation import confusion_matrix, per_class_recall
-from edge_models.preprocess import crop_aligned
+from edge_models.preprocess import crop_aligned, crop_matrix
 from edge_models.presence import PresenceDetector
 from edge_models.values import FER_CLASSES
 
@@ -42,17 +42,57 @@ class KioskFraming:
     """Canvas border on every side, in face sides."""
 
 
-def frame_for(face: npt.NDArray[np.uint8], framing: KioskFraming) -> npt.NDArray[np.uint8]:
-    """A BGR frame holding ``face`` (gray) upscaled and centred on a mid-gray canvas."""
-    if face.ndim != 2:
-        raise ModelInputError(f"expected a gray face [H, W], got shape {face.shape}")
+def _border(shape: tuple[int, ...], framing: KioskFraming) -> tuple[int, int]:
+    """The canvas border ``(top/bottom, left/right)`` in frame pixels around the upscaled face."""
+    if len(shape) != 2:
+        raise ModelInputError(f"expected a gray face [H, W], got shape {shape}")
     if framing.scale < 1 or framing.pad < 0:
         raise ModelInputError(f"scale must be >= 1 and pad >= 0, got {framing.scale} and {framing.pad}")
+    h, w = shape
+    return round(framing.pad * h * framing.scale), round(framing.pad * w * framing.scale)
+
+
+def frame_for(face: npt.NDArray[np.uint8], framing: KioskFraming) -> npt.NDArray[np.uint8]:
+    """A BGR frame holding ``face`` (gray) upscaled and centred on a mid-gray canvas."""
+    py, px = _border(face.shape, framing)
     h, w = face.shape
     big = cv2.resize(face, (w * framing.scale, h * framing.scale), interpolation=cv2.INTER_LINEAR)
-    py, px = round(framing.pad * big.shape[0]), round(framing.pad * big.shape[1])
     canvas = cv2.copyMakeBorder(big, py, py, px, px, cv2.BORDER_CONSTANT, value=CANVAS_GRAY)
     return np.asarray(cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+
+
+def face_to_frame(shape: tuple[int, ...], framing: KioskFraming) -> npt.NDArray[np.float64]:
+    """The 3x3 affine map from a face's pixels to :func:`frame_for`'s frame pixels.
+
+    OpenCV's bilinear resize by an integer ``scale`` puts source pixel ``x`` at ``scale * x + (scale - 1)
+    / 2`` (pixel centres line up), then the canvas border shifts it.
+    """
+    py, px = _border(shape, framing)
+    s = float(framing.scale)
+    offset = (s - 1.0) / 2.0
+    return np.array([[s, 0.0, offset + px], [0.0, s, offset + py], [0.0, 0.0, 1.0]], dtype=np.float64)
+
+
+def warp_face(
+    face: npt.NDArray[np.uint8], matrix: npt.NDArray[np.float64], out_size: int
+) -> npt.NDArray[np.uint8]:
+    """``face`` (gray) warped by a 2x3 face-to-crop ``matrix`` (:attr:`KioskCrop.matrix`) into an
+    ``out_size`` square, mid-gray outside the face (the canvas of :func:`frame_for`).
+
+    The same crop as :func:`kiosk_crop`'s to a grey level or two inside the face (one bilinear
+    interpolation instead of the frame's upscale and the crop's); within about a face pixel of the face's
+    edge they differ more: the frame's upscale repeats the edge pixels for a third of a face pixel before
+    the canvas, this warp blends the edge pixels into the gray over one face pixel.
+    """
+    crop = cv2.warpAffine(
+        face,
+        np.asarray(matrix, dtype=np.float64),
+        (out_size, out_size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=CANVAS_GRAY,
+    )
+    return np.asarray(crop, dtype=np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +105,9 @@ class KioskCrop:
     """That face passes the kiosk's width and frontalness rules, so the kiosk would classify it."""
     crop: npt.NDArray[np.uint8] | None
     """The eye-aligned crop (BGR) of the best face, when one was found."""
+    matrix: npt.NDArray[np.float64] | None = None
+    """The 2x3 affine map from the FER face's pixels straight to ``crop``'s (the frame's upscale and
+    offset, then the kiosk's crop), when a face was found: :func:`warp_face` makes the crop from the face."""
 
 
 def kiosk_crop(
@@ -84,7 +127,11 @@ def kiosk_crop(
     crop = crop_aligned(
         frame, best.box, best.right_eye, best.left_eye, margin=settings.crop_margin, out_size=out_size
     )
-    return KioskCrop(found=True, eligible=eligible, crop=crop)
+    to_crop = crop_matrix(
+        best.box, best.right_eye, best.left_eye, margin=settings.crop_margin, out_size=out_size
+    )
+    matrix = to_crop @ face_to_frame(face.shape, framing)
+    return KioskCrop(found=True, eligible=eligible, crop=crop, matrix=matrix)
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,14 +282,23 @@ def alignment_matrix(center: Point, angle_deg: float, side: float, out_size: int
     return m
 
 
+def crop_matrix(
+    box: Box, right_eye: Point, left_eye: Point, *, margin: float, out_size: int
+) -> npt.NDArray[np.float64]:
+    """The 2x3 affine map from frame pixels to :func:`crop_aligned`'s crop of the face in ``box``: a square
+    of the box's longer side grown by ``margin`` on every side, centred on the box, eyes levelled."""
+    side = max(box.width, box.height) * (1.0 + 2.0 * margin)
+    return alignment_matrix(box.center, eye_line_angle_deg(right_eye, left_eye), side, out_size)
+
+
 def crop_aligned(
     frame: U8Image, box: Box, right_eye: Point, left_eye: Point, *, margin: float, out_size: int
 ) -> U8Image:
     """An ``out_size`` square crop of the face in ``box``, grown by ``margin`` (a fraction of the box's
-    longer side on every side) and rotated so the eyes are level. Outside the frame is black."""
+    longer side on every side) and rotated so the eyes are level (:func:`crop_matrix`). Outside the frame
+    is black."""
     check_image(frame)
-    side = max(box.width, box.height) * (1.0 + 2.0 * margin)
-    m = alignment_matrix(box.center, eye_line_angle_deg(right_eye, left_eye), side, out_size)
+    m = crop_matrix(box, right_eye, left_eye, margin=margin, out_size=out_size)
     crop = cv2.warpAffine(
         frame, m, (out_size, out_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )

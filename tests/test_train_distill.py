@@ -105,7 +105,8 @@ def test_runs_written_before_the_split_still_read_and_resume(tmp_path: Path) -> 
     paths = RunPaths(tmp_path / "run")
     paths.root.mkdir()
     recipe = Recipe(width=28)
-    paths.recipe.write_text(recipe.model_dump_json(exclude={"distill"}), encoding="utf-8")
+    old_fields = {"distill": True, "augmentation": {"kiosk_framing", "kiosk_framings_sha256"}}
+    paths.recipe.write_text(recipe.model_dump_json(exclude=old_fields), encoding="utf-8")
     paths.settings.write_text('{"data": "/d", "limit": null}', encoding="utf-8")
     paths.state.write_text(old_state.model_dump_json(), encoding="utf-8")
     assert check_settings(paths, RunSettings(data="/d", limit=None), recipe.to_json()) is True

@@ -36,7 +36,8 @@ from edge_models.build.errors import BuildError
 from edge_models.build.tflite_io import TFLiteModel, convert_full_int8, run_converter
 from edge_models.manifest import Agreement, ModelEntry, SourceInfo
 from edge_models.train import calibration as cal
-from edge_models.train.augment import augment_batch, mixup, to_model_input
+from edge_models.train.augment import KioskFramings, augment_batch, mixup, to_model_input
+from edge_models.train.framings import load_kiosk_framings
 from edge_models.train.install import LICENCE_FILE
 from edge_models.train.recipe import Recipe
 from edge_models.train.run import (
@@ -219,6 +220,7 @@ class _Session:
     final_y: npt.NDArray[np.int64]
     selection: str = "publictest"
     soft: npt.NDArray[np.float32] | None = None
+    framings: KioskFramings | None = None
 
     @property
     def state_variables(self) -> list[Any]:
@@ -291,7 +293,8 @@ def _run_epoch(run: _Session, epoch: int) -> tuple[float, float]:
         for start in range(0, len(order), recipe.batch_size):
             idx = order[start : start + recipe.batch_size]
             labels = run.train_y[idx]
-            x = augment_batch(run.train_x[idx], rng, recipe.augmentation)
+            framings = None if run.framings is None else run.framings.take(idx)
+            x = augment_batch(run.train_x[idx], rng, recipe.augmentation, framings)
             t = cal.smooth_targets(labels, CLASSES, recipe.label_smoothing)
             x, t = mixup(x, t, rng, recipe.mixup_alpha)
             if run.soft is None:
@@ -395,6 +398,18 @@ def _open_session(tf: Any, recipe: Recipe, options: TrainOptions, paths: RunPath
         soft = load_soft_targets(
             options.teacher_targets, splits.train_rows, options.data, recipe.distill.temperature
         )
+    framings = None  # not needed to export a finished run either
+    if recipe.augmentation.kiosk_framing > 0 and options.kiosk_framings is not None:
+        framings = load_kiosk_framings(
+            options.kiosk_framings, splits.train_rows, options.data, recipe.input_size
+        )
+        logger.info(
+            "kiosk framing %.2f: %d of %d training faces have their own framing (%s)",
+            recipe.augmentation.kiosk_framing,
+            int(np.sum(framings.own >= 0)),
+            len(framings.own),
+            options.kiosk_framings,
+        )
     tf.keras.utils.set_random_seed(recipe.seed)
     model = build_model(recipe)
     optimizer = _optimizer(recipe, -(-len(splits.train_x) // recipe.batch_size))
@@ -419,7 +434,43 @@ def _open_session(tf: Any, recipe: Recipe, options: TrainOptions, paths: RunPath
         final_y=splits.final_y,
         selection=options.selection,
         soft=soft,
+        framings=framings,
     )
+
+
+def _check_kiosk_framings(recipe: Recipe, options: TrainOptions, paths: RunPaths) -> None:
+    """Refuse a kiosk-framings file the recipe does not name, and a resume with another file (or none, or
+    one where the run had none) than the run started with, saying which, before anything is trained."""
+    aug = recipe.augmentation
+    if (aug.kiosk_framing > 0) != (options.kiosk_framings is not None):
+        raise ValueError(
+            "a kiosk-framing recipe and --kiosk-framings go together: pass both (--kiosk-framing P above 0 "
+            "and the file) or neither"
+        )
+    digest = None if options.kiosk_framings is None else sha256_file(options.kiosk_framings)
+    if paths.recipe.exists():
+        old = Recipe.model_validate_json(paths.recipe.read_text(encoding="utf-8")).augmentation
+        if old.kiosk_framings_sha256 != digest:
+            started = (
+                "without kiosk framing"
+                if old.kiosk_framings_sha256 is None
+                else f"with kiosk framing {old.kiosk_framing:g} from a kiosk-framings file of sha256 "
+                f"{old.kiosk_framings_sha256[:12]}..."
+            )
+            given = (
+                "without --kiosk-framings"
+                if digest is None
+                else f"with {options.kiosk_framings} (sha256 {digest[:12]}...)"
+            )
+            raise ValueError(
+                f"{paths.root} holds a run started {started}, resumed here {given}: resume it with the "
+                "options it started with, or choose a new --out"
+            )
+    if digest is not None and digest != aug.kiosk_framings_sha256:
+        raise ValueError(
+            f"{options.kiosk_framings} (sha256 {digest[:12]}...) is not the kiosk-framings file the recipe "
+            f"names ({str(aug.kiosk_framings_sha256)[:12]}...): pass that file or make a new recipe"
+        )
 
 
 def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = click.echo) -> RunState:
@@ -449,6 +500,7 @@ def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = c
                 f"{options.teacher_targets} (sha256 {digest[:12]}...) is not the soft-target file the recipe "
                 f"names ({recipe.distill.targets_sha256[:12]}...): pass that file or make a new recipe"
             )
+    _check_kiosk_framings(recipe, options, paths)
     resuming = check_settings(paths, settings, recipe.to_json())
     _setup_logging(paths.log)
     devices = [d.name for d in tf.config.list_logical_devices()]

@@ -8,15 +8,19 @@ run was stopped and resumed in between.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge_models.kiosk_crops import warp_face
 from edge_models.train.recipe import Augmentation
 
 U8 = npt.NDArray[np.uint8]
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 
 def to_model_input(crops: U8) -> F32:
@@ -57,16 +61,54 @@ def _erase(face: F32, rng: np.random.Generator, aug: Augmentation) -> None:
     face[y : y + h, x : x + w] = rng.uniform(-1.0, 1.0, size=(h, w)).astype(np.float32)
 
 
-def augment_batch(crops: U8, rng: np.random.Generator, aug: Augmentation) -> F32:
+@dataclass(frozen=True)
+class KioskFramings:
+    """Kiosk framings for the faces of a training set (:mod:`edge_models.train.framings`).
+
+    ``matrices`` ``[M, 2, 3]``: face-to-crop affine maps of the faces the kiosk's detector found (the pool
+    a face without its own draws from); ``own`` ``[N]``: for each face, the index of its own framing in
+    ``matrices``, or -1 when the detector did not find it (or the kiosk would not classify it).
+    """
+
+    matrices: F64
+    own: I64
+
+    def take(self, positions: I64) -> KioskFramings:
+        """The framings of the faces at ``positions`` (a batch), drawing from the same pool."""
+        return KioskFramings(self.matrices, self.own[positions])
+
+
+def _kiosk_warp(crop: U8, rng: np.random.Generator, framings: KioskFramings, i: int) -> U8:
+    own = int(framings.own[i])
+    pick = own if own >= 0 else int(rng.integers(len(framings.matrices)))
+    return warp_face(crop, framings.matrices[pick], crop.shape[0])
+
+
+def augment_batch(
+    crops: U8, rng: np.random.Generator, aug: Augmentation, framings: KioskFramings | None = None
+) -> F32:
     """Augment uint8 crops ``[N, S, S]`` into float32 model inputs ``[N, S, S, 1]`` in [-1, 1].
 
-    Per face, in this order: left-right flip (half the faces), a small affine change (rotation, zoom,
-    shift; reflected borders), contrast about the face's mean and a brightness offset (clipped to
-    [-1, 1]), then random erasing of one rectangle with uniform noise.
+    Per face, in this order: with chance ``aug.kiosk_framing``, the kiosk's framing (the face warped by
+    its own kiosk framing from ``framings``, or by one drawn from the pool when it has none; mid-gray
+    outside the face, as on the frame the kiosk's detector saw); left-right flip (half the faces), a small
+    affine change (rotation, zoom, shift; reflected borders), contrast about the face's mean and a
+    brightness offset (clipped to [-1, 1]), then random erasing of one rectangle with uniform noise.
+    With ``kiosk_framing`` 0 no draw is made for it, so older recipes augment exactly as before.
     """
+    if aug.kiosk_framing > 0:
+        if framings is None:
+            raise ValueError("kiosk_framing above 0 needs the kiosk framings of the faces (--kiosk-framings)")
+        if len(framings.own) != len(crops) or not len(framings.matrices):
+            raise ValueError(
+                f"kiosk framings for {len(framings.own)} faces ({len(framings.matrices)} in the pool) do not "
+                f"fit a batch of {len(crops)}"
+            )
     out = np.empty((*crops.shape, 1), dtype=np.float32)
     for i, crop in enumerate(crops):
         face = crop
+        if framings is not None and aug.kiosk_framing > 0 and rng.random() < aug.kiosk_framing:
+            face = _kiosk_warp(crop, rng, framings, i)
         if aug.flip and rng.random() < 0.5:
             face = face[:, ::-1]
         if aug.max_rotation_deg or aug.max_scale or aug.max_shift:

@@ -7,13 +7,19 @@ Importing this module needs no TensorFlow (``--help`` works on the kiosk); ``tra
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
 import click
 
+from edge_models.config import DEFAULT_PRESENCE_MODEL
 from edge_models.errors import EdgeModelsError
-from edge_models.manifest import MODELS_DIR
+from edge_models.kiosk_crops import KioskFraming
+from edge_models.manifest import MODELS_DIR, load_manifest
+from edge_models.train.framings import write_kiosk_framings
 from edge_models.train.install import install_run
 from edge_models.train.recipe import NO_AUGMENTATION, STRONG_AUGMENTATION, Augmentation, Distillation, Recipe
 from edge_models.train.run import DEFAULT_VALIDATION_FRACTION, TrainOptions, sha256_file
@@ -62,6 +68,12 @@ def train_group() -> None:
         edge-models train soft-targets --teacher runs/vgg40-s1 --out runs/targets.npz
         edge-models train emotion --out runs/student --width 28 --selection validation \\
             --teacher-targets runs/targets.npz --distill-temperature 4 --distill-alpha 0.7
+
+    \b
+    Kiosk crops (issue #21 item 3): train on faces framed the way the kiosk crops them, too:
+        edge-models train kiosk-framings --data ../shared/data/fer2013 --out runs/framings.npz
+        edge-models train emotion --out runs/student --width 28 --selection validation \\
+            --kiosk-framings runs/framings.npz --kiosk-framing 0.5
 
     \b
     The shipped model (docs/models/emotion.md) is the default recipe at width 28:
@@ -169,6 +181,21 @@ def train_group() -> None:
     help="Weight of the soft part: loss = alpha*T^2*KL(teacher||student) + (1-alpha)*CE(hard labels).",
 )
 @click.option(
+    "--kiosk-framings",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Kiosk framings .npz (edge-models train kiosk-framings) for --kiosk-framing; its sha256 goes into "
+    "the recipe, so a resume with another file is refused.",
+)
+@click.option(
+    "--kiosk-framing",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Chance that a training face is first warped the way the kiosk crops it (its own framing from "
+    "--kiosk-framings when the kiosk's detector found it, else one of the file's at random) [default: 0, "
+    "off].",
+)
+@click.option(
     "--limit",
     type=click.IntRange(1),
     default=None,
@@ -206,6 +233,8 @@ def train_emotion(
     teacher_targets: Path | None,
     distill_temperature: float | None,
     distill_alpha: float | None,
+    kiosk_framings: Path | None,
+    kiosk_framing: float | None,
     limit: int | None,
     export: bool,
     flip_average: bool,
@@ -224,6 +253,8 @@ def train_emotion(
         edge-models train emotion --out /tmp/smoke --limit 512 --epochs 1
         edge-models train emotion --out runs/s28 --width 28 --selection validation \\
             --teacher-targets runs/targets.npz --distill-temperature 4 --distill-alpha 0.7
+        edge-models train emotion --out runs/s28k --width 28 --selection validation \\
+            --kiosk-framings runs/framings.npz --kiosk-framing 0.5
     """
     if no_augment and augment not in (None, "none"):
         raise click.UsageError(f"--no-augment contradicts --augment {augment}: pass one of them")
@@ -238,6 +269,23 @@ def train_emotion(
             temperature=distill_temperature, alpha=distill_alpha, targets_sha256=sha256_file(teacher_targets)
         )
     augmentation = NO_AUGMENTATION if no_augment else AUGMENTATIONS[augment] if augment else None
+    if kiosk_framing and kiosk_framings is None:
+        raise click.UsageError(
+            "--kiosk-framing needs --kiosk-framings FILE.npz (write it with edge-models train kiosk-framings)"
+        )
+    if kiosk_framings is not None and kiosk_framing is None:
+        raise click.UsageError("--kiosk-framings needs --kiosk-framing P (the chance a face is kiosk-framed)")
+    if not kiosk_framing:
+        kiosk_framings = None  # --kiosk-framing 0: off, the file unused (the same recipe as without it)
+    if kiosk_framings is not None and kiosk_framing:
+        base = augmentation if augmentation is not None else Augmentation()
+        augmentation = Augmentation.model_validate(
+            {
+                **base.model_dump(),
+                "kiosk_framing": kiosk_framing,
+                "kiosk_framings_sha256": sha256_file(kiosk_framings),
+            }
+        )
     chosen: dict[str, object] = {
         "seed": seed,
         "epochs": epochs,
@@ -265,6 +313,7 @@ def train_emotion(
         validation_fraction=validation_fraction,
         validation_seed=validation_seed,
         teacher_targets=teacher_targets,
+        kiosk_framings=kiosk_framings,
     )
     try:
         train(recipe, options)
@@ -381,6 +430,109 @@ def soft_targets(teachers: tuple[Path, ...], out: Path, temperature: float, thre
         _trainer().write_soft_targets(list(teachers), out, temperature=temperature, threads=threads)
     except (EdgeModelsError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _detection_bar(total: int) -> Iterator[Callable[[int], None]]:
+    with click.progressbar(length=total, label=f"detecting {total} faces", file=sys.stderr) as bar:
+        yield bar.update
+
+
+@train_group.command("kiosk-framings")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="FER-2013 folder: its train.npz is read, nothing else.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .npz to write (the trainer's --kiosk-framings).",
+)
+@click.option(
+    "--presence-model",
+    default=DEFAULT_PRESENCE_MODEL,
+    show_default=True,
+    help="The detector (the kiosk's default; its name and sha256 are stored).",
+)
+@click.option(
+    "--kiosk-scale",
+    type=click.IntRange(1, 16),
+    default=KioskFraming().scale,
+    show_default=True,
+    help="Upscale factor of each face in its frame (as edge-models eval emotion --crops kiosk).",
+)
+@click.option(
+    "--kiosk-pad",
+    type=click.FloatRange(0, 4),
+    default=KioskFraming().pad,
+    show_default=True,
+    help="Mid-gray border on every side of the face, in face sides (as eval emotion --crops kiosk).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    help="Only N faces spread evenly through train.npz, as edge-models train emotion --limit (tests); a "
+    "training run needs every one of its rows scanned.",
+)
+@click.option(
+    "--threads", type=click.IntRange(1, 8), default=1, show_default=True, help="Interpreter threads."
+)
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Manifest to use [default: edge_models/models/manifest.json]; models are read from its folder.",
+)
+def kiosk_framings(
+    *,
+    data: Path,
+    out: Path,
+    presence_model: str,
+    kiosk_scale: int,
+    kiosk_pad: float,
+    limit: int | None,
+    threads: int,
+    manifest_path: Path | None,
+) -> None:
+    """Store how the kiosk would crop each FER-2013 Training face, for the --kiosk-framing augmentation.
+
+    Each face of train.npz is framed as edge-models eval emotion --crops kiosk frames it (upscaled on a
+    mid-gray canvas), the kiosk's presence model looks for it and, for each face found that the kiosk would
+    classify (width and frontalness rules), the 2x3 affine map from the 48x48 FER face straight to the
+    kiosk's 48x48 eye-aligned crop is stored, with the row, the sha256 of train.npz, the detector's name and
+    sha256, and the framing settings. Prints how many faces were found and eligible. No TensorFlow needed.
+
+    \b
+    Example:
+        edge-models train kiosk-framings --data ../shared/data/fer2013 --out runs/framings.npz
+        edge-models train emotion --out runs/s28k --width 28 --selection validation \\
+            --kiosk-framings runs/framings.npz --kiosk-framing 0.5
+    """
+    try:
+        report = write_kiosk_framings(
+            data,
+            out,
+            presence_model=presence_model,
+            threads=threads,
+            limit=limit,
+            framing=KioskFraming(kiosk_scale, kiosk_pad),
+            manifest=load_manifest(manifest_path) if manifest_path is not None else None,
+            models_dir=manifest_path.parent if manifest_path is not None else None,
+            progress=_detection_bar,
+        )
+    except EdgeModelsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    share = report.found / report.faces if report.faces else 0.0
+    click.echo(
+        f"{presence_model} found {report.found} of {report.faces} faces ({share:.1%}), {report.eligible} "
+        f"eligible; wrote the framings of the eligible ones to {out} ({report.seconds:.1f} s)"
+    )
 
 
 @train_group.command("status")

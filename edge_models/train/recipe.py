@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Architecture = Literal["sepnet", "vgg"]
 ClassWeighting = Literal["none", "inverse_sqrt"]
@@ -41,6 +41,39 @@ class Augmentation(_Frozen):
     erase_area: tuple[float, float] = Field(
         default=(0.02, 0.2), description="Smallest and largest erased area, as fractions of the face."
     )
+    kiosk_framing: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Chance that a face is first warped the way the kiosk crops it (its own framing from the "
+        "kiosk-framings file when the kiosk's detector found it, else one of the file's drawn at random; "
+        "mid-gray outside the face), before the other changes; 0: off.",
+    )
+    kiosk_framings_sha256: str | None = Field(
+        default=None,
+        min_length=64,
+        max_length=64,
+        description="sha256 of the kiosk-framings .npz (edge-models train kiosk-framings) the framings are "
+        "drawn from; set exactly when kiosk_framing is above 0.",
+    )
+
+    @model_validator(mode="after")
+    def _framings_file_goes_with_the_chance(self) -> Augmentation:
+        if (self.kiosk_framing > 0) != (self.kiosk_framings_sha256 is not None):
+            raise ValueError(
+                "kiosk_framing above 0 and kiosk_framings_sha256 go together: give both (the chance and the "
+                "sha256 of the kiosk-framings file) or neither"
+            )
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """The augmentation as JSON values; the kiosk framing fields are left out when it is off, so
+        recipes written before it existed keep their fingerprint."""
+        data = self.model_dump(mode="json")
+        if self.kiosk_framing == 0:
+            data.pop("kiosk_framing")
+            data.pop("kiosk_framings_sha256")
+        return data
 
 
 #: Stronger augmentation for teachers (wider models that overfit the default sooner): larger rotations,
@@ -117,9 +150,11 @@ class Recipe(_Frozen):
     )
 
     def as_dict(self) -> dict[str, Any]:
-        """The recipe as JSON values; ``distill`` is left out when it is null, so recipes written before
-        distillation existed keep their fingerprint (the shipped model's is ``53f1d5a49acd``)."""
+        """The recipe as JSON values; ``distill`` is left out when it is null and the augmentation's kiosk
+        framing fields when it is off (:meth:`Augmentation.as_dict`), so recipes written before either
+        existed keep their fingerprint (the shipped model's is ``53f1d5a49acd``)."""
         data = self.model_dump(mode="json")
+        data["augmentation"] = self.augmentation.as_dict()
         if self.distill is None:
             data.pop("distill")
         return data

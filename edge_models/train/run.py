@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge_models.datasets import load_emotion_dataset
+from edge_models.datasets import EmotionDataset, load_emotion_dataset
 from edge_models.errors import DatasetError
 from edge_models.train.augment import resize_crops
 from edge_models.values import FER_CLASSES
@@ -68,6 +68,7 @@ class TrainOptions:
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
     validation_seed: int = 0
     teacher_targets: Path | None = None
+    kiosk_framings: Path | None = None
 
 
 class RunSettings(_Frozen):
@@ -323,6 +324,40 @@ def validation_split(
     val = np.sort(np.concatenate(held)).astype(np.int64)
     train = np.setdiff1d(np.arange(len(labels), dtype=np.int64), val)
     return train, val
+
+
+def load_held_out_faces(
+    path: Path,
+    split: Literal["validation", "unused"] = "validation",
+    limit: int | None = None,
+    fraction: float = DEFAULT_VALIDATION_FRACTION,
+    seed: int = 0,
+) -> EmotionDataset:
+    """Training faces a ``--selection validation`` run (its ``train.npz`` is ``path``) did not train on.
+
+    ``validation``: the faces the trainer holds out to choose the epoch (``limit``, the run's ``--limit``,
+    keeps that many faces spread evenly, then :func:`validation_split` draws ``fraction`` of each class with
+    ``seed``); ``unused``: the faces a run with ``--limit`` never read at all (neither trained nor
+    selected on), in file order.
+    """
+    if not (path.is_file() and path.suffix == ".npz"):
+        raise DatasetError(
+            f"{path} is not a training .npz: the held-out faces are drawn from FER-2013's {TRAIN_FILE} "
+            f"(e.g. --data ../shared/data/fer2013/{TRAIN_FILE})"
+        )
+    dataset = load_emotion_dataset(path)
+    keep = spread(len(dataset), limit)
+    if split == "validation":
+        _train, val = validation_split(dataset.labels[keep], fraction, seed)
+        rows = keep[val]
+    else:
+        rows = np.setdiff1d(np.arange(len(dataset), dtype=np.int64), keep)
+        if not len(rows):
+            raise DatasetError(
+                f"a run without --limit (or one of {len(dataset)} or more) reads every face of {path}: no "
+                "face is unused (pass the run's --limit)"
+            )
+    return EmotionDataset(tuple(dataset.images[i] for i in rows), dataset.labels[rows])
 
 
 def sha256_file(path: Path) -> str:
