@@ -17,6 +17,7 @@ import click
 import numpy as np
 
 from edge_models.benchmark import bench_model, bench_pipeline, machine_description
+from edge_models.cli_options import kiosk_framing_options
 from edge_models.config import DEFAULT_EMOTION_MODEL, DEFAULT_PRESENCE_MODEL, DEFAULT_REGION_MODEL
 from edge_models.datasets import (
     EmotionDataset,
@@ -282,26 +283,7 @@ def eval_group() -> None:
     "model finds the face in a frame made from the image, the eye aligner crops it) and report how many "
     "faces were found and the accuracy on those.",
 )
-@click.option(
-    "--presence-model",
-    default=DEFAULT_PRESENCE_MODEL,
-    show_default=True,
-    help="With --crops kiosk: the detector (the kiosk's default).",
-)
-@click.option(
-    "--kiosk-scale",
-    type=click.IntRange(1, 16),
-    default=KioskFraming().scale,
-    show_default=True,
-    help="With --crops kiosk: upscale factor of each image in its frame.",
-)
-@click.option(
-    "--kiosk-pad",
-    type=click.FloatRange(0, 4),
-    default=KioskFraming().pad,
-    show_default=True,
-    help="With --crops kiosk: mid-gray border on every side of the image, in image sides.",
-)
+@kiosk_framing_options("With --crops kiosk: ")
 @click.option(
     "--split",
     type=click.Choice(["all", "validation", "unused"]),

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import click
 
-from edge_models.config import DEFAULT_PRESENCE_MODEL
+from edge_models.cli_options import kiosk_framing_options
 from edge_models.errors import EdgeModelsError
 from edge_models.kiosk_crops import KioskFraming
 from edge_models.manifest import MODELS_DIR, load_manifest
@@ -452,26 +452,7 @@ def _detection_bar(total: int) -> Iterator[Callable[[int], None]]:
     required=True,
     help="The .npz to write (the trainer's --kiosk-framings).",
 )
-@click.option(
-    "--presence-model",
-    default=DEFAULT_PRESENCE_MODEL,
-    show_default=True,
-    help="The detector (the kiosk's default; its name and sha256 are stored).",
-)
-@click.option(
-    "--kiosk-scale",
-    type=click.IntRange(1, 16),
-    default=KioskFraming().scale,
-    show_default=True,
-    help="Upscale factor of each face in its frame (as edge-models eval emotion --crops kiosk).",
-)
-@click.option(
-    "--kiosk-pad",
-    type=click.FloatRange(0, 4),
-    default=KioskFraming().pad,
-    show_default=True,
-    help="Mid-gray border on every side of the face, in face sides (as eval emotion --crops kiosk).",
-)
+@kiosk_framing_options("")
 @click.option(
     "--limit",
     type=click.IntRange(1),
