@@ -195,7 +195,7 @@ def test_framings_are_matched_to_the_training_rows_and_the_pool_is_theirs(tmp_pa
 def test_a_framings_file_that_does_not_fit_is_refused_saying_why(tmp_path: Path) -> None:
     data = _data_folder(tmp_path)
     rows = np.array([2, 5])
-    with pytest.raises(DatasetError, match="did not scan 2 training rows"):
+    with pytest.raises(DatasetError, match="did not cover 2 training rows"):
         load_kiosk_framings(
             _framings_file(tmp_path / "a.npz", data, np.arange(10), rows), np.array([1, 20, 30]), data, 48
         )

@@ -55,6 +55,7 @@ from edge_models.train.run import (
     check_settings,
     load_selection_split,
     load_training_rows,
+    read_derived_npz,
     read_metrics,
     sha256_file,
     validation_split,
@@ -358,27 +359,19 @@ def load_soft_targets(path: Path, rows: npt.NDArray[np.int64], data: Path, tempe
     ``softmax(logits / T)``), so any temperature can be tried from one file. Refuses a file made from another
     ``train.npz`` or one that lacks a row.
     """
-    with np.load(path) as f:
-        needed = {"logits", "rows", "train_sha256"}
-        if not needed <= set(f.files):
-            raise BuildError(
-                f"{path} is not a soft-target file (lacks {', '.join(sorted(needed - set(f.files)))}): "
-                "write one with edge-models train soft-targets"
-            )
-        logits, file_rows, train_sha = f["logits"], f["rows"], str(f["train_sha256"])
-    actual = sha256_file(data / "train.npz")
-    if train_sha != actual:
-        raise BuildError(
-            f"{path} was made from another train.npz (sha256 {train_sha[:12]}..., this one "
-            f"{actual[:12]}...): write the soft targets again from this --data"
-        )
-    position = {int(r): i for i, r in enumerate(file_rows)}
-    missing = [int(r) for r in rows if int(r) not in position]
-    if missing:
-        raise BuildError(
-            f"{path} has no soft targets for {len(missing)} training rows (first: {missing[0]}): write it "
-            "with the same --data and --limit as the student"
-        )
+    arrays = read_derived_npz(
+        path,
+        data=data,
+        rows=rows,
+        keys=frozenset({"logits", "rows", "train_sha256"}),
+        covered_by="rows",
+        describe="a soft-target file",
+        remake="edge-models train soft-targets",
+        rows_hint="write it with the same --data and --limit as the student",
+        error=BuildError,
+    )
+    logits = arrays["logits"]
+    position = {int(r): i for i, r in enumerate(arrays["rows"])}
     picked = logits[:, [position[int(r)] for r in rows]].astype(np.float64)
     probs = np.mean([cal.softmax(teacher, temperature) for teacher in picked], axis=0)
     return probs.astype(np.float32)

@@ -32,13 +32,13 @@ from edge_models.kiosk_crops import KioskFraming, kiosk_crop
 from edge_models.manifest import Manifest
 from edge_models.presence import PresenceDetector
 from edge_models.train.augment import KioskFramings
-from edge_models.train.run import TRAIN_FILE, load_training_rows, sha256_file
+from edge_models.train.run import TRAIN_FILE, load_training_rows, read_derived_npz, sha256_file
 
 #: Version of the .npz layout (see the module docstring).
 FRAMINGS_FORMAT = 1
 #: Side of FER-2013's faces and of the crops the framings map them to (the emotion model's input).
 FACE_SIZE = 48
-_KEYS = {"format", "scanned_rows", "rows", "matrices", "train_sha256", "face_size", "out_size"}
+_KEYS = frozenset({"format", "scanned_rows", "rows", "matrices", "train_sha256", "face_size", "out_size"})
 
 
 @dataclass(frozen=True)
@@ -134,41 +134,28 @@ def load_kiosk_framings(path: Path, rows: npt.NDArray[np.int64], data: Path, fac
     ``train.npz``, one that did not scan a row, one for another face size, and one whose rows have no
     framing at all.
     """
-    try:
-        f = np.load(path)
-    except (OSError, ValueError) as exc:
+    arrays = read_derived_npz(
+        path,
+        data=data,
+        rows=rows,
+        keys=_KEYS,
+        covered_by="scanned_rows",
+        describe="a kiosk-framings file",
+        remake="edge-models train kiosk-framings",
+        rows_hint="write it with the same --data and --limit as the training (or without --limit)",
+        error=DatasetError,
+    )
+    if int(arrays["format"]) != FRAMINGS_FORMAT:
         raise DatasetError(
-            f"cannot read {path} as an .npz ({exc}): write it with edge-models train kiosk-framings"
-        ) from exc
-    with f:
-        if not set(f.files) >= _KEYS:
-            raise DatasetError(
-                f"{path} is not a kiosk-framings file (lacks {', '.join(sorted(_KEYS - set(f.files)))}): "
-                "write one with edge-models train kiosk-framings"
-            )
-        if int(f["format"]) != FRAMINGS_FORMAT:
-            raise DatasetError(
-                f"{path} has format {int(f['format'])}, this trainer reads {FRAMINGS_FORMAT}: write it again"
-            )
-        scanned, file_rows, matrices = f["scanned_rows"], f["rows"], f["matrices"].astype(np.float64)
-        train_sha, sizes = str(f["train_sha256"]), (int(f["face_size"]), int(f["out_size"]))
+            f"{path} has format {int(arrays['format'])}, this trainer reads {FRAMINGS_FORMAT}: write it again"
+        )
+    sizes = (int(arrays["face_size"]), int(arrays["out_size"]))
     if sizes != (face_size, face_size):
         raise DatasetError(
             f"{path} maps {sizes[0]}x{sizes[0]} faces to {sizes[1]}x{sizes[1]} crops; this recipe's input is "
             f"{face_size}x{face_size}"
         )
-    actual = sha256_file(data / TRAIN_FILE)
-    if train_sha != actual:
-        raise DatasetError(
-            f"{path} was made from another {TRAIN_FILE} (sha256 {train_sha[:12]}..., this one "
-            f"{actual[:12]}...): write the kiosk framings again from this --data"
-        )
-    missing = np.setdiff1d(rows, scanned)
-    if len(missing):
-        raise DatasetError(
-            f"{path} did not scan {len(missing)} training rows (first: {int(missing[0])}): write it with the "
-            "same --data and --limit as the training (or without --limit)"
-        )
+    file_rows, matrices = arrays["rows"], arrays["matrices"].astype(np.float64)
     position = {int(r): i for i, r in enumerate(file_rows)}
     picked = [position.get(int(r), -1) for r in rows]
     kept = sorted({p for p in picked if p >= 0})

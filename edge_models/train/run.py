@@ -369,6 +369,50 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def read_derived_npz(
+    path: Path,
+    *,
+    data: Path,
+    rows: npt.NDArray[np.int64],
+    keys: frozenset[str],
+    covered_by: str,
+    describe: str,
+    remake: str,
+    rows_hint: str,
+    error: type[Exception],
+) -> dict[str, npt.NDArray[Any]]:
+    """The arrays of an .npz derived from ``data/train.npz`` (soft targets, kiosk framings), checked.
+
+    Refuses, with ``error``, a file that is not an .npz, one that lacks one of ``keys``, one made from
+    another ``train.npz`` (its ``train_sha256``), and one whose ``covered_by`` array misses one of the
+    training ``rows``. ``describe`` names the file's kind ("a soft-target file"), ``remake`` the command that
+    writes it, ``rows_hint`` how to write it again so that it covers every row.
+    """
+    try:
+        f = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot read {path} as an .npz ({exc}): write it with {remake}") from exc
+    with f:
+        if not set(f.files) >= keys:
+            raise error(
+                f"{path} is not {describe} (lacks {', '.join(sorted(keys - set(f.files)))}): "
+                f"write one with {remake}"
+            )
+        arrays = {key: f[key] for key in f.files}
+    train_sha, actual = str(arrays["train_sha256"]), sha256_file(data / TRAIN_FILE)
+    if train_sha != actual:
+        raise error(
+            f"{path} was made from another {TRAIN_FILE} (sha256 {train_sha[:12]}..., this one "
+            f"{actual[:12]}...): write it again from this --data"
+        )
+    missing = np.setdiff1d(rows, arrays[covered_by])
+    if len(missing):
+        raise error(
+            f"{path} did not cover {len(missing)} training rows (first: {int(missing[0])}): {rows_hint}"
+        )
+    return arrays
+
+
 def load_selection_split(
     data: Path, size: int, limit: int | None = None
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:

@@ -21,13 +21,7 @@
 # test of the script only: LIMIT (train on N faces) and EPOCHS (of the two students, default 60).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
-cd "$ROOT"
-if [[ -z "${EDGE_MODELS:-}" ]]; then
-    if [[ -x .venv/bin/edge-models ]]; then EDGE_MODELS=.venv/bin/edge-models; else EDGE_MODELS=edge-models; fi
-fi
-DATA="${DATA:-../shared/data/fer2013}"
-THREADS="${THREADS:-2}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 TEACHERS="${TEACHERS:-vgg40-s1 vgg40-s2}"
 ALPHA="${ALPHA:-0.7}"
 RESUME=edge_models/train/resume
@@ -37,12 +31,6 @@ EPOCHS="${EPOCHS:-60}"
 STUDENT=(--architecture vgg --width 28 --seed 0 --selection validation --validation-seed 0 --threads "$THREADS")
 if [[ -n "${LIMIT:-}" ]]; then STUDENT+=(--limit "$LIMIT"); fi
 
-say() { echo "$(date -u +%FT%TZ) $*"; }
-
-if [[ ! -f "$DATA/train.npz" ]]; then
-    echo "students.sh: no train.npz in $DATA: set DATA to the FER-2013 folder" >&2
-    exit 2
-fi
 teacher_args=()
 for name in $TEACHERS; do
     if [[ ! -f "$RESUME/teachers/$name/export/report.json" ]]; then

@@ -21,13 +21,7 @@
 # Sizes and count: docs/models/emotion.md, "Distillation (issue #21)", from measured CPU seconds an epoch.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
-cd "$ROOT"
-if [[ -z "${EDGE_MODELS:-}" ]]; then
-    if [[ -x .venv/bin/edge-models ]]; then EDGE_MODELS=.venv/bin/edge-models; else EDGE_MODELS=edge-models; fi
-fi
-DATA="${DATA:-../shared/data/fer2013}"
-THREADS="${THREADS:-2}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 OUT=edge_models/train/resume/teachers
 
 # name width seed: one teacher a line. Changing a line after its teacher started makes the trainer refuse
@@ -37,29 +31,24 @@ TEACHERS=(
     "vgg40-s2 40 2"
 )
 
-if [[ ! -f "$DATA/train.npz" ]]; then
-    echo "teachers.sh: no train.npz in $DATA: set DATA to the FER-2013 folder" >&2
-    exit 2
-fi
-
 for line in "${TEACHERS[@]}"; do
     read -r name width seed <<<"$line"
     run="$OUT/$name"
     if [[ -f "$run/export/report.json" ]]; then
-        echo "$(date -u +%FT%TZ) $name: finished, skipped"
+        say "$name: finished, skipped"
         continue
     fi
-    echo "$(date -u +%FT%TZ) $name: training (vgg width $width, seed $seed)"
+    say "$name: training (vgg width $width, seed $seed)"
     extra=()
     if [[ -n "${STOP_AFTER:-}" ]]; then extra=(--stop-after "$STOP_AFTER"); fi
     nice -n 19 ionice -c 3 "$EDGE_MODELS" train emotion --data "$DATA" --out "$run" \
         --architecture vgg --width "$width" --seed "$seed" --augment strong \
         --selection validation --validation-seed 0 --flip-average --threads "$THREADS" "${extra[@]}"
     if [[ -n "${STOP_AFTER:-}" && ! -f "$run/export/report.json" ]]; then
-        echo "$(date -u +%FT%TZ) $name: stopped after epoch $STOP_AFTER; rerun to continue"
+        say "$name: stopped after epoch $STOP_AFTER; rerun to continue"
         exit 0
     fi
 done
-echo "$(date -u +%FT%TZ) all teachers finished; next: edge-models train soft-targets" \
+say "all teachers finished; next: edge-models train soft-targets" \
     "$(for line in "${TEACHERS[@]}"; do read -r n _ <<<"$line"; printf -- '--teacher %s ' "$OUT/$n"; done)" \
     "--out $OUT/targets.npz"
