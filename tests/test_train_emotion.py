@@ -10,6 +10,8 @@ import hashlib
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -35,6 +37,7 @@ from edge_models.train.run import (
     load_selection_split,
     load_training_split,
     read_metrics,
+    run_folder_lock,
     spread,
     write_metrics,
 )
@@ -226,6 +229,30 @@ def test_a_run_folder_resumes_only_the_same_recipe_and_data(tmp_path: Path) -> N
         check_settings(paths, RunSettings(data="/d", limit=5), recipe)
 
 
+def test_a_run_folder_takes_one_trainer_at_a_time_and_a_killed_one_leaves_no_lock(tmp_path: Path) -> None:
+    root = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from edge_models.train.run import run_folder_lock\n"
+            "with run_folder_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
+            str(root),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match="being trained by another process"), run_folder_lock(root):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_folder_lock(root):  # the kernel dropped the killed holder's lock
+        assert list(root.iterdir()) == []  # and the folder gained no file
+
+
 def test_metrics_lines_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
     assert read_metrics(path) == []
@@ -331,6 +358,9 @@ def test_stopping_and_resuming_gives_the_same_weights_as_not_stopping(tmp_path: 
     train(recipe, options(tmp_path / "straight"), echo=lambda _: None)
     first = train(recipe, options(tmp_path / "resumed", stop_after=1), echo=lambda _: None)
     assert first.epochs_done == 1
+    # While another trainer holds the folder, a second one is refused before it touches anything.
+    with run_folder_lock(tmp_path / "resumed"), pytest.raises(ValueError, match="another process"):
+        train(recipe, options(tmp_path / "resumed"), echo=lambda _: None)
     second = train(recipe, options(tmp_path / "resumed"), echo=lambda _: None)
     assert second.epochs_done == 2
     with (

@@ -57,6 +57,7 @@ from edge_models.train.run import (
     load_training_rows,
     read_derived_npz,
     read_metrics,
+    run_folder_lock,
     sha256_file,
     validation_split,
     write_metrics,
@@ -494,6 +495,20 @@ def train(recipe: Recipe, options: TrainOptions, echo: Callable[[str], None] = c
                 f"names ({recipe.distill.targets_sha256[:12]}...): pass that file or make a new recipe"
             )
     _check_kiosk_framings(recipe, options, paths)
+    with run_folder_lock(paths.root):
+        return _train_locked(tf, recipe, options, paths, settings=settings, echo=echo)
+
+
+def _train_locked(
+    tf: Any,
+    recipe: Recipe,
+    options: TrainOptions,
+    paths: RunPaths,
+    *,
+    settings: RunSettings,
+    echo: Callable[[str], None],
+) -> RunState:
+    """:func:`train` once the run folder is locked."""
     resuming = check_settings(paths, settings, recipe.to_json())
     _setup_logging(paths.log)
     devices = [d.name for d in tf.config.list_logical_devices()]

@@ -23,8 +23,12 @@ ever opened. The **selection split** chooses the epoch and fits the temperature:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -240,6 +244,29 @@ class RunPaths:
     @property
     def entries(self) -> Path:
         return self.export / "entries.json"
+
+
+@contextmanager
+def run_folder_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the run folder ``root`` (made if missing) for the block.
+
+    Two trainers on one folder would overwrite each other's checkpoints and metrics; the second is refused
+    at once instead. The lock is the kernel's (``flock`` on the folder itself), so a killed trainer leaves
+    none behind and the folder gains no file.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(
+                f"{root} is being trained by another process: wait for it to finish or stop it (two "
+                "trainers on one folder would overwrite each other's checkpoints)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -13,6 +13,10 @@
 #
 #   setsid nohup nice -n 19 ionice -c 3 edge_models/train/resume/students.sh \
 #       > edge_models/train/resume/students.log 2>&1 &
+#
+# `students.sh baseline` runs step 3's baseline alone (it needs no teacher), so it can train beside the
+# teachers: one training leaves part of a core idle (the augmentation runs on one thread), two keep both
+# busy at about the same CPU seconds an epoch each (docs/models/emotion.md).
 #   edge-models train status edge_models/train/resume/students      # progress, CPU time, ETA
 #
 # Environment: EDGE_MODELS, DATA, THREADS (as teachers.sh; THREADS default 2, keep it across resumes),
@@ -31,6 +35,32 @@ EPOCHS="${EPOCHS:-60}"
 STUDENT=(--architecture vgg --width 28 --seed 0 --selection validation --validation-seed 0 --threads "$THREADS")
 if [[ -n "${LIMIT:-}" ]]; then STUDENT+=(--limit "$LIMIT"); fi
 
+# student NAME [distillation options]: train (or resume, or skip when exported) students/vgg28-s0-NAME.
+student() {
+    local run="$1" folder="$OUT/vgg28-s0-$1"
+    shift
+    if [[ -f "$folder/export/report.json" ]]; then
+        say "$run: finished, skipped"
+        return 0
+    fi
+    local extra=()
+    if [[ -n "${STOP_AFTER:-}" ]]; then extra=(--stop-after "$STOP_AFTER"); fi
+    say "$run student ($EPOCHS epochs${1:+, distilled: $*})"
+    nice -n 19 ionice -c 3 "$EDGE_MODELS" train emotion --data "$DATA" --out "$folder" "${STUDENT[@]}" \
+        --epochs "$EPOCHS" --flip-average "$@" "${extra[@]}"
+    if [[ -n "${STOP_AFTER:-}" && ! -f "$folder/export/report.json" ]]; then
+        say "$run: stopped after epoch $STOP_AFTER; rerun to continue"
+        exit 0
+    fi
+}
+
+mkdir -p "$OUT"
+case "${1:-all}" in
+    all) ;;
+    baseline) student base; exit 0 ;;
+    *) echo "usage: students.sh [all|baseline]" >&2; exit 2 ;;
+esac
+
 teacher_args=()
 for name in $TEACHERS; do
     if [[ ! -f "$RESUME/teachers/$name/export/report.json" ]]; then
@@ -39,7 +69,6 @@ for name in $TEACHERS; do
     fi
     teacher_args+=(--teacher "$RESUME/teachers/$name")
 done
-mkdir -p "$OUT"
 
 if [[ ! -f "$TARGETS" ]]; then
     say "soft targets of $TEACHERS"
@@ -70,24 +99,6 @@ EOF
 fi
 T="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['chosen_temperature'])" "$OUT/temperature.json")"
 
-extra=()
-if [[ -n "${STOP_AFTER:-}" ]]; then extra=(--stop-after "$STOP_AFTER"); fi
-for run in base kd; do
-    folder="$OUT/vgg28-s0-$run"
-    if [[ -f "$folder/export/report.json" ]]; then
-        say "$run: finished, skipped"
-        continue
-    fi
-    distill=()
-    if [[ "$run" == kd ]]; then
-        distill=(--teacher-targets "$TARGETS" --distill-temperature "$T" --distill-alpha "$ALPHA")
-    fi
-    say "$run student ($EPOCHS epochs${distill:+, T=$T})"
-    nice -n 19 ionice -c 3 "$EDGE_MODELS" train emotion --data "$DATA" --out "$folder" "${STUDENT[@]}" \
-        --epochs "$EPOCHS" --flip-average "${distill[@]}" "${extra[@]}"
-    if [[ -n "${STOP_AFTER:-}" && ! -f "$folder/export/report.json" ]]; then
-        say "$run: stopped after epoch $STOP_AFTER; rerun to continue"
-        exit 0
-    fi
-done
+student base
+student kd --teacher-targets "$TARGETS" --distill-temperature "$T" --distill-alpha "$ALPHA"
 say "both students finished: compare their export/report.json (docs/models/emotion.md, 'Student and baseline')"
