@@ -17,6 +17,9 @@
 # `students.sh baseline` runs step 3's baseline alone (it needs no teacher), so it can train beside the
 # teachers: one training leaves part of a core idle (the augmentation runs on one thread), two keep both
 # busy at about the same CPU seconds an epoch each (docs/models/emotion.md).
+# `students.sh framing` runs issue #21 item 3's check, also without a teacher: the baseline's command with
+# the kiosk's framings at P = 0.5 (students/vgg28-s0-base-kf50; the framings of the training faces are
+# written first to students/kiosk-framings.npz, which the run needs to resume, so commit it with the run).
 #   edge-models train status edge_models/train/resume/students      # progress, CPU time, ETA
 #
 # Environment: EDGE_MODELS, DATA, THREADS (as teachers.sh; THREADS default 2, keep it across resumes),
@@ -45,7 +48,7 @@ student() {
     fi
     local extra=()
     if [[ -n "${STOP_AFTER:-}" ]]; then extra=(--stop-after "$STOP_AFTER"); fi
-    say "$run student ($EPOCHS epochs${1:+, distilled: $*})"
+    say "$run student ($EPOCHS epochs${1:+, $*})"
     nice -n 19 ionice -c 3 "$EDGE_MODELS" train emotion --data "$DATA" --out "$folder" "${STUDENT[@]}" \
         --epochs "$EPOCHS" --flip-average "$@" "${extra[@]}"
     if [[ -n "${STOP_AFTER:-}" && ! -f "$folder/export/report.json" ]]; then
@@ -58,7 +61,16 @@ mkdir -p "$OUT"
 case "${1:-all}" in
     all) ;;
     baseline) student base; exit 0 ;;
-    *) echo "usage: students.sh [all|baseline]" >&2; exit 2 ;;
+    framing)
+        framings="$OUT/kiosk-framings.npz"
+        if [[ ! -f "$framings" ]]; then
+            say "kiosk framings of the training faces"
+            nice -n 19 "$EDGE_MODELS" train kiosk-framings --data "$DATA" --out "$framings" ${LIMIT:+--limit "$LIMIT"}
+        fi
+        student base-kf50 --kiosk-framings "$framings" --kiosk-framing 0.5
+        exit 0
+        ;;
+    *) echo "usage: students.sh [all|baseline|framing]" >&2; exit 2 ;;
 esac
 
 teacher_args=()
