@@ -213,6 +213,9 @@ def test_a_framings_file_that_does_not_fit_is_refused_saying_why(tmp_path: Path)
     np.savez(tmp_path / "targets.npz", logits=np.zeros(3))
     with pytest.raises(DatasetError, match="not a kiosk-framings file"):
         load_kiosk_framings(tmp_path / "targets.npz", np.arange(10), data, 48)
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    with pytest.raises(DatasetError, match=r"holds one array, not an \.npz"):
+        load_kiosk_framings(tmp_path / "one.npy", np.arange(10), data, 48)
     (tmp_path / "junk.npz").write_text("not a zip", encoding="utf-8")
     with pytest.raises(DatasetError, match="cannot read"):
         load_kiosk_framings(tmp_path / "junk.npz", np.arange(10), data, 48)

@@ -419,6 +419,8 @@ def read_derived_npz(
         f = np.load(path)
     except (OSError, ValueError) as exc:
         raise error(f"cannot read {path} as an .npz ({exc}): write it with {remake}") from exc
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise error(f"{path} holds one array, not an .npz of named arrays: write it with {remake}")
     with f:
         if not set(f.files) >= keys:
             raise error(
