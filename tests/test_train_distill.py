@@ -6,6 +6,7 @@ skip, saying why, when TensorFlow or the data is missing (as tests/test_train_em
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -270,7 +271,11 @@ def test_teacher_soft_targets_and_distillation(tmp_path: Path) -> None:
         )
 
     teacher = tmp_path / "teacher"
-    state = train(Recipe(width=8, epochs=2, batch_size=32), options(teacher), echo=quiet)
+    state = train(
+        Recipe(width=8, epochs=2, batch_size=32),
+        dataclasses.replace(options(teacher), flip_average=True),
+        echo=quiet,
+    )
     assert state.selection == "validation"
     report = ExportReport.model_validate_json(RunPaths(teacher).report.read_text(encoding="utf-8"))
     assert report.selection == "validation"
@@ -289,6 +294,10 @@ def test_teacher_soft_targets_and_distillation(tmp_path: Path) -> None:
         assert float(f["temperature"]) == 3.0
         rows = f["rows"]
         assert f["validation_accuracy"][-1] == pytest.approx(soft.ensemble_accuracy)
+        # PublicTest, reported: the teacher's flip-averaged figure is its export's float figure.
+        assert soft.publictest_faces == 70
+        assert soft.teacher_publictest_accuracy[str(teacher)] == report.float_model.accuracy
+        assert f["publictest_accuracy"].tolist() == [report.float_model.accuracy] * 2  # one teacher
     # Another temperature is recomputed from the logits; T = 3 gives back the stored probabilities.
     with np.load(targets) as f:
         stored = f["probabilities"]

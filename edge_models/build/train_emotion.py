@@ -811,6 +811,10 @@ class SoftTargetsReport:
     teacher_accuracy: dict[str, float]
     ensemble_accuracy: float | None
     validation_faces: int
+    #: Each teacher's and the ensemble's PublicTest accuracy: reported, never used to choose anything.
+    teacher_publictest_accuracy: dict[str, float]
+    ensemble_publictest_accuracy: float
+    publictest_faces: int
 
 
 def _teacher_runs(teachers: list[Path]) -> list[tuple[RunPaths, Recipe, RunSettings, RunState]]:
@@ -857,34 +861,46 @@ def write_soft_targets(
     ``rows`` (``train.npz`` rows), ``labels``, ``logits`` ``[teachers, faces, 7]``, ``probabilities`` (the
     mean over teachers of ``softmax(logits / temperature)``), ``temperature``, ``teachers`` (run folders),
     ``teacher_sha256`` (of each ``best.npz``), ``teacher_recipes``, ``teacher_epochs`` (best, done, total),
-    ``train_sha256`` and, when the teachers selected on a validation split, ``validation_rows`` and the
-    validation accuracy of each teacher and of the ensemble (``validation_accuracy``, ensemble last).
+    ``train_sha256``, when the teachers selected on a validation split, ``validation_rows`` and the
+    validation accuracy of each teacher and of the ensemble (``validation_accuracy``, ensemble last), and
+    the same for PublicTest (``publictest_accuracy``, ensemble last; the run's ``selection_limit`` faces):
+    the teachers' and the ensemble's figure for the model card, measured once here and used for no choice.
+    The ensemble's prediction is the argmax of ``probabilities`` (validation) or of the same mean over
+    teachers at ``temperature`` (PublicTest).
     """
     runs = _teacher_runs(teachers)
     first = runs[0][2]
     tf = configure(threads)
     data = Path(first.data)
-    all_logits = []
+    all_logits, test_logits = [], []
     labels: npt.NDArray[np.int64] | None = None
     rows: npt.NDArray[np.int64] | None = None
+    test_y: npt.NDArray[np.int64] | None = None
     for paths, recipe, _settings, state in runs:
         x, y, r = load_training_rows(data, recipe.input_size, first.limit)
+        test_x, test_y = load_selection_split(data, recipe.input_size, first.selection_limit)
         labels, rows = y, r
         tf.keras.utils.set_random_seed(recipe.seed)
         model = build_model(recipe)
         _load_state(paths.best, list(model.variables))
-        logits = predict_logits(model, to_model_input(x), flip_average=True)
-        all_logits.append(logits)
+        all_logits.append(predict_logits(model, to_model_input(x), flip_average=True))
+        test_logits.append(predict_logits(model, to_model_input(test_x), flip_average=True))
         note = (
             ""
             if state.epochs_done == recipe.epochs
             else f" (unfinished: {state.epochs_done}/{recipe.epochs})"
         )
         echo(f"teacher {paths.root}: epoch {state.best_epoch}{note}, {len(x)} faces")
-    assert labels is not None and rows is not None
+    assert labels is not None and rows is not None and test_y is not None
     stacked = np.stack(all_logits)
     probabilities = np.mean([cal.softmax(t, temperature) for t in stacked], axis=0)
     names = [str(paths.root) for paths, *_ in runs]
+    test_accuracy = {
+        name: cal.accuracy(test_y, logits.argmax(axis=1))
+        for name, logits in zip(names, test_logits, strict=True)
+    }
+    test_probabilities = np.mean([cal.softmax(t, temperature) for t in test_logits], axis=0)
+    ensemble_test_accuracy = cal.accuracy(test_y, test_probabilities.argmax(axis=1))
     teacher_accuracy: dict[str, float] = {}
     ensemble_accuracy = None
     extra: dict[str, Any] = {}
@@ -912,6 +928,7 @@ def write_soft_targets(
         teacher_recipes=np.array([recipe.fingerprint() for _p, recipe, *_ in runs]),
         teacher_epochs=np.array([[s.best_epoch, s.epochs_done, r.epochs] for _p, r, _s2, s in runs]),
         train_sha256=np.array(sha256_file(data / "train.npz")),
+        publictest_accuracy=np.array([*test_accuracy.values(), ensemble_test_accuracy]),
         **extra,
     )
     tmp.replace(out)
@@ -921,10 +938,16 @@ def write_soft_targets(
         teacher_accuracy=teacher_accuracy,
         ensemble_accuracy=ensemble_accuracy,
         validation_faces=len(val),
+        teacher_publictest_accuracy=test_accuracy,
+        ensemble_publictest_accuracy=ensemble_test_accuracy,
+        publictest_faces=len(test_y),
     )
     for name, accuracy in teacher_accuracy.items():
         echo(f"  {name}: validation accuracy {accuracy:.4f} (flip-averaged, {len(val)} faces)")
     if ensemble_accuracy is not None:
         echo(f"  ensemble of {len(runs)}: validation accuracy {ensemble_accuracy:.4f}")
+    for name, accuracy in test_accuracy.items():
+        echo(f"  {name}: PublicTest accuracy {accuracy:.4f} (flip-averaged, {len(test_y)} faces, reported)")
+    echo(f"  ensemble of {len(runs)}: PublicTest accuracy {ensemble_test_accuracy:.4f} (reported only)")
     echo(f"wrote {out}: soft targets of {len(rows)} training faces at temperature {temperature:g}")
     return report
