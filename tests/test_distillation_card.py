@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,8 @@ ROWS = {
     "distilled student": RESUME / "students" / "vgg28-s0-kd",
 }
 STUDENTS = {"baseline student", "distilled student"}
+ENSEMBLE = "ensemble of the two"
+TARGETS = RESUME / "teachers" / "targets.npz"
 
 
 def _table_rows() -> dict[str, list[str]]:
@@ -36,7 +39,7 @@ def _table_rows() -> dict[str, list[str]]:
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        for label in ROWS:
+        for label in [*ROWS, ENSEMBLE]:
             if cells[0].startswith(label):
                 rows[label] = cells
     return rows
@@ -61,3 +64,14 @@ def test_each_run_row_matches_its_folder(label: str) -> None:
         assert (cells[5], cells[6]) == (size, ms)
     else:
         assert f"{size} bytes, {ms} ms" in cells[4], cells[4]
+
+
+def test_the_ensemble_row_matches_the_soft_target_file() -> None:
+    cells = _table_rows()[ENSEMBLE]
+    if not TARGETS.exists():
+        assert "not measured yet" in cells[2], f"no {TARGETS}, yet the card gives {cells[2]}"
+        return
+    with np.load(TARGETS) as f:
+        validation, publictest = float(f["validation_accuracy"][-1]), float(f["publictest_accuracy"][-1])
+    assert cells[2].startswith(f"{validation:.4f}"), cells[2]
+    assert cells[3].startswith(f"{publictest:.4f}"), cells[3]
