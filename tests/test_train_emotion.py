@@ -141,6 +141,13 @@ def test_temperature_fit_recovers_the_temperature_that_made_the_labels() -> None
     assert ece_fit < 0.02 < ece_raw
 
 
+def test_ensemble_softmax_is_the_mean_of_the_members_softmax() -> None:
+    members = np.array([[[2.0, 0.0, 0.0]], [[0.0, 0.0, 4.0]]])  # two members, one face, three classes
+    by_hand = [np.exp(m[0] / 2) / np.exp(m[0] / 2).sum() for m in members]
+    np.testing.assert_allclose(cal.ensemble_softmax(members, 2.0), [(by_hand[0] + by_hand[1]) / 2])
+    assert cal.ensemble_softmax(members, 2.0).shape == (1, 3)
+
+
 def test_ece_of_a_hand_worked_example() -> None:
     # Two faces at confidence 0.9 (one right), two at 0.6 (both right):
     # |0.5 - 0.9| * 2/4 + |1.0 - 0.6| * 2/4 = 0.4.

@@ -374,7 +374,7 @@ def load_soft_targets(path: Path, rows: npt.NDArray[np.int64], data: Path, tempe
     logits = arrays["logits"]
     position = {int(r): i for i, r in enumerate(arrays["rows"])}
     picked = logits[:, [position[int(r)] for r in rows]].astype(np.float64)
-    probs = np.mean([cal.softmax(teacher, temperature) for teacher in picked], axis=0)
+    probs = cal.ensemble_softmax(picked, temperature)
     return probs.astype(np.float32)
 
 
@@ -845,6 +845,46 @@ def _teacher_runs(teachers: list[Path]) -> list[tuple[RunPaths, Recipe, RunSetti
     return runs
 
 
+@dataclass(frozen=True)
+class _TeacherLogits:
+    """Every teacher's flip-averaged logits over the training rows and over PublicTest."""
+
+    rows: npt.NDArray[np.int64]
+    labels: npt.NDArray[np.int64]
+    logits: npt.NDArray[np.float64]  # [teachers, training faces, classes]
+    test_labels: npt.NDArray[np.int64]
+    test_logits: npt.NDArray[np.float64]  # [teachers, PublicTest faces, classes]
+
+
+def _teacher_logits(
+    tf: Any, runs: list[tuple[RunPaths, Recipe, RunSettings, RunState]], echo: Callable[[str], None]
+) -> _TeacherLogits:
+    """Run each teacher's best epoch on the training rows and PublicTest of the teachers' shared data."""
+    first = runs[0][2]
+    data = Path(first.data)
+    training: dict[int, tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+    publictest: dict[int, tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]] = {}
+    logits, test_logits = [], []
+    for paths, recipe, _settings, state in runs:
+        size = recipe.input_size
+        if size not in training:  # teachers of one input size share one read of the faces
+            training[size] = load_training_rows(data, size, first.limit)
+            publictest[size] = load_selection_split(data, size, first.selection_limit)
+        (x, labels, rows), (test_x, test_labels) = training[size], publictest[size]
+        tf.keras.utils.set_random_seed(recipe.seed)
+        model = build_model(recipe)
+        _load_state(paths.best, list(model.variables))
+        logits.append(predict_logits(model, to_model_input(x), flip_average=True))
+        test_logits.append(predict_logits(model, to_model_input(test_x), flip_average=True))
+        note = (
+            ""
+            if state.epochs_done == recipe.epochs
+            else f" (unfinished: {state.epochs_done}/{recipe.epochs})"
+        )
+        echo(f"teacher {paths.root}: epoch {state.best_epoch}{note}, {len(x)} faces")
+    return _TeacherLogits(rows, labels, np.stack(logits), test_labels, np.stack(test_logits))
+
+
 def write_soft_targets(
     teachers: list[Path],
     out: Path,
@@ -870,36 +910,16 @@ def write_soft_targets(
     """
     runs = _teacher_runs(teachers)
     first = runs[0][2]
-    tf = configure(threads)
     data = Path(first.data)
-    all_logits, test_logits = [], []
-    labels: npt.NDArray[np.int64] | None = None
-    rows: npt.NDArray[np.int64] | None = None
-    test_y: npt.NDArray[np.int64] | None = None
-    for paths, recipe, _settings, state in runs:
-        x, y, r = load_training_rows(data, recipe.input_size, first.limit)
-        test_x, test_y = load_selection_split(data, recipe.input_size, first.selection_limit)
-        labels, rows = y, r
-        tf.keras.utils.set_random_seed(recipe.seed)
-        model = build_model(recipe)
-        _load_state(paths.best, list(model.variables))
-        all_logits.append(predict_logits(model, to_model_input(x), flip_average=True))
-        test_logits.append(predict_logits(model, to_model_input(test_x), flip_average=True))
-        note = (
-            ""
-            if state.epochs_done == recipe.epochs
-            else f" (unfinished: {state.epochs_done}/{recipe.epochs})"
-        )
-        echo(f"teacher {paths.root}: epoch {state.best_epoch}{note}, {len(x)} faces")
-    assert labels is not None and rows is not None and test_y is not None
-    stacked = np.stack(all_logits)
-    probabilities = np.mean([cal.softmax(t, temperature) for t in stacked], axis=0)
+    seen = _teacher_logits(configure(threads), runs, echo)
+    labels, rows, stacked, test_y = seen.labels, seen.rows, seen.logits, seen.test_labels
+    probabilities = cal.ensemble_softmax(stacked, temperature)
     names = [str(paths.root) for paths, *_ in runs]
     test_accuracy = {
         name: cal.accuracy(test_y, logits.argmax(axis=1))
-        for name, logits in zip(names, test_logits, strict=True)
+        for name, logits in zip(names, seen.test_logits, strict=True)
     }
-    test_probabilities = np.mean([cal.softmax(t, temperature) for t in test_logits], axis=0)
+    test_probabilities = cal.ensemble_softmax(seen.test_logits, temperature)
     ensemble_test_accuracy = cal.accuracy(test_y, test_probabilities.argmax(axis=1))
     teacher_accuracy: dict[str, float] = {}
     ensemble_accuracy = None

@@ -25,6 +25,13 @@ def softmax(logits: npt.ArrayLike, temperature: float = 1.0) -> F64:
     return out
 
 
+def ensemble_softmax(logits: npt.ArrayLike, temperature: float = 1.0) -> F64:
+    """An ensemble's probabilities: the mean over the first axis (one member each) of
+    ``softmax(logits / temperature)``."""
+    out: F64 = softmax(logits, temperature).mean(axis=0)
+    return out
+
+
 def nll(logits: npt.ArrayLike, labels: Labels, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood of the true labels under ``softmax(logits / temperature)``."""
     z = np.asarray(logits, dtype=np.float64) / temperature
